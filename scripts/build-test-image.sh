@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds the local sandbox image used by the tests, without any registry: a root filesystem made of the
+# host's own node binary, the shared libraries `ldd` lists for it, and busybox-static for a shell and the
+# usual tools (sh, tar, kill, sleep, ...). The product's default image stays node:22-bookworm-slim.
+#
+# usage: scripts/build-test-image.sh [IMAGE]   (default: samokoder-test-node:latest)
+set -euo pipefail
+
+image="${1:-${SAMOKODER_TEST_IMAGE:-samokoder-test-node:latest}}"
+node_bin="$(command -v node || true)"
+busybox_bin="$(command -v busybox || true)"
+[ -n "$node_bin" ] || { echo "build-test-image: node is not installed on the host (apt-get install nodejs)" >&2; exit 1; }
+[ -n "$busybox_bin" ] || { echo "build-test-image: busybox is not installed (apt-get install busybox-static)" >&2; exit 1; }
+if ldd "$busybox_bin" >/dev/null 2>&1; then
+  echo "build-test-image: $busybox_bin is dynamically linked; install busybox-static" >&2; exit 1
+fi
+command -v docker >/dev/null || { echo "build-test-image: the docker client is missing (apt-get install docker.io)" >&2; exit 1; }
+
+rootfs="$(mktemp -d)"
+trap 'rm -rf "$rootfs"' EXIT
+mkdir -p "$rootfs"/{bin,usr/bin,usr/local/bin,etc,tmp,workspace,lib,lib64,proc,sys,dev}
+chmod 1777 "$rootfs/tmp"
+
+node_real="$(readlink -f "$node_bin")"
+cp "$node_real" "$rootfs/usr/local/bin/node"
+# Every library node needs, at the path the dynamic loader will look for it.
+ldd "$node_real" | awk '/=> \//{print $3} /^[[:space:]]*\/[^ ]+ \(/{print $1}' | sort -u | while read -r lib; do
+  mkdir -p "$rootfs$(dirname "$lib")"
+  cp -L "$lib" "$rootfs$lib"
+done
+
+cp "$busybox_bin" "$rootfs/bin/busybox"
+for applet in $("$busybox_bin" --list); do
+  [ -e "$rootfs/bin/$applet" ] || ln -s busybox "$rootfs/bin/$applet"
+done
+
+cat > "$rootfs/etc/passwd" <<'PASSWD'
+root:x:0:0:root:/root:/bin/sh
+node:x:1000:1000:node:/home/node:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+PASSWD
+cat > "$rootfs/etc/group" <<'GROUP'
+root:x:0:
+node:x:1000:
+nogroup:x:65534:
+GROUP
+mkdir -p "$rootfs/home/node"
+chown 1000:1000 "$rootfs/home/node" "$rootfs/workspace"
+
+tar -C "$rootfs" -c . | docker import \
+  --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
+  --change 'WORKDIR /workspace' \
+  --change 'CMD ["sh"]' \
+  - "$image" >/dev/null
+echo "built $image ($(docker image inspect -f '{{.Size}}' "$image") bytes) from $node_real and $busybox_bin"

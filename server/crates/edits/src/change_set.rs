@@ -1,0 +1,105 @@
+//! What an agent wants the workspace to become, and the smallest edits that get it there.
+
+use similar::{DiffTag, TextDiff};
+
+use crate::RelPath;
+
+/// One file's new content. Whether it is a creation or an edit depends on what the workspace holds when
+/// the change is applied, so that is decided then, not here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    pub path: RelPath,
+    pub text: String,
+}
+
+/// The files one step of a run writes, applied together or not at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeSet {
+    pub changes: Vec<FileChange>,
+}
+
+impl ChangeSet {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    pub fn paths(&self) -> impl Iterator<Item = &RelPath> {
+        self.changes.iter().map(|c| &c.path)
+    }
+}
+
+/// Replace `range` (bytes of the old text) with `new_text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextEdit {
+    pub range: std::ops::Range<usize>,
+    pub new_text: String,
+}
+
+/// Line-granular edits that turn `old` into `new`, in order, non-overlapping. Unchanged lines are not
+/// touched, so the editor keeps cursors, marks and undo history on them.
+pub fn minimal_edits(old: &str, new: &str) -> Vec<TextEdit> {
+    let diff = TextDiff::from_lines(old, new);
+    let old_lines: Vec<&str> = diff.old_slices().to_vec();
+    let new_lines: Vec<&str> = diff.new_slices().to_vec();
+    let mut old_offsets = Vec::with_capacity(old_lines.len() + 1);
+    let mut acc = 0;
+    for line in &old_lines {
+        old_offsets.push(acc);
+        acc += line.len();
+    }
+    old_offsets.push(acc);
+
+    let mut edits: Vec<TextEdit> = Vec::new();
+    for op in diff.ops() {
+        let (tag, old_range, new_range) = op.as_tag_tuple();
+        if tag == DiffTag::Equal {
+            continue;
+        }
+        let range = old_offsets[old_range.start]..old_offsets[old_range.end];
+        let new_text: String = new_lines[new_range].concat();
+        match edits.last_mut() {
+            Some(last) if last.range.end == range.start => {
+                last.range.end = range.end;
+                last.new_text.push_str(&new_text);
+            }
+            _ => edits.push(TextEdit { range, new_text }),
+        }
+    }
+    edits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(old: &str, edits: &[TextEdit]) -> String {
+        let mut out = old.to_owned();
+        for edit in edits.iter().rev() {
+            out.replace_range(edit.range.clone(), &edit.new_text);
+        }
+        out
+    }
+
+    #[test]
+    fn edits_reproduce_the_new_text() {
+        let cases = [
+            ("", "a\nb\n"),
+            ("a\nb\n", ""),
+            ("a\nb\nc\n", "a\nB\nc\n"),
+            ("a\nb\nc", "a\nb\nc\nd"),
+            ("é\n日本\n😀\n", "é\n日本語\n😀\nnew\n"),
+            ("x\r\ny\r\n", "x\r\nz\r\n"),
+        ];
+        for (old, new) in cases {
+            assert_eq!(apply(old, &minimal_edits(old, new)), new, "{old:?} -> {new:?}");
+        }
+    }
+
+    #[test]
+    fn unchanged_lines_are_not_touched() {
+        let old = "one\ntwo\nthree\nfour\n";
+        let edits = minimal_edits(old, "one\n2\nthree\nfour\n");
+        assert_eq!(edits, vec![TextEdit { range: 4..8, new_text: "2\n".into() }]);
+        assert!(minimal_edits(old, old).is_empty());
+    }
+}
