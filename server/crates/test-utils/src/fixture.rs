@@ -22,7 +22,7 @@ impl Fixture {
     pub fn parse(text: &str) -> Self {
         let mut files: Vec<(String, String)> = Vec::new();
         let mut cursor = None;
-        for line in text.split_inclusive('\n') {
+        for line in text.trim_start_matches(['\n', ' ']).split_inclusive('\n') {
             if let Some(path) = line.strip_prefix("//- ") {
                 files.push((path.trim().trim_start_matches('/').to_owned(), String::new()));
                 continue;

@@ -14,3 +14,30 @@ pub use lsp_client::{ApplyMode, ClientOptions, LspClient};
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
+
+/// The locally built sandbox image the tests use (scripts/build-test-image.sh builds it).
+pub fn test_image() -> String {
+    std::env::var("SAMOKODER_TEST_IMAGE").unwrap_or_else(|_| "samokoder-test-node:latest".to_owned())
+}
+
+/// Whether the Docker daemon answers. When it does not, this fails the test with how to start it,
+/// unless `SAMOKODER_SKIP_DOCKER=1` is set outside CI, which skips loudly (never in CI).
+pub fn docker_available() -> bool {
+    let ok = std::process::Command::new("docker")
+        .args(["version", "--format", "{{.Server.APIVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return true;
+    }
+    let skip = std::env::var("SAMOKODER_SKIP_DOCKER").is_ok_and(|v| v == "1");
+    if skip && !in_ci() {
+        eprintln!("SKIPPED: no Docker daemon and SAMOKODER_SKIP_DOCKER=1; this test did not run");
+        return false;
+    }
+    panic!(
+        "this test needs a Docker daemon and none answers: start one (`dockerd --iptables=false --bridge=none &` \
+         or `sudo systemctl start docker`), build the test image (`scripts/build-test-image.sh`), or run `bash .ci/run` \
+         which does both; outside CI, SAMOKODER_SKIP_DOCKER=1 skips these tests"
+    )
+}
