@@ -1,1 +1,159 @@
-//! placeholder
+//! Prompts and project templates. The defaults are embedded in the binary at build time from the
+//! repository's `prompts/` and `templates/` folders; a workspace can override any prompt with a file of the
+//! same name under `.samokoder/prompts/`. Rendering is minijinja with strict undefined variables, so a
+//! prompt that names a missing variable fails loudly instead of sending a hole to the model.
+//!
+//! This crate must never call a model or touch the network; it only turns data into text.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{Environment, UndefinedBehavior, Value};
+use serde::Serialize;
+
+/// The embedded prompts: `<agent>/<name>` -> source.
+const PROMPTS: &[(&str, &str)] = &[
+    ("code_monkey/system", include_str!("../../../../prompts/code_monkey/system.j2")),
+    ("code_monkey/generate", include_str!("../../../../prompts/code_monkey/generate.j2")),
+];
+
+/// The embedded templates: name -> template.toml.
+const TEMPLATES: &[(&str, &str)] = &[("node", include_str!("../../../../templates/node/template.toml"))];
+
+#[derive(Debug, thiserror::Error)]
+pub enum PromptError {
+    #[error("no prompt named `{0}`")]
+    Unknown(String),
+    #[error("the prompt override {path} cannot be read: {message}")]
+    Override { path: PathBuf, message: String },
+    #[error("prompt `{name}` failed to render: {message}; if you override it in .samokoder/prompts, check its variables")]
+    Render { name: String, message: String },
+    #[error("template `{name}` is malformed: {message}")]
+    Template { name: String, message: String },
+}
+
+pub type Result<T, E = PromptError> = std::result::Result<T, E>;
+
+/// Renders prompts, preferring a workspace's overrides.
+#[derive(Debug, Clone, Default)]
+pub struct Prompts {
+    override_dir: Option<PathBuf>,
+}
+
+impl Prompts {
+    /// `workspace`: overrides are read from `<workspace>/.samokoder/prompts/<agent>/<name>.j2`.
+    pub fn new(workspace: Option<&Path>) -> Self {
+        Self { override_dir: workspace.map(|w| w.join(".samokoder").join("prompts")) }
+    }
+
+    /// The prompt's source: the workspace's override if there is one, else the embedded default.
+    pub fn source(&self, name: &str) -> Result<String> {
+        if let Some(dir) = &self.override_dir {
+            let path = dir.join(format!("{name}.j2"));
+            match std::fs::read_to_string(&path) {
+                Ok(text) => return Ok(text),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(PromptError::Override { path, message: e.to_string() }),
+            }
+        }
+        PROMPTS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| (*s).to_owned())
+            .ok_or_else(|| PromptError::Unknown(name.to_owned()))
+    }
+
+    pub fn render(&self, name: &str, context: &impl Serialize) -> Result<String> {
+        let source = self.source(name)?;
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).build().expect("a valid syntax config"),
+        );
+        let render_err = |e: minijinja::Error| PromptError::Render { name: name.to_owned(), message: format!("{e:#}") };
+        env.add_template_owned(name.to_owned(), source).map_err(render_err)?;
+        let template = env.get_template(name).map_err(render_err)?;
+        template.render(Value::from(minijinja::value::Serde(context))).map_err(render_err)
+    }
+}
+
+/// A project template: the image its code runs in and the commands that install, test and run it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Template {
+    pub name: String,
+    pub description: String,
+    pub image: String,
+    #[serde(default)]
+    pub install: String,
+    pub test: String,
+    #[serde(default)]
+    pub dev: String,
+}
+
+/// The embedded template named `name`.
+pub fn template(name: &str) -> Result<Template> {
+    let source = TEMPLATES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| *s)
+        .ok_or_else(|| PromptError::Unknown(format!("template {name}")))?;
+    toml_lite(name, source)
+}
+
+/// The names of the embedded templates.
+pub fn template_names() -> impl Iterator<Item = &'static str> {
+    TEMPLATES.iter().map(|(n, _)| *n)
+}
+
+/// template.toml holds flat `key = "string"` lines; parsing them needs no TOML crate here.
+fn toml_lite(name: &str, source: &str) -> Result<Template> {
+    let mut map = serde_json::Map::new();
+    for (i, line) in source.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |what: &str| PromptError::Template { name: name.to_owned(), message: format!("line {}: {what}", i + 1) };
+        let (key, value) = line.split_once('=').ok_or_else(|| bad("expected key = \"value\""))?;
+        let value = value.trim();
+        let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).ok_or_else(|| bad("expected a quoted string"))?;
+        map.insert(key.trim().to_owned(), serde_json::Value::String(value.replace("\\\"", "\"")));
+    }
+    serde_json::from_value(serde_json::Value::Object(map))
+        .map_err(|e| PromptError::Template { name: name.to_owned(), message: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn renders_embedded_prompts_and_refuses_missing_variables() {
+        let prompts = Prompts::new(None);
+        let text = prompts
+            .render("code_monkey/generate", &json!({"description": "a sum function", "files": "", "has_package_json": false, "test_command": "node --test"}))
+            .unwrap();
+        assert!(text.contains("a sum function") && text.contains("package.json"), "{text}");
+        let err = prompts.render("code_monkey/generate", &json!({})).unwrap_err().to_string();
+        assert!(err.contains("code_monkey/generate") && err.contains("undefined"), "{err}");
+    }
+
+    #[test]
+    fn a_workspace_override_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".samokoder/prompts/code_monkey");
+        std::fs::create_dir_all(&path).unwrap();
+        std::fs::write(path.join("system.j2"), "custom {{ test_command }}").unwrap();
+        let text = Prompts::new(Some(dir.path())).render("code_monkey/system", &json!({"test_command": "t", "node_major": 20})).unwrap();
+        assert_eq!(text, "custom t");
+    }
+
+    #[test]
+    fn embedded_templates_parse() {
+        for name in template_names() {
+            let t = template(name).unwrap();
+            assert!(!t.test.is_empty() && !t.image.is_empty(), "{t:?}");
+        }
+        assert_eq!(template("node").unwrap().test, "node --test");
+    }
+}
