@@ -1,0 +1,326 @@
+//! The runs. Today: `generate` (one model call writes the project, then its tests run in the sandbox) and
+//! `run_tests`. Each records itself in the store, reports progress from begin to end, and fails with a
+//! message that says what to do.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow, bail};
+use parking_lot::Mutex;
+use samokoder_context::{Lang, parse};
+use samokoder_edits::{ChangeSet, FileChange, Jail};
+use samokoder_llm::{ChatRequest, LlmBackend, Message, StreamEvent, Usage};
+use samokoder_prompts::Prompts;
+use samokoder_sandbox::{RunRequest, Sandbox, TestReport, WORKDIR, collect_files, parse_test_output};
+use samokoder_store::{RunRecord, RunStatus, StepRecord, Store};
+use serde_json::json;
+
+use crate::{ApplyOutcome, Frontend, Level, Progress, parse_whole_files};
+
+/// A run's id: a zero-padded millisecond timestamp and a counter, so ids sort by start time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RunId(pub String);
+
+impl RunId {
+    pub fn new() -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed) % 0x10000;
+        Self(format!("{:013}-{n:04x}", now_ms()))
+    }
+}
+
+impl Default for RunId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Display for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// The knobs of a run that come from configuration.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub test_command: String,
+    pub test_timeout: Duration,
+    /// The Node major version the prompts target.
+    pub node_major: u32,
+    /// At most this many files are listed in the prompt's project map.
+    pub max_map_files: usize,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        Self {
+            test_command: samokoder_sandbox::DEFAULT_TEST_COMMAND.into(),
+            test_timeout: Duration::from_secs(120),
+            node_major: 20,
+            max_map_files: 200,
+        }
+    }
+}
+
+/// Everything a run works through.
+pub struct RunContext {
+    pub id: RunId,
+    pub jail: Jail,
+    pub llm: Arc<dyn LlmBackend>,
+    pub sandbox: Arc<dyn Sandbox>,
+    pub store: Arc<dyn Store>,
+    pub prompts: Prompts,
+    pub frontend: Arc<dyn Frontend>,
+    pub settings: RunSettings,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub status: RunStatus,
+    pub summary: String,
+    /// Workspace-relative paths written.
+    pub files: Vec<String>,
+    pub report: Option<TestReport>,
+    pub usage: Usage,
+}
+
+/// `samokoder.generate`: the model writes the project from `description`, the edits are applied, and the
+/// project's tests run in the sandbox.
+#[tracing::instrument(skip_all, fields(run = %ctx.id))]
+pub async fn generate(ctx: &RunContext, description: &str) -> Result<RunOutcome> {
+    recorded(ctx, "generate", description, "Samokoder: generate", async {
+        let mut outcome = write_files(ctx, description).await?;
+        let tests = test_step(ctx).await?;
+        outcome.status = tests.status;
+        outcome.summary = format!("{}; {}", outcome.summary, tests.summary);
+        outcome.report = tests.report;
+        Ok(outcome)
+    })
+    .await
+}
+
+/// `samokoder.runTests`: the project's tests, in the sandbox, on what the editor holds.
+#[tracing::instrument(skip_all, fields(run = %ctx.id))]
+pub async fn run_tests(ctx: &RunContext) -> Result<RunOutcome> {
+    recorded(ctx, "runTests", "", "Samokoder: run tests", test_step(ctx)).await
+}
+
+/// Records the run in the store and reports progress around `body`, whatever it does.
+async fn recorded(
+    ctx: &RunContext,
+    kind: &str,
+    description: &str,
+    title: &str,
+    body: impl Future<Output = Result<RunOutcome>>,
+) -> Result<RunOutcome> {
+    let mut record = RunRecord {
+        id: ctx.id.0.clone(),
+        kind: kind.to_owned(),
+        description: description.to_owned(),
+        status: RunStatus::Running,
+        created_ms: now_ms(),
+        updated_ms: now_ms(),
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        summary: String::new(),
+    };
+    ctx.store.put_run(&record).context("recording the run")?;
+    ctx.frontend.progress(&ctx.id, Progress::Begin { title: title.to_owned(), message: "starting".to_owned() });
+    let result = body.await;
+    match &result {
+        Ok(outcome) => {
+            record.status = outcome.status;
+            record.summary = outcome.summary.clone();
+            record.prompt_tokens = outcome.usage.prompt_tokens;
+            record.completion_tokens = outcome.usage.completion_tokens;
+        }
+        Err(e) => {
+            record.status = RunStatus::Failed;
+            record.summary = format!("{e:#}");
+        }
+    }
+    record.updated_ms = now_ms();
+    if let Err(e) = ctx.store.put_run(&record) {
+        tracing::warn!(error = %e, "could not record the run's end");
+    }
+    ctx.frontend.progress(&ctx.id, Progress::End { message: record.summary.clone() });
+    result
+}
+
+/// One model call writes files; they are checked and applied.
+async fn write_files(ctx: &RunContext, description: &str) -> Result<RunOutcome> {
+    let description = description.trim();
+    if description.is_empty() {
+        bail!("nothing to build: give a description, e.g. `a function that sums two numbers, with tests`");
+    }
+    let fe = &ctx.frontend;
+    fe.progress(&ctx.id, Progress::Report { message: "reading the workspace".into(), percentage: Some(5) });
+    let (map, has_package_json) = project_map(ctx).await?;
+    let vars = json!({
+        "description": description,
+        "files": map,
+        "has_package_json": has_package_json,
+        "test_command": ctx.settings.test_command,
+        "node_major": ctx.settings.node_major,
+    });
+    let request = ChatRequest {
+        messages: vec![
+            Message::system(ctx.prompts.render("code_monkey/system", &vars)?),
+            Message::user(ctx.prompts.render("code_monkey/generate", &vars)?),
+        ],
+        temperature: Some(0.2),
+        ..Default::default()
+    };
+    fe.progress(
+        &ctx.id,
+        Progress::Report { message: format!("asking {} ({})", ctx.llm.provider(), ctx.llm.default_model()), percentage: Some(10) },
+    );
+    let completion = {
+        let pending = Mutex::new(String::new());
+        let flush = |text: &str| fe.log(&ctx.id, "code_monkey", text);
+        let completion = ctx
+            .llm
+            .stream(&request, &|event| match event {
+                StreamEvent::Delta(delta) => {
+                    let mut p = pending.lock();
+                    p.push_str(delta);
+                    // Whole lines to the output panel, not a notification per token.
+                    if let Some(i) = p.rfind('\n') {
+                        let line: String = p.drain(..=i).collect();
+                        drop(p);
+                        flush(&line);
+                    }
+                }
+                StreamEvent::Restart { attempt } => {
+                    pending.lock().clear();
+                    flush(&format!("\n[the stream broke; attempt {attempt} starts over]\n"));
+                }
+            })
+            .await?;
+        let rest = std::mem::take(&mut *pending.lock());
+        if !rest.is_empty() {
+            flush(&rest);
+        }
+        completion
+    };
+    fe.progress(&ctx.id, Progress::Report { message: "checking the files".into(), percentage: Some(50) });
+
+    let parsed = parse_whole_files(&completion.text);
+    if parsed.is_empty() {
+        let start: String = completion.text.chars().take(200).collect();
+        bail!(
+            "the model's reply named no files in the expected format (a path alone on a line, then a fenced block); \
+             nothing was written. Its reply began: {start:?}"
+        );
+    }
+    let mut changes = ChangeSet::default();
+    let mut refused = Vec::new();
+    for file in parsed {
+        match ctx.jail.check(&file.path) {
+            Ok(path) => changes.changes.push(FileChange { path, text: file.content }),
+            Err(e) => refused.push(e.to_string()),
+        }
+    }
+    if !refused.is_empty() {
+        bail!("{}; nothing was written", refused.join("; "));
+    }
+    ctx.jail.validate(&changes, false).map_err(|e| anyhow!("{e}; nothing was written"))?;
+    for change in &changes.changes {
+        if let Some(lang) = Lang::from_path(change.path.as_str()) {
+            let issues = parse(lang, &change.text).syntax_issues(&change.text);
+            if let Some(first) = issues.first() {
+                let line = change.text[..first.range.start].matches('\n').count() + 1;
+                fe.log(&ctx.id, "code_monkey", &format!("warning: {}:{line}: {}\n", change.path, first.message));
+            }
+        }
+    }
+
+    fe.progress(&ctx.id, Progress::Report { message: format!("applying {} files", changes.changes.len()), percentage: Some(60) });
+    match fe.apply(&ctx.id, &changes).await? {
+        ApplyOutcome::Applied => {}
+        ApplyOutcome::Refused { reason } => {
+            bail!("the editor did not apply the changes ({reason}); nothing was written")
+        }
+    }
+    let files: Vec<String> = changes.paths().map(|p| p.to_string()).collect();
+    ctx.store.append_step(
+        &ctx.id.0,
+        &StepRecord { agent: "code_monkey".into(), summary: format!("wrote {} files", files.len()), files: files.clone(), at_ms: now_ms() },
+    )?;
+    fe.log(&ctx.id, "code_monkey", &format!("\nwrote {}\n", files.join(", ")));
+    Ok(RunOutcome {
+        status: RunStatus::Succeeded,
+        summary: format!("wrote {} file{}", files.len(), if files.len() == 1 { "" } else { "s" }),
+        files,
+        report: None,
+        usage: completion.usage,
+    })
+}
+
+/// The project's tests in the sandbox on the workspace as the user holds it; results to the frontend.
+async fn test_step(ctx: &RunContext) -> Result<RunOutcome> {
+    let fe = &ctx.frontend;
+    fe.progress(&ctx.id, Progress::Report { message: format!("running `{}` in the sandbox", ctx.settings.test_command), percentage: Some(70) });
+    let overlay = fe.overlay();
+    let request = RunRequest {
+        root: ctx.jail.root(),
+        overlay: &overlay,
+        command: &ctx.settings.test_command,
+        timeout: ctx.settings.test_timeout,
+    };
+    let result = ctx.sandbox.run(request, &|out| fe.log(&ctx.id, "executor", out)).await?;
+    let report = parse_test_output(&result.output, WORKDIR);
+    fe.test_results(&ctx.id, &report);
+    let (status, summary) = if result.timed_out {
+        (RunStatus::TestsFailed, format!("the tests did not finish within {} s", ctx.settings.test_timeout.as_secs()))
+    } else if result.success() {
+        (RunStatus::Succeeded, format!("tests pass ({} passed)", report.passed))
+    } else if report.failed > 0 {
+        (RunStatus::TestsFailed, format!("{} test{} failed, {} passed", report.failed, if report.failed == 1 { "" } else { "s" }, report.passed))
+    } else {
+        let tail: String = result.output.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        (RunStatus::TestsFailed, format!("`{}` exited with {:?}: {tail}", ctx.settings.test_command, result.exit_code))
+    };
+    if status != RunStatus::Succeeded {
+        fe.message(Level::Warning, &format!("Samokoder: {summary}"));
+    }
+    ctx.store.append_step(
+        &ctx.id.0,
+        &StepRecord { agent: "executor".into(), summary: summary.clone(), files: vec![], at_ms: now_ms() },
+    )?;
+    Ok(RunOutcome { status, summary, files: vec![], report: Some(report), usage: Usage::default() })
+}
+
+/// A short map of the project for the prompt: each source file with its top-level definitions.
+async fn project_map(ctx: &RunContext) -> Result<(String, bool)> {
+    let root: PathBuf = ctx.jail.root().to_owned();
+    let overlay = ctx.frontend.overlay();
+    let max = ctx.settings.max_map_files;
+    tokio::task::spawn_blocking(move || -> Result<(String, bool)> {
+        let files = collect_files(&root, &overlay)?;
+        let has_package_json = files.iter().any(|f| f.path == "package.json");
+        let mut map = String::new();
+        for file in files.iter().take(max) {
+            map.push_str(&file.path);
+            map.push('\n');
+            if let (Some(lang), Ok(text)) = (Lang::from_path(&file.path), std::str::from_utf8(&file.contents)) {
+                for symbol in parse(lang, text).outline(text) {
+                    map.push_str(&format!("  {}{}\n", if symbol.exported { "export " } else { "" }, symbol.signature));
+                }
+            }
+        }
+        if files.len() > max {
+            map.push_str(&format!("... and {} more files\n", files.len() - max));
+        }
+        Ok((map, has_package_json))
+    })
+    .await?
+}
