@@ -31,6 +31,8 @@ pub enum ChangeOutcome {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DocumentError {
+    #[error("change to {path}, which is not open: the editor must send didOpen first")]
+    NotOpen { path: String },
     #[error(
         "change to version {version} refused: the document is already at version {current}; \
          close and reopen the file to resynchronise"

@@ -1,1 +1,283 @@
-//! placeholder
+//! The API boundary that the LSP server and the CLI both stand on: the workspace as the editor holds it
+//! (open documents, edits the client accepted but has not saved), configuration, and the registry of
+//! runs (spawned, cancellable, supervised jobs).
+//!
+//! Plain Rust types in editor terms: this crate must never know about LSP, JSON-RPC or lsp-types (the
+//! `lsp` crate converts), and never block a caller on a run: runs are tasks.
+
+pub mod config;
+mod headless;
+mod runs;
+mod workspace;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use parking_lot::{Mutex, RwLock};
+use samokoder_edits::{ChangeOutcome, ChangeSet, ContentChange, DocumentError, Jail, PositionEncoding};
+use samokoder_llm::{LlmBackend, OpenAi, OpenAiConfig};
+use samokoder_pipeline::{Frontend, RunContext, RunId, RunOutcome, RunSettings};
+use samokoder_prompts::Prompts;
+use samokoder_sandbox::{DockerSandbox, Sandbox, SandboxConfig};
+use samokoder_store::{MemStore, SledStore, Store};
+
+pub use config::{Config, ConfigLayer};
+pub use headless::TerminalFrontend;
+pub use runs::RunInfo;
+pub use samokoder_pipeline::{ApplyOutcome, Level, Progress, generate, run_tests};
+pub use workspace::PlannedEdit;
+
+/// The mutable host of one workspace.
+pub struct Engine {
+    jail: Jail,
+    files_layer: ConfigLayer,
+    editor_layer: Mutex<ConfigLayer>,
+    env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    config: RwLock<Config>,
+    /// Problems found while loading configuration, for the user and `doctor`.
+    pub config_problems: Vec<String>,
+    workspace: Mutex<workspace::Workspace>,
+    runs: runs::Registry,
+    store: Arc<dyn Store>,
+    /// Why the durable store could not be used, if it could not.
+    pub store_problem: Option<String>,
+    sandbox: Mutex<Option<(SandboxConfig, Arc<DockerSandbox>)>>,
+}
+
+impl Engine {
+    /// An engine for the workspace at `root`, with configuration from files and the process environment.
+    pub fn new(root: &Path) -> Result<Arc<Self>> {
+        Self::with_env(root, Box::new(|k| std::env::var(k).ok()))
+    }
+
+    pub fn with_env(root: &Path, env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>) -> Result<Arc<Self>> {
+        let jail = Jail::new(root).with_context(|| format!("opening the workspace {}", root.display()))?;
+        let (files_layer, config_problems) = config::load_files(jail.root(), &*env);
+        let mut layer = files_layer.clone();
+        layer.merge(ConfigLayer::from_env(&*env));
+        let config = Config::resolve(&layer);
+        let (store, store_problem): (Arc<dyn Store>, _) = match store_path(jail.root(), &*env).map(|p| SledStore::open(&p)) {
+            Some(Ok(store)) => (Arc::new(store), None),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "using an in-memory run store");
+                (Arc::new(MemStore::default()), Some(e.to_string()))
+            }
+            None => (Arc::new(MemStore::default()), Some("no HOME or XDG_DATA_HOME: runs are kept in memory only".into())),
+        };
+        Ok(Arc::new(Self {
+            workspace: Mutex::new(workspace::Workspace::new(jail.clone())),
+            jail,
+            files_layer,
+            editor_layer: Mutex::new(ConfigLayer::default()),
+            env,
+            config: RwLock::new(config),
+            config_problems,
+            runs: runs::Registry::default(),
+            store,
+            store_problem,
+            sandbox: Mutex::new(None),
+        }))
+    }
+
+    pub fn root(&self) -> &Path {
+        self.jail.root()
+    }
+
+    pub fn config(&self) -> Config {
+        self.config.read().clone()
+    }
+
+    /// Applies the editor's settings (initializationOptions or `workspace/configuration`).
+    pub fn set_editor_settings(&self, settings: &serde_json::Value) -> Result<(), String> {
+        let editor = ConfigLayer::from_json(settings)?;
+        let mut current = self.editor_layer.lock();
+        current.merge(editor);
+        let mut layer = self.files_layer.clone();
+        layer.merge(current.clone());
+        layer.merge(ConfigLayer::from_env(&*self.env));
+        *self.config.write() = Config::resolve(&layer);
+        Ok(())
+    }
+
+    // --- documents -------------------------------------------------------------------------------
+
+    pub fn open_document(&self, path: PathBuf, text: &str, version: i32) {
+        self.workspace.lock().open(path, text, version);
+    }
+
+    pub fn change_document(
+        &self,
+        path: &Path,
+        version: i32,
+        changes: Vec<ContentChange>,
+        enc: PositionEncoding,
+    ) -> Result<ChangeOutcome, DocumentError> {
+        self.workspace.lock().change(path, version, changes, enc)
+    }
+
+    /// Applies every held change (see `Document`): called before handling any message that is not a change.
+    pub fn release_held_changes(&self) -> bool {
+        self.workspace.lock().release_held()
+    }
+
+    pub fn close_document(&self, path: &Path) {
+        self.workspace.lock().close(path);
+    }
+
+    /// The file was saved, or changed on disk: the disk is the truth for it again.
+    pub fn file_saved(&self, path: &Path) {
+        self.workspace.lock().saved(path);
+    }
+
+    pub fn document_text(&self, path: &Path) -> Option<(String, i32)> {
+        self.workspace.lock().text(path)
+    }
+
+    /// What the editor holds that may not be on disk: workspace-relative path -> text.
+    pub fn overlay(&self) -> std::collections::BTreeMap<String, String> {
+        self.workspace.lock().overlay()
+    }
+
+    /// The edits that bring the workspace as the editor holds it to `changes`.
+    pub fn plan_edits(&self, changes: &ChangeSet) -> Vec<PlannedEdit> {
+        self.workspace.lock().plan(changes)
+    }
+
+    /// The client applied `changes`: until it saves them or opens the files, they live in its buffers only.
+    pub fn edits_accepted(&self, changes: &ChangeSet) {
+        self.workspace.lock().accepted(changes);
+    }
+
+    pub fn jail(&self) -> &Jail {
+        &self.jail
+    }
+
+    // --- runs ------------------------------------------------------------------------------------
+
+    /// Starts a run as a job and returns its id at once. The job reports through `frontend`; a failure
+    /// or a panic ends it with a message, never the server.
+    pub fn spawn_run<F, Fut>(self: &Arc<Self>, kind: &'static str, frontend: Arc<dyn Frontend>, body: F) -> RunId
+    where
+        F: FnOnce(Arc<RunContext>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<RunOutcome>> + Send + 'static,
+    {
+        let ctx = Arc::new(self.run_context(frontend.clone()));
+        let id = ctx.id.clone();
+        self.runs.spawn(ctx.clone(), kind, self.store.clone(), body(ctx));
+        id
+    }
+
+    /// Runs to the end in the caller's task (the CLI), cancellable by `cancel`.
+    pub async fn run_now<F, Fut>(self: &Arc<Self>, frontend: Arc<dyn Frontend>, body: F) -> Result<RunOutcome>
+    where
+        F: FnOnce(Arc<RunContext>) -> Fut,
+        Fut: Future<Output = Result<RunOutcome>>,
+    {
+        let ctx = Arc::new(self.run_context(frontend));
+        body(ctx).await
+    }
+
+    /// Asks a run to stop; `false` when no such run is active.
+    pub fn cancel(&self, id: &str) -> bool {
+        self.runs.cancel(id)
+    }
+
+    pub fn active_runs(&self) -> Vec<RunInfo> {
+        self.runs.active()
+    }
+
+    /// Records a progress message for `samokoder/status`.
+    pub fn note_progress(&self, id: &RunId, message: &str) {
+        self.runs.note(&id.0, message);
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// Cancels every run and removes the sandbox's containers.
+    pub async fn shutdown(&self) {
+        self.runs.cancel_all();
+        let sandbox = self.sandbox.lock().take();
+        if let Some((_, sandbox)) = sandbox {
+            sandbox.shutdown().await;
+        }
+    }
+
+    fn run_context(&self, frontend: Arc<dyn Frontend>) -> RunContext {
+        let config = self.config();
+        RunContext {
+            id: RunId::new(),
+            jail: self.jail.clone(),
+            llm: llm_backend(&config),
+            sandbox: self.sandbox(&config),
+            store: self.store.clone(),
+            prompts: Prompts::new(Some(self.jail.root())),
+            frontend,
+            settings: RunSettings {
+                test_command: config.sandbox.test_command.clone(),
+                test_timeout: config.sandbox.timeout,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// The workspace's sandbox, rebuilt when its configuration changed.
+    pub fn sandbox(&self, config: &Config) -> Arc<DockerSandbox> {
+        let wanted = sandbox_config(config);
+        let mut slot = self.sandbox.lock();
+        if let Some((current, sandbox)) = slot.as_ref() {
+            if *current == wanted {
+                return sandbox.clone();
+            }
+            let old = sandbox.clone();
+            tokio::spawn(async move { old.shutdown().await });
+        }
+        let sandbox = Arc::new(DockerSandbox::new(wanted.clone(), self.jail.root()));
+        *slot = Some((wanted, sandbox.clone()));
+        sandbox
+    }
+}
+
+fn sandbox_config(config: &Config) -> SandboxConfig {
+    let s = &config.sandbox;
+    SandboxConfig {
+        image: s.image.clone(),
+        memory_bytes: (s.memory_mb * 1024 * 1024) as i64,
+        cpus: s.cpus,
+        pids_limit: s.pids,
+        ..Default::default()
+    }
+}
+
+/// The model backend the configuration names. Without a key or a base URL, a backend that fails every
+/// call with what to configure (so runs that need no model, like tests, still work).
+pub fn llm_backend(config: &Config) -> Arc<dyn LlmBackend> {
+    let l = &config.llm;
+    if l.api_key.is_none() && !l.base_url_set {
+        return Arc::new(samokoder_llm::Unconfigured::new(
+            "set OPENAI_API_KEY (or GROQ_API_KEY), or OPENAI_BASE_URL for a local server such as Ollama \
+             (http://localhost:11434/v1), llama.cpp, vLLM or LM Studio; or samokoder.llm.* in your editor \
+             settings (see docs/config.md)",
+        ));
+    }
+    let mut c = OpenAiConfig::new(l.base_url.clone(), l.model.clone());
+    c.name = l.provider.clone();
+    c.api_key = l.api_key.clone();
+    c.key_source = if l.provider == "groq" { "GROQ_API_KEY".into() } else { "OPENAI_API_KEY".into() };
+    match OpenAi::new(c) {
+        Ok(backend) => Arc::new(backend),
+        Err(e) => Arc::new(samokoder_llm::Unconfigured::new(e.to_string())),
+    }
+}
+
+/// Where the workspace's runs are stored: `$XDG_DATA_HOME/samokoder/workspaces/<name>-<hash>`.
+fn store_path(root: &Path, env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let base = env("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".local").join("share")))?;
+    let name = root.file_name().and_then(|n| n.to_str()).unwrap_or("workspace");
+    let hash = root.to_string_lossy().bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    Some(base.join("samokoder").join("workspaces").join(format!("{name}-{hash:016x}")))
+}

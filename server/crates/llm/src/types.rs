@@ -170,3 +170,34 @@ mod tests {
         assert!(!format!("{:?}", Holder { key }).contains("secret"));
     }
 }
+
+/// The backend when no provider is configured: every call fails with what to configure. Runs that need no
+/// model (tests) still work.
+pub struct Unconfigured {
+    hint: String,
+}
+
+impl Unconfigured {
+    pub fn new(hint: impl Into<String>) -> Self {
+        Self { hint: hint.into() }
+    }
+}
+
+#[async_trait]
+impl LlmBackend for Unconfigured {
+    fn provider(&self) -> &str {
+        "none"
+    }
+
+    fn default_model(&self) -> &str {
+        "none"
+    }
+
+    async fn stream(
+        &self,
+        _request: &ChatRequest,
+        _on_event: &(dyn for<'e> Fn(StreamEvent<'e>) + Send + Sync),
+    ) -> Result<Completion> {
+        Err(crate::LlmError::NotConfigured { hint: self.hint.clone() })
+    }
+}

@@ -17,7 +17,7 @@ use samokoder_sandbox::{RunRequest, Sandbox, TestReport, WORKDIR, collect_files,
 use samokoder_store::{RunRecord, RunStatus, StepRecord, Store};
 use serde_json::json;
 
-use crate::{ApplyOutcome, Frontend, Level, Progress, parse_whole_files};
+use crate::{ApplyOutcome, Frontend, Progress, parse_whole_files};
 
 /// A run's id: a zero-padded millisecond timestamp and a counter, so ids sort by start time.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -289,9 +289,6 @@ async fn test_step(ctx: &RunContext) -> Result<RunOutcome> {
         let tail: String = result.output.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
         (RunStatus::TestsFailed, format!("`{}` exited with {:?}: {tail}", ctx.settings.test_command, result.exit_code))
     };
-    if status != RunStatus::Succeeded {
-        fe.message(Level::Warning, &format!("Samokoder: {summary}"));
-    }
     ctx.store.append_step(
         &ctx.id.0,
         &StepRecord { agent: "executor".into(), summary: summary.clone(), files: vec![], at_ms: now_ms() },

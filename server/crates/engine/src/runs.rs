@@ -1,0 +1,109 @@
+//! The registry of running jobs: each run is a task with a cancellation token, supervised so that a
+//! failure or a panic ends the run with a message and a final progress report, never the server.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Result;
+use parking_lot::Mutex;
+use samokoder_pipeline::{Level, Progress, RunContext, RunOutcome};
+use samokoder_store::{RunStatus, Store};
+use tokio_util::sync::CancellationToken;
+
+/// A run that is under way, for `samokoder/status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    pub id: String,
+    pub kind: String,
+    /// The last progress message.
+    pub message: String,
+}
+
+#[derive(Default, Clone)]
+pub(crate) struct Registry {
+    active: Arc<Mutex<HashMap<String, (RunInfo, CancellationToken)>>>,
+}
+
+impl Registry {
+    pub fn spawn(
+        &self,
+        ctx: Arc<RunContext>,
+        kind: &str,
+        store: Arc<dyn Store>,
+        body: impl Future<Output = Result<RunOutcome>> + Send + 'static,
+    ) {
+        let id = ctx.id.0.clone();
+        let token = CancellationToken::new();
+        let info = RunInfo { id: id.clone(), kind: kind.to_owned(), message: "starting".into() };
+        self.active.lock().insert(id.clone(), (info, token.clone()));
+        let task = tokio::spawn(async move {
+            tokio::select! {
+                _ = token.cancelled() => None,
+                result = body => Some(result),
+            }
+        });
+        let registry = self.clone();
+        tokio::spawn(async move {
+            let joined = task.await;
+            registry.active.lock().remove(&id);
+            let fe = &ctx.frontend;
+            match joined {
+                Ok(Some(Ok(outcome))) => {
+                    let level = if outcome.status == RunStatus::Succeeded { Level::Info } else { Level::Warning };
+                    fe.message(level, &format!("Samokoder: {}", outcome.summary));
+                }
+                Ok(Some(Err(e))) => fe.message(Level::Error, &format!("Samokoder: {e:#}")),
+                Ok(None) => {
+                    mark(&*store, &id, RunStatus::Cancelled, "cancelled");
+                    fe.progress(&ctx.id, Progress::End { message: "cancelled".into() });
+                    fe.message(Level::Info, "Samokoder: run cancelled");
+                }
+                Err(join) => {
+                    let why = if join.is_panic() { "an internal error (a bug: please report it with the log)" } else { "it was aborted" };
+                    tracing::error!(run = %id, error = %join, "run task died");
+                    mark(&*store, &id, RunStatus::Failed, why);
+                    fe.progress(&ctx.id, Progress::End { message: format!("failed: {why}") });
+                    fe.message(Level::Error, &format!("Samokoder: the run stopped because of {why}"));
+                }
+            }
+        });
+    }
+
+    pub fn cancel(&self, id: &str) -> bool {
+        match self.active.lock().get(id) {
+            Some((_, token)) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn cancel_all(&self) {
+        for (_, token) in self.active.lock().values() {
+            token.cancel();
+        }
+    }
+
+    pub fn note(&self, id: &str, message: &str) {
+        if let Some((info, _)) = self.active.lock().get_mut(id) {
+            info.message = message.to_owned();
+        }
+    }
+
+    pub fn active(&self) -> Vec<RunInfo> {
+        let mut runs: Vec<RunInfo> = self.active.lock().values().map(|(i, _)| i.clone()).collect();
+        runs.sort_by(|a, b| a.id.cmp(&b.id));
+        runs
+    }
+}
+
+fn mark(store: &dyn Store, id: &str, status: RunStatus, summary: &str) {
+    if let Ok(Some(mut run)) = store.get_run(id) {
+        run.status = status;
+        run.summary = summary.to_owned();
+        if let Err(e) = store.put_run(&run) {
+            tracing::warn!(error = %e, "could not record the run's end");
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The workspace as the editor holds it: open documents, and the edits the client accepted for files it
+//! has not opened (an editor applies a workspace edit to a buffer and may never save it, so the disk alone
+//! would show the sandbox an older project).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use samokoder_edits::{
+    ChangeOutcome, ChangeSet, ContentChange, Document, DocumentError, Jail, PositionEncoding, TextEdit, minimal_edits,
+};
+
+/// One file's part of a workspace edit, in byte offsets of `base`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlannedEdit {
+    Create { path: PathBuf, text: String },
+    /// `version`: the open document's version the edits were computed against; `None` for a file the
+    /// editor does not have open.
+    Edit { path: PathBuf, version: Option<i32>, base: String, edits: Vec<TextEdit> },
+}
+
+pub(crate) struct Workspace {
+    jail: Jail,
+    docs: HashMap<PathBuf, Document>,
+    /// Workspace-relative path -> text the client accepted and holds unsaved.
+    accepted: BTreeMap<String, String>,
+}
+
+impl Workspace {
+    pub fn new(jail: Jail) -> Self {
+        Self { jail, docs: HashMap::new(), accepted: BTreeMap::new() }
+    }
+
+    fn rel(&self, path: &Path) -> Option<String> {
+        self.jail.relativize(path).map(|r| r.to_string())
+    }
+
+    pub fn open(&mut self, path: PathBuf, text: &str, version: i32) {
+        if let Some(rel) = self.rel(&path) {
+            self.accepted.remove(&rel);
+        }
+        self.docs.insert(path, Document::new(text, version));
+    }
+
+    pub fn change(
+        &mut self,
+        path: &Path,
+        version: i32,
+        changes: Vec<ContentChange>,
+        enc: PositionEncoding,
+    ) -> Result<ChangeOutcome, DocumentError> {
+        let doc = self.docs.get_mut(path).ok_or_else(|| DocumentError::NotOpen { path: path.display().to_string() })?;
+        doc.change(version, changes, enc)
+    }
+
+    pub fn release_held(&mut self) -> bool {
+        let mut any = false;
+        for doc in self.docs.values_mut() {
+            any |= doc.release_held();
+        }
+        any
+    }
+
+    pub fn close(&mut self, path: &Path) {
+        self.docs.remove(path);
+        if let Some(rel) = self.rel(path) {
+            self.accepted.remove(&rel);
+        }
+    }
+
+    pub fn saved(&mut self, path: &Path) {
+        if let Some(rel) = self.rel(path) {
+            self.accepted.remove(&rel);
+        }
+    }
+
+    pub fn text(&self, path: &Path) -> Option<(String, i32)> {
+        self.docs.get(path).map(|d| (d.text(), d.version()))
+    }
+
+    pub fn overlay(&self) -> BTreeMap<String, String> {
+        let mut overlay = self.accepted.clone();
+        for (path, doc) in &self.docs {
+            if let Some(rel) = self.rel(path) {
+                overlay.insert(rel, doc.text());
+            }
+        }
+        overlay
+    }
+
+    pub fn plan(&self, changes: &ChangeSet) -> Vec<PlannedEdit> {
+        let mut planned = Vec::new();
+        for change in &changes.changes {
+            let path = self.jail.abs(&change.path);
+            let (base, version) = if let Some(doc) = self.docs.get(&path) {
+                (Some(doc.text()), Some(doc.version()))
+            } else if let Some(text) = self.accepted.get(change.path.as_str()) {
+                (Some(text.clone()), None)
+            } else {
+                (self.jail.read(&change.path).ok().flatten(), None)
+            };
+            match base {
+                None => planned.push(PlannedEdit::Create { path, text: change.text.clone() }),
+                Some(base) if base == change.text => {}
+                Some(base) => {
+                    let edits = minimal_edits(&base, &change.text);
+                    planned.push(PlannedEdit::Edit { path, version, base, edits });
+                }
+            }
+        }
+        planned
+    }
+
+    pub fn accepted(&mut self, changes: &ChangeSet) {
+        for change in &changes.changes {
+            // An open document hears of the edit through the editor's didChange.
+            if !self.docs.contains_key(&self.jail.abs(&change.path)) {
+                self.accepted.insert(change.path.to_string(), change.text.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use samokoder_edits::FileChange;
+
+    #[test]
+    fn plans_creates_and_minimal_edits_against_what_the_editor_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("disk.js"), "a\nb\n").unwrap();
+        let jail = Jail::new(dir.path()).unwrap();
+        let mut ws = Workspace::new(jail.clone());
+        ws.open(jail.root().join("open.js"), "x\ny\n", 7);
+        let change = |p: &str, t: &str| FileChange { path: jail.check(p).unwrap(), text: t.into() };
+        let set = ChangeSet { changes: vec![change("new.js", "n\n"), change("disk.js", "a\nB\n"), change("open.js", "x\nY\n"), change("same.js", "")] };
+        std::fs::write(dir.path().join("same.js"), "").unwrap();
+        let plan = ws.plan(&set);
+        assert_eq!(plan.len(), 3, "an unchanged file needs no edit: {plan:?}");
+        assert!(matches!(&plan[0], PlannedEdit::Create { text, .. } if text == "n\n"));
+        assert!(matches!(&plan[1], PlannedEdit::Edit { version: None, edits, .. } if edits.len() == 1 && edits[0].new_text == "B\n"));
+        assert!(matches!(&plan[2], PlannedEdit::Edit { version: Some(7), .. }));
+
+        // Accepted, unsaved: the overlay has the new file and the edited disk file; the open one speaks for itself.
+        ws.accepted(&set);
+        let overlay = ws.overlay();
+        assert_eq!(overlay.get("new.js").map(String::as_str), Some("n\n"));
+        assert_eq!(overlay.get("disk.js").map(String::as_str), Some("a\nB\n"));
+        assert_eq!(overlay.get("open.js").map(String::as_str), Some("x\ny\n"));
+        // A second plan is computed against the accepted text, not the stale disk.
+        let again = ws.plan(&ChangeSet { changes: vec![change("disk.js", "a\nB\nc\n")] });
+        assert!(matches!(&again[0], PlannedEdit::Edit { base, .. } if base == "a\nB\n"));
+        ws.saved(&jail.root().join("disk.js"));
+        assert!(!ws.overlay().contains_key("disk.js"));
+    }
+}
