@@ -1,1 +1,63 @@
-fn main() {}
+//! `samokoder`: the language server (the default), and the same engine headless from a terminal.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(version, about = "Turns a plain-language description into a working, tested application")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the Language Server Protocol over stdio (the default).
+    Lsp,
+    /// Generate a project from a description into DIR, then run its tests in the sandbox.
+    Generate {
+        description: String,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Show the model's text and the tests' output as they stream.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Run the project's tests in the sandbox and print the failures.
+    Test {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Check the configuration, the LLM provider, Docker and the sandbox image.
+    Doctor {
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    samokoder_engine::logging::init();
+    let code = match cli.command.unwrap_or(Command::Lsp) {
+        Command::Lsp => match samokoder_lsp::serve_stdio().await {
+            samokoder_lsp::Ending::Clean => 0,
+            samokoder_lsp::Ending::Abrupt => 1,
+        },
+        Command::Generate { description, dir, verbose } => report(samokoder_engine::generate_command(&description, &dir, verbose).await),
+        Command::Test { dir, verbose } => report(samokoder_engine::test_command(&dir, verbose).await),
+        Command::Doctor { dir } => report(samokoder_engine::doctor_command(&dir).await),
+    };
+    // Exit now: the runtime would otherwise wait for the thread blocked reading stdin.
+    std::process::exit(code);
+}
+
+fn report(result: anyhow::Result<i32>) -> i32 {
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        2
+    })
+}

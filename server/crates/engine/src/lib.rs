@@ -5,6 +5,8 @@
 //! Plain Rust types in editor terms: this crate must never know about LSP, JSON-RPC or lsp-types (the
 //! `lsp` crate converts), and never block a caller on a run: runs are tasks.
 
+mod cli;
+pub mod logging;
 pub mod config;
 mod headless;
 mod runs;
@@ -22,10 +24,11 @@ use samokoder_prompts::Prompts;
 use samokoder_sandbox::{DockerSandbox, Sandbox, SandboxConfig};
 use samokoder_store::{MemStore, SledStore, Store};
 
+pub use cli::{doctor_command, generate_command, test_command};
 pub use config::{Config, ConfigLayer};
 pub use headless::TerminalFrontend;
 pub use runs::RunInfo;
-pub use samokoder_pipeline::{ApplyOutcome, Level, Progress, generate, run_tests};
+pub use samokoder_pipeline::{ApplyOutcome, GenerateRequest, Level, Progress, generate, run_tests};
 pub use workspace::PlannedEdit;
 
 /// The mutable host of one workspace.

@@ -12,7 +12,7 @@ pub mod run;
 
 pub use frontend::{ApplyOutcome, Frontend, Level, Progress};
 pub use output::{ParsedFile, parse_whole_files};
-pub use run::{RunContext, RunId, RunOutcome, RunSettings, generate, run_tests};
+pub use run::{GenerateRequest, RunContext, RunId, RunOutcome, RunSettings, generate, run_tests};
 
 pub use samokoder_llm::LlmBackend;
 pub use samokoder_sandbox::Sandbox;

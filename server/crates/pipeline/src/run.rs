@@ -92,13 +92,22 @@ pub struct RunOutcome {
     pub usage: Usage,
 }
 
-/// `samokoder.generate`: the model writes the project from `description`, the edits are applied, and the
-/// project's tests run in the sandbox.
+/// What `samokoder.generate` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct GenerateRequest {
+    pub description: String,
+    /// A checked workspace-relative directory to build in; the whole workspace when `None`.
+    pub subdir: Option<String>,
+}
+
+/// `samokoder.generate`: the model writes the project from the description, the edits are applied, and
+/// the project's tests run in the sandbox.
 #[tracing::instrument(skip_all, fields(run = %ctx.id))]
-pub async fn generate(ctx: &RunContext, description: &str) -> Result<RunOutcome> {
-    recorded(ctx, "generate", description, "Samokoder: generate", async {
-        let mut outcome = write_files(ctx, description).await?;
-        let tests = test_step(ctx).await?;
+pub async fn generate(ctx: &RunContext, request: &GenerateRequest) -> Result<RunOutcome> {
+    let subdir = request.subdir.as_deref();
+    recorded(ctx, "generate", &request.description, "Samokoder: generate", async {
+        let mut outcome = write_files(ctx, &request.description, subdir).await?;
+        let tests = test_step(ctx, subdir).await?;
         outcome.status = tests.status;
         outcome.summary = format!("{}; {}", outcome.summary, tests.summary);
         outcome.report = tests.report;
@@ -110,7 +119,7 @@ pub async fn generate(ctx: &RunContext, description: &str) -> Result<RunOutcome>
 /// `samokoder.runTests`: the project's tests, in the sandbox, on what the editor holds.
 #[tracing::instrument(skip_all, fields(run = %ctx.id))]
 pub async fn run_tests(ctx: &RunContext) -> Result<RunOutcome> {
-    recorded(ctx, "runTests", "", "Samokoder: run tests", test_step(ctx)).await
+    recorded(ctx, "runTests", "", "Samokoder: run tests", test_step(ctx, None)).await
 }
 
 /// Records the run in the store and reports progress around `body`, whatever it does.
@@ -156,14 +165,14 @@ async fn recorded(
 }
 
 /// One model call writes files; they are checked and applied.
-async fn write_files(ctx: &RunContext, description: &str) -> Result<RunOutcome> {
+async fn write_files(ctx: &RunContext, description: &str, subdir: Option<&str>) -> Result<RunOutcome> {
     let description = description.trim();
     if description.is_empty() {
         bail!("nothing to build: give a description, e.g. `a function that sums two numbers, with tests`");
     }
     let fe = &ctx.frontend;
     fe.progress(&ctx.id, Progress::Report { message: "reading the workspace".into(), percentage: Some(5) });
-    let (map, has_package_json) = project_map(ctx).await?;
+    let (map, has_package_json) = project_map(ctx, subdir).await?;
     let vars = json!({
         "description": description,
         "files": map,
@@ -224,7 +233,11 @@ async fn write_files(ctx: &RunContext, description: &str) -> Result<RunOutcome> 
     let mut changes = ChangeSet::default();
     let mut refused = Vec::new();
     for file in parsed {
-        match ctx.jail.check(&file.path) {
+        let path = match subdir {
+            Some(dir) => format!("{dir}/{}", file.path),
+            None => file.path,
+        };
+        match ctx.jail.check(&path) {
             Ok(path) => changes.changes.push(FileChange { path, text: file.content }),
             Err(e) => refused.push(e.to_string()),
         }
@@ -266,14 +279,18 @@ async fn write_files(ctx: &RunContext, description: &str) -> Result<RunOutcome> 
 }
 
 /// The project's tests in the sandbox on the workspace as the user holds it; results to the frontend.
-async fn test_step(ctx: &RunContext) -> Result<RunOutcome> {
+async fn test_step(ctx: &RunContext, subdir: Option<&str>) -> Result<RunOutcome> {
     let fe = &ctx.frontend;
     fe.progress(&ctx.id, Progress::Report { message: format!("running `{}` in the sandbox", ctx.settings.test_command), percentage: Some(70) });
     let overlay = fe.overlay();
+    let command = match subdir {
+        Some(dir) => format!("cd '{}' && {}", dir.replace('\'', "'\\''"), ctx.settings.test_command),
+        None => ctx.settings.test_command.clone(),
+    };
     let request = RunRequest {
         root: ctx.jail.root(),
         overlay: &overlay,
-        command: &ctx.settings.test_command,
+        command: &command,
         timeout: ctx.settings.test_timeout,
     };
     let result = ctx.sandbox.run(request, &|out| fe.log(&ctx.id, "executor", out)).await?;
@@ -297,12 +314,17 @@ async fn test_step(ctx: &RunContext) -> Result<RunOutcome> {
 }
 
 /// A short map of the project for the prompt: each source file with its top-level definitions.
-async fn project_map(ctx: &RunContext) -> Result<(String, bool)> {
+async fn project_map(ctx: &RunContext, subdir: Option<&str>) -> Result<(String, bool)> {
     let root: PathBuf = ctx.jail.root().to_owned();
     let overlay = ctx.frontend.overlay();
     let max = ctx.settings.max_map_files;
+    let prefix = subdir.map(|d| format!("{d}/")).unwrap_or_default();
     tokio::task::spawn_blocking(move || -> Result<(String, bool)> {
-        let files = collect_files(&root, &overlay)?;
+        let mut files = collect_files(&root, &overlay)?;
+        files.retain(|f| f.path.starts_with(&prefix));
+        for f in &mut files {
+            f.path = f.path[prefix.len()..].to_owned();
+        }
         let has_package_json = files.iter().any(|f| f.path == "package.json");
         let mut map = String::new();
         for file in files.iter().take(max) {

@@ -7,7 +7,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use samokoder_edits::{ChangeSet, Jail};
 use samokoder_llm::{OpenAi, OpenAiConfig, RetryPolicy};
-use samokoder_pipeline::{ApplyOutcome, Frontend, Level, Progress, RunContext, RunId, RunSettings, generate};
+use samokoder_pipeline::{ApplyOutcome, Frontend, GenerateRequest, Level, Progress, RunContext, RunId, RunSettings, generate};
+
+fn req(description: &str) -> GenerateRequest {
+    GenerateRequest { description: description.into(), subdir: None }
+}
 use samokoder_prompts::Prompts;
 use samokoder_sandbox::{ExecResult, Health, RunRequest, Sandbox, TestReport};
 use samokoder_store::{MemStore, RunStatus, Store};
@@ -105,7 +109,7 @@ fn setup(server: &ScriptedLlm, frontend: RecordingFrontend, output: &str, exit: 
 async fn generate_applies_files_then_tests_what_the_editor_holds() {
     let server = ScriptedLlm::start(vec![Reply::text(REPLY)]);
     let s = setup(&server, RecordingFrontend::default(), FAILING_TAP, 1);
-    let outcome = generate(&s.ctx, "a sum function with tests").await.unwrap();
+    let outcome = generate(&s.ctx, &req("a sum function with tests")).await.unwrap();
 
     assert_eq!(outcome.status, RunStatus::TestsFailed);
     assert_eq!(outcome.files, ["package.json", "src/sum.js", "test/sum.test.js"]);
@@ -132,7 +136,7 @@ async fn a_path_outside_the_workspace_refuses_the_whole_reply() {
         let reply = format!("src/ok.js\n```js\nok\n```\n{hostile}\n```ts\nevil\n```\n");
         let server = ScriptedLlm::start(vec![Reply::text(reply)]);
         let s = setup(&server, RecordingFrontend::default(), "", 0);
-        let err = format!("{:#}", generate(&s.ctx, "x").await.unwrap_err());
+        let err = format!("{:#}", generate(&s.ctx, &req("x")).await.unwrap_err());
         assert!(err.contains(hostile.trim_start_matches('/')) || err.contains(hostile), "{err}");
         assert!(err.contains("nothing was written"), "{err}");
         assert!(s.frontend.applied.lock().unwrap().is_empty(), "nothing may be applied for {hostile}");
@@ -145,7 +149,7 @@ async fn a_path_outside_the_workspace_refuses_the_whole_reply() {
 async fn a_refused_edit_stops_the_run_with_a_clear_message() {
     let server = ScriptedLlm::start(vec![Reply::text(REPLY)]);
     let s = setup(&server, RecordingFrontend { refuse: true, ..Default::default() }, "", 0);
-    let err = format!("{:#}", generate(&s.ctx, "x").await.unwrap_err());
+    let err = format!("{:#}", generate(&s.ctx, &req("x")).await.unwrap_err());
     assert!(err.contains("did not apply") && err.contains("declined") && err.contains("nothing was written"), "{err}");
     assert!(s.sandbox.seen.lock().unwrap().is_empty(), "tests must not run on changes the user refused");
 }
@@ -154,7 +158,7 @@ async fn a_refused_edit_stops_the_run_with_a_clear_message() {
 async fn a_reply_without_files_says_what_was_expected() {
     let server = ScriptedLlm::start(vec![Reply::text("I cannot help with that.")]);
     let s = setup(&server, RecordingFrontend::default(), "", 0);
-    let err = format!("{:#}", generate(&s.ctx, "x").await.unwrap_err());
+    let err = format!("{:#}", generate(&s.ctx, &req("x")).await.unwrap_err());
     assert!(err.contains("no files") && err.contains("I cannot help"), "{err}");
 }
 
@@ -162,7 +166,7 @@ async fn a_reply_without_files_says_what_was_expected() {
 async fn an_empty_description_is_refused_before_any_call() {
     let server = ScriptedLlm::start(vec![]);
     let s = setup(&server, RecordingFrontend::default(), "", 0);
-    let err = format!("{:#}", generate(&s.ctx, "  ").await.unwrap_err());
+    let err = format!("{:#}", generate(&s.ctx, &req("  ")).await.unwrap_err());
     assert!(err.contains("give a description"), "{err}");
     assert!(server.requests().is_empty());
 }

@@ -1,0 +1,136 @@
+//! The terminal's commands: `generate`, `test` and `doctor`, on the same engine the editor uses. Each
+//! returns the process exit code: 0 when all is well, 1 when tests fail or a check fails, 2 on an error,
+//! 130 when interrupted.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use samokoder_llm::{ChatRequest, Message};
+use samokoder_pipeline::{GenerateRequest, RunOutcome, generate, run_tests};
+use samokoder_sandbox::Sandbox;
+use samokoder_store::RunStatus;
+
+use crate::{Engine, TerminalFrontend, llm_backend};
+
+/// `samokoder generate "<description>" --dir DIR`.
+pub async fn generate_command(description: &str, dir: &Path, verbose: bool) -> Result<i32> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let engine = Engine::new(dir)?;
+    report_problems(&engine);
+    let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose));
+    let request = GenerateRequest { description: description.to_owned(), subdir: None };
+    let outcome = interruptible(&engine, frontend.clone(), move |ctx| async move { generate(&ctx, &request).await }).await;
+    finish(&engine, &frontend, outcome).await
+}
+
+/// `samokoder test [DIR]`.
+pub async fn test_command(dir: &Path, verbose: bool) -> Result<i32> {
+    let engine = Engine::new(dir)?;
+    report_problems(&engine);
+    let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose));
+    let outcome = interruptible(&engine, frontend.clone(), |ctx| async move { run_tests(&ctx).await }).await;
+    finish(&engine, &frontend, outcome).await
+}
+
+fn report_problems(engine: &Engine) {
+    for problem in &engine.config_problems {
+        let _ = writeln!(std::io::stderr(), "warning: {problem}");
+    }
+}
+
+/// Runs until done or Ctrl-C. `None` when interrupted.
+async fn interruptible<F, Fut>(engine: &Arc<Engine>, frontend: Arc<TerminalFrontend>, body: F) -> Option<Result<RunOutcome>>
+where
+    F: FnOnce(Arc<samokoder_pipeline::RunContext>) -> Fut,
+    Fut: Future<Output = Result<RunOutcome>>,
+{
+    tokio::select! {
+        outcome = engine.run_now(frontend, body) => Some(outcome),
+        _ = tokio::signal::ctrl_c() => None,
+    }
+}
+
+async fn finish(engine: &Engine, frontend: &TerminalFrontend, outcome: Option<Result<RunOutcome>>) -> Result<i32> {
+    engine.shutdown().await;
+    let mut out = std::io::stdout().lock();
+    let Some(outcome) = outcome else {
+        writeln!(out, "interrupted")?;
+        return Ok(130);
+    };
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            return Ok(2);
+        }
+    };
+    for file in &outcome.files {
+        writeln!(out, "wrote {file}")?;
+    }
+    if let Some(report) = frontend.last_report() {
+        for f in &report.failures {
+            let at = match (&f.file, f.line) {
+                (Some(file), Some(line)) => format!("{file}:{line}: "),
+                (Some(file), None) => format!("{file}: "),
+                _ => String::new(),
+            };
+            writeln!(out, "FAIL {at}{}: {}", f.name, f.message.lines().next().unwrap_or(""))?;
+        }
+    }
+    writeln!(out, "{}", outcome.summary)?;
+    Ok(if outcome.status == RunStatus::Succeeded { 0 } else { 1 })
+}
+
+/// `samokoder doctor`: configuration, provider (one real minimal request), Docker and the image.
+pub async fn doctor_command(dir: &Path) -> Result<i32> {
+    let engine = Engine::new(dir)?;
+    let config = engine.config();
+    let mut out = std::io::stdout().lock();
+    let mut failed = 0;
+    let mut line = |ok: bool, what: &str, detail: &str| -> std::io::Result<()> {
+        if !ok {
+            failed += 1;
+        }
+        writeln!(out, "{} {what}: {detail}", if ok { "ok  " } else { "FAIL" })
+    };
+
+    line(engine.config_problems.is_empty(), "config", &if engine.config_problems.is_empty() {
+        "no problems in the config files".to_owned()
+    } else {
+        engine.config_problems.join("; ")
+    })?;
+    let l = &config.llm;
+    let key = if l.api_key.is_some() { "an API key is set" } else { "no API key" };
+    line(true, "provider settings", &format!("{} at {}, model {}, {key}", l.provider, l.base_url, l.model))?;
+
+    let llm = llm_backend(&config);
+    let started = Instant::now();
+    let request = ChatRequest { messages: vec![Message::user("Reply with the word OK.")], max_tokens: Some(5), ..Default::default() };
+    match llm.stream(&request, &|_| {}).await {
+        Ok(c) => line(true, "provider", &format!("{} answered in {} ms ({} tokens)", c.model, started.elapsed().as_millis(), c.usage.total()))?,
+        Err(e) => line(false, "provider", &e.to_string())?,
+    }
+
+    let sandbox = engine.sandbox(&config);
+    match sandbox.health().await {
+        Ok(h) => {
+            line(true, "docker", &format!("{} (engine {}, API {})", h.endpoint, h.server_version, h.api_version))?;
+            let detail = if h.image_present {
+                format!("{} is available", h.image)
+            } else {
+                format!(
+                    "{} is not available locally; `docker pull {}` or set SAMOKODER_SANDBOX_IMAGE (samokoder.sandbox.image)",
+                    h.image, h.image
+                )
+            };
+            line(h.image_present, "image", &detail)?;
+        }
+        Err(e) => line(false, "docker", &e.to_string())?,
+    }
+    line(engine.store_problem.is_none(), "run store", engine.store_problem.as_deref().unwrap_or("durable"))?;
+    writeln!(out, "{}", if failed == 0 { "all checks passed".to_owned() } else { format!("{failed} check(s) failed") })?;
+    Ok(if failed == 0 { 0 } else { 1 })
+}

@@ -1,0 +1,230 @@
+//! The editor as a run's [`Frontend`]. Notifications go through one ordered outbox task (tower-lsp's
+//! client methods are async, and a job must neither block on them nor send them out of order); requests
+//! to the client (`workspace/applyEdit`, progress creation) are awaited by the job, each with a timeout.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use samokoder_edits::{ChangeSet, FileChange, Jail};
+use samokoder_engine::{Engine, PlannedEdit};
+use samokoder_pipeline::{ApplyOutcome, Frontend, Level, Progress, RunId};
+use samokoder_sandbox::TestReport;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tower_lsp::Client;
+use tower_lsp::lsp_types as lsp;
+
+use crate::{ClientCaps, to_proto};
+
+/// How long a job waits for the client to answer `workspace/applyEdit` (a user may be reviewing it).
+pub(crate) const APPLY_EDIT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the outbox waits for `window/workDoneProgress/create`.
+const PROGRESS_CREATE_TIMEOUT: Duration = Duration::from_secs(5);
+
+enum Outgoing {
+    Progress { token: String, value: lsp::WorkDoneProgress },
+    Log(serde_json::Value),
+    Message(lsp::MessageType, String),
+    Diagnostics(lsp::Url, Vec<lsp::Diagnostic>),
+}
+
+/// The ordered queue of server-to-client notifications.
+#[derive(Clone)]
+pub(crate) struct Outbox {
+    tx: mpsc::UnboundedSender<Outgoing>,
+}
+
+impl Outbox {
+    pub fn start(client: Client) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
+        tokio::spawn(async move {
+            // Tokens the client accepted; progress for a token it refused is dropped, as the spec asks.
+            let mut created: HashSet<String> = HashSet::new();
+            while let Some(item) = rx.recv().await {
+                match item {
+                    Outgoing::Progress { token, value } => {
+                        if matches!(value, lsp::WorkDoneProgress::Begin(_)) {
+                            let params = lsp::WorkDoneProgressCreateParams { token: lsp::NumberOrString::String(token.clone()) };
+                            let create = client.send_request::<lsp::request::WorkDoneProgressCreate>(params);
+                            match tokio::time::timeout(PROGRESS_CREATE_TIMEOUT, create).await {
+                                Ok(Ok(())) => {
+                                    created.insert(token.clone());
+                                }
+                                outcome => tracing::warn!(?outcome, %token, "the client did not accept a progress token"),
+                            }
+                        }
+                        if created.contains(&token) {
+                            let end = matches!(value, lsp::WorkDoneProgress::End(_));
+                            let params = lsp::ProgressParams {
+                                token: lsp::NumberOrString::String(token.clone()),
+                                value: lsp::ProgressParamsValue::WorkDone(value),
+                            };
+                            client.send_notification::<lsp::notification::Progress>(params).await;
+                            if end {
+                                created.remove(&token);
+                            }
+                        }
+                    }
+                    Outgoing::Log(params) => {
+                        client.send_notification::<SamokoderLog>(params).await;
+                    }
+                    Outgoing::Message(typ, text) => client.show_message(typ, text).await,
+                    Outgoing::Diagnostics(uri, diagnostics) => client.publish_diagnostics(uri, diagnostics, None).await,
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    fn send(&self, item: Outgoing) {
+        // The receiver lives as long as the server; a send can only fail while it shuts down.
+        let _ = self.tx.send(item);
+    }
+
+    pub fn message(&self, typ: lsp::MessageType, text: impl Into<String>) {
+        self.send(Outgoing::Message(typ, text.into()));
+    }
+}
+
+/// `samokoder/log`: agent messages and streamed model text, for an output panel.
+enum SamokoderLog {}
+
+impl lsp::notification::Notification for SamokoderLog {
+    type Params = serde_json::Value;
+    const METHOD: &'static str = "samokoder/log";
+}
+
+/// The progress token of a run.
+pub(crate) fn progress_token(run: &RunId) -> String {
+    format!("samokoder/{run}")
+}
+
+/// Files that carry our diagnostics now, so the next report can clear the ones that pass again.
+pub(crate) type DiagnosticFiles = Arc<Mutex<BTreeSet<lsp::Url>>>;
+
+pub(crate) struct LspFrontend {
+    pub client: Client,
+    pub outbox: Outbox,
+    pub engine: Arc<Engine>,
+    pub caps: ClientCaps,
+    pub diagnostics: DiagnosticFiles,
+    /// The label of the edit in the editor's undo history ("Samokoder: generate").
+    pub label: String,
+}
+
+#[async_trait]
+impl Frontend for LspFrontend {
+    fn progress(&self, run: &RunId, progress: Progress) {
+        let value = match progress {
+            Progress::Begin { title, message } => {
+                self.engine.note_progress(run, &message);
+                lsp::WorkDoneProgress::Begin(lsp::WorkDoneProgressBegin {
+                    title,
+                    cancellable: Some(true),
+                    message: Some(message),
+                    percentage: Some(0),
+                })
+            }
+            Progress::Report { message, percentage } => {
+                self.engine.note_progress(run, &message);
+                lsp::WorkDoneProgress::Report(lsp::WorkDoneProgressReport { cancellable: Some(true), message: Some(message), percentage })
+            }
+            Progress::End { message } => lsp::WorkDoneProgress::End(lsp::WorkDoneProgressEnd { message: Some(message) }),
+        };
+        if self.caps.work_done_progress {
+            self.outbox.send(Outgoing::Progress { token: progress_token(run), value });
+        }
+    }
+
+    fn log(&self, run: &RunId, agent: &str, text: &str) {
+        self.outbox.send(Outgoing::Log(json!({ "runId": run.0, "agent": agent, "text": text })));
+    }
+
+    fn message(&self, level: Level, text: &str) {
+        let typ = match level {
+            Level::Info => lsp::MessageType::INFO,
+            Level::Warning => lsp::MessageType::WARNING,
+            Level::Error => lsp::MessageType::ERROR,
+        };
+        self.outbox.message(typ, text);
+    }
+
+    async fn apply(&self, _run: &RunId, changes: &ChangeSet) -> Result<ApplyOutcome> {
+        let planned = self.engine.plan_edits(changes);
+        if planned.is_empty() {
+            return Ok(ApplyOutcome::Applied);
+        }
+        let caps = &self.caps;
+        let mut created_on_disk = ChangeSet::default();
+        if !(caps.document_changes && caps.create_files) {
+            // The client cannot create files: new files go to disk through the jail, edits to the client.
+            for p in &planned {
+                if let PlannedEdit::Create { path, text } = p {
+                    if let Some(rel) = self.engine.jail().relativize(path) {
+                        created_on_disk.changes.push(FileChange { path: rel, text: text.clone() });
+                    }
+                }
+            }
+            self.engine.jail().write(&created_on_disk, false)?;
+        }
+        let edit = to_proto::workspace_edit(&planned, caps.encoding, caps.document_changes && caps.create_files);
+        let params = lsp::ApplyWorkspaceEditParams { label: Some(self.label.clone()), edit };
+        let response = tokio::time::timeout(APPLY_EDIT_TIMEOUT, self.client.send_request::<lsp::request::ApplyWorkspaceEdit>(params))
+            .await
+            .map_err(|_| {
+                anyhow!(
+                    "the editor did not answer workspace/applyEdit within {} s; nothing was applied",
+                    APPLY_EDIT_TIMEOUT.as_secs()
+                )
+            })?
+            .map_err(|e| anyhow!("the editor failed workspace/applyEdit: {}", e.message))?;
+        if response.applied {
+            self.engine.edits_accepted(changes);
+            Ok(ApplyOutcome::Applied)
+        } else {
+            Ok(ApplyOutcome::Refused {
+                reason: response.failure_reason.unwrap_or_else(|| "the editor refused the edit".to_owned()),
+            })
+        }
+    }
+
+    fn overlay(&self) -> BTreeMap<String, String> {
+        self.engine.overlay()
+    }
+
+    fn test_results(&self, _run: &RunId, report: &TestReport) {
+        publish_test_diagnostics(&self.engine, &self.outbox, &self.diagnostics, self.caps.encoding, report);
+    }
+}
+
+/// Publishes one diagnostic per located failure and clears files that no longer fail.
+pub(crate) fn publish_test_diagnostics(
+    engine: &Engine,
+    outbox: &Outbox,
+    published: &DiagnosticFiles,
+    enc: samokoder_edits::PositionEncoding,
+    report: &TestReport,
+) {
+    let jail: &Jail = engine.jail();
+    let overlay = engine.overlay();
+    let mut by_file: BTreeMap<lsp::Url, Vec<lsp::Diagnostic>> = BTreeMap::new();
+    for failure in &report.failures {
+        let Some(file) = &failure.file else { continue };
+        let Ok(rel) = jail.check(file) else { continue };
+        let Some(uri) = to_proto::url(&jail.abs(&rel)) else { continue };
+        let text = overlay.get(rel.as_str()).cloned().or_else(|| jail.read(&rel).ok().flatten()).unwrap_or_default();
+        by_file.entry(uri).or_default().push(to_proto::test_diagnostic(failure, &text, enc));
+    }
+    let mut published = published.lock();
+    for stale in published.iter().filter(|u| !by_file.contains_key(*u)) {
+        outbox.send(Outgoing::Diagnostics(stale.clone(), vec![]));
+    }
+    *published = by_file.keys().cloned().collect();
+    for (uri, diagnostics) in by_file {
+        outbox.send(Outgoing::Diagnostics(uri, diagnostics));
+    }
+}

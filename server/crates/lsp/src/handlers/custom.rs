@@ -1,0 +1,47 @@
+//! `samokoder/status`, `samokoder/runs`, and progress cancellation.
+
+use serde_json::{Value, json};
+use tower_lsp::jsonrpc::Result;
+use tower_lsp::lsp_types as lsp;
+
+use crate::Backend;
+
+pub(crate) fn status(backend: &Backend) -> Result<Value> {
+    let engine = backend.engine()?;
+    let runs: Vec<Value> = engine
+        .active_runs()
+        .into_iter()
+        .map(|r| json!({ "runId": r.id, "kind": r.kind, "message": r.message }))
+        .collect();
+    let config = engine.config();
+    Ok(json!({ "runs": runs, "provider": config.llm.provider, "model": config.llm.model, "image": config.sandbox.image }))
+}
+
+pub(crate) fn runs(backend: &Backend, params: Value) -> Result<Value> {
+    let engine = backend.engine()?;
+    let limit = params.get("limit").and_then(Value::as_u64).unwrap_or(50).min(1000) as usize;
+    let records = engine.store().list_runs(limit).map_err(|e| {
+        let mut err = tower_lsp::jsonrpc::Error::internal_error();
+        err.message = e.to_string().into();
+        err
+    })?;
+    let runs: Vec<Value> = records
+        .into_iter()
+        .map(|r| {
+            json!({
+                "runId": r.id, "kind": r.kind, "description": r.description, "status": r.status,
+                "summary": r.summary, "createdMs": r.created_ms, "updatedMs": r.updated_ms,
+                "promptTokens": r.prompt_tokens, "completionTokens": r.completion_tokens,
+            })
+        })
+        .collect();
+    Ok(json!({ "runs": runs }))
+}
+
+/// The user cancelled a run's progress in the editor: that cancels the run.
+pub(crate) fn progress_cancel(backend: &Backend, params: lsp::WorkDoneProgressCancelParams) {
+    let lsp::NumberOrString::String(token) = params.token else { return };
+    if let (Ok(engine), Some(id)) = (backend.engine(), token.strip_prefix("samokoder/")) {
+        engine.cancel(id);
+    }
+}
