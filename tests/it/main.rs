@@ -1,1 +1,9 @@
+//! The one integration-test binary: it spawns the real `samokoder`, speaks LSP over its stdio, serves a
+//! scripted OpenAI-compatible model over real HTTP on 127.0.0.1, and runs tests in the real Docker daemon.
 
+mod support;
+
+mod headless;
+mod lifecycle;
+mod run;
+mod sync;

@@ -21,8 +21,14 @@ pub async fn generate_command(description: &str, dir: &Path, verbose: bool) -> R
     let engine = Engine::new(dir)?;
     report_problems(&engine);
     let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose));
-    let request = GenerateRequest { description: description.to_owned(), subdir: None };
-    let outcome = interruptible(&engine, frontend.clone(), move |ctx| async move { generate(&ctx, &request).await }).await;
+    let request = GenerateRequest {
+        description: description.to_owned(),
+        subdir: None,
+    };
+    let outcome = interruptible(&engine, frontend.clone(), move |ctx| async move {
+        generate(&ctx, &request).await
+    })
+    .await;
     finish(&engine, &frontend, outcome).await
 }
 
@@ -31,7 +37,10 @@ pub async fn test_command(dir: &Path, verbose: bool) -> Result<i32> {
     let engine = Engine::new(dir)?;
     report_problems(&engine);
     let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose));
-    let outcome = interruptible(&engine, frontend.clone(), |ctx| async move { run_tests(&ctx).await }).await;
+    let outcome = interruptible(&engine, frontend.clone(), |ctx| async move {
+        run_tests(&ctx).await
+    })
+    .await;
     finish(&engine, &frontend, outcome).await
 }
 
@@ -42,7 +51,11 @@ fn report_problems(engine: &Engine) {
 }
 
 /// Runs until done or Ctrl-C. `None` when interrupted.
-async fn interruptible<F, Fut>(engine: &Arc<Engine>, frontend: Arc<TerminalFrontend>, body: F) -> Option<Result<RunOutcome>>
+async fn interruptible<F, Fut>(
+    engine: &Arc<Engine>,
+    frontend: Arc<TerminalFrontend>,
+    body: F,
+) -> Option<Result<RunOutcome>>
 where
     F: FnOnce(Arc<samokoder_pipeline::RunContext>) -> Fut,
     Fut: Future<Output = Result<RunOutcome>>,
@@ -53,7 +66,11 @@ where
     }
 }
 
-async fn finish(engine: &Engine, frontend: &TerminalFrontend, outcome: Option<Result<RunOutcome>>) -> Result<i32> {
+async fn finish(
+    engine: &Engine,
+    frontend: &TerminalFrontend,
+    outcome: Option<Result<RunOutcome>>,
+) -> Result<i32> {
     engine.shutdown().await;
     let mut out = std::io::stdout().lock();
     let Some(outcome) = outcome else {
@@ -77,11 +94,20 @@ async fn finish(engine: &Engine, frontend: &TerminalFrontend, outcome: Option<Re
                 (Some(file), None) => format!("{file}: "),
                 _ => String::new(),
             };
-            writeln!(out, "FAIL {at}{}: {}", f.name, f.message.lines().next().unwrap_or(""))?;
+            writeln!(
+                out,
+                "FAIL {at}{}: {}",
+                f.name,
+                f.message.lines().next().unwrap_or("")
+            )?;
         }
     }
     writeln!(out, "{}", outcome.summary)?;
-    Ok(if outcome.status == RunStatus::Succeeded { 0 } else { 1 })
+    Ok(if outcome.status == RunStatus::Succeeded {
+        0
+    } else {
+        1
+    })
 }
 
 /// `samokoder doctor`: configuration, provider (one real minimal request), Docker and the image.
@@ -97,27 +123,59 @@ pub async fn doctor_command(dir: &Path) -> Result<i32> {
         writeln!(out, "{} {what}: {detail}", if ok { "ok  " } else { "FAIL" })
     };
 
-    line(engine.config_problems.is_empty(), "config", &if engine.config_problems.is_empty() {
-        "no problems in the config files".to_owned()
-    } else {
-        engine.config_problems.join("; ")
-    })?;
+    line(
+        engine.config_problems.is_empty(),
+        "config",
+        &if engine.config_problems.is_empty() {
+            "no problems in the config files".to_owned()
+        } else {
+            engine.config_problems.join("; ")
+        },
+    )?;
     let l = &config.llm;
-    let key = if l.api_key.is_some() { "an API key is set" } else { "no API key" };
-    line(true, "provider settings", &format!("{} at {}, model {}, {key}", l.provider, l.base_url, l.model))?;
+    let key = if l.api_key.is_some() {
+        "an API key is set"
+    } else {
+        "no API key"
+    };
+    line(
+        true,
+        "provider settings",
+        &format!("{} at {}, model {}, {key}", l.provider, l.base_url, l.model),
+    )?;
 
     let llm = llm_backend(&config);
     let started = Instant::now();
-    let request = ChatRequest { messages: vec![Message::user("Reply with the word OK.")], max_tokens: Some(5), ..Default::default() };
+    let request = ChatRequest {
+        messages: vec![Message::user("Reply with the word OK.")],
+        max_tokens: Some(5),
+        ..Default::default()
+    };
     match llm.stream(&request, &|_| {}).await {
-        Ok(c) => line(true, "provider", &format!("{} answered in {} ms ({} tokens)", c.model, started.elapsed().as_millis(), c.usage.total()))?,
+        Ok(c) => line(
+            true,
+            "provider",
+            &format!(
+                "{} answered in {} ms ({} tokens)",
+                c.model,
+                started.elapsed().as_millis(),
+                c.usage.total()
+            ),
+        )?,
         Err(e) => line(false, "provider", &e.to_string())?,
     }
 
     let sandbox = engine.sandbox(&config);
     match sandbox.health().await {
         Ok(h) => {
-            line(true, "docker", &format!("{} (engine {}, API {})", h.endpoint, h.server_version, h.api_version))?;
+            line(
+                true,
+                "docker",
+                &format!(
+                    "{} (engine {}, API {})",
+                    h.endpoint, h.server_version, h.api_version
+                ),
+            )?;
             let detail = if h.image_present {
                 format!("{} is available", h.image)
             } else {
@@ -130,7 +188,19 @@ pub async fn doctor_command(dir: &Path) -> Result<i32> {
         }
         Err(e) => line(false, "docker", &e.to_string())?,
     }
-    line(engine.store_problem.is_none(), "run store", engine.store_problem.as_deref().unwrap_or("durable"))?;
-    writeln!(out, "{}", if failed == 0 { "all checks passed".to_owned() } else { format!("{failed} check(s) failed") })?;
+    line(
+        engine.store_problem.is_none(),
+        "run store",
+        engine.store_problem.as_deref().unwrap_or("durable"),
+    )?;
+    writeln!(
+        out,
+        "{}",
+        if failed == 0 {
+            "all checks passed".to_owned()
+        } else {
+            format!("{failed} check(s) failed")
+        }
+    )?;
     Ok(if failed == 0 { 0 } else { 1 })
 }

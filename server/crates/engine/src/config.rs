@@ -64,7 +64,14 @@ impl ConfigLayer {
             ($($section:ident . $key:ident),*) => { $( if other.$section.$key.is_some() { self.$section.$key = other.$section.$key; } )* };
         }
         take!(llm.provider, llm.base_url, llm.api_key, llm.model);
-        take!(sandbox.image, sandbox.test_command, sandbox.timeout_secs, sandbox.memory_mb, sandbox.cpus, sandbox.pids);
+        take!(
+            sandbox.image,
+            sandbox.test_command,
+            sandbox.timeout_secs,
+            sandbox.memory_mb,
+            sandbox.cpus,
+            sandbox.pids
+        );
     }
 
     /// Parses editor settings: either the `samokoder` section itself or an object holding it.
@@ -73,7 +80,8 @@ impl ConfigLayer {
         if section.is_null() {
             return Ok(Self::default());
         }
-        serde_json::from_value(section.clone()).map_err(|e| format!("editor settings (samokoder): {e}"))
+        serde_json::from_value(section.clone())
+            .map_err(|e| format!("editor settings (samokoder): {e}"))
     }
 
     /// The environment layer, following the providers' SDKs.
@@ -133,8 +141,14 @@ impl Config {
     pub fn resolve(layer: &ConfigLayer) -> Self {
         let l = &layer.llm;
         let s = &layer.sandbox;
-        let base_url = l.base_url.clone().unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        let provider = l.provider.clone().unwrap_or_else(|| guess_provider(&base_url).to_owned());
+        let base_url = l
+            .base_url
+            .clone()
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        let provider = l
+            .provider
+            .clone()
+            .unwrap_or_else(|| guess_provider(&base_url).to_owned());
         Config {
             llm: LlmSettings {
                 provider,
@@ -144,8 +158,14 @@ impl Config {
                 base_url_set: l.base_url.is_some(),
             },
             sandbox: SandboxSettings {
-                image: s.image.clone().unwrap_or_else(|| samokoder_sandbox::DEFAULT_IMAGE.to_owned()),
-                test_command: s.test_command.clone().unwrap_or_else(|| samokoder_sandbox::DEFAULT_TEST_COMMAND.to_owned()),
+                image: s
+                    .image
+                    .clone()
+                    .unwrap_or_else(|| samokoder_sandbox::DEFAULT_IMAGE.to_owned()),
+                test_command: s
+                    .test_command
+                    .clone()
+                    .unwrap_or_else(|| samokoder_sandbox::DEFAULT_TEST_COMMAND.to_owned()),
                 timeout: Duration::from_secs(s.timeout_secs.unwrap_or(120).max(1)),
                 memory_mb: s.memory_mb.unwrap_or(1024).max(64),
                 cpus: s.cpus.unwrap_or(1.0).clamp(0.1, 64.0),
@@ -168,7 +188,9 @@ fn guess_provider(base_url: &str) -> &'static str {
 
 /// The user's config file: `$XDG_CONFIG_HOME/samokoder/config.toml` or `~/.config/samokoder/config.toml`.
 pub fn user_config_path(var: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
-    let base = var("XDG_CONFIG_HOME").map(PathBuf::from).or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    let base = var("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".config")))?;
     Some(base.join("samokoder").join("config.toml"))
 }
 
@@ -176,10 +198,13 @@ pub fn user_config_path(var: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf>
 pub fn read_layer(path: &Path, workspace: bool) -> Result<(ConfigLayer, Vec<String>), String> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((ConfigLayer::default(), vec![])),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((ConfigLayer::default(), vec![]));
+        }
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
-    let mut layer: ConfigLayer = toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+    let mut layer: ConfigLayer =
+        toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
     let mut warnings = Vec::new();
     if workspace && layer.llm.api_key.take().is_some() {
         warnings.push(format!(
@@ -191,10 +216,16 @@ pub fn read_layer(path: &Path, workspace: bool) -> Result<(ConfigLayer, Vec<Stri
 }
 
 /// Every layer but the editor's, merged, with the problems found (malformed files are skipped and named).
-pub fn load_files(workspace: &Path, var: &dyn Fn(&str) -> Option<String>) -> (ConfigLayer, Vec<String>) {
+pub fn load_files(
+    workspace: &Path,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> (ConfigLayer, Vec<String>) {
     let mut layer = ConfigLayer::default();
     let mut problems = Vec::new();
-    let files = [(user_config_path(var), false), (Some(workspace.join(".samokoder").join("config.toml")), true)];
+    let files = [
+        (user_config_path(var), false),
+        (Some(workspace.join(".samokoder").join("config.toml")), true),
+    ];
     for (path, is_workspace) in files {
         let Some(path) = path else { continue };
         match read_layer(&path, is_workspace) {
@@ -213,7 +244,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
     }
 
@@ -222,11 +256,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home");
         std::fs::create_dir_all(home.join(".config/samokoder")).unwrap();
-        std::fs::write(home.join(".config/samokoder/config.toml"), "[llm]\nmodel = \"user-model\"\nbase_url = \"http://user/v1\"\n").unwrap();
+        std::fs::write(
+            home.join(".config/samokoder/config.toml"),
+            "[llm]\nmodel = \"user-model\"\nbase_url = \"http://user/v1\"\n",
+        )
+        .unwrap();
         let ws = dir.path().join("ws");
         std::fs::create_dir_all(ws.join(".samokoder")).unwrap();
         std::fs::write(ws.join(".samokoder/config.toml"), "[llm]\nmodel = \"ws-model\"\napi_key = \"sk-from-repo\"\n[sandbox]\ntestCommand = \"npm test\"\n").unwrap();
-        let var = env(&[("HOME", home.to_str().unwrap()), ("SAMOKODER_MODEL", "env-model")]);
+        let var = env(&[
+            ("HOME", home.to_str().unwrap()),
+            ("SAMOKODER_MODEL", "env-model"),
+        ]);
 
         let (mut layer, problems) = load_files(&ws, &var);
         assert_eq!(problems.len(), 1, "{problems:?}");
@@ -247,14 +288,24 @@ mod tests {
     fn malformed_and_misspelled_files_are_named() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(".samokoder")).unwrap();
-        std::fs::write(dir.path().join(".samokoder/config.toml"), "[llm]\nmodle = \"x\"\n").unwrap();
+        std::fs::write(
+            dir.path().join(".samokoder/config.toml"),
+            "[llm]\nmodle = \"x\"\n",
+        )
+        .unwrap();
         let (_, problems) = load_files(dir.path(), &env(&[]));
-        assert!(problems[0].contains("config.toml") && problems[0].contains("modle"), "{problems:?}");
+        assert!(
+            problems[0].contains("config.toml") && problems[0].contains("modle"),
+            "{problems:?}"
+        );
     }
 
     #[test]
     fn groq_key_alone_selects_groq() {
         let config = Config::resolve(&ConfigLayer::from_env(&env(&[("GROQ_API_KEY", "gsk")])));
-        assert_eq!((config.llm.provider.as_str(), config.llm.base_url.as_str()), ("groq", "https://api.groq.com/openai/v1"));
+        assert_eq!(
+            (config.llm.provider.as_str(), config.llm.base_url.as_str()),
+            ("groq", "https://api.groq.com/openai/v1")
+        );
     }
 }

@@ -6,9 +6,9 @@
 //! `lsp` crate converts), and never block a caller on a run: runs are tasks.
 
 mod cli;
-pub mod logging;
 pub mod config;
 mod headless;
+pub mod logging;
 mod runs;
 mod workspace;
 
@@ -17,7 +17,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use parking_lot::{Mutex, RwLock};
-use samokoder_edits::{ChangeOutcome, ChangeSet, ContentChange, DocumentError, Jail, PositionEncoding};
+use samokoder_edits::{
+    ChangeOutcome, ChangeSet, ContentChange, DocumentError, Jail, PositionEncoding,
+};
 use samokoder_llm::{LlmBackend, OpenAi, OpenAiConfig};
 use samokoder_pipeline::{Frontend, RunContext, RunId, RunOutcome, RunSettings};
 use samokoder_prompts::Prompts;
@@ -31,12 +33,15 @@ pub use runs::RunInfo;
 pub use samokoder_pipeline::{ApplyOutcome, GenerateRequest, Level, Progress, generate, run_tests};
 pub use workspace::PlannedEdit;
 
+/// Looks up an environment variable (the process's, or a test's).
+pub type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// The mutable host of one workspace.
 pub struct Engine {
     jail: Jail,
     files_layer: ConfigLayer,
     editor_layer: Mutex<ConfigLayer>,
-    env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    env: EnvLookup,
     config: RwLock<Config>,
     /// Problems found while loading configuration, for the user and `doctor`.
     pub config_problems: Vec<String>,
@@ -54,20 +59,28 @@ impl Engine {
         Self::with_env(root, Box::new(|k| std::env::var(k).ok()))
     }
 
-    pub fn with_env(root: &Path, env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>) -> Result<Arc<Self>> {
-        let jail = Jail::new(root).with_context(|| format!("opening the workspace {}", root.display()))?;
+    pub fn with_env(
+        root: &Path,
+        env: EnvLookup,
+    ) -> Result<Arc<Self>> {
+        let jail =
+            Jail::new(root).with_context(|| format!("opening the workspace {}", root.display()))?;
         let (files_layer, config_problems) = config::load_files(jail.root(), &*env);
         let mut layer = files_layer.clone();
         layer.merge(ConfigLayer::from_env(&*env));
         let config = Config::resolve(&layer);
-        let (store, store_problem): (Arc<dyn Store>, _) = match store_path(jail.root(), &*env).map(|p| SledStore::open(&p)) {
-            Some(Ok(store)) => (Arc::new(store), None),
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "using an in-memory run store");
-                (Arc::new(MemStore::default()), Some(e.to_string()))
-            }
-            None => (Arc::new(MemStore::default()), Some("no HOME or XDG_DATA_HOME: runs are kept in memory only".into())),
-        };
+        let (store, store_problem): (Arc<dyn Store>, _) =
+            match store_path(jail.root(), &*env).map(|p| SledStore::open(&p)) {
+                Some(Ok(store)) => (Arc::new(store), None),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "using an in-memory run store");
+                    (Arc::new(MemStore::default()), Some(e.to_string()))
+                }
+                None => (
+                    Arc::new(MemStore::default()),
+                    Some("no HOME or XDG_DATA_HOME: runs are kept in memory only".into()),
+                ),
+            };
         Ok(Arc::new(Self {
             workspace: Mutex::new(workspace::Workspace::new(jail.clone())),
             jail,
@@ -160,19 +173,29 @@ impl Engine {
 
     /// Starts a run as a job and returns its id at once. The job reports through `frontend`; a failure
     /// or a panic ends it with a message, never the server.
-    pub fn spawn_run<F, Fut>(self: &Arc<Self>, kind: &'static str, frontend: Arc<dyn Frontend>, body: F) -> RunId
+    pub fn spawn_run<F, Fut>(
+        self: &Arc<Self>,
+        kind: &'static str,
+        frontend: Arc<dyn Frontend>,
+        body: F,
+    ) -> RunId
     where
         F: FnOnce(Arc<RunContext>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<RunOutcome>> + Send + 'static,
     {
         let ctx = Arc::new(self.run_context(frontend.clone()));
         let id = ctx.id.clone();
-        self.runs.spawn(ctx.clone(), kind, self.store.clone(), body(ctx));
+        self.runs
+            .spawn(ctx.clone(), kind, self.store.clone(), body(ctx));
         id
     }
 
     /// Runs to the end in the caller's task (the CLI), cancellable by `cancel`.
-    pub async fn run_now<F, Fut>(self: &Arc<Self>, frontend: Arc<dyn Frontend>, body: F) -> Result<RunOutcome>
+    pub async fn run_now<F, Fut>(
+        self: &Arc<Self>,
+        frontend: Arc<dyn Frontend>,
+        body: F,
+    ) -> Result<RunOutcome>
     where
         F: FnOnce(Arc<RunContext>) -> Fut,
         Fut: Future<Output = Result<RunOutcome>>,
@@ -268,7 +291,11 @@ pub fn llm_backend(config: &Config) -> Arc<dyn LlmBackend> {
     let mut c = OpenAiConfig::new(l.base_url.clone(), l.model.clone());
     c.name = l.provider.clone();
     c.api_key = l.api_key.clone();
-    c.key_source = if l.provider == "groq" { "GROQ_API_KEY".into() } else { "OPENAI_API_KEY".into() };
+    c.key_source = if l.provider == "groq" {
+        "GROQ_API_KEY".into()
+    } else {
+        "OPENAI_API_KEY".into()
+    };
     match OpenAi::new(c) {
         Ok(backend) => Arc::new(backend),
         Err(e) => Arc::new(samokoder_llm::Unconfigured::new(e.to_string())),
@@ -280,7 +307,19 @@ fn store_path(root: &Path, env: &dyn Fn(&str) -> Option<String>) -> Option<PathB
     let base = env("XDG_DATA_HOME")
         .map(PathBuf::from)
         .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".local").join("share")))?;
-    let name = root.file_name().and_then(|n| n.to_str()).unwrap_or("workspace");
-    let hash = root.to_string_lossy().bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
-    Some(base.join("samokoder").join("workspaces").join(format!("{name}-{hash:016x}")))
+    let name = root
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("workspace");
+    let hash = root
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100000001b3)
+        });
+    Some(
+        base.join("samokoder")
+            .join("workspaces")
+            .join(format!("{name}-{hash:016x}")),
+    )
 }

@@ -6,16 +6,25 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use samokoder_edits::{
-    ChangeOutcome, ChangeSet, ContentChange, Document, DocumentError, Jail, PositionEncoding, TextEdit, minimal_edits,
+    ChangeOutcome, ChangeSet, ContentChange, Document, DocumentError, Jail, PositionEncoding,
+    TextEdit, minimal_edits,
 };
 
 /// One file's part of a workspace edit, in byte offsets of `base`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlannedEdit {
-    Create { path: PathBuf, text: String },
+    Create {
+        path: PathBuf,
+        text: String,
+    },
     /// `version`: the open document's version the edits were computed against; `None` for a file the
     /// editor does not have open.
-    Edit { path: PathBuf, version: Option<i32>, base: String, edits: Vec<TextEdit> },
+    Edit {
+        path: PathBuf,
+        version: Option<i32>,
+        base: String,
+        edits: Vec<TextEdit>,
+    },
 }
 
 pub(crate) struct Workspace {
@@ -27,7 +36,11 @@ pub(crate) struct Workspace {
 
 impl Workspace {
     pub fn new(jail: Jail) -> Self {
-        Self { jail, docs: HashMap::new(), accepted: BTreeMap::new() }
+        Self {
+            jail,
+            docs: HashMap::new(),
+            accepted: BTreeMap::new(),
+        }
     }
 
     fn rel(&self, path: &Path) -> Option<String> {
@@ -48,7 +61,12 @@ impl Workspace {
         changes: Vec<ContentChange>,
         enc: PositionEncoding,
     ) -> Result<ChangeOutcome, DocumentError> {
-        let doc = self.docs.get_mut(path).ok_or_else(|| DocumentError::NotOpen { path: path.display().to_string() })?;
+        let doc = self
+            .docs
+            .get_mut(path)
+            .ok_or_else(|| DocumentError::NotOpen {
+                path: path.display().to_string(),
+            })?;
         doc.change(version, changes, enc)
     }
 
@@ -99,11 +117,19 @@ impl Workspace {
                 (self.jail.read(&change.path).ok().flatten(), None)
             };
             match base {
-                None => planned.push(PlannedEdit::Create { path, text: change.text.clone() }),
+                None => planned.push(PlannedEdit::Create {
+                    path,
+                    text: change.text.clone(),
+                }),
                 Some(base) if base == change.text => {}
                 Some(base) => {
                     let edits = minimal_edits(&base, &change.text);
-                    planned.push(PlannedEdit::Edit { path, version, base, edits });
+                    planned.push(PlannedEdit::Edit {
+                        path,
+                        version,
+                        base,
+                        edits,
+                    });
                 }
             }
         }
@@ -114,7 +140,8 @@ impl Workspace {
         for change in &changes.changes {
             // An open document hears of the edit through the editor's didChange.
             if !self.docs.contains_key(&self.jail.abs(&change.path)) {
-                self.accepted.insert(change.path.to_string(), change.text.clone());
+                self.accepted
+                    .insert(change.path.to_string(), change.text.clone());
             }
         }
     }
@@ -132,14 +159,32 @@ mod tests {
         let jail = Jail::new(dir.path()).unwrap();
         let mut ws = Workspace::new(jail.clone());
         ws.open(jail.root().join("open.js"), "x\ny\n", 7);
-        let change = |p: &str, t: &str| FileChange { path: jail.check(p).unwrap(), text: t.into() };
-        let set = ChangeSet { changes: vec![change("new.js", "n\n"), change("disk.js", "a\nB\n"), change("open.js", "x\nY\n"), change("same.js", "")] };
+        let change = |p: &str, t: &str| FileChange {
+            path: jail.check(p).unwrap(),
+            text: t.into(),
+        };
+        let set = ChangeSet {
+            changes: vec![
+                change("new.js", "n\n"),
+                change("disk.js", "a\nB\n"),
+                change("open.js", "x\nY\n"),
+                change("same.js", ""),
+            ],
+        };
         std::fs::write(dir.path().join("same.js"), "").unwrap();
         let plan = ws.plan(&set);
         assert_eq!(plan.len(), 3, "an unchanged file needs no edit: {plan:?}");
         assert!(matches!(&plan[0], PlannedEdit::Create { text, .. } if text == "n\n"));
-        assert!(matches!(&plan[1], PlannedEdit::Edit { version: None, edits, .. } if edits.len() == 1 && edits[0].new_text == "B\n"));
-        assert!(matches!(&plan[2], PlannedEdit::Edit { version: Some(7), .. }));
+        assert!(
+            matches!(&plan[1], PlannedEdit::Edit { version: None, edits, .. } if edits.len() == 1 && edits[0].new_text == "B\n")
+        );
+        assert!(matches!(
+            &plan[2],
+            PlannedEdit::Edit {
+                version: Some(7),
+                ..
+            }
+        ));
 
         // Accepted, unsaved: the overlay has the new file and the edited disk file; the open one speaks for itself.
         ws.accepted(&set);
@@ -148,7 +193,9 @@ mod tests {
         assert_eq!(overlay.get("disk.js").map(String::as_str), Some("a\nB\n"));
         assert_eq!(overlay.get("open.js").map(String::as_str), Some("x\ny\n"));
         // A second plan is computed against the accepted text, not the stale disk.
-        let again = ws.plan(&ChangeSet { changes: vec![change("disk.js", "a\nB\nc\n")] });
+        let again = ws.plan(&ChangeSet {
+            changes: vec![change("disk.js", "a\nB\nc\n")],
+        });
         assert!(matches!(&again[0], PlannedEdit::Edit { base, .. } if base == "a\nB\n"));
         ws.saved(&jail.root().join("disk.js"));
         assert!(!ws.overlay().contains_key("disk.js"));

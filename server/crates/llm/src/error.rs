@@ -6,17 +6,48 @@ pub enum LlmError {
     #[error("no LLM provider configured: {hint}")]
     NotConfigured { hint: String },
     #[error("{provider} ({model}) answered {status}: {message}{hint}")]
-    Status { provider: String, model: String, status: u16, message: String, hint: String, retry_after: Option<Duration> },
-    #[error("cannot reach {provider} at {url}: {message}; check the base URL and that the server is running")]
-    Connect { provider: String, url: String, message: String },
+    Status {
+        provider: String,
+        model: String,
+        status: u16,
+        message: String,
+        hint: String,
+        retry_after: Option<Duration>,
+    },
+    #[error(
+        "cannot reach {provider} at {url}: {message}; check the base URL and that the server is running"
+    )]
+    Connect {
+        provider: String,
+        url: String,
+        message: String,
+    },
     #[error("{provider} ({model}) timed out: {what}")]
-    Timeout { provider: String, model: String, what: String },
+    Timeout {
+        provider: String,
+        model: String,
+        what: String,
+    },
     #[error("{provider} ({model}) stream broke: {message}")]
-    Stream { provider: String, model: String, message: String },
+    Stream {
+        provider: String,
+        model: String,
+        message: String,
+    },
     #[error("{provider} ({model}) reported an error mid-stream: {message}")]
-    Provider { provider: String, model: String, message: String, retryable: bool },
+    Provider {
+        provider: String,
+        model: String,
+        message: String,
+        retryable: bool,
+    },
     #[error("{provider} ({model}) failed after {attempts} attempts; last error: {last}")]
-    Exhausted { provider: String, model: String, attempts: u32, last: Box<LlmError> },
+    Exhausted {
+        provider: String,
+        model: String,
+        attempts: u32,
+        last: Box<LlmError>,
+    },
 }
 
 impl LlmError {

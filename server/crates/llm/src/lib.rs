@@ -20,5 +20,6 @@ pub use openai::{OpenAi, OpenAiConfig};
 pub use retry::RetryPolicy;
 pub use sse::{SseEvent, SseParser};
 pub use types::{
-    ApiKey, ChatRequest, Completion, FinishReason, LlmBackend, Message, Role, StreamEvent, Unconfigured, Usage,
+    ApiKey, ChatRequest, Completion, FinishReason, LlmBackend, Message, Role, StreamEvent,
+    Unconfigured, Usage,
 };

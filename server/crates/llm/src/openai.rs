@@ -60,9 +60,15 @@ impl OpenAi {
             .connect_timeout(config.connect_timeout)
             .user_agent(concat!("samokoder/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| LlmError::NotConfigured { hint: format!("cannot build the HTTP client: {e}") })?;
+            .map_err(|e| LlmError::NotConfigured {
+                hint: format!("cannot build the HTTP client: {e}"),
+            })?;
         let url = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
-        Ok(Self { config, client, url })
+        Ok(Self {
+            config,
+            client,
+            url,
+        })
     }
 
     fn model<'a>(&'a self, request: &'a ChatRequest) -> &'a str {
@@ -114,7 +120,11 @@ impl OpenAi {
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(parse_retry_after);
-            let text = tokio::time::timeout(idle, response.text()).await.ok().and_then(|r| r.ok()).unwrap_or_default();
+            let text = tokio::time::timeout(idle, response.text())
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+                .unwrap_or_default();
             return Err(self.status_error(model, status.as_u16(), &text, retry_after));
         }
 
@@ -124,7 +134,11 @@ impl OpenAi {
         let mut finish: Option<FinishReason> = None;
         let mut usage: Option<Usage> = None;
         let mut done = false;
-        let broken = |message: String| LlmError::Stream { provider: provider.clone(), model: model.to_owned(), message };
+        let broken = |message: String| LlmError::Stream {
+            provider: provider.clone(),
+            model: model.to_owned(),
+            message,
+        };
         'read: loop {
             let chunk = match tokio::time::timeout(idle, stream.next()).await {
                 Err(_) => return Err(timeout("no bytes from the stream")),
@@ -137,16 +151,28 @@ impl OpenAi {
                     done = true;
                     break 'read;
                 }
-                let chunk: ChunkWire = serde_json::from_str(&event.data)
-                    .map_err(|e| broken(format!("malformed chunk ({e}): {}", excerpt(&event.data))))?;
+                let chunk: ChunkWire = serde_json::from_str(&event.data).map_err(|e| {
+                    broken(format!("malformed chunk ({e}): {}", excerpt(&event.data)))
+                })?;
                 if let Some(err) = chunk.error {
                     let message = err.message.unwrap_or_else(|| "unknown error".into());
                     let kind = err.kind.unwrap_or_default();
-                    let retryable = kind.contains("server") || kind.contains("overloaded") || kind.contains("rate");
-                    return Err(LlmError::Provider { provider: provider.clone(), model: model.to_owned(), message, retryable });
+                    let retryable = kind.contains("server")
+                        || kind.contains("overloaded")
+                        || kind.contains("rate");
+                    return Err(LlmError::Provider {
+                        provider: provider.clone(),
+                        model: model.to_owned(),
+                        message,
+                        retryable,
+                    });
                 }
                 for choice in chunk.choices {
-                    if let Some(delta) = choice.delta.and_then(|d| d.content).filter(|c| !c.is_empty()) {
+                    if let Some(delta) = choice
+                        .delta
+                        .and_then(|d| d.content)
+                        .filter(|c| !c.is_empty())
+                    {
                         text.push_str(&delta);
                         *emitted = true;
                         on_event(StreamEvent::Delta(&delta));
@@ -156,22 +182,41 @@ impl OpenAi {
                     }
                 }
                 if let Some(u) = chunk.usage {
-                    usage = Some(Usage { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, estimated: false });
+                    usage = Some(Usage {
+                        prompt_tokens: u.prompt_tokens,
+                        completion_tokens: u.completion_tokens,
+                        estimated: false,
+                    });
                 }
             }
         }
         let _ = parser.finish();
         let Some(finish_reason) = finish else {
-            let why = if done { "it ended without a finish reason" } else { "the connection closed before the model finished" };
+            let why = if done {
+                "it ended without a finish reason"
+            } else {
+                "the connection closed before the model finished"
+            };
             return Err(broken(why.to_owned()));
         };
         let usage = usage.unwrap_or_else(|| Usage::estimate(request, &text));
-        Ok(Completion { text, finish_reason, usage, provider: provider.clone(), model: model.to_owned(), attempts: 1 })
+        Ok(Completion {
+            text,
+            finish_reason,
+            usage,
+            provider: provider.clone(),
+            model: model.to_owned(),
+            attempts: 1,
+        })
     }
 
     fn transport_error(&self, model: &str, e: reqwest::Error) -> LlmError {
         if e.is_timeout() {
-            LlmError::Timeout { provider: self.config.name.clone(), model: model.to_owned(), what: "connecting".into() }
+            LlmError::Timeout {
+                provider: self.config.name.clone(),
+                model: model.to_owned(),
+                what: "connecting".into(),
+            }
         } else {
             // reqwest's message names the URL; ours does too, without the query.
             let mut message = e.to_string();
@@ -180,11 +225,21 @@ impl OpenAi {
                 message = format!("{message}: {s}");
                 source = s.source();
             }
-            LlmError::Connect { provider: self.config.name.clone(), url: self.url.clone(), message }
+            LlmError::Connect {
+                provider: self.config.name.clone(),
+                url: self.url.clone(),
+                message,
+            }
         }
     }
 
-    fn status_error(&self, model: &str, status: u16, body: &str, retry_after: Option<Duration>) -> LlmError {
+    fn status_error(
+        &self,
+        model: &str,
+        status: u16,
+        body: &str,
+        retry_after: Option<Duration>,
+    ) -> LlmError {
         let message = serde_json::from_str::<ErrorBody>(body)
             .ok()
             .and_then(|b| b.error)
@@ -203,7 +258,14 @@ impl OpenAi {
             429 => "; rate limited, retrying later may help".to_owned(),
             _ => String::new(),
         };
-        LlmError::Status { provider: self.config.name.clone(), model: model.to_owned(), status, message, hint, retry_after }
+        LlmError::Status {
+            provider: self.config.name.clone(),
+            model: model.to_owned(),
+            status,
+            message,
+            hint,
+            retry_after,
+        }
     }
 }
 
@@ -244,8 +306,11 @@ impl LlmBackend for OpenAi {
                 Err(err) => {
                     let delay = policy.delay(attempt, err.retry_after());
                     let in_time = started.elapsed() + delay < policy.deadline;
-                    let wait_ok = err.retry_after().is_none_or(|w| w <= policy.max_retry_after);
-                    if !(err.is_retryable() && attempt < policy.max_attempts && in_time && wait_ok) {
+                    let wait_ok = err
+                        .retry_after()
+                        .is_none_or(|w| w <= policy.max_retry_after);
+                    if !(err.is_retryable() && attempt < policy.max_attempts && in_time && wait_ok)
+                    {
                         tracing::warn!(attempt, error = %err, "request failed");
                         if attempt == 1 || !err.is_retryable() {
                             return Err(err);

@@ -51,15 +51,24 @@ pub struct Message {
 
 impl Message {
     pub fn system(content: impl Into<String>) -> Self {
-        Self { role: Role::System, content: content.into() }
+        Self {
+            role: Role::System,
+            content: content.into(),
+        }
     }
 
     pub fn user(content: impl Into<String>) -> Self {
-        Self { role: Role::User, content: content.into() }
+        Self {
+            role: Role::User,
+            content: content.into(),
+        }
     }
 
     pub fn assistant(content: impl Into<String>) -> Self {
-        Self { role: Role::Assistant, content: content.into() }
+        Self {
+            role: Role::Assistant,
+            content: content.into(),
+        }
     }
 }
 
@@ -107,7 +116,11 @@ impl Usage {
     }
 
     pub(crate) fn estimate(request: &ChatRequest, text: &str) -> Self {
-        let prompt_chars: usize = request.messages.iter().map(|m| m.content.chars().count() + 4).sum();
+        let prompt_chars: usize = request
+            .messages
+            .iter()
+            .map(|m| m.content.chars().count() + 4)
+            .sum();
         Self {
             prompt_tokens: prompt_chars.div_ceil(4) as u64,
             completion_tokens: text.chars().count().div_ceil(4) as u64,
@@ -154,23 +167,6 @@ pub trait LlmBackend: Send + Sync {
     ) -> Result<Completion>;
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn api_keys_never_print() {
-        let key = ApiKey::new("sk-secret-123");
-        assert!(!format!("{key:?} {key}").contains("secret"));
-        #[derive(Debug)]
-        #[allow(dead_code)]
-        struct Holder {
-            key: ApiKey,
-        }
-        assert!(!format!("{:?}", Holder { key }).contains("secret"));
-    }
-}
-
 /// The backend when no provider is configured: every call fails with what to configure. Runs that need no
 /// model (tests) still work.
 pub struct Unconfigured {
@@ -198,6 +194,25 @@ impl LlmBackend for Unconfigured {
         _request: &ChatRequest,
         _on_event: &(dyn for<'e> Fn(StreamEvent<'e>) + Send + Sync),
     ) -> Result<Completion> {
-        Err(crate::LlmError::NotConfigured { hint: self.hint.clone() })
+        Err(crate::LlmError::NotConfigured {
+            hint: self.hint.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_keys_never_print() {
+        let key = ApiKey::new("sk-secret-123");
+        assert!(!format!("{key:?} {key}").contains("secret"));
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        struct Holder {
+            key: ApiKey,
+        }
+        assert!(!format!("{:?}", Holder { key }).contains("secret"));
     }
 }

@@ -26,7 +26,10 @@ pub(crate) const APPLY_EDIT_TIMEOUT: Duration = Duration::from_secs(60);
 const PROGRESS_CREATE_TIMEOUT: Duration = Duration::from_secs(5);
 
 enum Outgoing {
-    Progress { token: String, value: lsp::WorkDoneProgress },
+    Progress {
+        token: String,
+        value: lsp::WorkDoneProgress,
+    },
     Log(serde_json::Value),
     Message(lsp::MessageType, String),
     Diagnostics(lsp::Url, Vec<lsp::Diagnostic>),
@@ -48,13 +51,18 @@ impl Outbox {
                 match item {
                     Outgoing::Progress { token, value } => {
                         if matches!(value, lsp::WorkDoneProgress::Begin(_)) {
-                            let params = lsp::WorkDoneProgressCreateParams { token: lsp::NumberOrString::String(token.clone()) };
-                            let create = client.send_request::<lsp::request::WorkDoneProgressCreate>(params);
+                            let params = lsp::WorkDoneProgressCreateParams {
+                                token: lsp::NumberOrString::String(token.clone()),
+                            };
+                            let create =
+                                client.send_request::<lsp::request::WorkDoneProgressCreate>(params);
                             match tokio::time::timeout(PROGRESS_CREATE_TIMEOUT, create).await {
                                 Ok(Ok(())) => {
                                     created.insert(token.clone());
                                 }
-                                outcome => tracing::warn!(?outcome, %token, "the client did not accept a progress token"),
+                                outcome => {
+                                    tracing::warn!(?outcome, %token, "the client did not accept a progress token")
+                                }
                             }
                         }
                         if created.contains(&token) {
@@ -63,7 +71,9 @@ impl Outbox {
                                 token: lsp::NumberOrString::String(token.clone()),
                                 value: lsp::ProgressParamsValue::WorkDone(value),
                             };
-                            client.send_notification::<lsp::notification::Progress>(params).await;
+                            client
+                                .send_notification::<lsp::notification::Progress>(params)
+                                .await;
                             if end {
                                 created.remove(&token);
                             }
@@ -73,7 +83,9 @@ impl Outbox {
                         client.send_notification::<SamokoderLog>(params).await;
                     }
                     Outgoing::Message(typ, text) => client.show_message(typ, text).await,
-                    Outgoing::Diagnostics(uri, diagnostics) => client.publish_diagnostics(uri, diagnostics, None).await,
+                    Outgoing::Diagnostics(uri, diagnostics) => {
+                        client.publish_diagnostics(uri, diagnostics, None).await
+                    }
                 }
             }
         });
@@ -129,19 +141,33 @@ impl Frontend for LspFrontend {
                     percentage: Some(0),
                 })
             }
-            Progress::Report { message, percentage } => {
+            Progress::Report {
+                message,
+                percentage,
+            } => {
                 self.engine.note_progress(run, &message);
-                lsp::WorkDoneProgress::Report(lsp::WorkDoneProgressReport { cancellable: Some(true), message: Some(message), percentage })
+                lsp::WorkDoneProgress::Report(lsp::WorkDoneProgressReport {
+                    cancellable: Some(true),
+                    message: Some(message),
+                    percentage,
+                })
             }
-            Progress::End { message } => lsp::WorkDoneProgress::End(lsp::WorkDoneProgressEnd { message: Some(message) }),
+            Progress::End { message } => lsp::WorkDoneProgress::End(lsp::WorkDoneProgressEnd {
+                message: Some(message),
+            }),
         };
         if self.caps.work_done_progress {
-            self.outbox.send(Outgoing::Progress { token: progress_token(run), value });
+            self.outbox.send(Outgoing::Progress {
+                token: progress_token(run),
+                value,
+            });
         }
     }
 
     fn log(&self, run: &RunId, agent: &str, text: &str) {
-        self.outbox.send(Outgoing::Log(json!({ "runId": run.0, "agent": agent, "text": text })));
+        self.outbox.send(Outgoing::Log(
+            json!({ "runId": run.0, "agent": agent, "text": text }),
+        ));
     }
 
     fn message(&self, level: Level, text: &str) {
@@ -165,29 +191,45 @@ impl Frontend for LspFrontend {
             for p in &planned {
                 if let PlannedEdit::Create { path, text } = p {
                     if let Some(rel) = self.engine.jail().relativize(path) {
-                        created_on_disk.changes.push(FileChange { path: rel, text: text.clone() });
+                        created_on_disk.changes.push(FileChange {
+                            path: rel,
+                            text: text.clone(),
+                        });
                     }
                 }
             }
             self.engine.jail().write(&created_on_disk, false)?;
         }
-        let edit = to_proto::workspace_edit(&planned, caps.encoding, caps.document_changes && caps.create_files);
-        let params = lsp::ApplyWorkspaceEditParams { label: Some(self.label.clone()), edit };
-        let response = tokio::time::timeout(APPLY_EDIT_TIMEOUT, self.client.send_request::<lsp::request::ApplyWorkspaceEdit>(params))
-            .await
-            .map_err(|_| {
-                anyhow!(
-                    "the editor did not answer workspace/applyEdit within {} s; nothing was applied",
-                    APPLY_EDIT_TIMEOUT.as_secs()
-                )
-            })?
-            .map_err(|e| anyhow!("the editor failed workspace/applyEdit: {}", e.message))?;
+        let edit = to_proto::workspace_edit(
+            &planned,
+            caps.encoding,
+            caps.document_changes && caps.create_files,
+        );
+        let params = lsp::ApplyWorkspaceEditParams {
+            label: Some(self.label.clone()),
+            edit,
+        };
+        let response = tokio::time::timeout(
+            APPLY_EDIT_TIMEOUT,
+            self.client
+                .send_request::<lsp::request::ApplyWorkspaceEdit>(params),
+        )
+        .await
+        .map_err(|_| {
+            anyhow!(
+                "the editor did not answer workspace/applyEdit within {} s; nothing was applied",
+                APPLY_EDIT_TIMEOUT.as_secs()
+            )
+        })?
+        .map_err(|e| anyhow!("the editor failed workspace/applyEdit: {}", e.message))?;
         if response.applied {
             self.engine.edits_accepted(changes);
             Ok(ApplyOutcome::Applied)
         } else {
             Ok(ApplyOutcome::Refused {
-                reason: response.failure_reason.unwrap_or_else(|| "the editor refused the edit".to_owned()),
+                reason: response
+                    .failure_reason
+                    .unwrap_or_else(|| "the editor refused the edit".to_owned()),
             })
         }
     }
@@ -197,7 +239,13 @@ impl Frontend for LspFrontend {
     }
 
     fn test_results(&self, _run: &RunId, report: &TestReport) {
-        publish_test_diagnostics(&self.engine, &self.outbox, &self.diagnostics, self.caps.encoding, report);
+        publish_test_diagnostics(
+            &self.engine,
+            &self.outbox,
+            &self.diagnostics,
+            self.caps.encoding,
+            report,
+        );
     }
 }
 
@@ -215,9 +263,18 @@ pub(crate) fn publish_test_diagnostics(
     for failure in &report.failures {
         let Some(file) = &failure.file else { continue };
         let Ok(rel) = jail.check(file) else { continue };
-        let Some(uri) = to_proto::url(&jail.abs(&rel)) else { continue };
-        let text = overlay.get(rel.as_str()).cloned().or_else(|| jail.read(&rel).ok().flatten()).unwrap_or_default();
-        by_file.entry(uri).or_default().push(to_proto::test_diagnostic(failure, &text, enc));
+        let Some(uri) = to_proto::url(&jail.abs(&rel)) else {
+            continue;
+        };
+        let text = overlay
+            .get(rel.as_str())
+            .cloned()
+            .or_else(|| jail.read(&rel).ok().flatten())
+            .unwrap_or_default();
+        by_file
+            .entry(uri)
+            .or_default()
+            .push(to_proto::test_diagnostic(failure, &text, enc));
     }
     let mut published = published.lock();
     for stale in published.iter().filter(|u| !by_file.contains_key(*u)) {

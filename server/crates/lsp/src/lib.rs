@@ -7,11 +7,12 @@
 //! tower-lsp's framing.
 
 mod capabilities;
-mod frontend;
 mod from_proto;
+mod frontend;
 mod gate;
 mod handlers;
 mod to_proto;
+mod transport;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -86,20 +87,29 @@ pub async fn serve_stdio() -> Ending {
         })
         .custom_method("samokoder/status", Backend::status)
         .custom_method("samokoder/runs", Backend::runs)
+        .custom_method("samokoder/viewFileText", Backend::view_file_text)
         .custom_method("window/workDoneProgress/cancel", Backend::progress_cancel)
         .finish()
     };
     let service = gate::Gate::new(service, exit.clone(), engine_slot.clone());
-    let server = Server::new(tokio::io::stdin(), tokio::io::stdout(), socket);
+    let (stdin, stdout) = transport::proxy(tokio::io::stdin(), tokio::io::stdout());
+    let server = Server::new(stdin, stdout, socket);
     tokio::select! {
         _ = server.serve(service) => tracing::info!("end of input"),
         _ = exit.notified() => tracing::info!("exit notification"),
     }
     // After `shutdown` this is already done (and cheap to repeat); after an abrupt end it is not.
     if let Some(engine) = engine_slot.get() {
-        if tokio::time::timeout(std::time::Duration::from_secs(10), engine.shutdown()).await.is_err() {
+        if tokio::time::timeout(std::time::Duration::from_secs(10), engine.shutdown())
+            .await
+            .is_err()
+        {
             tracing::warn!("the sandbox was not cleaned up within 10 s");
         }
     }
-    if shutdown_requested.load(Ordering::SeqCst) { Ending::Clean } else { Ending::Abrupt }
+    if shutdown_requested.load(Ordering::SeqCst) {
+        Ending::Clean
+    } else {
+        Ending::Abrupt
+    }
 }

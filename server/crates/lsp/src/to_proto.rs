@@ -26,7 +26,11 @@ pub(crate) fn url(path: &std::path::Path) -> Option<lsp::Url> {
 
 /// A workspace edit for the planned file edits. With `document_changes`, new files are `CreateFile`
 /// operations followed by their content; without it, the caller must create new files itself.
-pub(crate) fn workspace_edit(planned: &[PlannedEdit], enc: PositionEncoding, document_changes: bool) -> lsp::WorkspaceEdit {
+pub(crate) fn workspace_edit(
+    planned: &[PlannedEdit],
+    enc: PositionEncoding,
+    document_changes: bool,
+) -> lsp::WorkspaceEdit {
     let mut ops = Vec::new();
     let mut changes: HashMap<lsp::Url, Vec<lsp::TextEdit>> = HashMap::new();
     for edit in planned {
@@ -34,19 +38,35 @@ pub(crate) fn workspace_edit(planned: &[PlannedEdit], enc: PositionEncoding, doc
             PlannedEdit::Create { path, text } => {
                 let Some(uri) = url(path) else { continue };
                 if document_changes {
-                    ops.push(lsp::DocumentChangeOperation::Op(lsp::ResourceOp::Create(lsp::CreateFile {
-                        uri: uri.clone(),
-                        options: Some(lsp::CreateFileOptions { overwrite: Some(false), ignore_if_exists: Some(true) }),
-                        annotation_id: None,
-                    })));
-                    let insert = lsp::TextEdit { range: lsp::Range::default(), new_text: text.clone() };
+                    ops.push(lsp::DocumentChangeOperation::Op(lsp::ResourceOp::Create(
+                        lsp::CreateFile {
+                            uri: uri.clone(),
+                            options: Some(lsp::CreateFileOptions {
+                                overwrite: Some(false),
+                                ignore_if_exists: Some(true),
+                            }),
+                            annotation_id: None,
+                        },
+                    )));
+                    let insert = lsp::TextEdit {
+                        range: lsp::Range::default(),
+                        new_text: text.clone(),
+                    };
                     ops.push(lsp::DocumentChangeOperation::Edit(lsp::TextDocumentEdit {
-                        text_document: lsp::OptionalVersionedTextDocumentIdentifier { uri, version: None },
+                        text_document: lsp::OptionalVersionedTextDocumentIdentifier {
+                            uri,
+                            version: None,
+                        },
                         edits: vec![lsp::OneOf::Left(insert)],
                     }));
                 }
             }
-            PlannedEdit::Edit { path, version, base, edits } => {
+            PlannedEdit::Edit {
+                path,
+                version,
+                base,
+                edits,
+            } => {
                 let Some(uri) = url(path) else { continue };
                 let rope = Rope::from_str(base);
                 let index = LineIndex::new(&rope);
@@ -54,12 +74,18 @@ pub(crate) fn workspace_edit(planned: &[PlannedEdit], enc: PositionEncoding, doc
                     .iter()
                     .map(|e| {
                         let r = index.range(e.range.clone(), enc);
-                        lsp::TextEdit { range: lsp::Range::new(position(r.start), position(r.end)), new_text: e.new_text.clone() }
+                        lsp::TextEdit {
+                            range: lsp::Range::new(position(r.start), position(r.end)),
+                            new_text: e.new_text.clone(),
+                        }
                     })
                     .collect();
                 if document_changes {
                     ops.push(lsp::DocumentChangeOperation::Edit(lsp::TextDocumentEdit {
-                        text_document: lsp::OptionalVersionedTextDocumentIdentifier { uri, version: *version },
+                        text_document: lsp::OptionalVersionedTextDocumentIdentifier {
+                            uri,
+                            version: *version,
+                        },
                         edits: text_edits.into_iter().map(lsp::OneOf::Left).collect(),
                     }));
                 } else {
@@ -69,14 +95,24 @@ pub(crate) fn workspace_edit(planned: &[PlannedEdit], enc: PositionEncoding, doc
         }
     }
     if document_changes {
-        lsp::WorkspaceEdit { document_changes: Some(lsp::DocumentChanges::Operations(ops)), ..Default::default() }
+        lsp::WorkspaceEdit {
+            document_changes: Some(lsp::DocumentChanges::Operations(ops)),
+            ..Default::default()
+        }
     } else {
-        lsp::WorkspaceEdit { changes: Some(changes), ..Default::default() }
+        lsp::WorkspaceEdit {
+            changes: Some(changes),
+            ..Default::default()
+        }
     }
 }
 
 /// A diagnostic for a failing test, over the failing line (from its first non-blank character to its end).
-pub(crate) fn test_diagnostic(failure: &TestFailure, text: &str, enc: PositionEncoding) -> lsp::Diagnostic {
+pub(crate) fn test_diagnostic(
+    failure: &TestFailure,
+    text: &str,
+    enc: PositionEncoding,
+) -> lsp::Diagnostic {
     let rope = Rope::from_str(text);
     let index = LineIndex::new(&rope);
     let line = failure.line.unwrap_or(1).saturating_sub(1) as usize;
@@ -89,9 +125,16 @@ pub(crate) fn test_diagnostic(failure: &TestFailure, text: &str, enc: PositionEn
         let r = index.range(start + indent..start + trimmed_end, enc);
         lsp::Range::new(position(r.start), position(r.end))
     } else {
-        lsp::Range::new(lsp::Position::new(line as u32, 0), lsp::Position::new(line as u32, 0))
+        lsp::Range::new(
+            lsp::Position::new(line as u32, 0),
+            lsp::Position::new(line as u32, 0),
+        )
     };
-    let message = if failure.name.is_empty() { failure.message.clone() } else { format!("{}: {}", failure.name, failure.message) };
+    let message = if failure.name.is_empty() {
+        failure.message.clone()
+    } else {
+        format!("{}: {}", failure.name, failure.message)
+    };
     lsp::Diagnostic {
         range,
         severity: Some(lsp::DiagnosticSeverity::ERROR),

@@ -11,9 +11,17 @@ use crate::RunId;
 /// Work-done progress of a run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Progress {
-    Begin { title: String, message: String },
-    Report { message: String, percentage: Option<u32> },
-    End { message: String },
+    Begin {
+        title: String,
+        message: String,
+    },
+    Report {
+        message: String,
+        percentage: Option<u32>,
+    },
+    End {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +36,9 @@ pub enum Level {
 pub enum ApplyOutcome {
     Applied,
     /// Refused (by the user, the client, or a check); nothing was written.
-    Refused { reason: String },
+    Refused {
+        reason: String,
+    },
 }
 
 /// The run's window on the user. Implementations must not block: every method but `apply` returns at

@@ -22,7 +22,9 @@ use tokio::io::AsyncWriteExt;
 
 use crate::files::{collect_files, tar};
 use crate::output::CappedOutput;
-use crate::{ExecResult, Health, Result, RunRequest, Sandbox, SandboxConfig, SandboxError, WORKDIR};
+use crate::{
+    ExecResult, Health, Result, RunRequest, Sandbox, SandboxConfig, SandboxError, WORKDIR,
+};
 
 /// Label on everything we create, so leftovers can be found and removed.
 pub const LABEL: &str = "dev.samokoder";
@@ -48,8 +50,16 @@ struct State {
 
 impl DockerSandbox {
     pub fn new(config: SandboxConfig, workspace_root: &Path) -> Self {
-        let key = format!("{:016x}", fnv1a(workspace_root.to_string_lossy().as_bytes()));
-        Self { config, root: workspace_root.to_owned(), key, state: tokio::sync::Mutex::new(State::default()) }
+        let key = format!(
+            "{:016x}",
+            fnv1a(workspace_root.to_string_lossy().as_bytes())
+        );
+        Self {
+            config,
+            root: workspace_root.to_owned(),
+            key,
+            state: tokio::sync::Mutex::new(State::default()),
+        }
     }
 
     pub fn config(&self) -> &SandboxConfig {
@@ -69,7 +79,10 @@ impl DockerSandbox {
         if let Some(docker) = &state.docker {
             return Ok(docker.clone());
         }
-        let unreachable = |message: String| SandboxError::Unreachable { endpoint: Self::endpoint(), message };
+        let unreachable = |message: String| SandboxError::Unreachable {
+            endpoint: Self::endpoint(),
+            message,
+        };
         let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
         let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
             .await
@@ -85,13 +98,20 @@ impl DockerSandbox {
             return Ok(());
         }
         tracing::info!(%image, "pulling the sandbox image");
-        let options = CreateImageOptionsBuilder::default().from_image(image).build();
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(image)
+            .build();
         let mut pull = docker.create_image(Some(options), None, None);
         while let Some(progress) = pull.next().await {
             match progress {
-                Ok(info) => tracing::debug!(status = ?info.status, detail = ?info.progress_detail, "pull"),
+                Ok(info) => {
+                    tracing::debug!(status = ?info.status, detail = ?info.progress_detail, "pull")
+                }
                 Err(e) => {
-                    return Err(SandboxError::ImageUnavailable { image: image.clone(), message: e.to_string() });
+                    return Err(SandboxError::ImageUnavailable {
+                        image: image.clone(),
+                        message: e.to_string(),
+                    });
                 }
             }
         }
@@ -99,7 +119,10 @@ impl DockerSandbox {
             .inspect_image(image)
             .await
             .map(|_| ())
-            .map_err(|e| SandboxError::ImageUnavailable { image: image.clone(), message: e.to_string() })
+            .map_err(|e| SandboxError::ImageUnavailable {
+                image: image.clone(),
+                message: e.to_string(),
+            })
     }
 
     fn labels(&self) -> HashMap<String, String> {
@@ -122,7 +145,10 @@ impl DockerSandbox {
                     docker
                         .start_container(id, None)
                         .await
-                        .map_err(|e| SandboxError::Docker { action: "start", message: e.to_string() })?;
+                        .map_err(|e| SandboxError::Docker {
+                            action: "start",
+                            message: e.to_string(),
+                        })?;
                     return Ok((docker, id.clone()));
                 }
                 Err(_) => state.container = None,
@@ -131,13 +157,27 @@ impl DockerSandbox {
         self.ensure_image(&docker).await?;
         let name = self.container_name();
         // A container of this name is a leftover of an earlier server for this workspace.
-        let _ = docker.remove_container(&name, Some(RemoveContainerOptionsBuilder::default().force(true).build())).await;
+        let _ = docker
+            .remove_container(
+                &name,
+                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+            )
+            .await;
 
         let volume = format!("{name}-ws");
-        let (uid, gid) = self.config.user.split_once(':').unwrap_or((&self.config.user, &self.config.user));
+        let (uid, gid) = self
+            .config
+            .user
+            .split_once(':')
+            .unwrap_or((&self.config.user, &self.config.user));
         // An in-memory volume owned by the command user: writable by it although the root filesystem is
         // read-only and no capability (CHOWN) is left to fix ownership from inside.
-        let _ = docker.remove_volume(&volume, Some(RemoveVolumeOptionsBuilder::default().force(true).build())).await;
+        let _ = docker
+            .remove_volume(
+                &volume,
+                Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
+            )
+            .await;
         docker
             .create_volume(VolumeCreateRequest {
                 name: Some(volume.clone()),
@@ -145,13 +185,22 @@ impl DockerSandbox {
                 driver_opts: Some(HashMap::from([
                     ("type".to_owned(), "tmpfs".to_owned()),
                     ("device".to_owned(), "tmpfs".to_owned()),
-                    ("o".to_owned(), format!("size={},uid={uid},gid={gid},mode=0755", self.config.workspace_bytes)),
+                    (
+                        "o".to_owned(),
+                        format!(
+                            "size={},uid={uid},gid={gid},mode=0755",
+                            self.config.workspace_bytes
+                        ),
+                    ),
                 ])),
                 labels: Some(self.labels()),
                 ..Default::default()
             })
             .await
-            .map_err(|e| SandboxError::Docker { action: "create volume", message: e.to_string() })?;
+            .map_err(|e| SandboxError::Docker {
+                action: "create volume",
+                message: e.to_string(),
+            })?;
         state.volume = Some(volume.clone());
 
         let host_config = HostConfig {
@@ -189,14 +238,23 @@ impl DockerSandbox {
             ..Default::default()
         };
         let created = docker
-            .create_container(Some(CreateContainerOptionsBuilder::default().name(&name).build()), body)
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                body,
+            )
             .await
-            .map_err(|e| SandboxError::Docker { action: "create container", message: e.to_string() })?;
+            .map_err(|e| SandboxError::Docker {
+                action: "create container",
+                message: e.to_string(),
+            })?;
         state.container = Some(created.id.clone());
         docker
             .start_container(&created.id, None)
             .await
-            .map_err(|e| SandboxError::Docker { action: "start container", message: e.to_string() })?;
+            .map_err(|e| SandboxError::Docker {
+                action: "start container",
+                message: e.to_string(),
+            })?;
         tracing::info!(container = %name, image = %self.config.image, "sandbox container started");
         Ok((docker, created.id))
     }
@@ -212,7 +270,12 @@ impl DockerSandbox {
         on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync),
     ) -> Result<ExecResult> {
         let started = Instant::now();
-        let docker_err = |action: &'static str| move |e: bollard::errors::Error| SandboxError::Docker { action, message: e.to_string() };
+        let docker_err = |action: &'static str| {
+            move |e: bollard::errors::Error| SandboxError::Docker {
+                action,
+                message: e.to_string(),
+            }
+        };
         let exec = docker
             .create_exec(
                 container,
@@ -223,20 +286,40 @@ impl DockerSandbox {
                     cmd: Some(argv),
                     user: Some(self.config.user.clone()),
                     working_dir: Some(WORKDIR.to_owned()),
-                    env: Some(vec!["HOME=/tmp".into(), "CI=true".into(), "NO_COLOR=1".into(), "FORCE_COLOR=0".into()]),
+                    env: Some(vec![
+                        "HOME=/tmp".into(),
+                        "CI=true".into(),
+                        "NO_COLOR=1".into(),
+                        "FORCE_COLOR=0".into(),
+                    ]),
                     ..Default::default()
                 },
             )
             .await
             .map_err(docker_err("exec"))?;
-        let StartExecResults::Attached { mut output, mut input } =
-            docker.start_exec(&exec.id, None).await.map_err(docker_err("exec start"))?
+        let StartExecResults::Attached {
+            mut output,
+            mut input,
+        } = docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(docker_err("exec start"))?
         else {
-            return Err(SandboxError::Docker { action: "exec start", message: "the exec did not attach".into() });
+            return Err(SandboxError::Docker {
+                action: "exec start",
+                message: "the exec did not attach".into(),
+            });
         };
         if let Some(bytes) = stdin {
-            input.write_all(&bytes).await.map_err(|e| SandboxError::Sync { message: e.to_string() })?;
-            input.shutdown().await.map_err(|e| SandboxError::Sync { message: e.to_string() })?;
+            input
+                .write_all(&bytes)
+                .await
+                .map_err(|e| SandboxError::Sync {
+                    message: e.to_string(),
+                })?;
+            input.shutdown().await.map_err(|e| SandboxError::Sync {
+                message: e.to_string(),
+            })?;
         }
         let mut captured = CappedOutput::new(self.config.output_cap_bytes);
         let deadline = tokio::time::Instant::now() + timeout;
@@ -261,10 +344,21 @@ impl DockerSandbox {
             self.kill_user_processes(docker, container).await;
             None
         } else {
-            docker.inspect_exec(&exec.id).await.map_err(docker_err("exec inspect"))?.exit_code
+            docker
+                .inspect_exec(&exec.id)
+                .await
+                .map_err(docker_err("exec inspect"))?
+                .exit_code
         };
         let (output, dropped_bytes) = captured.finish();
-        Ok(ExecResult { exit_code, output, timed_out, dropped_bytes, duration: started.elapsed(), synced_files: 0 })
+        Ok(ExecResult {
+            exit_code,
+            output,
+            timed_out,
+            dropped_bytes,
+            duration: started.elapsed(),
+            synced_files: 0,
+        })
     }
 
     /// Kills every process of the command user (the command's whole tree, daemonised or not).
@@ -280,7 +374,9 @@ impl DockerSandbox {
             )
             .await;
         if let Ok(exec) = exec {
-            if let Ok(StartExecResults::Attached { mut output, .. }) = docker.start_exec(&exec.id, None).await {
+            if let Ok(StartExecResults::Attached { mut output, .. }) =
+                docker.start_exec(&exec.id, None).await
+            {
                 while output.next().await.is_some() {}
             }
         }
@@ -288,10 +384,20 @@ impl DockerSandbox {
 
     async fn remove_all(docker: &Docker, container: Option<String>, volume: Option<String>) {
         if let Some(id) = container {
-            let _ = docker.remove_container(&id, Some(RemoveContainerOptionsBuilder::default().force(true).build())).await;
+            let _ = docker
+                .remove_container(
+                    &id,
+                    Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+                )
+                .await;
         }
         if let Some(volume) = volume {
-            let _ = docker.remove_volume(&volume, Some(RemoveVolumeOptionsBuilder::default().force(true).build())).await;
+            let _ = docker
+                .remove_volume(
+                    &volume,
+                    Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
+                )
+                .await;
         }
     }
 
@@ -302,16 +408,28 @@ impl DockerSandbox {
         drop(state);
         let filters = HashMap::from([("label".to_owned(), vec![LABEL.to_owned()])]);
         let list = docker
-            .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
             .await
-            .map_err(|e| SandboxError::Docker { action: "list containers", message: e.to_string() })?;
+            .map_err(|e| SandboxError::Docker {
+                action: "list containers",
+                message: e.to_string(),
+            })?;
         let mut removed = 0;
         for c in list {
             let labels = c.labels.unwrap_or_default();
             let pid: Option<u32> = labels.get(LABEL_PID).and_then(|p| p.parse().ok());
             let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
             if !alive {
-                let volume = c.names.as_ref().and_then(|n| n.first()).map(|n| format!("{}-ws", n.trim_start_matches('/')));
+                let volume = c
+                    .names
+                    .as_ref()
+                    .and_then(|n| n.first())
+                    .map(|n| format!("{}-ws", n.trim_start_matches('/')));
                 Self::remove_all(&docker, c.id, volume).await;
                 removed += 1;
             }
@@ -323,17 +441,30 @@ impl DockerSandbox {
 #[async_trait]
 impl Sandbox for DockerSandbox {
     #[tracing::instrument(skip_all, fields(command = request.command))]
-    async fn run(&self, request: RunRequest<'_>, on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync)) -> Result<ExecResult> {
+    async fn run(
+        &self,
+        request: RunRequest<'_>,
+        on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync),
+    ) -> Result<ExecResult> {
         let files = {
             let root = request.root.to_owned();
             let overlay = request.overlay.clone();
             tokio::task::spawn_blocking(move || collect_files(&root, &overlay))
                 .await
-                .map_err(|e| SandboxError::Workspace { path: request.root.display().to_string(), message: e.to_string() })??
+                .map_err(|e| SandboxError::Workspace {
+                    path: request.root.display().to_string(),
+                    message: e.to_string(),
+                })??
         };
         let (uid, gid) = self.config.user.split_once(':').unwrap_or(("1000", "1000"));
-        let archive = tar(&files, uid.parse().unwrap_or(1000), gid.parse().unwrap_or(1000))
-            .map_err(|e| SandboxError::Sync { message: e.to_string() })?;
+        let archive = tar(
+            &files,
+            uid.parse().unwrap_or(1000),
+            gid.parse().unwrap_or(1000),
+        )
+        .map_err(|e| SandboxError::Sync {
+            message: e.to_string(),
+        })?;
 
         let mut state = self.state.lock().await;
         let (docker, container) = self.ensure_container(&mut state).await?;
@@ -342,13 +473,24 @@ impl Sandbox for DockerSandbox {
             "find {WORKDIR} -mindepth 1 -maxdepth 1 ! -name node_modules -exec rm -rf {{}} + && tar -x -f - -C {WORKDIR}"
         );
         let synced = self
-            .exec(&docker, &container, vec!["sh".into(), "-c".into(), sync], Some(archive), Duration::from_secs(120), &|_| {})
+            .exec(
+                &docker,
+                &container,
+                vec!["sh".into(), "-c".into(), sync],
+                Some(archive),
+                Duration::from_secs(120),
+                &|_| {},
+            )
             .await?;
         if !synced.success() {
-            return Err(SandboxError::Sync { message: synced.output.trim().to_owned() });
+            return Err(SandboxError::Sync {
+                message: synced.output.trim().to_owned(),
+            });
         }
         let argv = vec!["sh".to_owned(), "-c".to_owned(), request.command.to_owned()];
-        let mut result = self.exec(&docker, &container, argv, None, request.timeout, on_output).await?;
+        let mut result = self
+            .exec(&docker, &container, argv, None, request.timeout, on_output)
+            .await?;
         result.synced_files = files.len();
         tracing::info!(exit = ?result.exit_code, timed_out = result.timed_out, ms = result.duration.as_millis() as u64, "command finished");
         Ok(result)
@@ -361,7 +503,10 @@ impl Sandbox for DockerSandbox {
         let version = docker
             .version()
             .await
-            .map_err(|e| SandboxError::Unreachable { endpoint: Self::endpoint(), message: e.to_string() })?;
+            .map_err(|e| SandboxError::Unreachable {
+                endpoint: Self::endpoint(),
+                message: e.to_string(),
+            })?;
         let image_present = docker.inspect_image(&self.config.image).await.is_ok();
         Ok(Health {
             endpoint: Self::endpoint(),
@@ -383,5 +528,7 @@ impl Sandbox for DockerSandbox {
 
 /// FNV-1a: a hash that stays the same across builds and toolchains, for names that must.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    bytes.iter().fold(0xcbf29ce484222325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
 }

@@ -115,7 +115,10 @@ pub enum SandboxError {
     )]
     ImageUnavailable { image: String, message: String },
     #[error("docker {action} failed: {message}")]
-    Docker { action: &'static str, message: String },
+    Docker {
+        action: &'static str,
+        message: String,
+    },
     #[error("could not read the workspace at {path}: {message}")]
     Workspace { path: String, message: String },
     #[error("syncing the workspace into the container failed: {message}")]
@@ -129,7 +132,11 @@ pub type Result<T, E = SandboxError> = std::result::Result<T, E>;
 pub trait Sandbox: Send + Sync {
     /// Syncs the workspace into the sandbox and runs the command there; `on_output` sees output as it
     /// arrives. Calls are serialised: each command runs on the files of its own sync.
-    async fn run(&self, request: RunRequest<'_>, on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync)) -> Result<ExecResult>;
+    async fn run(
+        &self,
+        request: RunRequest<'_>,
+        on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync),
+    ) -> Result<ExecResult>;
 
     /// Checks the daemon and the image without creating anything.
     async fn health(&self) -> Result<Health>;

@@ -41,23 +41,36 @@ pub fn parse_test_output(output: &str, workdir: &str) -> TestReport {
         let indent = line.len() - trimmed.len();
         if trimmed == "TAP version 13" || trimmed == "TAP version 14" {
             report.recognized = true;
-        } else if indent == 0 && let Some(n) = trimmed.strip_prefix("# pass ") {
+        } else if indent == 0
+            && let Some(n) = trimmed.strip_prefix("# pass ")
+        {
             summary_pass = n.trim().parse().ok();
-        } else if indent == 0 && let Some(n) = trimmed.strip_prefix("# fail ") {
+        } else if indent == 0
+            && let Some(n) = trimmed.strip_prefix("# fail ")
+        {
             summary_fail = n.trim().parse().ok();
         } else if let Some(found) = loader_error(&lines, i, workdir) {
             load_error = Some(found);
         } else if let Some(rest) = trimmed.strip_prefix("not ok ") {
             report.recognized = true;
-            let name = rest.split_once(" - ").map(|(_, n)| n).unwrap_or(rest).trim();
+            let name = rest
+                .split_once(" - ")
+                .map(|(_, n)| n)
+                .unwrap_or(rest)
+                .trim();
             let name = name.split(" # ").next().unwrap_or(name).to_owned();
             let (block, next) = yaml_block(&lines, i + 1, indent);
             i = next;
             let failure_type = field(&block, "failureType").unwrap_or_default();
-            if failure_type == "subtestsFailed" || field(&block, "type").as_deref() == Some("suite") && failure_type != "testCodeFailure" {
+            if failure_type == "subtestsFailed"
+                || field(&block, "type").as_deref() == Some("suite")
+                    && failure_type != "testCodeFailure"
+            {
                 continue; // the subtests that failed are reported themselves
             }
-            report.failures.push(failure(name, &block, workdir, load_error.take()));
+            report
+                .failures
+                .push(failure(name, &block, workdir, load_error.take()));
             continue;
         } else if trimmed.starts_with("ok ") {
             report.recognized = true;
@@ -69,7 +82,12 @@ pub fn parse_test_output(output: &str, workdir: &str) -> TestReport {
     report
 }
 
-fn failure(name: String, block: &[(String, String)], workdir: &str, load_error: Option<TestFailure>) -> TestFailure {
+fn failure(
+    name: String,
+    block: &[(String, String)],
+    workdir: &str,
+    load_error: Option<TestFailure>,
+) -> TestFailure {
     let error = field(block, "error").unwrap_or_default();
     let stack = field(block, "stack").unwrap_or_default();
     if let Some(mut loaded) = load_error.filter(|_| stack.is_empty()) {
@@ -95,7 +113,13 @@ fn failure(name: String, block: &[(String, String)], workdir: &str, load_error: 
         Some((file, line, column)) => (Some(file), Some(line), column),
         None => (None, None, None),
     };
-    TestFailure { name, file, line, column, message }
+    TestFailure {
+        name,
+        file,
+        line,
+        column,
+        message,
+    }
 }
 
 /// A loader error Node prints as comments: `# file:///workspace/src/a.js:2`, the source line, a caret,
@@ -106,21 +130,32 @@ fn loader_error(lines: &[&str], i: usize, workdir: &str) -> Option<TestFailure> 
     let mut column = None;
     let mut message = None;
     for next in lines.iter().skip(i + 1).take(6) {
-        let Some(text) = next.trim_start().strip_prefix('#') else { break };
+        let Some(text) = next.trim_start().strip_prefix('#') else {
+            break;
+        };
         let body = text.strip_prefix(' ').unwrap_or(text);
-        if column.is_none() && body.trim() == "^" || body.trim_end().ends_with('^') && body.trim().chars().all(|c| c == '^') {
+        if column.is_none() && body.trim() == "^"
+            || body.trim_end().ends_with('^') && body.trim().chars().all(|c| c == '^')
+        {
             column = Some(body.find('^').unwrap_or(0) as u32 + 1);
         } else if is_error_line(body) {
             message = Some(body.trim().to_owned());
             break;
         }
     }
-    Some(TestFailure { name: String::new(), file: Some(file), line: Some(line), column, message: message? })
+    Some(TestFailure {
+        name: String::new(),
+        file: Some(file),
+        line: Some(line),
+        column,
+        message: message?,
+    })
 }
 
 fn is_error_line(s: &str) -> bool {
     let s = s.trim();
-    s.split_once(':').is_some_and(|(kind, _)| kind.ends_with("Error") && !kind.contains(' '))
+    s.split_once(':')
+        .is_some_and(|(kind, _)| kind.ends_with("Error") && !kind.contains(' '))
 }
 
 /// `(workspace-relative file, line, column)` from text holding `[file://]<workdir>/path:line[:col]`.
@@ -146,7 +181,9 @@ fn locate(text: &str, workdir: &str) -> Option<(String, u32, Option<u32>)> {
 /// joined. Returns the pairs and the index after the block.
 fn yaml_block(lines: &[&str], start: usize, test_indent: usize) -> (Vec<(String, String)>, usize) {
     let mut fields = Vec::new();
-    let Some(open) = lines.get(start) else { return (fields, start) };
+    let Some(open) = lines.get(start) else {
+        return (fields, start);
+    };
     if open.trim() != "---" {
         return (fields, start);
     }
@@ -159,7 +196,9 @@ fn yaml_block(lines: &[&str], start: usize, test_indent: usize) -> (Vec<(String,
         }
         let trimmed = line.trim_start();
         let indent = line.len() - trimmed.len();
-        if indent == key_indent && let Some((key, value)) = trimmed.split_once(':') {
+        if indent == key_indent
+            && let Some((key, value)) = trimmed.split_once(':')
+        {
             let value = value.trim();
             if value == "|-" || value == "|" || value == ">-" {
                 let mut body = Vec::new();
@@ -204,7 +243,10 @@ mod tests {
     use expect_test::expect;
 
     fn render(report: &TestReport) -> String {
-        let mut out = format!("recognized={} passed={} failed={}\n", report.recognized, report.passed, report.failed);
+        let mut out = format!(
+            "recognized={} passed={} failed={}\n",
+            report.recognized, report.passed, report.failed
+        );
         for f in &report.failures {
             out.push_str(&format!(
                 "{} @ {}:{}:{} | {}\n",

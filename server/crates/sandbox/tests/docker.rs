@@ -25,17 +25,41 @@ test('adds', () => {
 "#;
 
 fn sandbox(root: &std::path::Path) -> DockerSandbox {
-    DockerSandbox::new(SandboxConfig { image: test_image(), ..Default::default() }, root)
+    DockerSandbox::new(
+        SandboxConfig {
+            image: test_image(),
+            ..Default::default()
+        },
+        root,
+    )
 }
 
-async fn run(sb: &DockerSandbox, root: &std::path::Path, overlay: &BTreeMap<String, String>, command: &str, timeout: Duration) -> samokoder_sandbox::ExecResult {
+async fn run(
+    sb: &DockerSandbox,
+    root: &std::path::Path,
+    overlay: &BTreeMap<String, String>,
+    command: &str,
+    timeout: Duration,
+) -> samokoder_sandbox::ExecResult {
     let streamed = Mutex::new(String::new());
     let result = sb
-        .run(RunRequest { root, overlay, command, timeout }, &|s| streamed.lock().unwrap().push_str(s))
+        .run(
+            RunRequest {
+                root,
+                overlay,
+                command,
+                timeout,
+            },
+            &|s| streamed.lock().unwrap().push_str(s),
+        )
         .await
         .unwrap();
     if !result.timed_out && result.dropped_bytes == 0 {
-        assert_eq!(*streamed.lock().unwrap(), result.output, "the sink saw what the result holds");
+        assert_eq!(
+            *streamed.lock().unwrap(),
+            result.output,
+            "the sink saw what the result holds"
+        );
     }
     result
 }
@@ -49,21 +73,49 @@ async fn tests_see_unsaved_buffers_and_failures_are_located() {
     write_fixture(dir.path(), SUITE);
     let sb = sandbox(dir.path());
 
-    let passing = run(&sb, dir.path(), &BTreeMap::new(), "node --test", Duration::from_secs(60)).await;
+    let passing = run(
+        &sb,
+        dir.path(),
+        &BTreeMap::new(),
+        "node --test",
+        Duration::from_secs(60),
+    )
+    .await;
     assert!(passing.success(), "{}", passing.output);
     assert_eq!(parse_test_output(&passing.output, "/workspace").passed, 1);
 
     // The editor holds a broken sum that is not saved: the container must test that.
-    let overlay = BTreeMap::from([("src/sum.js".to_owned(), "export function sum(a, b) {\n  return a - b;\n}\n".to_owned())]);
-    let failing = run(&sb, dir.path(), &overlay, "node --test", Duration::from_secs(60)).await;
+    let overlay = BTreeMap::from([(
+        "src/sum.js".to_owned(),
+        "export function sum(a, b) {\n  return a - b;\n}\n".to_owned(),
+    )]);
+    let failing = run(
+        &sb,
+        dir.path(),
+        &overlay,
+        "node --test",
+        Duration::from_secs(60),
+    )
+    .await;
     assert_eq!(failing.exit_code, Some(1), "{}", failing.output);
     let report = parse_test_output(&failing.output, "/workspace");
     let f = &report.failures[0];
-    assert_eq!((f.file.as_deref(), f.line), (Some("test/sum.test.js"), Some(6)), "{report:?}");
+    assert_eq!(
+        (f.file.as_deref(), f.line),
+        (Some("test/sum.test.js"), Some(6)),
+        "{report:?}"
+    );
 
     // A file deleted on disk is gone inside the container too.
     std::fs::remove_file(dir.path().join("test/sum.test.js")).unwrap();
-    let listed = run(&sb, dir.path(), &BTreeMap::new(), "test -e test/sum.test.js && echo present || echo gone", Duration::from_secs(30)).await;
+    let listed = run(
+        &sb,
+        dir.path(),
+        &BTreeMap::new(),
+        "test -e test/sum.test.js && echo present || echo gone",
+        Duration::from_secs(30),
+    )
+    .await;
     assert_eq!(listed.output.trim(), "gone");
     sb.shutdown().await;
 }
@@ -80,21 +132,49 @@ async fn hardening_holds_inside_the_container() {
                  test -e /var/run/docker.sock && echo has-socket || echo no-socket; \
                  node -e \"require('net').connect(443,'1.1.1.1').on('error',e=>console.log('net:'+e.code)).on('connect',()=>console.log('net:open'))\"; \
                  touch /workspace/w && echo ws-writable";
-    let result = run(&sb, dir.path(), &BTreeMap::new(), probe, Duration::from_secs(30)).await;
+    let result = run(
+        &sb,
+        dir.path(),
+        &BTreeMap::new(),
+        probe,
+        Duration::from_secs(30),
+    )
+    .await;
     let out = result.output;
     assert!(out.starts_with("1000\n"), "{out}");
-    assert!(out.contains("rootfs-ro") && out.contains("no-socket") && out.contains("ws-writable"), "{out}");
-    assert!(out.contains("net:ENETUNREACH") || out.contains("net:EAI_AGAIN"), "{out}");
+    assert!(
+        out.contains("rootfs-ro") && out.contains("no-socket") && out.contains("ws-writable"),
+        "{out}"
+    );
+    assert!(
+        out.contains("net:ENETUNREACH") || out.contains("net:EAI_AGAIN"),
+        "{out}"
+    );
 
-    let inspect = std::process::Command::new("docker").args(["inspect", &sb.container_name()]).output().unwrap();
+    let inspect = std::process::Command::new("docker")
+        .args(["inspect", &sb.container_name()])
+        .output()
+        .unwrap();
     let info: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
     let host = &info[0]["HostConfig"];
     assert_eq!(host["NetworkMode"], "none");
     assert_eq!(host["CapDrop"], serde_json::json!(["ALL"]));
     assert_eq!(host["ReadonlyRootfs"], true);
-    assert!(host["SecurityOpt"].to_string().contains("no-new-privileges"));
-    assert!(host["Memory"].as_i64().unwrap() > 0 && host["PidsLimit"].as_i64().unwrap() > 0 && host["NanoCpus"].as_i64().unwrap() > 0);
-    assert!(host["Binds"].is_null(), "no host path may be mounted: {}", host["Binds"]);
+    assert!(
+        host["SecurityOpt"]
+            .to_string()
+            .contains("no-new-privileges")
+    );
+    assert!(
+        host["Memory"].as_i64().unwrap() > 0
+            && host["PidsLimit"].as_i64().unwrap() > 0
+            && host["NanoCpus"].as_i64().unwrap() > 0
+    );
+    assert!(
+        host["Binds"].is_null(),
+        "no host path may be mounted: {}",
+        host["Binds"]
+    );
     assert_ne!(info[0]["Config"]["User"], "");
     assert_ne!(info[0]["Config"]["User"], "root");
     sb.shutdown().await;
@@ -108,10 +188,28 @@ async fn an_endless_loop_is_killed_at_the_timeout_and_the_container_lives_on() {
     let dir = tempfile::tempdir().unwrap();
     write_fixture(dir.path(), "//- /loop.js\nwhile (true) {}\n");
     let sb = sandbox(dir.path());
-    let looped = run(&sb, dir.path(), &BTreeMap::new(), "node loop.js", Duration::from_secs(2)).await;
+    let looped = run(
+        &sb,
+        dir.path(),
+        &BTreeMap::new(),
+        "node loop.js",
+        Duration::from_secs(2),
+    )
+    .await;
     assert!(looped.timed_out && looped.exit_code.is_none(), "{looped:?}");
-    let after = run(&sb, dir.path(), &BTreeMap::new(), "ps -o user,args | grep -c '[n]ode loop' ; echo alive", Duration::from_secs(10)).await;
+    let after = run(
+        &sb,
+        dir.path(),
+        &BTreeMap::new(),
+        "ps -o user,args | grep -c '[n]ode loop' ; echo alive",
+        Duration::from_secs(10),
+    )
+    .await;
     assert!(after.output.contains("alive"), "{}", after.output);
-    assert!(after.output.starts_with("0\n"), "the loop survived the kill: {}", after.output);
+    assert!(
+        after.output.starts_with("0\n"),
+        "the loop survived the kill: {}",
+        after.output
+    );
     sb.shutdown().await;
 }

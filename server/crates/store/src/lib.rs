@@ -56,7 +56,9 @@ pub enum StoreError {
          (runs are then kept in memory only)"
     )]
     Open { path: String, message: String },
-    #[error("the run store at {path} has schema {found}, newer than this samokoder's {SCHEMA_VERSION}; upgrade samokoder")]
+    #[error(
+        "the run store at {path} has schema {found}, newer than this samokoder's {SCHEMA_VERSION}; upgrade samokoder"
+    )]
     Schema { path: String, found: u32 },
     #[error("the run store failed: {0}")]
     Db(String),
@@ -86,17 +88,32 @@ pub struct SledStore {
 
 impl SledStore {
     pub fn open(path: &Path) -> Result<Self> {
-        let open_err = |e: sled::Error| StoreError::Open { path: path.display().to_string(), message: e.to_string() };
-        let db = sled::Config::new().path(path).mode(sled::Mode::LowSpace).open().map_err(open_err)?;
+        let open_err = |e: sled::Error| StoreError::Open {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let db = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::LowSpace)
+            .open()
+            .map_err(open_err)?;
         match db.get("schema_version").map_err(open_err)? {
             Some(v) => {
-                let found = u32::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Corrupt("schema_version".into()))?);
+                let found = u32::from_be_bytes(
+                    v.as_ref()
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("schema_version".into()))?,
+                );
                 if found > SCHEMA_VERSION {
-                    return Err(StoreError::Schema { path: path.display().to_string(), found });
+                    return Err(StoreError::Schema {
+                        path: path.display().to_string(),
+                        found,
+                    });
                 }
             }
             None => {
-                db.insert("schema_version", &SCHEMA_VERSION.to_be_bytes()).map_err(open_err)?;
+                db.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(open_err)?;
             }
         }
         let runs = db.open_tree("runs").map_err(open_err)?;
@@ -105,7 +122,10 @@ impl SledStore {
     }
 
     fn flush(&self) -> Result<()> {
-        self.db.flush().map(|_| ()).map_err(|e| StoreError::Db(e.to_string()))
+        self.db
+            .flush()
+            .map(|_| ())
+            .map_err(|e| StoreError::Db(e.to_string()))
     }
 }
 
@@ -123,30 +143,46 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 impl Store for SledStore {
     fn put_run(&self, run: &RunRecord) -> Result<()> {
-        self.runs.insert(run.id.as_bytes(), encode(run)).map_err(db_err)?;
+        self.runs
+            .insert(run.id.as_bytes(), encode(run))
+            .map_err(db_err)?;
         self.flush()
     }
 
     fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
-        self.runs.get(id.as_bytes()).map_err(db_err)?.map(|v| decode(&v)).transpose()
+        self.runs
+            .get(id.as_bytes())
+            .map_err(db_err)?
+            .map(|v| decode(&v))
+            .transpose()
     }
 
     fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
         // Run ids start with a zero-padded timestamp, so reverse key order is newest first.
-        self.runs.iter().rev().take(limit).map(|kv| decode(&kv.map_err(db_err)?.1)).collect()
+        self.runs
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|kv| decode(&kv.map_err(db_err)?.1))
+            .collect()
     }
 
     fn append_step(&self, run_id: &str, step: &StepRecord) -> Result<u32> {
         let prefix = format!("{run_id}/");
         let index = self.steps.scan_prefix(prefix.as_bytes()).count() as u32;
-        self.steps.insert(format!("{prefix}{index:08}").as_bytes(), encode(step)).map_err(db_err)?;
+        self.steps
+            .insert(format!("{prefix}{index:08}").as_bytes(), encode(step))
+            .map_err(db_err)?;
         self.flush()?;
         Ok(index)
     }
 
     fn steps(&self, run_id: &str) -> Result<Vec<StepRecord>> {
         let prefix = format!("{run_id}/");
-        self.steps.scan_prefix(prefix.as_bytes()).map(|kv| decode(&kv.map_err(db_err)?.1)).collect()
+        self.steps
+            .scan_prefix(prefix.as_bytes())
+            .map(|kv| decode(&kv.map_err(db_err)?.1))
+            .collect()
     }
 }
 
@@ -168,7 +204,14 @@ impl Store for MemStore {
     }
 
     fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
-        Ok(self.runs.lock().values().rev().take(limit).cloned().collect())
+        Ok(self
+            .runs
+            .lock()
+            .values()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect())
     }
 
     fn append_step(&self, run_id: &str, step: &StepRecord) -> Result<u32> {
@@ -207,10 +250,23 @@ mod tests {
         let mut done = run("0001-a");
         done.status = RunStatus::Succeeded;
         store.put_run(&done).unwrap();
-        let ids: Vec<String> = store.list_runs(10).unwrap().into_iter().map(|r| r.id).collect();
+        let ids: Vec<String> = store
+            .list_runs(10)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
         assert_eq!(ids, ["0002-b", "0001-a"]);
-        assert_eq!(store.get_run("0001-a").unwrap().unwrap().status, RunStatus::Succeeded);
-        let step = StepRecord { agent: "code_monkey".into(), summary: "wrote 2 files".into(), files: vec!["a.js".into()], at_ms: 2 };
+        assert_eq!(
+            store.get_run("0001-a").unwrap().unwrap().status,
+            RunStatus::Succeeded
+        );
+        let step = StepRecord {
+            agent: "code_monkey".into(),
+            summary: "wrote 2 files".into(),
+            files: vec!["a.js".into()],
+            at_ms: 2,
+        };
         assert_eq!(store.append_step("0001-a", &step).unwrap(), 0);
         assert_eq!(store.append_step("0001-a", &step).unwrap(), 1);
         assert_eq!(store.steps("0001-a").unwrap().len(), 2);
@@ -228,8 +284,17 @@ mod tests {
     fn sled_store_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
-        SledStore::open(&path).unwrap().put_run(&run("0001-a")).unwrap();
-        assert!(SledStore::open(&path).unwrap().get_run("0001-a").unwrap().is_some());
+        SledStore::open(&path)
+            .unwrap()
+            .put_run(&run("0001-a"))
+            .unwrap();
+        assert!(
+            SledStore::open(&path)
+                .unwrap()
+                .get_run("0001-a")
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[test]
@@ -238,7 +303,8 @@ mod tests {
         let path = dir.path().join("db");
         {
             let db = sled::open(&path).unwrap();
-            db.insert("schema_version", &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
+            db.insert("schema_version", &(SCHEMA_VERSION + 1).to_be_bytes())
+                .unwrap();
             db.flush().unwrap();
         }
         let err = SledStore::open(&path).err().unwrap().to_string();

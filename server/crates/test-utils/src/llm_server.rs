@@ -17,7 +17,11 @@ pub enum Reply {
     /// A streamed completion of `text`, cut into content chunks of at most `chunk` chars.
     Stream { text: String, chunk: usize },
     /// A plain HTTP status with a JSON body and headers.
-    Status { code: u16, body: String, headers: Vec<(String, String)> },
+    Status {
+        code: u16,
+        body: String,
+        headers: Vec<(String, String)>,
+    },
     /// Streams `text`'s content chunks, then closes the connection without a finish reason.
     BrokenStream { text: String },
     /// Accepts the request and never answers.
@@ -28,13 +32,17 @@ pub enum Reply {
 
 impl Reply {
     pub fn text(text: impl Into<String>) -> Self {
-        Self::Stream { text: text.into(), chunk: 7 }
+        Self::Stream {
+            text: text.into(),
+            chunk: 7,
+        }
     }
 
     pub fn status(code: u16, message: &str) -> Self {
         Self::Status {
             code,
-            body: json!({"error": {"message": message, "type": "invalid_request_error"}}).to_string(),
+            body: json!({"error": {"message": message, "type": "invalid_request_error"}})
+                .to_string(),
             headers: vec![],
         }
     }
@@ -51,14 +59,22 @@ pub struct RecordedRequest {
 
 impl RecordedRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every message's content, joined: what the model was shown.
     pub fn prompt(&self) -> String {
         self.body["messages"]
             .as_array()
-            .map(|m| m.iter().filter_map(|m| m["content"].as_str()).collect::<Vec<_>>().join("\n"))
+            .map(|m| {
+                m.iter()
+                    .filter_map(|m| m["content"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
             .unwrap_or_default()
     }
 }
@@ -80,12 +96,20 @@ pub struct ScriptedLlm {
 impl ScriptedLlm {
     /// Answers the requests in order with `replies`; past the end, with a 500 that says the script ran out.
     pub fn start(replies: Vec<Reply>) -> Self {
-        Self::spawn(Script { replies: replies.into(), repeat: None, requests: Vec::new() })
+        Self::spawn(Script {
+            replies: replies.into(),
+            repeat: None,
+            requests: Vec::new(),
+        })
     }
 
     /// Answers every request with `reply`.
     pub fn repeating(reply: Reply) -> Self {
-        Self::spawn(Script { replies: VecDeque::new(), repeat: Some(reply), requests: Vec::new() })
+        Self::spawn(Script {
+            replies: VecDeque::new(),
+            repeat: Some(reply),
+            requests: Vec::new(),
+        })
     }
 
     fn spawn(script: Script) -> Self {
@@ -94,7 +118,10 @@ impl ScriptedLlm {
         let (shutdown, mut shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let shared = script.clone();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
@@ -110,7 +137,11 @@ impl ScriptedLlm {
             });
         });
         let addr = addr_rx.recv().unwrap();
-        Self { addr, script, _shutdown: shutdown }
+        Self {
+            addr,
+            script,
+            _shutdown: shutdown,
+        }
     }
 
     /// The base URL to configure, as OPENAI_BASE_URL takes it (`http://127.0.0.1:PORT/v1`).
@@ -124,15 +155,23 @@ impl ScriptedLlm {
 }
 
 async fn serve(mut stream: TcpStream, script: Arc<Mutex<Script>>) {
-    let Some(request) = read_request(&mut stream).await else { return };
+    let Some(request) = read_request(&mut stream).await else {
+        return;
+    };
     let reply = {
         let mut s = script.lock().unwrap();
         s.requests.push(request.clone());
         s.replies.pop_front().or_else(|| s.repeat.clone())
     };
-    let reply = reply.unwrap_or_else(|| Reply::status(500, "scripted LLM: no reply left in the script"));
-    let include_usage = request.body["stream_options"]["include_usage"].as_bool().unwrap_or(false);
-    let model = request.body["model"].as_str().unwrap_or("scripted").to_owned();
+    let reply =
+        reply.unwrap_or_else(|| Reply::status(500, "scripted LLM: no reply left in the script"));
+    let include_usage = request.body["stream_options"]["include_usage"]
+        .as_bool()
+        .unwrap_or(false);
+    let model = request.body["model"]
+        .as_str()
+        .unwrap_or("scripted")
+        .to_owned();
     answer(&mut stream, reply, include_usage, &model).await;
 }
 
@@ -147,7 +186,11 @@ async fn answer(stream: &mut TcpStream, reply: Reply, include_usage: bool, model
         Reply::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
-        Reply::Status { code, body, headers } => {
+        Reply::Status {
+            code,
+            body,
+            headers,
+        } => {
             let mut head = format!(
                 "HTTP/1.1 {code} Scripted\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
                 body.len()
@@ -169,23 +212,34 @@ async fn answer(stream: &mut TcpStream, reply: Reply, include_usage: bool, model
     let _ = stream.shutdown().await;
 }
 
-async fn write_stream(stream: &mut TcpStream, text: &str, chunk: usize, model: &str, usage: bool, finish: bool) {
+async fn write_stream(
+    stream: &mut TcpStream,
+    text: &str,
+    chunk: usize,
+    model: &str,
+    usage: bool,
+    finish: bool,
+) {
     let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
     if stream.write_all(head.as_bytes()).await.is_err() {
         return;
     }
     let frame = |v: Value| format!("data: {v}\n\n");
-    let base = |choices: Value| {
-        json!({"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": 0, "model": model, "choices": choices})
-    };
-    let mut frames = vec![frame(base(json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}])))];
+    let base = |choices: Value| json!({"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": 0, "model": model, "choices": choices});
+    let mut frames = vec![frame(base(
+        json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]),
+    ))];
     let chars: Vec<char> = text.chars().collect();
     for piece in chars.chunks(chunk.max(1)) {
         let piece: String = piece.iter().collect();
-        frames.push(frame(base(json!([{"index": 0, "delta": {"content": piece}, "finish_reason": null}]))));
+        frames.push(frame(base(
+            json!([{"index": 0, "delta": {"content": piece}, "finish_reason": null}]),
+        )));
     }
     if finish {
-        frames.push(frame(base(json!([{"index": 0, "delta": {}, "finish_reason": "stop"}]))));
+        frames.push(frame(base(
+            json!([{"index": 0, "delta": {}, "finish_reason": "stop"}]),
+        )));
         if usage {
             let completion = chars.len().div_ceil(4);
             let mut u = base(json!([]));
@@ -238,5 +292,10 @@ async fn read_request(stream: &mut TcpStream) -> Option<RecordedRequest> {
         body.extend_from_slice(&tmp[..n]);
     }
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    Some(RecordedRequest { method, path, headers, body })
+    Some(RecordedRequest {
+        method,
+        path,
+        headers,
+        body,
+    })
 }

@@ -14,12 +14,18 @@ pub(crate) fn status(backend: &Backend) -> Result<Value> {
         .map(|r| json!({ "runId": r.id, "kind": r.kind, "message": r.message }))
         .collect();
     let config = engine.config();
-    Ok(json!({ "runs": runs, "provider": config.llm.provider, "model": config.llm.model, "image": config.sandbox.image }))
+    Ok(
+        json!({ "runs": runs, "provider": config.llm.provider, "model": config.llm.model, "image": config.sandbox.image }),
+    )
 }
 
 pub(crate) fn runs(backend: &Backend, params: Value) -> Result<Value> {
     let engine = backend.engine()?;
-    let limit = params.get("limit").and_then(Value::as_u64).unwrap_or(50).min(1000) as usize;
+    let limit = params
+        .get("limit")
+        .and_then(Value::as_u64)
+        .unwrap_or(50)
+        .min(1000) as usize;
     let records = engine.store().list_runs(limit).map_err(|e| {
         let mut err = tower_lsp::jsonrpc::Error::internal_error();
         err.message = e.to_string().into();
@@ -40,8 +46,24 @@ pub(crate) fn runs(backend: &Backend, params: Value) -> Result<Value> {
 
 /// The user cancelled a run's progress in the editor: that cancels the run.
 pub(crate) fn progress_cancel(backend: &Backend, params: lsp::WorkDoneProgressCancelParams) {
-    let lsp::NumberOrString::String(token) = params.token else { return };
+    let lsp::NumberOrString::String(token) = params.token else {
+        return;
+    };
     if let (Ok(engine), Some(id)) = (backend.engine(), token.strip_prefix("samokoder/")) {
         engine.cancel(id);
     }
+}
+
+/// `samokoder/viewFileText {uri}`: the server's copy of an open document, for checking synchronisation
+/// (rust-analyzer has the same request for the same reason).
+pub(crate) fn view_file_text(
+    backend: &Backend,
+    params: lsp::TextDocumentIdentifier,
+) -> Result<Value> {
+    let engine = backend.engine()?;
+    let text = crate::from_proto::path(&params.uri).and_then(|p| engine.document_text(&p));
+    Ok(match text {
+        Some((text, version)) => json!({ "text": text, "version": version }),
+        None => Value::Null,
+    })
 }

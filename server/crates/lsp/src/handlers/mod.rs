@@ -50,11 +50,17 @@ impl LanguageServer for Backend {
         lifecycle::did_change_configuration(self, params);
     }
 
-    async fn code_action(&self, params: lsp::CodeActionParams) -> Result<Option<lsp::CodeActionResponse>> {
+    async fn code_action(
+        &self,
+        params: lsp::CodeActionParams,
+    ) -> Result<Option<lsp::CodeActionResponse>> {
         code_action::code_action(self, params)
     }
 
-    async fn execute_command(&self, params: lsp::ExecuteCommandParams) -> Result<Option<serde_json::Value>> {
+    async fn execute_command(
+        &self,
+        params: lsp::ExecuteCommandParams,
+    ) -> Result<Option<serde_json::Value>> {
         commands::execute_command(self, params)
     }
 }
@@ -68,6 +74,13 @@ impl Backend {
         custom::runs(self, params)
     }
 
+    pub(crate) async fn view_file_text(
+        &self,
+        params: lsp::TextDocumentIdentifier,
+    ) -> Result<serde_json::Value> {
+        custom::view_file_text(self, params)
+    }
+
     pub(crate) async fn progress_cancel(&self, params: lsp::WorkDoneProgressCancelParams) {
         custom::progress_cancel(self, params);
     }
@@ -75,5 +88,9 @@ impl Backend {
 
 /// An InvalidParams error with a message that says what to send.
 pub(crate) fn invalid_params(message: impl Into<String>) -> tower_lsp::jsonrpc::Error {
-    tower_lsp::jsonrpc::Error { code: tower_lsp::jsonrpc::ErrorCode::InvalidParams, message: message.into().into(), data: None }
+    tower_lsp::jsonrpc::Error {
+        code: tower_lsp::jsonrpc::ErrorCode::InvalidParams,
+        message: message.into().into(),
+        data: None,
+    }
 }

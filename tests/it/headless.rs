@@ -1,0 +1,131 @@
+//! `samokoder generate` and `samokoder doctor` from a terminal.
+
+use std::process::Command;
+
+use samokoder_test_utils::{Reply, ScriptedLlm, docker_available};
+
+use crate::run::BUGGY_SUM;
+use crate::support::{Sandboxed, bin};
+
+fn samokoder(s: &Sandboxed, llm: Option<&ScriptedLlm>, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(bin());
+    cmd.args(args).current_dir(s.root());
+    for var in [
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "GROQ_API_KEY",
+        "SAMOKODER_MODEL",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(s.env(llm));
+    cmd.output().unwrap()
+}
+
+#[tokio::test]
+async fn generate_writes_files_runs_tests_and_reports_failures() {
+    if !docker_available() {
+        return;
+    }
+    let llm = ScriptedLlm::start(vec![Reply::text(BUGGY_SUM)]);
+    let s = Sandboxed::new();
+    let dir = s.root().join("proj");
+    let out = samokoder(
+        &s,
+        Some(&llm),
+        &[
+            "generate",
+            "a sum function with a test",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "tests fail, so exit 1\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("src/sum.js"))
+            .unwrap()
+            .contains("a - b")
+    );
+    assert!(stdout.contains("wrote test/sum.test.js"), "{stdout}");
+    assert!(
+        stdout.contains("FAIL test/sum.test.js:6: adds two numbers"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("running `node --test` in the sandbox"),
+        "progress is printed: {stderr}"
+    );
+
+    // Fix the bug by hand: `samokoder test` now passes.
+    std::fs::write(
+        dir.join("src/sum.js"),
+        "export function sum(a, b) {\n  return a + b;\n}\n",
+    )
+    .unwrap();
+    let out = samokoder(&s, None, &["test", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("tests pass (1 passed)"), "{stdout}");
+}
+
+#[tokio::test]
+async fn doctor_reports_what_is_missing_and_fails() {
+    let s = Sandboxed::new();
+    let mut env_image = s.env(None);
+    env_image.retain(|(k, _)| k != "SAMOKODER_SANDBOX_IMAGE");
+    let out = Command::new(bin())
+        .args(["doctor", "--dir", s.root().to_str().unwrap()])
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("GROQ_API_KEY")
+        .envs(env_image)
+        .env("SAMOKODER_SANDBOX_IMAGE", "samokoder-no-such-image:0")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL provider") && stdout.contains("OPENAI_API_KEY"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("samokoder-no-such-image:0") || stdout.contains("FAIL docker"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn doctor_passes_with_a_provider_docker_and_the_image() {
+    if !docker_available() {
+        return;
+    }
+    let llm = ScriptedLlm::start(vec![Reply::text("OK")]);
+    let s = Sandboxed::new();
+    let out = samokoder(
+        &s,
+        Some(&llm),
+        &["doctor", "--dir", s.root().to_str().unwrap()],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("ok   provider: scripted-model answered"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok   docker:") && stdout.contains("API 1."),
+        "{stdout}"
+    );
+    assert_eq!(llm.requests().len(), 1, "one minimal request");
+}
