@@ -3,6 +3,8 @@
 
 mod support;
 
+mod architecture;
+
 mod headless;
 mod lifecycle;
 mod run;
