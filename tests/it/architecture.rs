@@ -21,20 +21,33 @@ fn dependencies() -> BTreeMap<String, Vec<String>> {
                 deps.push(name.trim().to_owned());
             }
         }
-        out.insert(dir.file_name().unwrap().to_string_lossy().into_owned(), deps);
+        out.insert(
+            dir.file_name().unwrap().to_string_lossy().into_owned(),
+            deps,
+        );
     }
     out
 }
 
 #[test]
 fn each_engine_has_one_room() {
-    let rooms = [("tower-lsp", "lsp"), ("bollard", "sandbox"), ("reqwest", "llm"), ("sled", "store"), ("tree-sitter", "context"), ("tree-sitter-typescript", "context")];
+    let rooms = [
+        ("tower-lsp", "lsp"),
+        ("bollard", "sandbox"),
+        ("reqwest", "llm"),
+        ("sled", "store"),
+        ("tree-sitter", "context"),
+        ("tree-sitter-typescript", "context"),
+    ];
     let deps = dependencies();
     assert!(deps.len() >= 10, "{deps:?}");
     for (krate, list) in &deps {
         for (engine, room) in rooms {
             if list.iter().any(|d| d == engine) {
-                assert_eq!(krate, room, "only crates/{room} may depend on {engine}, but crates/{krate} does");
+                assert_eq!(
+                    krate, room,
+                    "only crates/{room} may depend on {engine}, but crates/{krate} does"
+                );
             }
         }
     }
@@ -48,7 +61,10 @@ fn arrows_point_down() {
     let deps = dependencies();
     for (krate, list) in &deps {
         for name in list.iter().filter_map(|d| d.strip_prefix("samokoder-")) {
-            assert_ne!(name, "test-utils", "crates/{krate} depends on test-utils outside [dev-dependencies]");
+            assert_ne!(
+                name, "test-utils",
+                "crates/{krate} depends on test-utils outside [dev-dependencies]"
+            );
             let allowed = match layers.iter().position(|l| l == krate) {
                 Some(i) => layers[i + 1..].contains(&name) || leaves.contains(&name),
                 None => false,

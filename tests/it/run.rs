@@ -277,3 +277,53 @@ async fn a_missing_provider_says_how_to_configure_one() {
     );
     client.shutdown_and_exit().await.unwrap();
 }
+
+#[tokio::test]
+async fn cancel_stops_a_run_and_records_it() {
+    let llm = ScriptedLlm::start(vec![Reply::Delayed(
+        Duration::from_secs(60),
+        Box::new(Reply::text(BUGGY_SUM)),
+    )]);
+    let s = Sandboxed::new();
+    let client = s.spawn(s.options(Some(&llm)));
+    client.initialize().await.unwrap();
+    let run_id = generate(&client, "a slow project").await;
+    // Wait until the run is talking to the model.
+    for _ in 0..100 {
+        if !llm.requests().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let answer = client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "samokoder.cancel", "arguments": [{"runId": run_id}]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer["cancelled"], true);
+    client
+        .wait_for(Duration::from_secs(10), "progress end", |m| {
+            m["method"] == "$/progress"
+                && m["params"]["value"]["kind"] == "end"
+                && m["params"]["value"]["message"] == "cancelled"
+        })
+        .await
+        .unwrap();
+    let runs = client.request("samokoder/runs", json!({})).await.unwrap();
+    assert_eq!(runs["runs"][0]["status"], "cancelled", "{runs}");
+    let again = client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "samokoder.cancel", "arguments": [{"runId": run_id}]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again["cancelled"], false,
+        "a finished run cannot be cancelled twice"
+    );
+    assert!(client.buffer("src/sum.js").is_none());
+    client.shutdown_and_exit().await.unwrap();
+}

@@ -59,10 +59,7 @@ impl Engine {
         Self::with_env(root, Box::new(|k| std::env::var(k).ok()))
     }
 
-    pub fn with_env(
-        root: &Path,
-        env: EnvLookup,
-    ) -> Result<Arc<Self>> {
+    pub fn with_env(root: &Path, env: EnvLookup) -> Result<Arc<Self>> {
         let jail =
             Jail::new(root).with_context(|| format!("opening the workspace {}", root.display()))?;
         let (files_layer, config_problems) = config::load_files(jail.root(), &*env);

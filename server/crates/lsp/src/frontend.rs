@@ -128,6 +128,15 @@ pub(crate) struct LspFrontend {
     pub label: String,
 }
 
+impl LspFrontend {
+    /// Removes the new files written for a client that cannot create files, when the edit did not land.
+    fn undo_created(&self, created: &ChangeSet) {
+        for change in &created.changes {
+            let _ = std::fs::remove_file(self.engine.jail().abs(&change.path));
+        }
+    }
+}
+
 #[async_trait]
 impl Frontend for LspFrontend {
     fn progress(&self, run: &RunId, progress: Progress) {
@@ -209,23 +218,31 @@ impl Frontend for LspFrontend {
             label: Some(self.label.clone()),
             edit,
         };
-        let response = tokio::time::timeout(
-            APPLY_EDIT_TIMEOUT,
-            self.client
-                .send_request::<lsp::request::ApplyWorkspaceEdit>(params),
-        )
-        .await
-        .map_err(|_| {
-            anyhow!(
-                "the editor did not answer workspace/applyEdit within {} s; nothing was applied",
-                APPLY_EDIT_TIMEOUT.as_secs()
-            )
-        })?
-        .map_err(|e| anyhow!("the editor failed workspace/applyEdit: {}", e.message))?;
+        let request = self
+            .client
+            .send_request::<lsp::request::ApplyWorkspaceEdit>(params);
+        let response = match tokio::time::timeout(APPLY_EDIT_TIMEOUT, request).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => {
+                self.undo_created(&created_on_disk);
+                return Err(anyhow!(
+                    "the editor failed workspace/applyEdit: {}",
+                    e.message
+                ));
+            }
+            Err(_) => {
+                self.undo_created(&created_on_disk);
+                return Err(anyhow!(
+                    "the editor did not answer workspace/applyEdit within {} s; nothing was applied",
+                    APPLY_EDIT_TIMEOUT.as_secs()
+                ));
+            }
+        };
         if response.applied {
             self.engine.edits_accepted(changes);
             Ok(ApplyOutcome::Applied)
         } else {
+            self.undo_created(&created_on_disk);
             Ok(ApplyOutcome::Refused {
                 reason: response
                     .failure_reason

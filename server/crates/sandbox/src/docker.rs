@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -38,7 +40,10 @@ pub struct DockerSandbox {
     root: PathBuf,
     /// Stable per workspace: names the container and its volume.
     key: String,
-    state: tokio::sync::Mutex<State>,
+    state: Arc<tokio::sync::Mutex<State>>,
+    /// An exec was abandoned while its process ran (its run was cancelled): whoever next holds `state`
+    /// kills the command user's processes before anything else.
+    orphaned: Arc<AtomicBool>,
 }
 
 #[derive(Default)]
@@ -58,7 +63,8 @@ impl DockerSandbox {
             config,
             root: workspace_root.to_owned(),
             key,
-            state: tokio::sync::Mutex::new(State::default()),
+            state: Arc::default(),
+            orphaned: Arc::default(),
         }
     }
 
@@ -297,6 +303,16 @@ impl DockerSandbox {
             )
             .await
             .map_err(docker_err("exec"))?;
+        // From here a process may run in the container: if this future is dropped (the run was cancelled)
+        // before the process ends, the guard kills it, so it cannot outlive its run.
+        let mut guard = KillOnDrop {
+            docker: docker.clone(),
+            container: container.to_owned(),
+            user: self.config.user.clone(),
+            state: self.state.clone(),
+            orphaned: self.orphaned.clone(),
+            armed: true,
+        };
         let StartExecResults::Attached {
             mut output,
             mut input,
@@ -340,8 +356,9 @@ impl DockerSandbox {
             }
         }
         drop(output);
+        guard.armed = false;
         let exit_code = if timed_out {
-            self.kill_user_processes(docker, container).await;
+            kill_user_processes(docker, container, &self.config.user).await;
             None
         } else {
             docker
@@ -359,27 +376,6 @@ impl DockerSandbox {
             duration: started.elapsed(),
             synced_files: 0,
         })
-    }
-
-    /// Kills every process of the command user (the command's whole tree, daemonised or not).
-    async fn kill_user_processes(&self, docker: &Docker, container: &str) {
-        let exec = docker
-            .create_exec(
-                container,
-                CreateExecOptions {
-                    cmd: Some(vec!["kill".to_owned(), "-9".to_owned(), "-1".to_owned()]),
-                    user: Some(self.config.user.clone()),
-                    ..Default::default()
-                },
-            )
-            .await;
-        if let Ok(exec) = exec {
-            if let Ok(StartExecResults::Attached { mut output, .. }) =
-                docker.start_exec(&exec.id, None).await
-            {
-                while output.next().await.is_some() {}
-            }
-        }
     }
 
     async fn remove_all(docker: &Docker, container: Option<String>, volume: Option<String>) {
@@ -468,6 +464,9 @@ impl Sandbox for DockerSandbox {
 
         let mut state = self.state.lock().await;
         let (docker, container) = self.ensure_container(&mut state).await?;
+        if self.orphaned.swap(false, Ordering::SeqCst) {
+            kill_user_processes(&docker, &container, &self.config.user).await;
+        }
         // Replace the workspace with the new copy (dependencies installed in the container stay).
         let sync = format!(
             "find {WORKDIR} -mindepth 1 -maxdepth 1 ! -name node_modules -exec rm -rf {{}} + && tar -x -f - -C {WORKDIR}"
@@ -522,6 +521,57 @@ impl Sandbox for DockerSandbox {
         let (container, volume) = (state.container.take(), state.volume.take());
         if let Some(docker) = state.docker.clone() {
             Self::remove_all(&docker, container, volume).await;
+        }
+    }
+}
+
+/// Kills every process of the command user (the command's whole tree, daemonised or not).
+async fn kill_user_processes(docker: &Docker, container: &str, user: &str) {
+    let options = CreateExecOptions {
+        cmd: Some(vec!["kill".to_owned(), "-9".to_owned(), "-1".to_owned()]),
+        user: Some(user.to_owned()),
+        attach_stdout: Some(true),
+        ..Default::default()
+    };
+    if let Ok(exec) = docker.create_exec(container, options).await
+        && let Ok(StartExecResults::Attached { mut output, .. }) =
+            docker.start_exec(&exec.id, None).await
+    {
+        while output.next().await.is_some() {}
+    }
+}
+
+/// Kills the command user's processes when an exec is abandoned midway. The kill waits for the sandbox's
+/// lock, and whoever takes the lock first (this task, or the next run) does it, so it never hits the
+/// processes of a later run.
+struct KillOnDrop {
+    docker: Docker,
+    container: String,
+    user: String,
+    state: Arc<tokio::sync::Mutex<State>>,
+    orphaned: Arc<AtomicBool>,
+    armed: bool,
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        self.orphaned.store(true, Ordering::SeqCst);
+        let (docker, container, user) = (
+            self.docker.clone(),
+            std::mem::take(&mut self.container),
+            std::mem::take(&mut self.user),
+        );
+        let (state, orphaned) = (self.state.clone(), self.orphaned.clone());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _held = state.lock().await;
+                if orphaned.swap(false, Ordering::SeqCst) {
+                    kill_user_processes(&docker, &container, &user).await;
+                }
+            });
         }
     }
 }

@@ -213,3 +213,46 @@ async fn an_endless_loop_is_killed_at_the_timeout_and_the_container_lives_on() {
     );
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_cancelled_command_does_not_outlive_its_run() {
+    if !docker_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path(), "//- /loop.js\nwhile (true) {}\n");
+    let sb = sandbox(dir.path());
+    let overlay = BTreeMap::new();
+    let run = sb.run(
+        RunRequest {
+            root: dir.path(),
+            overlay: &overlay,
+            command: "node loop.js",
+            timeout: Duration::from_secs(60),
+        },
+        &|_| {},
+    );
+    // Cancel by dropping the future, as the run registry does, once the loop is surely running.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(3), run)
+            .await
+            .is_err()
+    );
+    let after = run_cmd(
+        &sb,
+        dir.path(),
+        "ps -o args | grep -c '[n]ode loop' ; echo alive",
+    )
+    .await;
+    assert!(
+        after.starts_with("0\n") && after.contains("alive"),
+        "the cancelled command survived: {after}"
+    );
+    sb.shutdown().await;
+}
+
+async fn run_cmd(sb: &DockerSandbox, root: &std::path::Path, command: &str) -> String {
+    run(sb, root, &BTreeMap::new(), command, Duration::from_secs(30))
+        .await
+        .output
+}
