@@ -31,7 +31,10 @@ use crate::{
 /// Label on everything we create, so leftovers can be found and removed.
 pub const LABEL: &str = "dev.samokoder";
 const LABEL_WORKSPACE: &str = "dev.samokoder.workspace";
-const LABEL_PID: &str = "dev.samokoder.pid";
+/// `<pid>:<start time>` of the server that created it: alive only while that very process is.
+const LABEL_OWNER: &str = "dev.samokoder.owner";
+/// The host of that server: owners are only judged on the host they ran on.
+const LABEL_HOST: &str = "dev.samokoder.host";
 /// The container's own process runs as nobody, out of reach of `kill -1` by the command user.
 const KEEPER_USER: &str = "65534:65534";
 
@@ -135,7 +138,11 @@ impl DockerSandbox {
         HashMap::from([
             (LABEL.to_owned(), "1".to_owned()),
             (LABEL_WORKSPACE.to_owned(), self.root.display().to_string()),
-            (LABEL_PID.to_owned(), std::process::id().to_string()),
+            (
+                LABEL_OWNER.to_owned(),
+                process_identity(std::process::id()).unwrap_or_default(),
+            ),
+            (LABEL_HOST.to_owned(), hostname()),
         ])
     }
 
@@ -161,6 +168,9 @@ impl DockerSandbox {
             }
         }
         self.ensure_image(&docker).await?;
+        if let Err(e) = remove_leftovers(&docker).await {
+            tracing::warn!(error = %e, "could not look for leftover sandbox containers");
+        }
         let name = self.container_name();
         // A container of this name is a leftover of an earlier server for this workspace.
         let _ = docker
@@ -397,41 +407,70 @@ impl DockerSandbox {
         }
     }
 
-    /// Removes containers (and their volumes) labelled as ours whose server process is gone.
+    /// Removes containers (and their volumes) labelled as ours whose server process on this host is gone:
+    /// what a killed or crashed server left behind. Returns how many it removed.
     pub async fn remove_leftovers(&self) -> Result<usize> {
         let mut state = self.state.lock().await;
         let docker = Self::connect(&mut state).await?;
         drop(state);
-        let filters = HashMap::from([("label".to_owned(), vec![LABEL.to_owned()])]);
-        let list = docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(|e| SandboxError::Docker {
-                action: "list containers",
-                message: e.to_string(),
-            })?;
-        let mut removed = 0;
-        for c in list {
-            let labels = c.labels.unwrap_or_default();
-            let pid: Option<u32> = labels.get(LABEL_PID).and_then(|p| p.parse().ok());
-            let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
-            if !alive {
-                let volume = c
-                    .names
-                    .as_ref()
-                    .and_then(|n| n.first())
-                    .map(|n| format!("{}-ws", n.trim_start_matches('/')));
-                Self::remove_all(&docker, c.id, volume).await;
-                removed += 1;
-            }
-        }
-        Ok(removed)
+        remove_leftovers(&docker).await
     }
+}
+
+async fn remove_leftovers(docker: &Docker) -> Result<usize> {
+    let filters = HashMap::from([("label".to_owned(), vec![LABEL.to_owned()])]);
+    let list = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| SandboxError::Docker {
+            action: "list containers",
+            message: e.to_string(),
+        })?;
+    let host = hostname();
+    let mut removed = 0;
+    for c in list {
+        let labels = c.labels.unwrap_or_default();
+        if labels.get(LABEL_HOST) != Some(&host) {
+            continue; // another machine's server, on a shared engine: not ours to judge
+        }
+        let owner = labels.get(LABEL_OWNER).cloned().unwrap_or_default();
+        let alive = owner
+            .split_once(':')
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+            .and_then(process_identity)
+            .is_some_and(|identity| identity == owner);
+        if !alive {
+            let volume = c
+                .names
+                .as_ref()
+                .and_then(|n| n.first())
+                .map(|n| format!("{}-ws", n.trim_start_matches('/')));
+            tracing::info!(container = ?c.names, "removing a sandbox container left by a server that is gone");
+            DockerSandbox::remove_all(docker, c.id, volume).await;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// `<pid>:<start time in clock ticks since boot>`, which names a process uniquely across pid reuse.
+fn process_identity(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses; fields resume after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let start_time = rest.split_whitespace().nth(19)?;
+    Some(format!("{pid}:{start_time}"))
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default()
 }
 
 #[async_trait]

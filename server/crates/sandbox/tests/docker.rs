@@ -256,3 +256,64 @@ async fn run_cmd(sb: &DockerSandbox, root: &std::path::Path, command: &str) -> S
         .await
         .output
 }
+
+#[tokio::test]
+async fn containers_of_a_dead_server_are_removed_and_live_ones_kept() {
+    if !docker_available() {
+        return;
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let create = |name: &str, owner: &str| {
+        let status = std::process::Command::new("docker")
+            .args([
+                "create",
+                "--name",
+                name,
+                "--label",
+                "dev.samokoder=1",
+                "--label",
+                &format!("dev.samokoder.owner={owner}"),
+            ])
+            .args([
+                "--label",
+                &format!("dev.samokoder.host={host}"),
+                &test_image(),
+                "true",
+            ])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let dead = format!("samokoder-test-dead-{}", std::process::id());
+    let live = format!("samokoder-test-live-{}", std::process::id());
+    // pid 1's start time is never 999999999; a process that is gone looks like this.
+    create(&dead, "1:999999999");
+    let me = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let start = me[me.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .to_owned();
+    create(&live, &format!("{}:{start}", std::process::id()));
+
+    let dir = tempfile::tempdir().unwrap();
+    let removed = sandbox(dir.path()).remove_leftovers().await.unwrap();
+    let exists = |name: &str| {
+        std::process::Command::new("docker")
+            .args(["inspect", name])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(removed >= 1);
+    assert!(!exists(&dead), "the dead server's container must go");
+    assert!(exists(&live), "a live server's container must stay");
+    let _ = std::process::Command::new("docker")
+        .args(["rm", "-f", &live])
+        .output();
+}
