@@ -47,12 +47,7 @@ fn initialize_message(root: &Path) -> Vec<u8> {
 }
 
 /// Spawns `program`, writes `message`, waits for the first bytes of a reply; returns the elapsed time.
-async fn spawn_round_trip(
-    program: &Path,
-    args: &[&str],
-    message: &[u8],
-    env: &[(String, String)],
-) -> Duration {
+async fn spawn_round_trip(program: &Path, args: &[&str], message: &[u8], env: &[(String, String)]) -> Duration {
     let started = Instant::now();
     let mut child = tokio::process::Command::new(program)
         .args(args)
@@ -98,26 +93,18 @@ async fn bench_did_change(dir: &Path, env: &[(String, String)]) {
     let lines = text.lines().count() as u32;
     let mut options = ClientOptions::new(dir);
     options.env = env.to_vec();
-    let client =
-        LspClient::spawn(Path::new(env!("CARGO_BIN_EXE_samokoder")), &[], options).unwrap();
+    let client = LspClient::spawn(Path::new(env!("CARGO_BIN_EXE_samokoder")), &[], options).unwrap();
     client.initialize().await.unwrap();
-    client
-        .did_open("big.ts", "typescript", &text)
-        .await
-        .unwrap();
+    client.did_open("big.ts", "typescript", &text).await.unwrap();
     client.request("samokoder/status", json!({})).await.unwrap();
 
     let n = 2000;
     let edit_at = |i: u32| (i * 7919) % lines;
-    let (mut through_stdio, mut barrier_only, mut in_process) =
-        (Vec::new(), Vec::new(), Vec::new());
+    let (mut through_stdio, mut barrier_only, mut in_process) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {
         let l = edit_at(i);
         let started = Instant::now();
-        client
-            .did_change("big.ts", i as i32 + 2, [l, 3, l, 3], "y")
-            .await
-            .unwrap();
+        client.did_change("big.ts", i as i32 + 2, [l, 3, l, 3], "y").await.unwrap();
         client.request("samokoder/status", json!({})).await.unwrap();
         through_stdio.push(started.elapsed());
         let started = Instant::now();
@@ -127,27 +114,14 @@ async fn bench_did_change(dir: &Path, env: &[(String, String)]) {
     let mut doc = Document::new(&text, 1);
     for i in 0..n {
         let l = edit_at(i);
-        let change = ContentChange {
-            range: Some(Range::new(Position::new(l, 3), Position::new(l, 3))),
-            text: "y".into(),
-        };
+        let change =
+            ContentChange { range: Some(Range::new(Position::new(l, 3), Position::new(l, 3))), text: "y".into() };
         let started = Instant::now();
-        doc.change(i as i32 + 2, vec![change], PositionEncoding::Utf16)
-            .unwrap();
+        doc.change(i as i32 + 2, vec![change], PositionEncoding::Utf16).unwrap();
         in_process.push(started.elapsed());
     }
-    let check = client
-        .request(
-            "samokoder/viewFileText",
-            json!({"uri": client.uri("big.ts")}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        check["text"].as_str().unwrap(),
-        doc.text(),
-        "the server and the in-process document agree"
-    );
+    let check = client.request("samokoder/viewFileText", json!({"uri": client.uri("big.ts")})).await.unwrap();
+    assert_eq!(check["text"].as_str().unwrap(), doc.text(), "the server and the in-process document agree");
     for p in [0.5, 0.99] {
         let label = if p == 0.5 { "p50" } else { "p99" };
         let ours = percentile(&mut through_stdio, p);
@@ -173,20 +147,10 @@ async fn bench_container(dir: &Path) {
         "//- /package.json\n{\"type\": \"module\"}\n//- /test/a.test.js\nimport { test } from 'node:test';\nimport assert from 'node:assert';\ntest('a', () => assert.equal(1, 1));\n",
     );
     let image = test_image();
-    let sandbox = DockerSandbox::new(
-        SandboxConfig {
-            image: image.clone(),
-            ..Default::default()
-        },
-        dir,
-    );
+    let sandbox = DockerSandbox::new(SandboxConfig { image: image.clone(), ..Default::default() }, dir);
     let overlay = BTreeMap::new();
-    let request = || RunRequest {
-        root: dir,
-        overlay: &overlay,
-        command: "node --test",
-        timeout: Duration::from_secs(60),
-    };
+    let request =
+        || RunRequest { root: dir, overlay: &overlay, command: "node --test", timeout: Duration::from_secs(60) };
     // The first run creates the container; it is not what the fix loop pays.
     let first = Instant::now();
     assert!(sandbox.run(request(), &|_| {}).await.unwrap().success());
@@ -225,11 +189,7 @@ async fn bench_container(dir: &Path) {
         percentile(&mut per_command, 0.5),
         "`docker run` per command p50",
     );
-    println!(
-        "{:<44} {:>12}",
-        "first run (creates the container)",
-        ms(cold)
-    );
+    println!("{:<44} {:>12}", "first run (creates the container)", ms(cold));
 }
 
 #[tokio::main]
@@ -237,24 +197,11 @@ async fn main() {
     let home = tempfile::tempdir().unwrap();
     let env = vec![
         ("HOME".to_owned(), home.path().display().to_string()),
-        (
-            "XDG_DATA_HOME".to_owned(),
-            home.path().join("data").display().to_string(),
-        ),
-        (
-            "XDG_CONFIG_HOME".to_owned(),
-            home.path().join("config").display().to_string(),
-        ),
+        ("XDG_DATA_HOME".to_owned(), home.path().join("data").display().to_string()),
+        ("XDG_CONFIG_HOME".to_owned(), home.path().join("config").display().to_string()),
     ];
     let ws = tempfile::tempdir().unwrap();
-    println!(
-        "samokoder skeleton benchmarks ({} build)",
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        }
-    );
+    println!("samokoder skeleton benchmarks ({} build)", if cfg!(debug_assertions) { "debug" } else { "release" });
     bench_initialize(ws.path(), &env).await;
     bench_did_change(ws.path(), &env).await;
     let docker = std::process::Command::new("docker")
@@ -266,9 +213,6 @@ async fn main() {
     if docker {
         bench_container(tempfile::tempdir().unwrap().path()).await;
     } else {
-        println!(
-            "container figures skipped: no Docker daemon or no {} (scripts/build-test-image.sh)",
-            test_image()
-        );
+        println!("container figures skipped: no Docker daemon or no {} (scripts/build-test-image.sh)", test_image());
     }
 }

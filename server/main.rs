@@ -5,10 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    version,
-    about = "Turns a plain-language description into a working, tested application"
-)]
+#[command(version, about = "Turns a plain-language description into a working, tested application")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -50,14 +47,10 @@ async fn main() {
             samokoder_lsp::Ending::Clean => 0,
             samokoder_lsp::Ending::Abrupt => 1,
         },
-        Command::Generate {
-            description,
-            dir,
-            verbose,
-        } => report(samokoder_engine::generate_command(&description, &dir, verbose).await),
-        Command::Test { dir, verbose } => {
-            report(samokoder_engine::test_command(&dir, verbose).await)
+        Command::Generate { description, dir, verbose } => {
+            report(samokoder_engine::generate_command(&description, &dir, verbose).await)
         }
+        Command::Test { dir, verbose } => report(samokoder_engine::test_command(&dir, verbose).await),
         Command::Doctor { dir } => report(samokoder_engine::doctor_command(&dir).await),
     };
     // Exit now: the runtime would otherwise wait for the thread blocked reading stdin.

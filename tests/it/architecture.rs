@@ -21,10 +21,7 @@ fn dependencies() -> BTreeMap<String, Vec<String>> {
                 deps.push(name.trim().to_owned());
             }
         }
-        out.insert(
-            dir.file_name().unwrap().to_string_lossy().into_owned(),
-            deps,
-        );
+        out.insert(dir.file_name().unwrap().to_string_lossy().into_owned(), deps);
     }
     out
 }
@@ -44,10 +41,7 @@ fn each_engine_has_one_room() {
     for (krate, list) in &deps {
         for (engine, room) in rooms {
             if list.iter().any(|d| d == engine) {
-                assert_eq!(
-                    krate, room,
-                    "only crates/{room} may depend on {engine}, but crates/{krate} does"
-                );
+                assert_eq!(krate, room, "only crates/{room} may depend on {engine}, but crates/{krate} does");
             }
         }
     }
@@ -61,10 +55,7 @@ fn arrows_point_down() {
     let deps = dependencies();
     for (krate, list) in &deps {
         for name in list.iter().filter_map(|d| d.strip_prefix("samokoder-")) {
-            assert_ne!(
-                name, "test-utils",
-                "crates/{krate} depends on test-utils outside [dev-dependencies]"
-            );
+            assert_ne!(name, "test-utils", "crates/{krate} depends on test-utils outside [dev-dependencies]");
             let allowed = match layers.iter().position(|l| l == krate) {
                 Some(i) => layers[i + 1..].contains(&name) || leaves.contains(&name),
                 None => false,

@@ -10,12 +10,7 @@ use crate::support::{Sandboxed, bin};
 fn samokoder(s: &Sandboxed, llm: Option<&ScriptedLlm>, args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(bin());
     cmd.args(args).current_dir(s.root());
-    for var in [
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "GROQ_API_KEY",
-        "SAMOKODER_MODEL",
-    ] {
+    for var in ["OPENAI_API_KEY", "OPENAI_BASE_URL", "GROQ_API_KEY", "SAMOKODER_MODEL"] {
         cmd.env_remove(var);
     }
     cmd.envs(s.env(llm));
@@ -30,52 +25,20 @@ async fn generate_writes_files_runs_tests_and_reports_failures() {
     let llm = ScriptedLlm::start(vec![Reply::text(BUGGY_SUM)]);
     let s = Sandboxed::new();
     let dir = s.root().join("proj");
-    let out = samokoder(
-        &s,
-        Some(&llm),
-        &[
-            "generate",
-            "a sum function with a test",
-            "--dir",
-            dir.to_str().unwrap(),
-        ],
-    );
+    let out = samokoder(&s, Some(&llm), &["generate", "a sum function with a test", "--dir", dir.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "tests fail, so exit 1\nstdout: {stdout}\nstderr: {stderr}"
-    );
-    assert!(
-        std::fs::read_to_string(dir.join("src/sum.js"))
-            .unwrap()
-            .contains("a - b")
-    );
+    assert_eq!(out.status.code(), Some(1), "tests fail, so exit 1\nstdout: {stdout}\nstderr: {stderr}");
+    assert!(std::fs::read_to_string(dir.join("src/sum.js")).unwrap().contains("a - b"));
     assert!(stdout.contains("wrote test/sum.test.js"), "{stdout}");
-    assert!(
-        stdout.contains("FAIL test/sum.test.js:6: adds two numbers"),
-        "{stdout}"
-    );
-    assert!(
-        stderr.contains("running `node --test` in the sandbox"),
-        "progress is printed: {stderr}"
-    );
+    assert!(stdout.contains("FAIL test/sum.test.js:6: adds two numbers"), "{stdout}");
+    assert!(stderr.contains("running `node --test` in the sandbox"), "progress is printed: {stderr}");
 
     // Fix the bug by hand: `samokoder test` now passes.
-    std::fs::write(
-        dir.join("src/sum.js"),
-        "export function sum(a, b) {\n  return a + b;\n}\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("src/sum.js"), "export function sum(a, b) {\n  return a + b;\n}\n").unwrap();
     let out = samokoder(&s, None, &["test", dir.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("tests pass (1 passed)"), "{stdout}");
 }
 
@@ -95,14 +58,8 @@ async fn doctor_reports_what_is_missing_and_fails() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(
-        stdout.contains("FAIL provider") && stdout.contains("OPENAI_API_KEY"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("samokoder-no-such-image:0") || stdout.contains("FAIL docker"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("FAIL provider") && stdout.contains("OPENAI_API_KEY"), "{stdout}");
+    assert!(stdout.contains("samokoder-no-such-image:0") || stdout.contains("FAIL docker"), "{stdout}");
 }
 
 #[tokio::test]
@@ -112,20 +69,11 @@ async fn doctor_passes_with_a_provider_docker_and_the_image() {
     }
     let llm = ScriptedLlm::start(vec![Reply::text("OK")]);
     let s = Sandboxed::new();
-    let out = samokoder(
-        &s,
-        Some(&llm),
-        &["doctor", "--dir", s.root().to_str().unwrap()],
-    );
+    let out = samokoder(&s, Some(&llm), &["doctor", "--dir", s.root().to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(
-        stdout.contains("ok   provider: scripted-model answered"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("ok   docker:") && stdout.contains("API 1."),
-        "{stdout}"
-    );
+    assert!(stdout.contains("ok   provider: openai-compatible: scripted-model answered"), "{stdout}");
+    assert!(stdout.contains("ok   role code_monkey: openai-compatible/scripted-model"), "{stdout}");
+    assert!(stdout.contains("ok   docker:") && stdout.contains("API 1."), "{stdout}");
     assert_eq!(llm.requests().len(), 1, "one minimal request");
 }

@@ -19,10 +19,7 @@ async fn generate(client: &LspClient, description: &str) -> String {
         )
         .await
         .unwrap();
-    result["runId"]
-        .as_str()
-        .expect("generate answers {runId}")
-        .to_owned()
+    result["runId"].as_str().expect("generate answers {runId}").to_owned()
 }
 
 fn progress_kinds(client: &LspClient, run_id: &str) -> Vec<String> {
@@ -31,12 +28,7 @@ fn progress_kinds(client: &LspClient, run_id: &str) -> Vec<String> {
         .messages()
         .iter()
         .filter(|m| m["method"] == "$/progress" && m["params"]["token"] == token)
-        .map(|m| {
-            m["params"]["value"]["kind"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned()
-        })
+        .map(|m| m["params"]["value"]["kind"].as_str().unwrap_or("").to_owned())
         .collect()
 }
 
@@ -46,10 +38,7 @@ fn our_containers(root: &std::path::Path) -> String {
             "ps",
             "-a",
             "--filter",
-            &format!(
-                "label=dev.samokoder.workspace={}",
-                root.canonicalize().unwrap().display()
-            ),
+            &format!("label=dev.samokoder.workspace={}", root.canonicalize().unwrap().display()),
             "--format",
             "{{.Names}}",
         ])
@@ -71,36 +60,20 @@ async fn generate_applies_to_unsaved_buffers_and_tests_them_in_docker() {
 
     let test_uri = client.uri("test/sum.test.js");
     let diagnostics = client
-        .wait_notification(
-            "textDocument/publishDiagnostics",
-            Duration::from_secs(120),
-            |p| p["uri"] == test_uri && p["diagnostics"].as_array().is_some_and(|d| !d.is_empty()),
-        )
+        .wait_notification("textDocument/publishDiagnostics", Duration::from_secs(120), |p| {
+            p["uri"] == test_uri && p["diagnostics"].as_array().is_some_and(|d| !d.is_empty())
+        })
         .await
         .unwrap();
     let d = &diagnostics["diagnostics"][0];
-    assert_eq!(
-        d["range"]["start"]["line"], 5,
-        "the failing assertion is on line 6: {d}"
-    );
+    assert_eq!(d["range"]["start"]["line"], 5, "the failing assertion is on line 6: {d}");
     assert_eq!(d["range"]["start"]["character"], 2);
     assert_eq!(d["source"], "samokoder");
-    assert!(
-        d["message"].as_str().unwrap().contains("adds two numbers"),
-        "{d}"
-    );
+    assert!(d["message"].as_str().unwrap().contains("adds two numbers"), "{d}");
 
     // The files live in the client's buffers only: the container tested what the editor holds.
-    assert!(
-        client
-            .buffer("src/sum.js")
-            .unwrap()
-            .contains("return a - b;")
-    );
-    assert!(
-        !s.root().join("src/sum.js").exists(),
-        "the client never saved; nothing may be on disk"
-    );
+    assert!(client.buffer("src/sum.js").unwrap().contains("return a - b;"));
+    assert!(!s.root().join("src/sum.js").exists(), "the client never saved; nothing may be on disk");
 
     // The model was asked over HTTP with a streaming request.
     let request = &llm.requests()[0];
@@ -118,16 +91,9 @@ async fn generate_applies_to_unsaved_buffers_and_tests_them_in_docker() {
     let kinds = progress_kinds(&client, &run_id);
     assert_eq!(kinds.first().map(String::as_str), Some("begin"));
     assert_eq!(kinds.last().map(String::as_str), Some("end"));
-    assert!(
-        kinds.iter().filter(|k| *k == "report").count() >= 3,
-        "{kinds:?}"
-    );
+    assert!(kinds.iter().filter(|k| *k == "report").count() >= 3, "{kinds:?}");
     assert!(client.messages().iter().any(|m| {
-        m["method"] == "samokoder/log"
-            && m["params"]["text"]
-                .as_str()
-                .unwrap_or("")
-                .contains("export function sum")
+        m["method"] == "samokoder/log" && m["params"]["text"].as_str().unwrap_or("").contains("export function sum")
     }));
 
     let runs = client.request("samokoder/runs", json!({})).await.unwrap();
@@ -136,11 +102,7 @@ async fn generate_applies_to_unsaved_buffers_and_tests_them_in_docker() {
 
     let root = s.root().to_owned();
     assert_eq!(client.shutdown_and_exit().await.unwrap().code(), Some(0));
-    assert_eq!(
-        our_containers(&root),
-        "",
-        "shutdown must remove the sandbox container"
-    );
+    assert_eq!(our_containers(&root), "", "shutdown must remove the sandbox container");
 }
 
 #[tokio::test]
@@ -152,17 +114,11 @@ async fn a_client_that_refuses_the_edit_gets_a_clear_message_and_nothing_is_writ
     let client = s.spawn(options);
     client.initialize().await.unwrap();
     generate(&client, "a sum function").await;
-    let message = client
-        .wait_notification("window/showMessage", Duration::from_secs(30), |p| {
-            p["type"] == 1
-        })
-        .await
-        .unwrap();
+    let message =
+        client.wait_notification("window/showMessage", Duration::from_secs(30), |p| p["type"] == 1).await.unwrap();
     let text = message["message"].as_str().unwrap();
     assert!(
-        text.contains("did not apply")
-            && text.contains("the user declined")
-            && text.contains("nothing was written"),
+        text.contains("did not apply") && text.contains("the user declined") && text.contains("nothing was written"),
         "{text}"
     );
     assert!(client.buffer("src/sum.js").is_none());
@@ -183,25 +139,12 @@ async fn a_client_that_never_answers_apply_edit_cannot_wedge_the_server() {
     }
     // All five runs now wait on an applyEdit the client will never answer...
     for _ in 0..50 {
-        if client
-            .messages()
-            .iter()
-            .filter(|m| m["method"] == "workspace/applyEdit")
-            .count()
-            == 5
-        {
+        if client.messages().iter().filter(|m| m["method"] == "workspace/applyEdit").count() == 5 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(
-        client
-            .messages()
-            .iter()
-            .filter(|m| m["method"] == "workspace/applyEdit")
-            .count(),
-        5
-    );
+    assert_eq!(client.messages().iter().filter(|m| m["method"] == "workspace/applyEdit").count(), 5);
     // ...and requests are still answered at once.
     let status = client.request("samokoder/status", json!({})).await.unwrap();
     assert_eq!(status["runs"].as_array().unwrap().len(), 5, "{status}");
@@ -212,11 +155,7 @@ async fn a_client_that_never_answers_apply_edit_cannot_wedge_the_server() {
     assert!(actions.as_array().is_some());
     let started = std::time::Instant::now();
     assert_eq!(client.shutdown_and_exit().await.unwrap().code(), Some(0));
-    assert!(
-        started.elapsed() < Duration::from_secs(15),
-        "shutdown took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(15), "shutdown took {:?}", started.elapsed());
 }
 
 #[tokio::test]
@@ -232,26 +171,14 @@ async fn paths_outside_the_workspace_are_refused_and_nothing_is_written() {
     let client = s.spawn(s.options(Some(&llm)));
     client.initialize().await.unwrap();
     generate(&client, "anything").await;
-    let message = client
-        .wait_notification("window/showMessage", Duration::from_secs(30), |p| {
-            p["type"] == 1
-        })
-        .await
-        .unwrap();
+    let message =
+        client.wait_notification("window/showMessage", Duration::from_secs(30), |p| p["type"] == 1).await.unwrap();
     let text = message["message"].as_str().unwrap();
     assert!(
-        text.contains("../outside.ts")
-            && text.contains("absolute")
-            && text.contains("nothing was written"),
+        text.contains("../outside.ts") && text.contains("absolute") && text.contains("nothing was written"),
         "{text}"
     );
-    assert!(
-        !client
-            .messages()
-            .iter()
-            .any(|m: &Value| m["method"] == "workspace/applyEdit"),
-        "no edit may be sent"
-    );
+    assert!(!client.messages().iter().any(|m: &Value| m["method"] == "workspace/applyEdit"), "no edit may be sent");
     assert!(!s.root().parent().unwrap().join("outside.ts").exists());
     assert!(!absolute.exists());
     assert!(!s.root().join("src").exists());
@@ -264,26 +191,16 @@ async fn a_missing_provider_says_how_to_configure_one() {
     let client = s.spawn(s.options(None));
     client.initialize().await.unwrap();
     generate(&client, "anything").await;
-    let message = client
-        .wait_notification("window/showMessage", Duration::from_secs(30), |p| {
-            p["type"] == 1
-        })
-        .await
-        .unwrap();
+    let message =
+        client.wait_notification("window/showMessage", Duration::from_secs(30), |p| p["type"] == 1).await.unwrap();
     let text = message["message"].as_str().unwrap();
-    assert!(
-        text.contains("OPENAI_API_KEY") && text.contains("OPENAI_BASE_URL"),
-        "{text}"
-    );
+    assert!(text.contains("OPENAI_API_KEY") && text.contains("OPENAI_BASE_URL"), "{text}");
     client.shutdown_and_exit().await.unwrap();
 }
 
 #[tokio::test]
 async fn cancel_stops_a_run_and_records_it() {
-    let llm = ScriptedLlm::start(vec![Reply::Delayed(
-        Duration::from_secs(60),
-        Box::new(Reply::text(BUGGY_SUM)),
-    )]);
+    let llm = ScriptedLlm::start(vec![Reply::Delayed(Duration::from_secs(60), Box::new(Reply::text(BUGGY_SUM)))]);
     let s = Sandboxed::new();
     let client = s.spawn(s.options(Some(&llm)));
     client.initialize().await.unwrap();
@@ -296,10 +213,7 @@ async fn cancel_stops_a_run_and_records_it() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let answer = client
-        .request(
-            "workspace/executeCommand",
-            json!({"command": "samokoder.cancel", "arguments": [{"runId": run_id}]}),
-        )
+        .request("workspace/executeCommand", json!({"command": "samokoder.cancel", "arguments": [{"runId": run_id}]}))
         .await
         .unwrap();
     assert_eq!(answer["cancelled"], true);
@@ -314,16 +228,10 @@ async fn cancel_stops_a_run_and_records_it() {
     let runs = client.request("samokoder/runs", json!({})).await.unwrap();
     assert_eq!(runs["runs"][0]["status"], "cancelled", "{runs}");
     let again = client
-        .request(
-            "workspace/executeCommand",
-            json!({"command": "samokoder.cancel", "arguments": [{"runId": run_id}]}),
-        )
+        .request("workspace/executeCommand", json!({"command": "samokoder.cancel", "arguments": [{"runId": run_id}]}))
         .await
         .unwrap();
-    assert_eq!(
-        again["cancelled"], false,
-        "a finished run cannot be cancelled twice"
-    );
+    assert_eq!(again["cancelled"], false, "a finished run cannot be cancelled twice");
     assert!(client.buffer("src/sum.js").is_none());
     client.shutdown_and_exit().await.unwrap();
 }

@@ -17,10 +17,7 @@ pub struct Sandboxed {
 
 impl Sandboxed {
     pub fn new() -> Self {
-        Self {
-            workspace: tempfile::tempdir().unwrap(),
-            home: tempfile::tempdir().unwrap(),
-        }
+        Self { workspace: tempfile::tempdir().unwrap(), home: tempfile::tempdir().unwrap() }
     }
 
     pub fn root(&self) -> &Path {
@@ -32,14 +29,8 @@ impl Sandboxed {
         let home = self.home.path();
         let mut env = vec![
             ("HOME".to_owned(), home.display().to_string()),
-            (
-                "XDG_CONFIG_HOME".to_owned(),
-                home.join("config").display().to_string(),
-            ),
-            (
-                "XDG_DATA_HOME".to_owned(),
-                home.join("data").display().to_string(),
-            ),
+            ("XDG_CONFIG_HOME".to_owned(), home.join("config").display().to_string()),
+            ("XDG_DATA_HOME".to_owned(), home.join("data").display().to_string()),
             ("SAMOKODER_LOG".to_owned(), "debug".to_owned()),
             ("SAMOKODER_SANDBOX_IMAGE".to_owned(), test_image()),
         ];

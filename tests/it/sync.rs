@@ -5,10 +5,7 @@ use serde_json::json;
 use crate::support::Sandboxed;
 
 async fn server_text(client: &samokoder_test_utils::LspClient, rel: &str) -> String {
-    let view = client
-        .request("samokoder/viewFileText", json!({"uri": client.uri(rel)}))
-        .await
-        .unwrap();
+    let view = client.request("samokoder/viewFileText", json!({"uri": client.uri(rel)})).await.unwrap();
     view["text"].as_str().unwrap().to_owned()
 }
 
@@ -22,24 +19,10 @@ async fn multibyte_incremental_sync_in_utf8_and_utf16() {
         options.position_encodings = encodings;
         let client = s.spawn(options);
         client.initialize().await.unwrap();
-        client
-            .did_open("a.ts", "typescript", "é日😀x\nñ😀z\n")
-            .await
-            .unwrap();
-        client
-            .did_change("a.ts", 2, [0, x_at, 0, x_at + 1], "Y")
-            .await
-            .unwrap();
-        client
-            .did_change("a.ts", 3, [1, line1_at, 1, line1_at], "中")
-            .await
-            .unwrap();
-        assert_eq!(
-            server_text(&client, "a.ts").await,
-            "é日😀Y\nñ😀中z\n",
-            "encoding {}",
-            client.encoding()
-        );
+        client.did_open("a.ts", "typescript", "é日😀x\nñ😀z\n").await.unwrap();
+        client.did_change("a.ts", 2, [0, x_at, 0, x_at + 1], "Y").await.unwrap();
+        client.did_change("a.ts", 3, [1, line1_at, 1, line1_at], "中").await.unwrap();
+        assert_eq!(server_text(&client, "a.ts").await, "é日😀Y\nñ😀中z\n", "encoding {}", client.encoding());
         client.shutdown_and_exit().await.unwrap();
     }
 }
@@ -49,37 +32,20 @@ async fn an_out_of_order_change_is_held_until_its_predecessor_arrives() {
     let s = Sandboxed::new();
     let client = s.spawn(s.options(None));
     client.initialize().await.unwrap();
-    client
-        .did_open("a.js", "javascript", "abc\n")
-        .await
-        .unwrap();
+    client.did_open("a.js", "javascript", "abc\n").await.unwrap();
     // Version 3 was written against version 2's text "Xabc"; it arrives first.
-    client
-        .did_change("a.js", 3, [0, 1, 0, 2], "Y")
-        .await
-        .unwrap();
-    client
-        .did_change("a.js", 2, [0, 0, 0, 0], "X")
-        .await
-        .unwrap();
+    client.did_change("a.js", 3, [0, 1, 0, 2], "Y").await.unwrap();
+    client.did_change("a.js", 2, [0, 0, 0, 0], "X").await.unwrap();
     assert_eq!(server_text(&client, "a.js").await, "XYbc\n");
-    let view = client
-        .request("samokoder/viewFileText", json!({"uri": client.uri("a.js")}))
-        .await
-        .unwrap();
+    let view = client.request("samokoder/viewFileText", json!({"uri": client.uri("a.js")})).await.unwrap();
     assert_eq!(view["version"], 3);
 
     // A change older than the text is refused, and the user is told.
+    client.did_change("a.js", 2, [0, 0, 0, 0], "Z").await.unwrap();
     client
-        .did_change("a.js", 2, [0, 0, 0, 0], "Z")
-        .await
-        .unwrap();
-    client
-        .wait_notification(
-            "window/showMessage",
-            std::time::Duration::from_secs(5),
-            |p| p["message"].as_str().unwrap_or("").contains("refused"),
-        )
+        .wait_notification("window/showMessage", std::time::Duration::from_secs(5), |p| {
+            p["message"].as_str().unwrap_or("").contains("refused")
+        })
         .await
         .unwrap();
     assert_eq!(server_text(&client, "a.js").await, "XYbc\n");
@@ -92,14 +58,8 @@ async fn a_skipped_version_is_applied_when_the_next_request_arrives() {
     let s = Sandboxed::new();
     let client = s.spawn(s.options(None));
     client.initialize().await.unwrap();
-    client
-        .did_open("a.js", "javascript", "abc\n")
-        .await
-        .unwrap();
-    client
-        .did_change("a.js", 5, [0, 3, 0, 3], "d")
-        .await
-        .unwrap();
+    client.did_open("a.js", "javascript", "abc\n").await.unwrap();
+    client.did_change("a.js", 5, [0, 3, 0, 3], "d").await.unwrap();
     assert_eq!(server_text(&client, "a.js").await, "abcd\n");
     client.shutdown_and_exit().await.unwrap();
 }

@@ -59,12 +59,8 @@ pub struct Parsed {
 /// Parses `text` with the grammar for `lang`.
 pub fn parse(lang: Lang, text: &str) -> Parsed {
     let mut parser = Parser::new();
-    parser
-        .set_language(&lang.language())
-        .expect("the bundled grammars match the tree-sitter version");
-    let tree = parser
-        .parse(text, None)
-        .expect("parsing without a timeout or cancellation always yields a tree");
+    parser.set_language(&lang.language()).expect("the bundled grammars match the tree-sitter version");
+    let tree = parser.parse(text, None).expect("parsing without a timeout or cancellation always yields a tree");
     Parsed { tree }
 }
 
@@ -100,17 +96,11 @@ fn collect_issues(node: Node<'_>, text: &str, out: &mut Vec<SyntaxIssue>) {
     }
     if node.is_error() {
         let snippet: String = text[node.byte_range()].chars().take(40).collect();
-        out.push(SyntaxIssue {
-            range: node.byte_range(),
-            message: format!("unexpected `{}`", snippet.trim()),
-        });
+        out.push(SyntaxIssue { range: node.byte_range(), message: format!("unexpected `{}`", snippet.trim()) });
         return;
     }
     if node.is_missing() {
-        out.push(SyntaxIssue {
-            range: node.byte_range(),
-            message: format!("missing `{}`", node.kind()),
-        });
+        out.push(SyntaxIssue { range: node.byte_range(), message: format!("missing `{}`", node.kind()) });
         return;
     }
     let mut cursor = node.walk();
@@ -128,10 +118,7 @@ fn symbols_of(node: Node<'_>, text: &str, exported: bool, out: &mut Vec<Symbol>)
         "enum_declaration" => "enum",
         "lexical_declaration" | "variable_declaration" => {
             let mut cursor = node.walk();
-            for declarator in node
-                .named_children(&mut cursor)
-                .filter(|c| c.kind() == "variable_declarator")
-            {
+            for declarator in node.named_children(&mut cursor).filter(|c| c.kind() == "variable_declarator") {
                 if let Some(name) = declarator.child_by_field_name("name") {
                     out.push(Symbol {
                         kind: "const",
@@ -175,15 +162,7 @@ mod tests {
         let outline: Vec<String> = parse(Lang::TypeScript, text)
             .outline(text)
             .into_iter()
-            .map(|s| {
-                format!(
-                    "{}{} {} | {}",
-                    if s.exported { "export " } else { "" },
-                    s.kind,
-                    s.name,
-                    s.signature
-                )
-            })
+            .map(|s| format!("{}{} {} | {}", if s.exported { "export " } else { "" }, s.kind, s.name, s.signature))
             .collect();
         assert_eq!(
             outline,

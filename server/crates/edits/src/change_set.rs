@@ -91,11 +91,7 @@ mod tests {
             ("x\r\ny\r\n", "x\r\nz\r\n"),
         ];
         for (old, new) in cases {
-            assert_eq!(
-                apply(old, &minimal_edits(old, new)),
-                new,
-                "{old:?} -> {new:?}"
-            );
+            assert_eq!(apply(old, &minimal_edits(old, new)), new, "{old:?} -> {new:?}");
         }
     }
 
@@ -103,13 +99,7 @@ mod tests {
     fn unchanged_lines_are_not_touched() {
         let old = "one\ntwo\nthree\nfour\n";
         let edits = minimal_edits(old, "one\n2\nthree\nfour\n");
-        assert_eq!(
-            edits,
-            vec![TextEdit {
-                range: 4..8,
-                new_text: "2\n".into()
-            }]
-        );
+        assert_eq!(edits, vec![TextEdit { range: 4..8, new_text: "2\n".into() }]);
         assert!(minimal_edits(old, old).is_empty());
     }
 }

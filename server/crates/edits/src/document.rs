@@ -49,11 +49,7 @@ pub struct Document {
 
 impl Document {
     pub fn new(text: &str, version: i32) -> Self {
-        Self {
-            rope: Rope::from_str(text),
-            version,
-            held: BTreeMap::new(),
-        }
+        Self { rope: Rope::from_str(text), version, held: BTreeMap::new() }
     }
 
     pub fn version(&self) -> i32 {
@@ -90,17 +86,12 @@ impl Document {
             self.release_held();
         }
         if version <= self.version || self.held.contains_key(&version) {
-            return Err(DocumentError::Stale {
-                version,
-                current: self.version,
-            });
+            return Err(DocumentError::Stale { version, current: self.version });
         }
         if version == self.version + 1 {
             self.apply(version, &changes, enc);
             self.release_held();
-            Ok(ChangeOutcome::Applied {
-                version: self.version,
-            })
+            Ok(ChangeOutcome::Applied { version: self.version })
         } else {
             self.held.insert(version, (changes, enc));
             Ok(ChangeOutcome::Held)
@@ -147,24 +138,18 @@ mod tests {
     use crate::Position;
 
     fn edit(l1: u32, c1: u32, l2: u32, c2: u32, text: &str) -> ContentChange {
-        ContentChange {
-            range: Some(Range::new(Position::new(l1, c1), Position::new(l2, c2))),
-            text: text.to_owned(),
-        }
+        ContentChange { range: Some(Range::new(Position::new(l1, c1), Position::new(l2, c2))), text: text.to_owned() }
     }
 
     #[test]
     fn applies_multibyte_edits_in_both_encodings() {
         // "é" is 2 bytes / 1 UTF-16 unit, "日" 3 / 1, "😀" 4 / 2.
         let mut utf16 = Document::new("é日😀x\n", 1);
-        utf16
-            .change(2, vec![edit(0, 4, 0, 5, "y")], PositionEncoding::Utf16)
-            .unwrap();
+        utf16.change(2, vec![edit(0, 4, 0, 5, "y")], PositionEncoding::Utf16).unwrap();
         assert_eq!(utf16.text(), "é日😀y\n");
 
         let mut utf8 = Document::new("é日😀x\n", 1);
-        utf8.change(2, vec![edit(0, 9, 0, 10, "y")], PositionEncoding::Utf8)
-            .unwrap();
+        utf8.change(2, vec![edit(0, 9, 0, 10, "y")], PositionEncoding::Utf8).unwrap();
         assert_eq!(utf8.text(), "é日😀y\n");
     }
 
@@ -172,10 +157,7 @@ mod tests {
     fn holds_a_change_until_the_gap_fills() {
         let mut doc = Document::new("abc", 1);
         // Version 3 was written against version 2's text ("Xabc").
-        assert_eq!(
-            doc.change(3, vec![edit(0, 1, 0, 2, "Y")], PositionEncoding::Utf16),
-            Ok(ChangeOutcome::Held)
-        );
+        assert_eq!(doc.change(3, vec![edit(0, 1, 0, 2, "Y")], PositionEncoding::Utf16), Ok(ChangeOutcome::Held));
         assert_eq!(doc.text(), "abc");
         assert_eq!(
             doc.change(2, vec![edit(0, 0, 0, 0, "X")], PositionEncoding::Utf16),
@@ -188,10 +170,7 @@ mod tests {
     fn a_real_gap_is_released_by_the_next_change() {
         // Neovim's versions are its changedtick and may skip.
         let mut doc = Document::new("abc", 1);
-        assert_eq!(
-            doc.change(4, vec![edit(0, 3, 0, 3, "d")], PositionEncoding::Utf16),
-            Ok(ChangeOutcome::Held)
-        );
+        assert_eq!(doc.change(4, vec![edit(0, 3, 0, 3, "d")], PositionEncoding::Utf16), Ok(ChangeOutcome::Held));
         assert_eq!(
             doc.change(5, vec![edit(0, 4, 0, 4, "e")], PositionEncoding::Utf16),
             Ok(ChangeOutcome::Applied { version: 5 })
@@ -202,16 +181,8 @@ mod tests {
     #[test]
     fn a_stale_change_is_refused_and_changes_nothing() {
         let mut doc = Document::new("abc", 5);
-        let err = doc
-            .change(5, vec![edit(0, 0, 0, 0, "X")], PositionEncoding::Utf16)
-            .unwrap_err();
-        assert_eq!(
-            err,
-            DocumentError::Stale {
-                version: 5,
-                current: 5
-            }
-        );
+        let err = doc.change(5, vec![edit(0, 0, 0, 0, "X")], PositionEncoding::Utf16).unwrap_err();
+        assert_eq!(err, DocumentError::Stale { version: 5, current: 5 });
         assert!(err.to_string().contains("close and reopen"));
         assert_eq!(doc.text(), "abc");
     }
@@ -219,15 +190,7 @@ mod tests {
     #[test]
     fn full_replacement_and_release() {
         let mut doc = Document::new("abc", 1);
-        doc.change(
-            3,
-            vec![ContentChange {
-                range: None,
-                text: "new".into(),
-            }],
-            PositionEncoding::Utf16,
-        )
-        .unwrap();
+        doc.change(3, vec![ContentChange { range: None, text: "new".into() }], PositionEncoding::Utf16).unwrap();
         assert!(doc.has_held());
         assert!(doc.release_held());
         assert_eq!((doc.text().as_str(), doc.version()), ("new", 3));

@@ -30,9 +30,7 @@ impl RelPath {
     /// The file's extension, if any (`ts` for `src/a.ts`).
     pub fn extension(&self) -> Option<&str> {
         let name = self.0.rsplit('/').next()?;
-        name.rsplit_once('.')
-            .map(|(_, ext)| ext)
-            .filter(|ext| !ext.is_empty())
+        name.rsplit_once('.').map(|(_, ext)| ext).filter(|ext| !ext.is_empty())
     }
 }
 
@@ -54,30 +52,18 @@ pub enum Protection {
 pub enum JailError {
     #[error("refused to write a file with an empty path: name a file inside the workspace")]
     Empty,
-    #[error(
-        "refused to write `{path}`: absolute paths are not allowed; use a path relative to the workspace root"
-    )]
+    #[error("refused to write `{path}`: absolute paths are not allowed; use a path relative to the workspace root")]
     Absolute { path: String },
-    #[error(
-        "refused to write `{path}`: `..` would leave the workspace root; use a path inside the workspace"
-    )]
+    #[error("refused to write `{path}`: `..` would leave the workspace root; use a path inside the workspace")]
     ParentDir { path: String },
     #[error("refused to write `{path}`: {reason}")]
     InvalidName { path: String, reason: &'static str },
-    #[error(
-        "refused to write `{path}`: `{name}` is a device name on Windows; choose another file name"
-    )]
+    #[error("refused to write `{path}`: `{name}` is a device name on Windows; choose another file name")]
     DeviceName { path: String, name: String },
-    #[error(
-        "refused to write `{path}`: it leads outside the workspace root through the symlink `{link}`"
-    )]
+    #[error("refused to write `{path}`: it leads outside the workspace root through the symlink `{link}`")]
     SymlinkEscape { path: String, link: String },
     #[error("refused to write `{path}`: {bytes} bytes is over the {max}-byte limit for one file")]
-    TooLarge {
-        path: String,
-        bytes: usize,
-        max: usize,
-    },
+    TooLarge { path: String, bytes: usize, max: usize },
     #[error(
         "refused to write `{path}`: other tools run this file outside the sandbox, so it changes only when \
          you confirm the edit"
@@ -101,14 +87,8 @@ pub struct Jail {
 impl Jail {
     /// A jail at `root`, which must exist (it is canonicalised, so symlinks in it are resolved once here).
     pub fn new(root: &Path) -> Result<Self> {
-        let root = root.canonicalize().map_err(|source| JailError::Root {
-            root: root.to_owned(),
-            source,
-        })?;
-        Ok(Self {
-            root,
-            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
-        })
+        let root = root.canonicalize().map_err(|source| JailError::Root { root: root.to_owned(), source })?;
+        Ok(Self { root, max_file_bytes: DEFAULT_MAX_FILE_BYTES })
     }
 
     pub fn with_max_file_bytes(mut self, max: usize) -> Self {
@@ -147,11 +127,7 @@ impl Jail {
             || p.starts_with(".github/workflows/")
             || p == ".samokoder/config.toml"
             || p.starts_with(".samokoder/prompts/");
-        if protected {
-            Protection::NeedsConfirmation
-        } else {
-            Protection::Free
-        }
+        if protected { Protection::NeedsConfirmation } else { Protection::Free }
     }
 
     /// Checks every change of the set (path, symlinks, size, protection) without writing anything.
@@ -166,9 +142,7 @@ impl Jail {
                 });
             }
             if !confirmed && Self::protection(&change.path) == Protection::NeedsConfirmation {
-                return Err(JailError::Protected {
-                    path: change.path.to_string(),
-                });
+                return Err(JailError::Protected { path: change.path.to_string() });
             }
         }
         Ok(())
@@ -180,10 +154,7 @@ impl Jail {
         self.validate(changes, confirmed)?;
         for change in &changes.changes {
             let abs = self.abs(&change.path);
-            let io_err = |source| JailError::Io {
-                path: change.path.to_string(),
-                source,
-            };
+            let io_err = |source| JailError::Io { path: change.path.to_string(), source };
             let dir = abs.parent().unwrap_or(&self.root);
             fs::create_dir_all(dir).map_err(io_err)?;
             // The directories just created are inside the root (checked above); check again in case a
@@ -213,10 +184,7 @@ impl Jail {
         match fs::read(self.abs(rel)) {
             Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(JailError::Io {
-                path: rel.to_string(),
-                source,
-            }),
+            Err(source) => Err(JailError::Io { path: rel.to_string(), source }),
         }
     }
 
@@ -229,11 +197,7 @@ impl Jail {
                 Ok(meta) if meta.file_type().is_symlink() => {
                     let escape = || JailError::SymlinkEscape {
                         path: rel.to_string(),
-                        link: current
-                            .strip_prefix(&self.root)
-                            .unwrap_or(&current)
-                            .display()
-                            .to_string(),
+                        link: current.strip_prefix(&self.root).unwrap_or(&current).display().to_string(),
                     };
                     // A dangling link could be created later as anything; refuse it too.
                     let target = current.canonicalize().map_err(|_| escape())?;
@@ -257,25 +221,15 @@ fn check_lexical(raw: &str) -> Result<RelPath> {
     }
     let owned = || path.to_owned();
     if path.len() > MAX_PATH_BYTES {
-        return Err(JailError::InvalidName {
-            path: owned(),
-            reason: "the path is too long",
-        });
+        return Err(JailError::InvalidName { path: owned(), reason: "the path is too long" });
     }
     if path.chars().any(|c| c.is_control()) {
-        return Err(JailError::InvalidName {
-            path: owned(),
-            reason: "the path contains control characters",
-        });
+        return Err(JailError::InvalidName { path: owned(), reason: "the path contains control characters" });
     }
     let normalized = path.replace('\\', "/");
     let bytes = normalized.as_bytes();
     let drive = bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':';
-    if normalized.starts_with('/')
-        || normalized.starts_with('~')
-        || drive
-        || Path::new(path).is_absolute()
-    {
+    if normalized.starts_with('/') || normalized.starts_with('~') || drive || Path::new(path).is_absolute() {
         return Err(JailError::Absolute { path: owned() });
     }
     let mut parts = Vec::new();
@@ -287,10 +241,9 @@ fn check_lexical(raw: &str) -> Result<RelPath> {
                 return Err(JailError::Absolute { path: owned() });
             }
             Component::Normal(part) => {
-                let part = part.to_str().ok_or(JailError::InvalidName {
-                    path: owned(),
-                    reason: "the path is not valid UTF-8",
-                })?;
+                let part = part
+                    .to_str()
+                    .ok_or(JailError::InvalidName { path: owned(), reason: "the path is not valid UTF-8" })?;
                 check_component(path, part)?;
                 parts.push(part);
             }
@@ -304,10 +257,7 @@ fn check_lexical(raw: &str) -> Result<RelPath> {
 
 fn check_component(path: &str, part: &str) -> Result<()> {
     if part.len() > MAX_COMPONENT_BYTES {
-        return Err(JailError::InvalidName {
-            path: path.to_owned(),
-            reason: "a name in the path is too long",
-        });
+        return Err(JailError::InvalidName { path: path.to_owned(), reason: "a name in the path is too long" });
     }
     if part.contains(':') || part.ends_with('.') || part.ends_with(' ') {
         return Err(JailError::InvalidName {
@@ -316,17 +266,12 @@ fn check_component(path: &str, part: &str) -> Result<()> {
         });
     }
     let stem = part.split('.').next().unwrap_or(part).to_ascii_uppercase();
-    let device = matches!(
-        stem.as_str(),
-        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
-    ) || ((stem.starts_with("COM") || stem.starts_with("LPT"))
-        && stem.len() == 4
-        && stem.as_bytes()[3].is_ascii_digit());
+    let device = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$")
+        || ((stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.len() == 4
+            && stem.as_bytes()[3].is_ascii_digit());
     if device {
-        return Err(JailError::DeviceName {
-            path: path.to_owned(),
-            name: part.to_owned(),
-        });
+        return Err(JailError::DeviceName { path: path.to_owned(), name: part.to_owned() });
     }
     Ok(())
 }
@@ -373,11 +318,7 @@ mod tests {
             "dir./x",
             ".",
         ] {
-            assert!(
-                lexical(bad).starts_with("error:"),
-                "{bad:?} was accepted as {}",
-                lexical(bad)
-            );
+            assert!(lexical(bad).starts_with("error:"), "{bad:?} was accepted as {}", lexical(bad));
         }
         assert!(lexical(&"a/".repeat(600)).contains("too long"));
         assert!(lexical("../outside.ts").contains("leave the workspace root"));
@@ -400,42 +341,15 @@ mod tests {
     fn writes_all_or_nothing() {
         let root = tempfile::tempdir().unwrap();
         let jail = Jail::new(root.path()).unwrap().with_max_file_bytes(10);
-        let good = FileChange {
-            path: jail.check("src/a.js").unwrap(),
-            text: "ok".into(),
-        };
-        let big = FileChange {
-            path: jail.check("src/b.js").unwrap(),
-            text: "x".repeat(11),
-        };
-        let err = jail
-            .write(
-                &ChangeSet {
-                    changes: vec![good.clone(), big],
-                },
-                false,
-            )
-            .unwrap_err();
+        let good = FileChange { path: jail.check("src/a.js").unwrap(), text: "ok".into() };
+        let big = FileChange { path: jail.check("src/b.js").unwrap(), text: "x".repeat(11) };
+        let err = jail.write(&ChangeSet { changes: vec![good.clone(), big] }, false).unwrap_err();
         assert!(matches!(err, JailError::TooLarge { .. }), "{err}");
-        assert!(
-            !root.path().join("src").exists(),
-            "nothing may be written when one change is refused"
-        );
+        assert!(!root.path().join("src").exists(), "nothing may be written when one change is refused");
 
-        jail.write(
-            &ChangeSet {
-                changes: vec![good],
-            },
-            false,
-        )
-        .unwrap();
-        assert_eq!(
-            std::fs::read_to_string(root.path().join("src/a.js")).unwrap(),
-            "ok"
-        );
-        let leftovers: Vec<_> = std::fs::read_dir(root.path().join("src"))
-            .unwrap()
-            .collect();
+        jail.write(&ChangeSet { changes: vec![good] }, false).unwrap();
+        assert_eq!(std::fs::read_to_string(root.path().join("src/a.js")).unwrap(), "ok");
+        let leftovers: Vec<_> = std::fs::read_dir(root.path().join("src")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
     }
 
@@ -443,17 +357,9 @@ mod tests {
     fn protected_files_need_confirmation() {
         let root = tempfile::tempdir().unwrap();
         let jail = Jail::new(root.path()).unwrap();
-        let hook = FileChange {
-            path: jail.check(".git/hooks/pre-commit").unwrap(),
-            text: "rm -rf ~".into(),
-        };
-        let set = ChangeSet {
-            changes: vec![hook],
-        };
-        assert!(matches!(
-            jail.write(&set, false),
-            Err(JailError::Protected { .. })
-        ));
+        let hook = FileChange { path: jail.check(".git/hooks/pre-commit").unwrap(), text: "rm -rf ~".into() };
+        let set = ChangeSet { changes: vec![hook] };
+        assert!(matches!(jail.write(&set, false), Err(JailError::Protected { .. })));
         assert!(!root.path().join(".git").exists());
         jail.write(&set, true).unwrap();
         assert!(root.path().join(".git/hooks/pre-commit").exists());

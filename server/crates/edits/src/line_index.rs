@@ -49,9 +49,7 @@ pub struct LineIndex<'a> {
 
 impl<'a> LineIndex<'a> {
     pub fn new(rope: &'a Rope) -> Self {
-        Self {
-            rope: rope.slice(..),
-        }
+        Self { rope: rope.slice(..) }
     }
 
     /// The byte offset of `pos`. A line past the end maps to the end of the text, a character past the end
@@ -85,9 +83,7 @@ impl<'a> LineIndex<'a> {
         let offset = offset.min(self.rope.len_bytes());
         let line = self.rope.byte_to_line(offset);
         let line_start = self.rope.line_to_byte(line);
-        let slice = self
-            .rope
-            .byte_slice(line_start..floor_char_boundary(self.rope, offset));
+        let slice = self.rope.byte_slice(line_start..floor_char_boundary(self.rope, offset));
         let character: usize = match enc {
             PositionEncoding::Utf8 => slice.len_bytes(),
             PositionEncoding::Utf16 => slice.len_utf16_cu(),
@@ -105,10 +101,7 @@ impl<'a> LineIndex<'a> {
 
     /// Protocol range of a byte range.
     pub fn range(&self, bytes: std::ops::Range<usize>, enc: PositionEncoding) -> Range {
-        Range::new(
-            self.position(bytes.start, enc),
-            self.position(bytes.end, enc),
-        )
+        Range::new(self.position(bytes.start, enc), self.position(bytes.end, enc))
     }
 
     /// Number of lines, as the protocol counts them (a trailing newline starts an empty last line).
@@ -154,30 +147,15 @@ mod tests {
                 continue; // inside a CRLF: no position names it
             }
             let pos = index.position(offset, enc);
-            assert_eq!(
-                index.offset(pos, enc),
-                offset,
-                "{text:?} at {offset} ({pos:?}, {enc:?})"
-            );
+            assert_eq!(index.offset(pos, enc), offset, "{text:?} at {offset} ({pos:?}, {enc:?})");
         }
     }
 
     #[test]
     fn roundtrips_in_every_encoding() {
-        for text in [
-            "",
-            "abc",
-            "é\nñ",
-            "日本語\r\nテキスト",
-            "a😀b\n\n😀",
-            "x\ry\r\nz\n",
-            "mixed é 日 😀 end\n",
-        ] {
-            for enc in [
-                PositionEncoding::Utf8,
-                PositionEncoding::Utf16,
-                PositionEncoding::Utf32,
-            ] {
+        for text in ["", "abc", "é\nñ", "日本語\r\nテキスト", "a😀b\n\n😀", "x\ry\r\nz\n", "mixed é 日 😀 end\n"]
+        {
+            for enc in [PositionEncoding::Utf8, PositionEncoding::Utf16, PositionEncoding::Utf32] {
                 check_roundtrip(text, enc);
             }
         }
@@ -188,18 +166,9 @@ mod tests {
         let rope = Rope::from_str("a😀é日x");
         let index = LineIndex::new(&rope);
         let x = "a😀é日".len();
-        assert_eq!(
-            index.position(x, PositionEncoding::Utf8),
-            Position::new(0, 10)
-        );
-        assert_eq!(
-            index.position(x, PositionEncoding::Utf16),
-            Position::new(0, 5)
-        );
-        assert_eq!(
-            index.position(x, PositionEncoding::Utf32),
-            Position::new(0, 4)
-        );
+        assert_eq!(index.position(x, PositionEncoding::Utf8), Position::new(0, 10));
+        assert_eq!(index.position(x, PositionEncoding::Utf16), Position::new(0, 5));
+        assert_eq!(index.position(x, PositionEncoding::Utf32), Position::new(0, 4));
     }
 
     #[test]
@@ -207,22 +176,13 @@ mod tests {
         let rope = Rope::from_str("ab\n😀c\n");
         let index = LineIndex::new(&rope);
         // Past the end of line 0: end of line 0, not into line 1.
-        assert_eq!(
-            index.offset(Position::new(0, 99), PositionEncoding::Utf16),
-            2
-        );
+        assert_eq!(index.offset(Position::new(0, 99), PositionEncoding::Utf16), 2);
         // Half a surrogate pair rounds down to the emoji's start.
-        assert_eq!(
-            index.offset(Position::new(1, 1), PositionEncoding::Utf16),
-            3
-        );
+        assert_eq!(index.offset(Position::new(1, 1), PositionEncoding::Utf16), 3);
         // Inside the emoji's UTF-8 bytes rounds down too.
         assert_eq!(index.offset(Position::new(1, 2), PositionEncoding::Utf8), 3);
         // A line past the end is the end of the text.
-        assert_eq!(
-            index.offset(Position::new(9, 0), PositionEncoding::Utf16),
-            rope.len_bytes()
-        );
+        assert_eq!(index.offset(Position::new(9, 0), PositionEncoding::Utf16), rope.len_bytes());
     }
 
     #[test]
@@ -230,9 +190,6 @@ mod tests {
         let rope = Rope::from_str("a\u{2028}b\u{85}c\rd\r\ne\nf");
         let index = LineIndex::new(&rope);
         assert_eq!(index.len_lines(), 4);
-        assert_eq!(
-            index.position(rope.len_bytes(), PositionEncoding::Utf32),
-            Position::new(3, 1)
-        );
+        assert_eq!(index.position(rope.len_bytes(), PositionEncoding::Utf32), Position::new(3, 1));
     }
 }

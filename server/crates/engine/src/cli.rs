@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use samokoder_llm::{ChatRequest, Message};
+use samokoder_llm::{AgentRole, ChatRequest, Message};
 use samokoder_pipeline::{GenerateRequest, RunOutcome, generate, run_tests};
 use samokoder_sandbox::Sandbox;
 use samokoder_store::RunStatus;
 
-use crate::{Engine, TerminalFrontend, llm_backend};
+use crate::{Engine, TerminalFrontend};
 
 /// `samokoder generate "<description>" --dir DIR`.
 pub async fn generate_command(description: &str, dir: &Path, verbose: bool) -> Result<i32> {
@@ -21,14 +21,9 @@ pub async fn generate_command(description: &str, dir: &Path, verbose: bool) -> R
     let engine = Engine::new(dir)?;
     report_problems(&engine);
     let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose));
-    let request = GenerateRequest {
-        description: description.to_owned(),
-        subdir: None,
-    };
-    let outcome = interruptible(&engine, frontend.clone(), move |ctx| async move {
-        generate(&ctx, &request).await
-    })
-    .await;
+    let request = GenerateRequest { description: description.to_owned(), subdir: None };
+    let outcome =
+        interruptible(&engine, frontend.clone(), move |ctx| async move { generate(&ctx, &request).await }).await;
     finish(&engine, &frontend, outcome).await
 }
 
@@ -37,10 +32,7 @@ pub async fn test_command(dir: &Path, verbose: bool) -> Result<i32> {
     let engine = Engine::new(dir)?;
     report_problems(&engine);
     let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose));
-    let outcome = interruptible(&engine, frontend.clone(), |ctx| async move {
-        run_tests(&ctx).await
-    })
-    .await;
+    let outcome = interruptible(&engine, frontend.clone(), |ctx| async move { run_tests(&ctx).await }).await;
     finish(&engine, &frontend, outcome).await
 }
 
@@ -66,11 +58,7 @@ where
     }
 }
 
-async fn finish(
-    engine: &Engine,
-    frontend: &TerminalFrontend,
-    outcome: Option<Result<RunOutcome>>,
-) -> Result<i32> {
+async fn finish(engine: &Engine, frontend: &TerminalFrontend, outcome: Option<Result<RunOutcome>>) -> Result<i32> {
     engine.shutdown().await;
     let mut out = std::io::stdout().lock();
     let Some(outcome) = outcome else {
@@ -94,20 +82,11 @@ async fn finish(
                 (Some(file), None) => format!("{file}: "),
                 _ => String::new(),
             };
-            writeln!(
-                out,
-                "FAIL {at}{}: {}",
-                f.name,
-                f.message.lines().next().unwrap_or("")
-            )?;
+            writeln!(out, "FAIL {at}{}: {}", f.name, f.message.lines().next().unwrap_or(""))?;
         }
     }
     writeln!(out, "{}", outcome.summary)?;
-    Ok(if outcome.status == RunStatus::Succeeded {
-        0
-    } else {
-        1
-    })
+    Ok(if outcome.status == RunStatus::Succeeded { 0 } else { 1 })
 }
 
 /// `samokoder doctor`: configuration, provider (one real minimal request), Docker and the image.
@@ -132,50 +111,65 @@ pub async fn doctor_command(dir: &Path) -> Result<i32> {
             engine.config_problems.join("; ")
         },
     )?;
-    let l = &config.llm;
-    let key = if l.api_key.is_some() {
-        "an API key is set"
-    } else {
-        "no API key"
-    };
+    let router = engine.router();
+    let llm_problems = engine.llm_problems.read().clone();
     line(
-        true,
-        "provider settings",
-        &format!("{} at {}, model {}, {key}", l.provider, l.base_url, l.model),
+        llm_problems.is_empty(),
+        "llm config",
+        &if llm_problems.is_empty() { "no problems".to_owned() } else { llm_problems.join("; ") },
     )?;
-
-    let llm = llm_backend(&config);
-    let started = Instant::now();
-    let request = ChatRequest {
-        messages: vec![Message::user("Reply with the word OK.")],
-        max_tokens: Some(5),
-        ..Default::default()
-    };
-    match llm.stream(&request, &|_| {}).await {
-        Ok(c) => line(
-            true,
-            "provider",
-            &format!(
-                "{} answered in {} ms ({} tokens)",
-                c.model,
-                started.elapsed().as_millis(),
-                c.usage.total()
+    for p in &config.llm.providers {
+        let status = match &p.usable {
+            Ok(()) => format!(
+                "{} at {}, model {}, {}",
+                p.name,
+                p.base_url,
+                p.model,
+                if p.api_key.is_some() { "an API key is set" } else { "no API key" }
             ),
-        )?,
-        Err(e) => line(false, "provider", &e.to_string())?,
+            Err(why) => format!("{}: not usable ({why})", p.name),
+        };
+        line(true, "provider settings", &status)?;
+    }
+    for role in AgentRole::ALL {
+        line(true, &format!("role {role}"), &router.describe(role))?;
+    }
+    // One real minimal request to each provider that is first in some role's chain.
+    let mut pinged: Vec<String> = Vec::new();
+    for role in AgentRole::ALL {
+        let Some((name, backend)) = router.primary(role) else { continue };
+        if pinged.iter().any(|p| p == name) {
+            continue;
+        }
+        pinged.push(name.to_owned());
+        let started = Instant::now();
+        let request = ChatRequest {
+            messages: vec![Message::user("Reply with the word OK.")],
+            max_tokens: Some(5),
+            ..Default::default()
+        };
+        match backend.stream(&request, &|_| {}).await {
+            Ok(c) => line(
+                true,
+                "provider",
+                &format!(
+                    "{name}: {} answered in {} ms ({} tokens)",
+                    c.model,
+                    started.elapsed().as_millis(),
+                    c.usage.total()
+                ),
+            )?,
+            Err(e) => line(false, "provider", &format!("{name}: {e}"))?,
+        }
+    }
+    if pinged.is_empty() {
+        line(false, "provider", &format!("no usable provider: {}", crate::llm::NO_PROVIDER_HINT))?;
     }
 
     let sandbox = engine.sandbox(&config);
     match sandbox.health().await {
         Ok(h) => {
-            line(
-                true,
-                "docker",
-                &format!(
-                    "{} (engine {}, API {})",
-                    h.endpoint, h.server_version, h.api_version
-                ),
-            )?;
+            line(true, "docker", &format!("{} (engine {}, API {})", h.endpoint, h.server_version, h.api_version))?;
             let detail = if h.image_present {
                 format!("{} is available", h.image)
             } else {
@@ -188,19 +182,11 @@ pub async fn doctor_command(dir: &Path) -> Result<i32> {
         }
         Err(e) => line(false, "docker", &e.to_string())?,
     }
-    line(
-        engine.store_problem.is_none(),
-        "run store",
-        engine.store_problem.as_deref().unwrap_or("durable"),
-    )?;
+    line(engine.store_problem.is_none(), "run store", engine.store_problem.as_deref().unwrap_or("durable"))?;
     writeln!(
         out,
         "{}",
-        if failed == 0 {
-            "all checks passed".to_owned()
-        } else {
-            format!("{failed} check(s) failed")
-        }
+        if failed == 0 { "all checks passed".to_owned() } else { format!("{failed} check(s) failed") }
     )?;
     Ok(if failed == 0 { 0 } else { 1 })
 }

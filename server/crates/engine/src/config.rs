@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use samokoder_llm::ApiKey;
+use std::collections::{BTreeMap, HashMap};
+
+use samokoder_llm::{ApiKey, LimitsConfig, Price, ProviderKind};
 use serde::Deserialize;
 
 /// One layer of configuration: every key optional. TOML files use snake_case or camelCase keys; editor
@@ -24,17 +26,71 @@ pub struct ConfigLayer {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct LlmLayer {
-    /// A name for the provider in messages and logs: "openai", "groq", "ollama", ...
+    /// The name of the default OpenAI-compatible provider in messages, logs and role chains: "openai",
+    /// "ollama", "lmstudio", ...; guessed from the base URL when absent.
     pub provider: Option<String>,
-    /// The OpenAI-compatible endpoint, up to the version segment: `https://api.openai.com/v1`,
+    /// The default provider's endpoint, up to the version segment: `https://api.openai.com/v1`,
     /// `http://localhost:11434/v1` (Ollama), `http://localhost:8080/v1` (llama.cpp), ...
     #[serde(alias = "base_url")]
     pub base_url: Option<String>,
-    /// The API key. Accepted from editor settings (secret storage) and the environment only.
+    /// The default provider's API key. Accepted from editor settings and the environment only.
     #[serde(alias = "api_key")]
     pub api_key: Option<ApiKey>,
-    /// The model every agent uses.
+    /// The model of the primary provider, for every agent without its own.
     pub model: Option<String>,
+    /// More providers, by name: `[llm.providers.local] kind = "openai", base_url = "http://..."`. The
+    /// built-in names `openai`, `anthropic` and `groq` can be configured here too.
+    pub providers: BTreeMap<String, ProviderLayer>,
+    /// Role -> chain: `code_monkey = ["groq/llama-3.1-8b-instant", "openai/gpt-4o-mini"]`; the first answers,
+    /// the rest take over when it is down. `default` is the chain of roles without their own.
+    pub roles: BTreeMap<String, Vec<String>>,
+    /// Role -> parameters: `[llm.params.code_monkey] temperature = 0.1`.
+    pub params: BTreeMap<String, ParamsLayer>,
+    /// Limits per run.
+    pub budget: BudgetLayer,
+    /// Model -> USD per million tokens: `[llm.prices."my-model"] input = 1.0, output = 2.0`.
+    pub prices: BTreeMap<String, Price>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProviderLayer {
+    /// `openai` (any Chat Completions server) or `anthropic`.
+    pub kind: Option<ProviderKind>,
+    #[serde(alias = "base_url")]
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    /// From editor settings only (never a workspace file).
+    #[serde(alias = "api_key")]
+    pub api_key: Option<ApiKey>,
+    /// The environment variable holding the key.
+    #[serde(alias = "api_key_env")]
+    pub api_key_env: Option<String>,
+    /// Requests in flight at once (default 8).
+    #[serde(alias = "max_concurrency")]
+    pub max_concurrency: Option<usize>,
+    /// Tokens per minute across all of a run's calls to this provider.
+    #[serde(alias = "tokens_per_minute")]
+    pub tokens_per_minute: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ParamsLayer {
+    pub temperature: Option<f32>,
+    #[serde(alias = "max_tokens")]
+    pub max_tokens: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct BudgetLayer {
+    /// Dollars one run may spend on models.
+    #[serde(alias = "max_usd")]
+    pub max_usd: Option<f64>,
+    /// Tokens one run may use.
+    #[serde(alias = "max_tokens")]
+    pub max_tokens: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -58,20 +114,23 @@ pub struct SandboxLayer {
 }
 
 impl ConfigLayer {
-    /// `other` wins where it sets a key.
+    /// `other` wins where it sets a key; maps merge by key.
     pub fn merge(&mut self, other: ConfigLayer) {
         macro_rules! take {
-            ($($section:ident . $key:ident),*) => { $( if other.$section.$key.is_some() { self.$section.$key = other.$section.$key; } )* };
+            ($($section:ident . $($key:ident).+),*) => { $( if other.$section.$($key).+.is_some() { self.$section.$($key).+ = other.$section.$($key).+; } )* };
         }
-        take!(llm.provider, llm.base_url, llm.api_key, llm.model);
-        take!(
-            sandbox.image,
-            sandbox.test_command,
-            sandbox.timeout_secs,
-            sandbox.memory_mb,
-            sandbox.cpus,
-            sandbox.pids
-        );
+        take!(llm.provider, llm.base_url, llm.api_key, llm.model, llm.budget.max_usd, llm.budget.max_tokens);
+        take!(sandbox.image, sandbox.test_command, sandbox.timeout_secs, sandbox.memory_mb, sandbox.cpus, sandbox.pids);
+        for (name, p) in other.llm.providers {
+            let mine = self.llm.providers.entry(name).or_default();
+            macro_rules! field {
+                ($($f:ident),*) => { $( if p.$f.is_some() { mine.$f = p.$f; } )* };
+            }
+            field!(kind, base_url, model, api_key, api_key_env, max_concurrency, tokens_per_minute);
+        }
+        self.llm.roles.extend(other.llm.roles);
+        self.llm.params.extend(other.llm.params);
+        self.llm.prices.extend(other.llm.prices);
     }
 
     /// Parses editor settings: either the `samokoder` section itself or an object holding it.
@@ -80,28 +139,26 @@ impl ConfigLayer {
         if section.is_null() {
             return Ok(Self::default());
         }
-        serde_json::from_value(section.clone())
-            .map_err(|e| format!("editor settings (samokoder): {e}"))
+        serde_json::from_value(section.clone()).map_err(|e| format!("editor settings (samokoder): {e}"))
     }
 
     /// The environment layer, following the providers' SDKs.
     pub fn from_env(var: &dyn Fn(&str) -> Option<String>) -> Self {
         let var = |k: &str| var(k).filter(|v| !v.trim().is_empty());
         let mut layer = Self::default();
-        if let Some(key) = var("GROQ_API_KEY") {
-            if var("OPENAI_API_KEY").is_none() && var("OPENAI_BASE_URL").is_none() {
-                layer.llm.provider = Some("groq".into());
-                layer.llm.base_url = Some("https://api.groq.com/openai/v1".into());
-                layer.llm.api_key = Some(ApiKey::new(key));
+        layer.llm.api_key = var("OPENAI_API_KEY").map(ApiKey::new);
+        layer.llm.base_url = var("OPENAI_BASE_URL");
+        layer.llm.model = var("SAMOKODER_MODEL");
+        for (name, key_var, url_var) in
+            [("anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"), ("groq", "GROQ_API_KEY", "GROQ_BASE_URL")]
+        {
+            let (key, url) = (var(key_var), var(url_var));
+            if key.is_some() || url.is_some() {
+                let p = layer.llm.providers.entry(name.to_owned()).or_default();
+                p.api_key = key.map(ApiKey::new);
+                p.base_url = url;
             }
         }
-        if let Some(key) = var("OPENAI_API_KEY") {
-            layer.llm.api_key = Some(ApiKey::new(key));
-        }
-        if let Some(url) = var("OPENAI_BASE_URL") {
-            layer.llm.base_url = Some(url);
-        }
-        layer.llm.model = var("SAMOKODER_MODEL");
         layer.sandbox.image = var("SAMOKODER_SANDBOX_IMAGE");
         layer
     }
@@ -114,15 +171,63 @@ pub struct Config {
     pub sandbox: SandboxSettings,
 }
 
+/// The model providers and how roles use them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlmSettings {
-    pub provider: String,
+    /// Every provider that is named, usable or not, in a stable order (the default chain's order).
+    pub providers: Vec<ProviderSettings>,
+    /// Role name (or `default`) -> chain of `provider[/model]`.
+    pub roles: BTreeMap<String, Vec<String>>,
+    pub params: BTreeMap<String, ParamsLayer>,
+    pub budget: BudgetLayer,
+    pub prices: HashMap<String, Price>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderSettings {
+    pub name: String,
+    pub kind: ProviderKind,
     pub base_url: String,
     pub api_key: Option<ApiKey>,
+    /// Where the key comes from, for messages.
+    pub key_source: String,
     pub model: String,
-    /// Whether the base URL was configured (a local server needs no key).
-    pub base_url_set: bool,
+    pub limits: LimitsConfig,
+    /// `Err(why)` when the provider cannot be used (no key, no base URL).
+    pub usable: Result<(), String>,
 }
+
+impl LlmSettings {
+    /// The chain of roles without their own: `llm.roles.default`, else every usable built-in provider, the
+    /// default OpenAI-compatible one first.
+    pub fn default_chain(&self) -> Vec<String> {
+        if let Some(chain) = self.roles.get("default") {
+            return chain.clone();
+        }
+        self.providers
+            .iter()
+            .filter(|p| p.usable.is_ok() && BUILT_IN.contains(&p.builtin_slot()))
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
+    /// The primary provider and model of roles without their own chain, for status lines.
+    pub fn primary(&self) -> Option<(String, String)> {
+        let first = self.default_chain().into_iter().next()?;
+        let route = samokoder_llm::Route::parse(&first);
+        let provider = self.providers.iter().find(|p| p.name == route.provider)?;
+        Some((provider.name.clone(), route.model.unwrap_or_else(|| provider.model.clone())))
+    }
+}
+
+impl ProviderSettings {
+    fn builtin_slot(&self) -> &str {
+        if self.kind == ProviderKind::OpenAi && self.key_source == "OPENAI_API_KEY" { "openai" } else { &self.name }
+    }
+}
+
+/// The providers that join the default chain by themselves when usable.
+const BUILT_IN: &[&str] = &["openai", "anthropic", "groq"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SandboxSettings {
@@ -136,32 +241,98 @@ pub struct SandboxSettings {
 
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
+pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
+pub const ANTHROPIC_MODEL: &str = "claude-sonnet-4-20250514";
+pub const GROQ_BASE_URL: &str = "https://api.groq.com/openai/v1";
+pub const GROQ_MODEL: &str = "llama-3.3-70b-versatile";
 
 impl Config {
-    pub fn resolve(layer: &ConfigLayer) -> Self {
+    pub fn resolve(layer: &ConfigLayer, env: &dyn Fn(&str) -> Option<String>) -> Self {
         let l = &layer.llm;
         let s = &layer.sandbox;
-        let base_url = l
-            .base_url
-            .clone()
-            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        let provider = l
-            .provider
-            .clone()
-            .unwrap_or_else(|| guess_provider(&base_url).to_owned());
+        let mut providers = Vec::new();
+
+        // The default OpenAI-compatible provider: usable with a key, or with a base URL (local servers).
+        let base_url = l.base_url.clone().unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        let name = l.provider.clone().unwrap_or_else(|| guess_provider(&base_url).to_owned());
+        let usable = if l.api_key.is_some() || l.base_url.is_some() {
+            Ok(())
+        } else {
+            Err("no OPENAI_API_KEY and no OPENAI_BASE_URL".to_owned())
+        };
+        let openai_limits = l.providers.get(&name).map(limits_of).unwrap_or_default();
+        providers.push(ProviderSettings {
+            name: name.clone(),
+            kind: ProviderKind::OpenAi,
+            base_url,
+            api_key: l.api_key.clone(),
+            key_source: "OPENAI_API_KEY".into(),
+            model: DEFAULT_MODEL.to_owned(),
+            limits: openai_limits,
+            usable,
+        });
+        let builtins = [
+            ("anthropic", ProviderKind::Anthropic, ANTHROPIC_BASE_URL, ANTHROPIC_MODEL, "ANTHROPIC_API_KEY"),
+            ("groq", ProviderKind::OpenAi, GROQ_BASE_URL, GROQ_MODEL, "GROQ_API_KEY"),
+        ];
+        for (builtin, kind, url, model, key_var) in builtins {
+            if builtin == name {
+                continue;
+            }
+            let p = l.providers.get(builtin).cloned().unwrap_or_default();
+            let key = p.api_key.clone().or_else(|| p.api_key_env.as_deref().and_then(env).map(ApiKey::new));
+            providers.push(ProviderSettings {
+                name: builtin.to_owned(),
+                kind: p.kind.unwrap_or(kind),
+                base_url: p.base_url.clone().unwrap_or_else(|| url.to_owned()),
+                usable: if key.is_some() { Ok(()) } else { Err(format!("no {key_var}")) },
+                api_key: key,
+                key_source: p.api_key_env.clone().unwrap_or_else(|| key_var.to_owned()),
+                model: p.model.clone().unwrap_or_else(|| model.to_owned()),
+                limits: limits_of(&p),
+            });
+        }
+        for (pname, p) in &l.providers {
+            if providers.iter().any(|existing| &existing.name == pname) {
+                continue;
+            }
+            let key = p.api_key.clone().or_else(|| p.api_key_env.as_deref().and_then(env).map(ApiKey::new));
+            let kind = p.kind.unwrap_or(ProviderKind::OpenAi);
+            let usable = match (&p.base_url, &p.model) {
+                (None, _) => Err(format!("llm.providers.{pname} has no base_url")),
+                (_, None) => Err(format!("llm.providers.{pname} has no model")),
+                _ => Ok(()),
+            };
+            providers.push(ProviderSettings {
+                name: pname.clone(),
+                kind,
+                base_url: p.base_url.clone().unwrap_or_default(),
+                api_key: key,
+                key_source: p.api_key_env.clone().unwrap_or_else(|| format!("samokoder.llm.providers.{pname}.apiKey")),
+                model: p.model.clone().unwrap_or_default(),
+                limits: limits_of(p),
+                usable,
+            });
+        }
+        // SAMOKODER_MODEL / llm.model: the primary provider's model.
+        let mut llm = LlmSettings {
+            providers,
+            roles: l.roles.clone(),
+            params: l.params.clone(),
+            budget: l.budget.clone(),
+            prices: l.prices.clone().into_iter().collect(),
+        };
+        if let Some(model) = &l.model {
+            let primary = llm.default_chain().into_iter().next().map(|r| samokoder_llm::Route::parse(&r).provider);
+            let target = primary.unwrap_or(name);
+            if let Some(p) = llm.providers.iter_mut().find(|p| p.name == target) {
+                p.model = model.clone();
+            }
+        }
         Config {
-            llm: LlmSettings {
-                provider,
-                base_url,
-                api_key: l.api_key.clone(),
-                model: l.model.clone().unwrap_or_else(|| DEFAULT_MODEL.to_owned()),
-                base_url_set: l.base_url.is_some(),
-            },
+            llm,
             sandbox: SandboxSettings {
-                image: s
-                    .image
-                    .clone()
-                    .unwrap_or_else(|| samokoder_sandbox::DEFAULT_IMAGE.to_owned()),
+                image: s.image.clone().unwrap_or_else(|| samokoder_sandbox::DEFAULT_IMAGE.to_owned()),
                 test_command: s
                     .test_command
                     .clone()
@@ -175,22 +346,25 @@ impl Config {
     }
 }
 
+fn limits_of(p: &ProviderLayer) -> LimitsConfig {
+    LimitsConfig { max_concurrency: p.max_concurrency, tokens_per_minute: p.tokens_per_minute }
+}
+
 fn guess_provider(base_url: &str) -> &'static str {
     match base_url {
         u if u.contains("api.openai.com") => "openai",
-        u if u.contains("groq.com") => "groq",
         u if u.contains("openrouter.ai") => "openrouter",
         u if u.contains(":11434") => "ollama",
         u if u.contains(":1234") => "lmstudio",
+        u if u.contains(":8080") => "llamacpp",
         _ => "openai-compatible",
     }
 }
 
 /// The user's config file: `$XDG_CONFIG_HOME/samokoder/config.toml` or `~/.config/samokoder/config.toml`.
 pub fn user_config_path(var: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
-    let base = var("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    let base =
+        var("XDG_CONFIG_HOME").map(PathBuf::from).or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".config")))?;
     Some(base.join("samokoder").join("config.toml"))
 }
 
@@ -203,29 +377,26 @@ pub fn read_layer(path: &Path, workspace: bool) -> Result<(ConfigLayer, Vec<Stri
         }
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
-    let mut layer: ConfigLayer =
-        toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+    let mut layer: ConfigLayer = toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
     let mut warnings = Vec::new();
-    if workspace && layer.llm.api_key.take().is_some() {
-        warnings.push(format!(
-            "{}: llm.api_key ignored: keys never come from a file in the workspace; set OPENAI_API_KEY or the editor setting",
-            path.display()
-        ));
+    if workspace {
+        let provider_keys = layer.llm.providers.values_mut().filter_map(|p| p.api_key.take()).count();
+        if layer.llm.api_key.take().is_some() || provider_keys > 0 {
+            warnings.push(format!(
+                "{}: api keys ignored: keys never come from a file in the workspace; set OPENAI_API_KEY \
+                 (ANTHROPIC_API_KEY, GROQ_API_KEY) or the editor setting",
+                path.display()
+            ));
+        }
     }
     Ok((layer, warnings))
 }
 
 /// Every layer but the editor's, merged, with the problems found (malformed files are skipped and named).
-pub fn load_files(
-    workspace: &Path,
-    var: &dyn Fn(&str) -> Option<String>,
-) -> (ConfigLayer, Vec<String>) {
+pub fn load_files(workspace: &Path, var: &dyn Fn(&str) -> Option<String>) -> (ConfigLayer, Vec<String>) {
     let mut layer = ConfigLayer::default();
     let mut problems = Vec::new();
-    let files = [
-        (user_config_path(var), false),
-        (Some(workspace.join(".samokoder").join("config.toml")), true),
-    ];
+    let files = [(user_config_path(var), false), (Some(workspace.join(".samokoder").join("config.toml")), true)];
     for (path, is_workspace) in files {
         let Some(path) = path else { continue };
         match read_layer(&path, is_workspace) {
@@ -244,11 +415,14 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    fn resolve(layer: &ConfigLayer, var: &dyn Fn(&str) -> Option<String>) -> Config {
+        let mut layer = layer.clone();
+        layer.merge(ConfigLayer::from_env(var));
+        Config::resolve(&layer, var)
     }
 
     #[test]
@@ -263,23 +437,29 @@ mod tests {
         .unwrap();
         let ws = dir.path().join("ws");
         std::fs::create_dir_all(ws.join(".samokoder")).unwrap();
-        std::fs::write(ws.join(".samokoder/config.toml"), "[llm]\nmodel = \"ws-model\"\napi_key = \"sk-from-repo\"\n[sandbox]\ntestCommand = \"npm test\"\n").unwrap();
-        let var = env(&[
-            ("HOME", home.to_str().unwrap()),
-            ("SAMOKODER_MODEL", "env-model"),
-        ]);
+        std::fs::write(
+            ws.join(".samokoder/config.toml"),
+            "[llm]\nmodel = \"ws-model\"\napi_key = \"sk-from-repo\"\n[llm.providers.anthropic]\napi_key = \"sk-ant-repo\"\n[sandbox]\ntestCommand = \"npm test\"\n",
+        )
+        .unwrap();
+        let var = env(&[("HOME", home.to_str().unwrap()), ("SAMOKODER_MODEL", "env-model")]);
 
         let (mut layer, problems) = load_files(&ws, &var);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("never come from a file in the workspace"));
+        assert!(layer.llm.providers["anthropic"].api_key.is_none(), "a workspace file's key is dropped");
         assert_eq!(layer.llm.model.as_deref(), Some("ws-model"));
-        layer.merge(ConfigLayer::from_json(&serde_json::json!({"samokoder": {"llm": {"model": "editor-model", "apiKey": "sk-editor"}}})).unwrap());
+        layer.merge(
+            ConfigLayer::from_json(
+                &serde_json::json!({"samokoder": {"llm": {"model": "editor-model", "apiKey": "sk-editor"}}}),
+            )
+            .unwrap(),
+        );
         assert_eq!(layer.llm.model.as_deref(), Some("editor-model"));
-        layer.merge(ConfigLayer::from_env(&var));
-        let config = Config::resolve(&layer);
-        assert_eq!(config.llm.model, "env-model");
-        assert_eq!(config.llm.base_url, "http://user/v1");
-        assert_eq!(config.llm.api_key, Some(ApiKey::new("sk-editor")));
+        let config = resolve(&layer, &var);
+        let primary = &config.llm.providers[0];
+        assert_eq!((primary.model.as_str(), primary.base_url.as_str()), ("env-model", "http://user/v1"));
+        assert_eq!(primary.api_key, Some(ApiKey::new("sk-editor")));
         assert_eq!(config.sandbox.test_command, "npm test");
         assert_eq!(config.sandbox.image, samokoder_sandbox::DEFAULT_IMAGE);
     }
@@ -288,24 +468,57 @@ mod tests {
     fn malformed_and_misspelled_files_are_named() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(".samokoder")).unwrap();
-        std::fs::write(
-            dir.path().join(".samokoder/config.toml"),
-            "[llm]\nmodle = \"x\"\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join(".samokoder/config.toml"), "[llm]\nmodle = \"x\"\n").unwrap();
         let (_, problems) = load_files(dir.path(), &env(&[]));
-        assert!(
-            problems[0].contains("config.toml") && problems[0].contains("modle"),
-            "{problems:?}"
-        );
+        assert!(problems[0].contains("config.toml") && problems[0].contains("modle"), "{problems:?}");
     }
 
     #[test]
-    fn groq_key_alone_selects_groq() {
-        let config = Config::resolve(&ConfigLayer::from_env(&env(&[("GROQ_API_KEY", "gsk")])));
+    fn the_default_chain_is_every_usable_builtin_with_the_primary_first() {
+        let none = resolve(&ConfigLayer::default(), &env(&[]));
+        assert!(none.llm.default_chain().is_empty());
+        assert!(none.llm.primary().is_none());
+
+        let var = env(&[("GROQ_API_KEY", "gsk"), ("ANTHROPIC_API_KEY", "ant"), ("SAMOKODER_MODEL", "claude-x")]);
+        let config = resolve(&ConfigLayer::default(), &var);
+        assert_eq!(config.llm.default_chain(), ["anthropic", "groq"]);
         assert_eq!(
-            (config.llm.provider.as_str(), config.llm.base_url.as_str()),
-            ("groq", "https://api.groq.com/openai/v1")
+            config.llm.primary(),
+            Some(("anthropic".into(), "claude-x".into())),
+            "SAMOKODER_MODEL is the primary's model"
         );
+        let groq = config.llm.providers.iter().find(|p| p.name == "groq").unwrap();
+        assert_eq!((groq.base_url.as_str(), groq.model.as_str()), (GROQ_BASE_URL, GROQ_MODEL));
+
+        let local = resolve(&ConfigLayer::default(), &env(&[("OPENAI_BASE_URL", "http://localhost:11434/v1")]));
+        assert_eq!(local.llm.default_chain(), ["ollama"], "a base URL alone is a usable local server");
+    }
+
+    #[test]
+    fn roles_params_budget_and_named_providers_come_from_toml() {
+        let toml = r#"
+            [llm.providers.local]
+            kind = "openai"
+            base_url = "http://127.0.0.1:9/v1"
+            model = "qwen"
+            max_concurrency = 2
+            [llm.roles]
+            code_monkey = ["local", "openai/gpt-4o-mini"]
+            [llm.params.code_monkey]
+            temperature = 0.1
+            [llm.budget]
+            max_usd = 0.5
+            [llm.prices."qwen"]
+            input = 0.0
+            output = 0.0
+        "#;
+        let layer: ConfigLayer = toml::from_str(toml).unwrap();
+        let config = resolve(&layer, &env(&[("OPENAI_API_KEY", "sk")]));
+        let local = config.llm.providers.iter().find(|p| p.name == "local").unwrap();
+        assert_eq!((local.model.as_str(), local.limits.max_concurrency, local.usable.is_ok()), ("qwen", Some(2), true));
+        assert_eq!(config.llm.roles["code_monkey"], ["local", "openai/gpt-4o-mini"]);
+        assert_eq!(config.llm.params["code_monkey"].temperature, Some(0.1));
+        assert_eq!(config.llm.budget.max_usd, Some(0.5));
+        assert_eq!(config.llm.default_chain(), ["openai"], "named providers join chains only where routed");
     }
 }

@@ -18,11 +18,7 @@ pub struct TerminalFrontend {
 
 impl TerminalFrontend {
     pub fn new(jail: Jail, verbose: bool) -> Self {
-        Self {
-            jail,
-            verbose,
-            last_report: Mutex::new(None),
-        }
+        Self { jail, verbose, last_report: Mutex::new(None) }
     }
 
     pub fn last_report(&self) -> Option<TestReport> {
@@ -36,10 +32,7 @@ impl Frontend for TerminalFrontend {
         let mut err = std::io::stderr().lock();
         let _ = match progress {
             Progress::Begin { title, .. } => writeln!(err, "{title}"),
-            Progress::Report {
-                message,
-                percentage,
-            } => match percentage {
+            Progress::Report { message, percentage } => match percentage {
                 Some(p) => writeln!(err, "  [{p:>3}%] {message}"),
                 None => writeln!(err, "         {message}"),
             },
@@ -65,9 +58,7 @@ impl Frontend for TerminalFrontend {
     async fn apply(&self, _run: &RunId, changes: &ChangeSet) -> anyhow::Result<ApplyOutcome> {
         Ok(match self.jail.write(changes, false) {
             Ok(()) => ApplyOutcome::Applied,
-            Err(e) => ApplyOutcome::Refused {
-                reason: e.to_string(),
-            },
+            Err(e) => ApplyOutcome::Refused { reason: e.to_string() },
         })
     }
 

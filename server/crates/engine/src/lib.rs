@@ -8,6 +8,7 @@
 mod cli;
 pub mod config;
 mod headless;
+mod llm;
 pub mod logging;
 mod runs;
 mod workspace;
@@ -17,10 +18,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use parking_lot::{Mutex, RwLock};
-use samokoder_edits::{
-    ChangeOutcome, ChangeSet, ContentChange, DocumentError, Jail, PositionEncoding,
-};
-use samokoder_llm::{LlmBackend, OpenAi, OpenAiConfig};
+use samokoder_edits::{ChangeOutcome, ChangeSet, ContentChange, DocumentError, Jail, PositionEncoding};
+use samokoder_llm::{Budget, Router};
 use samokoder_pipeline::{Frontend, RunContext, RunId, RunOutcome, RunSettings};
 use samokoder_prompts::Prompts;
 use samokoder_sandbox::{DockerSandbox, Sandbox, SandboxConfig};
@@ -51,6 +50,10 @@ pub struct Engine {
     /// Why the durable store could not be used, if it could not.
     pub store_problem: Option<String>,
     sandbox: Mutex<Option<(SandboxConfig, Arc<DockerSandbox>)>>,
+    /// Built from the configuration, shared by all runs (provider limits are per provider, not per run).
+    router: RwLock<Arc<Router>>,
+    /// Problems in the LLM configuration (unknown roles, providers named but missing).
+    pub llm_problems: RwLock<Vec<String>>,
 }
 
 impl Engine {
@@ -60,25 +63,27 @@ impl Engine {
     }
 
     pub fn with_env(root: &Path, env: EnvLookup) -> Result<Arc<Self>> {
-        let jail =
-            Jail::new(root).with_context(|| format!("opening the workspace {}", root.display()))?;
+        let jail = Jail::new(root).with_context(|| format!("opening the workspace {}", root.display()))?;
         let (files_layer, config_problems) = config::load_files(jail.root(), &*env);
         let mut layer = files_layer.clone();
         layer.merge(ConfigLayer::from_env(&*env));
-        let config = Config::resolve(&layer);
-        let (store, store_problem): (Arc<dyn Store>, _) =
-            match store_path(jail.root(), &*env).map(|p| SledStore::open(&p)) {
-                Some(Ok(store)) => (Arc::new(store), None),
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "using an in-memory run store");
-                    (Arc::new(MemStore::default()), Some(e.to_string()))
-                }
-                None => (
-                    Arc::new(MemStore::default()),
-                    Some("no HOME or XDG_DATA_HOME: runs are kept in memory only".into()),
-                ),
-            };
+        let config = Config::resolve(&layer, &*env);
+        let (store, store_problem): (Arc<dyn Store>, _) = match store_path(jail.root(), &*env)
+            .map(|p| SledStore::open(&p))
+        {
+            Some(Ok(store)) => (Arc::new(store), None),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "using an in-memory run store");
+                (Arc::new(MemStore::default()), Some(e.to_string()))
+            }
+            None => {
+                (Arc::new(MemStore::default()), Some("no HOME or XDG_DATA_HOME: runs are kept in memory only".into()))
+            }
+        };
+        let (router, llm_problems) = llm::build_router(&config.llm, Arc::new(llm::StoreLog(store.clone())));
         Ok(Arc::new(Self {
+            router: RwLock::new(Arc::new(router)),
+            llm_problems: RwLock::new(llm_problems),
             workspace: Mutex::new(workspace::Workspace::new(jail.clone())),
             jail,
             files_layer,
@@ -109,7 +114,11 @@ impl Engine {
         let mut layer = self.files_layer.clone();
         layer.merge(current.clone());
         layer.merge(ConfigLayer::from_env(&*self.env));
-        *self.config.write() = Config::resolve(&layer);
+        let config = Config::resolve(&layer, &*self.env);
+        let (router, problems) = llm::build_router(&config.llm, Arc::new(llm::StoreLog(self.store.clone())));
+        *self.router.write() = Arc::new(router);
+        *self.llm_problems.write() = problems;
+        *self.config.write() = config;
         Ok(())
     }
 
@@ -170,29 +179,19 @@ impl Engine {
 
     /// Starts a run as a job and returns its id at once. The job reports through `frontend`; a failure
     /// or a panic ends it with a message, never the server.
-    pub fn spawn_run<F, Fut>(
-        self: &Arc<Self>,
-        kind: &'static str,
-        frontend: Arc<dyn Frontend>,
-        body: F,
-    ) -> RunId
+    pub fn spawn_run<F, Fut>(self: &Arc<Self>, kind: &'static str, frontend: Arc<dyn Frontend>, body: F) -> RunId
     where
         F: FnOnce(Arc<RunContext>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<RunOutcome>> + Send + 'static,
     {
         let ctx = Arc::new(self.run_context(frontend.clone()));
         let id = ctx.id.clone();
-        self.runs
-            .spawn(ctx.clone(), kind, self.store.clone(), body(ctx));
+        self.runs.spawn(ctx.clone(), kind, self.store.clone(), body(ctx));
         id
     }
 
     /// Runs to the end in the caller's task (the CLI), cancellable by `cancel`.
-    pub async fn run_now<F, Fut>(
-        self: &Arc<Self>,
-        frontend: Arc<dyn Frontend>,
-        body: F,
-    ) -> Result<RunOutcome>
+    pub async fn run_now<F, Fut>(self: &Arc<Self>, frontend: Arc<dyn Frontend>, body: F) -> Result<RunOutcome>
     where
         F: FnOnce(Arc<RunContext>) -> Fut,
         Fut: Future<Output = Result<RunOutcome>>,
@@ -233,7 +232,8 @@ impl Engine {
         RunContext {
             id: RunId::new(),
             jail: self.jail.clone(),
-            llm: llm_backend(&config),
+            llm: self.router(),
+            budget: Arc::new(Budget::new(config.llm.budget.max_usd, config.llm.budget.max_tokens)),
             sandbox: self.sandbox(&config),
             store: self.store.clone(),
             prompts: Prompts::new(Some(self.jail.root())),
@@ -244,6 +244,11 @@ impl Engine {
                 ..Default::default()
             },
         }
+    }
+
+    /// The model router for the current configuration.
+    pub fn router(&self) -> Arc<Router> {
+        self.router.read().clone()
     }
 
     /// The workspace's sandbox, rebuilt when its configuration changed.
@@ -274,49 +279,13 @@ fn sandbox_config(config: &Config) -> SandboxConfig {
     }
 }
 
-/// The model backend the configuration names. Without a key or a base URL, a backend that fails every
-/// call with what to configure (so runs that need no model, like tests, still work).
-pub fn llm_backend(config: &Config) -> Arc<dyn LlmBackend> {
-    let l = &config.llm;
-    if l.api_key.is_none() && !l.base_url_set {
-        return Arc::new(samokoder_llm::Unconfigured::new(
-            "set OPENAI_API_KEY (or GROQ_API_KEY), or OPENAI_BASE_URL for a local server such as Ollama \
-             (http://localhost:11434/v1), llama.cpp, vLLM or LM Studio; or samokoder.llm.* in your editor \
-             settings (see docs/config.md)",
-        ));
-    }
-    let mut c = OpenAiConfig::new(l.base_url.clone(), l.model.clone());
-    c.name = l.provider.clone();
-    c.api_key = l.api_key.clone();
-    c.key_source = if l.provider == "groq" {
-        "GROQ_API_KEY".into()
-    } else {
-        "OPENAI_API_KEY".into()
-    };
-    match OpenAi::new(c) {
-        Ok(backend) => Arc::new(backend),
-        Err(e) => Arc::new(samokoder_llm::Unconfigured::new(e.to_string())),
-    }
-}
-
 /// Where the workspace's runs are stored: `$XDG_DATA_HOME/samokoder/workspaces/<name>-<hash>`.
 fn store_path(root: &Path, env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     let base = env("XDG_DATA_HOME")
         .map(PathBuf::from)
         .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".local").join("share")))?;
-    let name = root
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("workspace");
-    let hash = root
-        .to_string_lossy()
-        .bytes()
-        .fold(0xcbf29ce484222325u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x100000001b3)
-        });
-    Some(
-        base.join("samokoder")
-            .join("workspaces")
-            .join(format!("{name}-{hash:016x}")),
-    )
+    let name = root.file_name().and_then(|n| n.to_str()).unwrap_or("workspace");
+    let hash =
+        root.to_string_lossy().bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    Some(base.join("samokoder").join("workspaces").join(format!("{name}-{hash:016x}")))
 }

@@ -10,16 +10,9 @@ pub fn init() {
         directives.push_str(",sled=warn");
     }
     let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(false);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(false);
     match std::env::var_os("SAMOKODER_LOG_FILE") {
-        Some(path) => match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-        {
+        Some(path) => match std::fs::OpenOptions::new().create(true).append(true).open(&path) {
             Ok(file) => builder.with_writer(std::sync::Mutex::new(file)).init(),
             Err(e) => {
                 builder.with_writer(std::io::stderr).init();

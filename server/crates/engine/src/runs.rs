@@ -34,11 +34,7 @@ impl Registry {
     ) {
         let id = ctx.id.0.clone();
         let token = CancellationToken::new();
-        let info = RunInfo {
-            id: id.clone(),
-            kind: kind.to_owned(),
-            message: "starting".into(),
-        };
+        let info = RunInfo { id: id.clone(), kind: kind.to_owned(), message: "starting".into() };
         self.active.lock().insert(id.clone(), (info, token.clone()));
         let task = tokio::spawn(async move {
             tokio::select! {
@@ -53,22 +49,13 @@ impl Registry {
             let fe = &ctx.frontend;
             match joined {
                 Ok(Some(Ok(outcome))) => {
-                    let level = if outcome.status == RunStatus::Succeeded {
-                        Level::Info
-                    } else {
-                        Level::Warning
-                    };
+                    let level = if outcome.status == RunStatus::Succeeded { Level::Info } else { Level::Warning };
                     fe.message(level, &format!("Samokoder: {}", outcome.summary));
                 }
                 Ok(Some(Err(e))) => fe.message(Level::Error, &format!("Samokoder: {e:#}")),
                 Ok(None) => {
                     mark(&*store, &id, RunStatus::Cancelled, "cancelled");
-                    fe.progress(
-                        &ctx.id,
-                        Progress::End {
-                            message: "cancelled".into(),
-                        },
-                    );
+                    fe.progress(&ctx.id, Progress::End { message: "cancelled".into() });
                     fe.message(Level::Info, "Samokoder: run cancelled");
                 }
                 Err(join) => {
@@ -79,16 +66,8 @@ impl Registry {
                     };
                     tracing::error!(run = %id, error = %join, "run task died");
                     mark(&*store, &id, RunStatus::Failed, why);
-                    fe.progress(
-                        &ctx.id,
-                        Progress::End {
-                            message: format!("failed: {why}"),
-                        },
-                    );
-                    fe.message(
-                        Level::Error,
-                        &format!("Samokoder: the run stopped because of {why}"),
-                    );
+                    fe.progress(&ctx.id, Progress::End { message: format!("failed: {why}") });
+                    fe.message(Level::Error, &format!("Samokoder: the run stopped because of {why}"));
                 }
             }
         });
@@ -117,12 +96,7 @@ impl Registry {
     }
 
     pub fn active(&self) -> Vec<RunInfo> {
-        let mut runs: Vec<RunInfo> = self
-            .active
-            .lock()
-            .values()
-            .map(|(i, _)| i.clone())
-            .collect();
+        let mut runs: Vec<RunInfo> = self.active.lock().values().map(|(i, _)| i.clone()).collect();
         runs.sort_by(|a, b| a.id.cmp(&b.id));
         runs
     }

@@ -6,8 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use samokoder_edits::{
-    ChangeOutcome, ChangeSet, ContentChange, Document, DocumentError, Jail, PositionEncoding,
-    TextEdit, minimal_edits,
+    ChangeOutcome, ChangeSet, ContentChange, Document, DocumentError, Jail, PositionEncoding, TextEdit, minimal_edits,
 };
 
 /// One file's part of a workspace edit, in byte offsets of `base`.
@@ -36,11 +35,7 @@ pub(crate) struct Workspace {
 
 impl Workspace {
     pub fn new(jail: Jail) -> Self {
-        Self {
-            jail,
-            docs: HashMap::new(),
-            accepted: BTreeMap::new(),
-        }
+        Self { jail, docs: HashMap::new(), accepted: BTreeMap::new() }
     }
 
     fn rel(&self, path: &Path) -> Option<String> {
@@ -61,12 +56,7 @@ impl Workspace {
         changes: Vec<ContentChange>,
         enc: PositionEncoding,
     ) -> Result<ChangeOutcome, DocumentError> {
-        let doc = self
-            .docs
-            .get_mut(path)
-            .ok_or_else(|| DocumentError::NotOpen {
-                path: path.display().to_string(),
-            })?;
+        let doc = self.docs.get_mut(path).ok_or_else(|| DocumentError::NotOpen { path: path.display().to_string() })?;
         doc.change(version, changes, enc)
     }
 
@@ -117,19 +107,11 @@ impl Workspace {
                 (self.jail.read(&change.path).ok().flatten(), None)
             };
             match base {
-                None => planned.push(PlannedEdit::Create {
-                    path,
-                    text: change.text.clone(),
-                }),
+                None => planned.push(PlannedEdit::Create { path, text: change.text.clone() }),
                 Some(base) if base == change.text => {}
                 Some(base) => {
                     let edits = minimal_edits(&base, &change.text);
-                    planned.push(PlannedEdit::Edit {
-                        path,
-                        version,
-                        base,
-                        edits,
-                    });
+                    planned.push(PlannedEdit::Edit { path, version, base, edits });
                 }
             }
         }
@@ -140,8 +122,7 @@ impl Workspace {
         for change in &changes.changes {
             // An open document hears of the edit through the editor's didChange.
             if !self.docs.contains_key(&self.jail.abs(&change.path)) {
-                self.accepted
-                    .insert(change.path.to_string(), change.text.clone());
+                self.accepted.insert(change.path.to_string(), change.text.clone());
             }
         }
     }
@@ -159,10 +140,7 @@ mod tests {
         let jail = Jail::new(dir.path()).unwrap();
         let mut ws = Workspace::new(jail.clone());
         ws.open(jail.root().join("open.js"), "x\ny\n", 7);
-        let change = |p: &str, t: &str| FileChange {
-            path: jail.check(p).unwrap(),
-            text: t.into(),
-        };
+        let change = |p: &str, t: &str| FileChange { path: jail.check(p).unwrap(), text: t.into() };
         let set = ChangeSet {
             changes: vec![
                 change("new.js", "n\n"),
@@ -178,13 +156,7 @@ mod tests {
         assert!(
             matches!(&plan[1], PlannedEdit::Edit { version: None, edits, .. } if edits.len() == 1 && edits[0].new_text == "B\n")
         );
-        assert!(matches!(
-            &plan[2],
-            PlannedEdit::Edit {
-                version: Some(7),
-                ..
-            }
-        ));
+        assert!(matches!(&plan[2], PlannedEdit::Edit { version: Some(7), .. }));
 
         // Accepted, unsaved: the overlay has the new file and the edited disk file; the open one speaks for itself.
         ws.accepted(&set);
@@ -193,9 +165,7 @@ mod tests {
         assert_eq!(overlay.get("disk.js").map(String::as_str), Some("a\nB\n"));
         assert_eq!(overlay.get("open.js").map(String::as_str), Some("x\ny\n"));
         // A second plan is computed against the accepted text, not the stale disk.
-        let again = ws.plan(&ChangeSet {
-            changes: vec![change("disk.js", "a\nB\nc\n")],
-        });
+        let again = ws.plan(&ChangeSet { changes: vec![change("disk.js", "a\nB\nc\n")] });
         assert!(matches!(&again[0], PlannedEdit::Edit { base, .. } if base == "a\nB\n"));
         ws.saved(&jail.root().join("disk.js"));
         assert!(!ws.overlay().contains_key("disk.js"));

@@ -14,40 +14,30 @@ pub enum LlmError {
         hint: String,
         retry_after: Option<Duration>,
     },
-    #[error(
-        "cannot reach {provider} at {url}: {message}; check the base URL and that the server is running"
-    )]
-    Connect {
-        provider: String,
-        url: String,
-        message: String,
-    },
+    #[error("cannot reach {provider} at {url}: {message}; check the base URL and that the server is running")]
+    Connect { provider: String, url: String, message: String },
     #[error("{provider} ({model}) timed out: {what}")]
-    Timeout {
-        provider: String,
-        model: String,
-        what: String,
-    },
+    Timeout { provider: String, model: String, what: String },
     #[error("{provider} ({model}) stream broke: {message}")]
-    Stream {
-        provider: String,
-        model: String,
-        message: String,
-    },
+    Stream { provider: String, model: String, message: String },
     #[error("{provider} ({model}) reported an error mid-stream: {message}")]
-    Provider {
-        provider: String,
-        model: String,
-        message: String,
-        retryable: bool,
-    },
+    Provider { provider: String, model: String, message: String, retryable: bool },
+    #[error(
+        "{provider} ({model}) sent more than {limit} bytes; the reply was dropped (is the base URL an LLM endpoint?)"
+    )]
+    TooLarge { provider: String, model: String, limit: usize },
     #[error("{provider} ({model}) failed after {attempts} attempts; last error: {last}")]
-    Exhausted {
-        provider: String,
-        model: String,
-        attempts: u32,
-        last: Box<LlmError>,
-    },
+    Exhausted { provider: String, model: String, attempts: u32, last: Box<LlmError> },
+    #[error(
+        "the run's budget would be exceeded: {what}; raise samokoder.llm.budget (max_usd / max_tokens) or start a new run"
+    )]
+    Budget { what: String },
+    #[error("{provider} ({model}) did not return valid JSON after {attempts} attempts: {message}")]
+    InvalidJson { provider: String, model: String, attempts: u32, message: String, last_reply: String },
+    #[error("every provider for {role} failed: {}", .errors.join("; "))]
+    AllFailed { role: String, errors: Vec<String> },
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl LlmError {
@@ -57,13 +47,34 @@ impl LlmError {
             Self::Connect { .. } | Self::Timeout { .. } | Self::Stream { .. } => true,
             Self::Status { status, .. } => matches!(status, 408 | 409 | 429 | 500..=599),
             Self::Provider { retryable, .. } => *retryable,
-            Self::NotConfigured { .. } | Self::Exhausted { .. } => false,
+            _ => false,
+        }
+    }
+
+    /// Whether another provider may succeed where this one failed: it is down, overloaded, unreachable, or
+    /// not usable with its configuration. A request the provider understood and refused (400), a budget,
+    /// a cancellation or an invalid JSON reply would fail the same way elsewhere, or must not be retried.
+    pub fn is_provider_failure(&self) -> bool {
+        match self {
+            Self::Status { status, .. } => *status != 400 && *status != 422,
+            Self::Exhausted { .. } | Self::Connect { .. } | Self::Timeout { .. } | Self::Stream { .. } => true,
+            Self::Provider { .. } | Self::TooLarge { .. } | Self::NotConfigured { .. } => true,
+            Self::Budget { .. } | Self::InvalidJson { .. } | Self::AllFailed { .. } | Self::Cancelled => false,
         }
     }
 
     pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, if the provider answered with one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Status { status, .. } => Some(*status),
+            Self::Exhausted { last, .. } => last.status(),
             _ => None,
         }
     }

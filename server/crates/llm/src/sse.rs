@@ -58,10 +58,7 @@ impl SseParser {
     fn line(&mut self, line: &str, out: &mut Vec<SseEvent>) {
         if line.is_empty() {
             if !self.data.is_empty() || !self.event.is_empty() {
-                out.push(SseEvent {
-                    event: std::mem::take(&mut self.event),
-                    data: self.data.join("\n"),
-                });
+                out.push(SseEvent { event: std::mem::take(&mut self.event), data: self.data.join("\n") });
                 self.data.clear();
             }
             return;
@@ -94,38 +91,20 @@ mod tests {
 
     #[test]
     fn any_chunking_and_line_ending_gives_the_same_events() {
-        let input = "event: message_start\ndata: {\"a\":1}\n\n: ping\r\ndata: héllo 😀\r\ndata: two\r\n\r\ndata: [DONE]\r\r";
+        let input =
+            "event: message_start\ndata: {\"a\":1}\n\n: ping\r\ndata: héllo 😀\r\ndata: two\r\n\r\ndata: [DONE]\r\r";
         let expected = vec![
-            SseEvent {
-                event: "message_start".into(),
-                data: "{\"a\":1}".into(),
-            },
-            SseEvent {
-                event: String::new(),
-                data: "héllo 😀\ntwo".into(),
-            },
-            SseEvent {
-                event: String::new(),
-                data: "[DONE]".into(),
-            },
+            SseEvent { event: "message_start".into(), data: "{\"a\":1}".into() },
+            SseEvent { event: String::new(), data: "héllo 😀\ntwo".into() },
+            SseEvent { event: String::new(), data: "[DONE]".into() },
         ];
         for chunk in 1..input.len() {
-            assert_eq!(
-                parse_in_chunks(input.as_bytes(), chunk),
-                expected,
-                "chunk size {chunk}"
-            );
+            assert_eq!(parse_in_chunks(input.as_bytes(), chunk), expected, "chunk size {chunk}");
         }
     }
 
     #[test]
     fn a_last_event_without_its_blank_line_is_kept() {
-        assert_eq!(
-            parse_in_chunks(b"data:x", 3),
-            vec![SseEvent {
-                event: String::new(),
-                data: "x".into()
-            }]
-        );
+        assert_eq!(parse_in_chunks(b"data:x", 3), vec![SseEvent { event: String::new(), data: "x".into() }]);
     }
 }

@@ -51,24 +51,15 @@ pub struct Message {
 
 impl Message {
     pub fn system(content: impl Into<String>) -> Self {
-        Self {
-            role: Role::System,
-            content: content.into(),
-        }
+        Self { role: Role::System, content: content.into() }
     }
 
     pub fn user(content: impl Into<String>) -> Self {
-        Self {
-            role: Role::User,
-            content: content.into(),
-        }
+        Self { role: Role::User, content: content.into() }
     }
 
     pub fn assistant(content: impl Into<String>) -> Self {
-        Self {
-            role: Role::Assistant,
-            content: content.into(),
-        }
+        Self { role: Role::Assistant, content: content.into() }
     }
 }
 
@@ -80,6 +71,15 @@ pub struct ChatRequest {
     pub temperature: Option<f32>,
     pub max_tokens: Option<u32>,
     pub stop: Vec<String>,
+    /// Ask for JSON matching this schema, through the provider's structured-output mode where it has one.
+    pub json_schema: Option<JsonSchema>,
+}
+
+/// A named JSON schema for structured output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonSchema {
+    pub name: String,
+    pub schema: serde_json::Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,29 +116,39 @@ impl Usage {
     }
 
     pub(crate) fn estimate(request: &ChatRequest, text: &str) -> Self {
-        let prompt_chars: usize = request
-            .messages
-            .iter()
-            .map(|m| m.content.chars().count() + 4)
-            .sum();
         Self {
-            prompt_tokens: prompt_chars.div_ceil(4) as u64,
-            completion_tokens: text.chars().count().div_ceil(4) as u64,
+            prompt_tokens: estimate_prompt_tokens(request),
+            completion_tokens: estimate_tokens(text),
             estimated: true,
         }
     }
 }
 
-/// A finished completion: the whole text, why it stopped, what it cost in tokens, and how many attempts
-/// it took.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// About four characters per token: the usual rule for English and code, used where a provider reports
+/// nothing and for budgeting before a call.
+pub fn estimate_tokens(text: &str) -> u64 {
+    text.chars().count().div_ceil(4) as u64
+}
+
+pub fn estimate_prompt_tokens(request: &ChatRequest) -> u64 {
+    request.messages.iter().map(|m| estimate_tokens(&m.content) + 4).sum()
+}
+
+/// A finished completion: the whole text, why it stopped, what it cost, and how it was obtained.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Completion {
     pub text: String,
     pub finish_reason: FinishReason,
     pub usage: Usage,
     pub provider: String,
     pub model: String,
+    /// HTTP attempts the provider needed (retries included).
     pub attempts: u32,
+    /// USD, when the model's price is known (0 for local models).
+    pub cost_usd: Option<f64>,
+    /// Providers that failed before this one answered ("openai/gpt-4o: 503 ..."), in order.
+    pub fallbacks: Vec<String>,
+    pub latency: std::time::Duration,
 }
 
 /// What a streaming call reports while it runs.
@@ -165,39 +175,6 @@ pub trait LlmBackend: Send + Sync {
         request: &ChatRequest,
         on_event: &(dyn for<'e> Fn(StreamEvent<'e>) + Send + Sync),
     ) -> Result<Completion>;
-}
-
-/// The backend when no provider is configured: every call fails with what to configure. Runs that need no
-/// model (tests) still work.
-pub struct Unconfigured {
-    hint: String,
-}
-
-impl Unconfigured {
-    pub fn new(hint: impl Into<String>) -> Self {
-        Self { hint: hint.into() }
-    }
-}
-
-#[async_trait]
-impl LlmBackend for Unconfigured {
-    fn provider(&self) -> &str {
-        "none"
-    }
-
-    fn default_model(&self) -> &str {
-        "none"
-    }
-
-    async fn stream(
-        &self,
-        _request: &ChatRequest,
-        _on_event: &(dyn for<'e> Fn(StreamEvent<'e>) + Send + Sync),
-    ) -> Result<Completion> {
-        Err(crate::LlmError::NotConfigured {
-            hint: self.hint.clone(),
-        })
-    }
 }
 
 #[cfg(test)]

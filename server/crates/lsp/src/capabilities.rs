@@ -4,11 +4,7 @@ use samokoder_edits::PositionEncoding;
 use tower_lsp::lsp_types as lsp;
 
 /// Every command the server executes. Each one works; none is announced before it does.
-pub(crate) const COMMANDS: &[&str] = &[
-    "samokoder.generate",
-    "samokoder.runTests",
-    "samokoder.cancel",
-];
+pub(crate) const COMMANDS: &[&str] = &["samokoder.generate", "samokoder.runTests", "samokoder.cancel"];
 
 /// The code action kinds the server offers.
 pub(crate) fn code_action_kinds() -> Vec<lsp::CodeActionKind> {
@@ -18,28 +14,20 @@ pub(crate) fn code_action_kinds() -> Vec<lsp::CodeActionKind> {
 pub(crate) fn server_capabilities(enc: PositionEncoding) -> lsp::ServerCapabilities {
     lsp::ServerCapabilities {
         position_encoding: Some(crate::to_proto::encoding_kind(enc)),
-        text_document_sync: Some(lsp::TextDocumentSyncCapability::Options(
-            lsp::TextDocumentSyncOptions {
-                open_close: Some(true),
-                change: Some(lsp::TextDocumentSyncKind::INCREMENTAL),
-                save: Some(lsp::TextDocumentSyncSaveOptions::Supported(true)),
-                ..Default::default()
-            },
-        )),
-        code_action_provider: Some(lsp::CodeActionProviderCapability::Options(
-            lsp::CodeActionOptions {
-                code_action_kinds: Some(code_action_kinds()),
-                work_done_progress_options: lsp::WorkDoneProgressOptions {
-                    work_done_progress: Some(false),
-                },
-                resolve_provider: Some(false),
-            },
-        )),
+        text_document_sync: Some(lsp::TextDocumentSyncCapability::Options(lsp::TextDocumentSyncOptions {
+            open_close: Some(true),
+            change: Some(lsp::TextDocumentSyncKind::INCREMENTAL),
+            save: Some(lsp::TextDocumentSyncSaveOptions::Supported(true)),
+            ..Default::default()
+        })),
+        code_action_provider: Some(lsp::CodeActionProviderCapability::Options(lsp::CodeActionOptions {
+            code_action_kinds: Some(code_action_kinds()),
+            work_done_progress_options: lsp::WorkDoneProgressOptions { work_done_progress: Some(false) },
+            resolve_provider: Some(false),
+        })),
         execute_command_provider: Some(lsp::ExecuteCommandOptions {
             commands: COMMANDS.iter().map(|c| c.to_string()).collect(),
-            work_done_progress_options: lsp::WorkDoneProgressOptions {
-                work_done_progress: Some(true),
-            },
+            work_done_progress_options: lsp::WorkDoneProgressOptions { work_done_progress: Some(true) },
         }),
         experimental: Some(serde_json::json!({ "samokoderStatus": true, "samokoderRuns": true })),
         ..Default::default()

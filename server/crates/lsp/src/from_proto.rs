@@ -21,20 +21,13 @@ pub(crate) fn range(r: lsp::Range) -> Range {
 }
 
 pub(crate) fn content_change(c: lsp::TextDocumentContentChangeEvent) -> ContentChange {
-    ContentChange {
-        range: c.range.map(range),
-        text: c.text,
-    }
+    ContentChange { range: c.range.map(range), text: c.text }
 }
 
 /// The encoding to use: UTF-8 when the client offers it (no conversion at all), else UTF-16, the
 /// protocol's default.
 pub(crate) fn negotiate_encoding(params: &lsp::InitializeParams) -> PositionEncoding {
-    let offered = params
-        .capabilities
-        .general
-        .as_ref()
-        .and_then(|g| g.position_encodings.as_ref());
+    let offered = params.capabilities.general.as_ref().and_then(|g| g.position_encodings.as_ref());
     match offered {
         Some(list) if list.contains(&lsp::PositionEncodingKind::UTF8) => PositionEncoding::Utf8,
         _ => PositionEncoding::Utf16,

@@ -26,10 +26,7 @@ pub(crate) const APPLY_EDIT_TIMEOUT: Duration = Duration::from_secs(60);
 const PROGRESS_CREATE_TIMEOUT: Duration = Duration::from_secs(5);
 
 enum Outgoing {
-    Progress {
-        token: String,
-        value: lsp::WorkDoneProgress,
-    },
+    Progress { token: String, value: lsp::WorkDoneProgress },
     Log(serde_json::Value),
     Message(lsp::MessageType, String),
     Diagnostics(lsp::Url, Vec<lsp::Diagnostic>),
@@ -51,11 +48,9 @@ impl Outbox {
                 match item {
                     Outgoing::Progress { token, value } => {
                         if matches!(value, lsp::WorkDoneProgress::Begin(_)) {
-                            let params = lsp::WorkDoneProgressCreateParams {
-                                token: lsp::NumberOrString::String(token.clone()),
-                            };
-                            let create =
-                                client.send_request::<lsp::request::WorkDoneProgressCreate>(params);
+                            let params =
+                                lsp::WorkDoneProgressCreateParams { token: lsp::NumberOrString::String(token.clone()) };
+                            let create = client.send_request::<lsp::request::WorkDoneProgressCreate>(params);
                             match tokio::time::timeout(PROGRESS_CREATE_TIMEOUT, create).await {
                                 Ok(Ok(())) => {
                                     created.insert(token.clone());
@@ -71,9 +66,7 @@ impl Outbox {
                                 token: lsp::NumberOrString::String(token.clone()),
                                 value: lsp::ProgressParamsValue::WorkDone(value),
                             };
-                            client
-                                .send_notification::<lsp::notification::Progress>(params)
-                                .await;
+                            client.send_notification::<lsp::notification::Progress>(params).await;
                             if end {
                                 created.remove(&token);
                             }
@@ -83,9 +76,7 @@ impl Outbox {
                         client.send_notification::<SamokoderLog>(params).await;
                     }
                     Outgoing::Message(typ, text) => client.show_message(typ, text).await,
-                    Outgoing::Diagnostics(uri, diagnostics) => {
-                        client.publish_diagnostics(uri, diagnostics, None).await
-                    }
+                    Outgoing::Diagnostics(uri, diagnostics) => client.publish_diagnostics(uri, diagnostics, None).await,
                 }
             }
         });
@@ -150,10 +141,7 @@ impl Frontend for LspFrontend {
                     percentage: Some(0),
                 })
             }
-            Progress::Report {
-                message,
-                percentage,
-            } => {
+            Progress::Report { message, percentage } => {
                 self.engine.note_progress(run, &message);
                 lsp::WorkDoneProgress::Report(lsp::WorkDoneProgressReport {
                     cancellable: Some(true),
@@ -161,22 +149,17 @@ impl Frontend for LspFrontend {
                     percentage,
                 })
             }
-            Progress::End { message } => lsp::WorkDoneProgress::End(lsp::WorkDoneProgressEnd {
-                message: Some(message),
-            }),
+            Progress::End { message } => {
+                lsp::WorkDoneProgress::End(lsp::WorkDoneProgressEnd { message: Some(message) })
+            }
         };
         if self.caps.work_done_progress {
-            self.outbox.send(Outgoing::Progress {
-                token: progress_token(run),
-                value,
-            });
+            self.outbox.send(Outgoing::Progress { token: progress_token(run), value });
         }
     }
 
     fn log(&self, run: &RunId, agent: &str, text: &str) {
-        self.outbox.send(Outgoing::Log(
-            json!({ "runId": run.0, "agent": agent, "text": text }),
-        ));
+        self.outbox.send(Outgoing::Log(json!({ "runId": run.0, "agent": agent, "text": text })));
     }
 
     fn message(&self, level: Level, text: &str) {
@@ -200,35 +183,20 @@ impl Frontend for LspFrontend {
             for p in &planned {
                 if let PlannedEdit::Create { path, text } = p {
                     if let Some(rel) = self.engine.jail().relativize(path) {
-                        created_on_disk.changes.push(FileChange {
-                            path: rel,
-                            text: text.clone(),
-                        });
+                        created_on_disk.changes.push(FileChange { path: rel, text: text.clone() });
                     }
                 }
             }
             self.engine.jail().write(&created_on_disk, false)?;
         }
-        let edit = to_proto::workspace_edit(
-            &planned,
-            caps.encoding,
-            caps.document_changes && caps.create_files,
-        );
-        let params = lsp::ApplyWorkspaceEditParams {
-            label: Some(self.label.clone()),
-            edit,
-        };
-        let request = self
-            .client
-            .send_request::<lsp::request::ApplyWorkspaceEdit>(params);
+        let edit = to_proto::workspace_edit(&planned, caps.encoding, caps.document_changes && caps.create_files);
+        let params = lsp::ApplyWorkspaceEditParams { label: Some(self.label.clone()), edit };
+        let request = self.client.send_request::<lsp::request::ApplyWorkspaceEdit>(params);
         let response = match tokio::time::timeout(APPLY_EDIT_TIMEOUT, request).await {
             Ok(Ok(response)) => response,
             Ok(Err(e)) => {
                 self.undo_created(&created_on_disk);
-                return Err(anyhow!(
-                    "the editor failed workspace/applyEdit: {}",
-                    e.message
-                ));
+                return Err(anyhow!("the editor failed workspace/applyEdit: {}", e.message));
             }
             Err(_) => {
                 self.undo_created(&created_on_disk);
@@ -244,9 +212,7 @@ impl Frontend for LspFrontend {
         } else {
             self.undo_created(&created_on_disk);
             Ok(ApplyOutcome::Refused {
-                reason: response
-                    .failure_reason
-                    .unwrap_or_else(|| "the editor refused the edit".to_owned()),
+                reason: response.failure_reason.unwrap_or_else(|| "the editor refused the edit".to_owned()),
             })
         }
     }
@@ -256,13 +222,7 @@ impl Frontend for LspFrontend {
     }
 
     fn test_results(&self, _run: &RunId, report: &TestReport) {
-        publish_test_diagnostics(
-            &self.engine,
-            &self.outbox,
-            &self.diagnostics,
-            self.caps.encoding,
-            report,
-        );
+        publish_test_diagnostics(&self.engine, &self.outbox, &self.diagnostics, self.caps.encoding, report);
     }
 }
 
@@ -283,15 +243,8 @@ pub(crate) fn publish_test_diagnostics(
         let Some(uri) = to_proto::url(&jail.abs(&rel)) else {
             continue;
         };
-        let text = overlay
-            .get(rel.as_str())
-            .cloned()
-            .or_else(|| jail.read(&rel).ok().flatten())
-            .unwrap_or_default();
-        by_file
-            .entry(uri)
-            .or_default()
-            .push(to_proto::test_diagnostic(failure, &text, enc));
+        let text = overlay.get(rel.as_str()).cloned().or_else(|| jail.read(&rel).ok().flatten()).unwrap_or_default();
+        by_file.entry(uri).or_default().push(to_proto::test_diagnostic(failure, &text, enc));
     }
     let mut published = published.lock();
     for stale in published.iter().filter(|u| !by_file.contains_key(*u)) {

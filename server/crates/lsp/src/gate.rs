@@ -18,16 +18,8 @@ pub(crate) struct Gate<S> {
 }
 
 impl<S> Gate<S> {
-    pub fn new(
-        inner: S,
-        exit: Arc<tokio::sync::Notify>,
-        engine: Arc<OnceLock<Arc<Engine>>>,
-    ) -> Self {
-        Self {
-            inner,
-            exit,
-            engine,
-        }
+    pub fn new(inner: S, exit: Arc<tokio::sync::Notify>, engine: Arc<OnceLock<Arc<Engine>>>) -> Self {
+        Self { inner, exit, engine }
     }
 }
 
@@ -66,9 +58,7 @@ where
 /// `shutdown` and `exit` take no params, and some clients (Helix, Neovim) send `"params": null` for them,
 /// which tower-lsp refuses as unexpected params. Null and absent mean the same here.
 fn drop_null_params(req: Request) -> Request {
-    if !matches!(req.method(), "shutdown" | "exit")
-        || req.params() != Some(&serde_json::Value::Null)
-    {
+    if !matches!(req.method(), "shutdown" | "exit") || req.params() != Some(&serde_json::Value::Null) {
         return req;
     }
     let (method, id, _) = req.into_parts();

@@ -38,35 +38,19 @@ pub(crate) fn workspace_edit(
             PlannedEdit::Create { path, text } => {
                 let Some(uri) = url(path) else { continue };
                 if document_changes {
-                    ops.push(lsp::DocumentChangeOperation::Op(lsp::ResourceOp::Create(
-                        lsp::CreateFile {
-                            uri: uri.clone(),
-                            options: Some(lsp::CreateFileOptions {
-                                overwrite: Some(false),
-                                ignore_if_exists: Some(true),
-                            }),
-                            annotation_id: None,
-                        },
-                    )));
-                    let insert = lsp::TextEdit {
-                        range: lsp::Range::default(),
-                        new_text: text.clone(),
-                    };
+                    ops.push(lsp::DocumentChangeOperation::Op(lsp::ResourceOp::Create(lsp::CreateFile {
+                        uri: uri.clone(),
+                        options: Some(lsp::CreateFileOptions { overwrite: Some(false), ignore_if_exists: Some(true) }),
+                        annotation_id: None,
+                    })));
+                    let insert = lsp::TextEdit { range: lsp::Range::default(), new_text: text.clone() };
                     ops.push(lsp::DocumentChangeOperation::Edit(lsp::TextDocumentEdit {
-                        text_document: lsp::OptionalVersionedTextDocumentIdentifier {
-                            uri,
-                            version: None,
-                        },
+                        text_document: lsp::OptionalVersionedTextDocumentIdentifier { uri, version: None },
                         edits: vec![lsp::OneOf::Left(insert)],
                     }));
                 }
             }
-            PlannedEdit::Edit {
-                path,
-                version,
-                base,
-                edits,
-            } => {
+            PlannedEdit::Edit { path, version, base, edits } => {
                 let Some(uri) = url(path) else { continue };
                 let rope = Rope::from_str(base);
                 let index = LineIndex::new(&rope);
@@ -82,10 +66,7 @@ pub(crate) fn workspace_edit(
                     .collect();
                 if document_changes {
                     ops.push(lsp::DocumentChangeOperation::Edit(lsp::TextDocumentEdit {
-                        text_document: lsp::OptionalVersionedTextDocumentIdentifier {
-                            uri,
-                            version: *version,
-                        },
+                        text_document: lsp::OptionalVersionedTextDocumentIdentifier { uri, version: *version },
                         edits: text_edits.into_iter().map(lsp::OneOf::Left).collect(),
                     }));
                 } else {
@@ -95,24 +76,14 @@ pub(crate) fn workspace_edit(
         }
     }
     if document_changes {
-        lsp::WorkspaceEdit {
-            document_changes: Some(lsp::DocumentChanges::Operations(ops)),
-            ..Default::default()
-        }
+        lsp::WorkspaceEdit { document_changes: Some(lsp::DocumentChanges::Operations(ops)), ..Default::default() }
     } else {
-        lsp::WorkspaceEdit {
-            changes: Some(changes),
-            ..Default::default()
-        }
+        lsp::WorkspaceEdit { changes: Some(changes), ..Default::default() }
     }
 }
 
 /// A diagnostic for a failing test, over the failing line (from its first non-blank character to its end).
-pub(crate) fn test_diagnostic(
-    failure: &TestFailure,
-    text: &str,
-    enc: PositionEncoding,
-) -> lsp::Diagnostic {
+pub(crate) fn test_diagnostic(failure: &TestFailure, text: &str, enc: PositionEncoding) -> lsp::Diagnostic {
     let rope = Rope::from_str(text);
     let index = LineIndex::new(&rope);
     let line = failure.line.unwrap_or(1).saturating_sub(1) as usize;
@@ -125,10 +96,7 @@ pub(crate) fn test_diagnostic(
         let r = index.range(start + indent..start + trimmed_end, enc);
         lsp::Range::new(position(r.start), position(r.end))
     } else {
-        lsp::Range::new(
-            lsp::Position::new(line as u32, 0),
-            lsp::Position::new(line as u32, 0),
-        )
+        lsp::Range::new(lsp::Position::new(line as u32, 0), lsp::Position::new(line as u32, 0))
     };
     let message = if failure.name.is_empty() {
         failure.message.clone()

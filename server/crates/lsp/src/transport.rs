@@ -6,9 +6,7 @@
 //! never split one of tower-lsp's messages. Nothing but framed JSON-RPC reaches stdout.
 
 use serde_json::{Value, json};
-use tokio::io::{
-    AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream,
-};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream};
 use tokio::sync::mpsc;
 use tower_lsp::jsonrpc::{Request, Response};
 
@@ -57,12 +55,10 @@ async fn read_frame<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Frame {
         }
         saw_header = true;
         match text.split_once(':') {
-            Some((name, value)) if name.trim().eq_ignore_ascii_case("content-length") => {
-                match value.trim().parse() {
-                    Ok(n) => length = Some(n),
-                    Err(_) => return Frame::Broken(format!("bad Content-Length header `{text}`")),
-                }
-            }
+            Some((name, value)) if name.trim().eq_ignore_ascii_case("content-length") => match value.trim().parse() {
+                Ok(n) => length = Some(n),
+                Err(_) => return Frame::Broken(format!("bad Content-Length header `{text}`")),
+            },
             Some(_) => {} // Content-Type and others
             None => {
                 return Frame::Broken(format!(
@@ -77,15 +73,9 @@ async fn read_frame<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Frame {
     };
     if length > MAX_MESSAGE_BYTES {
         // Skip it to stay in sync.
-        let skipped = tokio::io::copy(
-            &mut (&mut *reader).take(length as u64),
-            &mut tokio::io::sink(),
-        )
-        .await;
+        let skipped = tokio::io::copy(&mut (&mut *reader).take(length as u64), &mut tokio::io::sink()).await;
         return match skipped {
-            Ok(_) => Frame::Broken(format!(
-                "a message of {length} bytes is over the {MAX_MESSAGE_BYTES}-byte limit"
-            )),
+            Ok(_) => Frame::Broken(format!("a message of {length} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")),
             Err(_) => Frame::Eof,
         };
     }
@@ -104,11 +94,7 @@ fn frame(body: &[u8]) -> Vec<u8> {
 
 fn error_response(id: Value, code: i64, message: String) -> Vec<u8> {
     tracing::warn!(code, %message, "answering a malformed message with an error");
-    frame(
-        json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
-            .to_string()
-            .as_bytes(),
-    )
+    frame(json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}).to_string().as_bytes())
 }
 
 /// Why tower-lsp would refuse this body, if it would: the same types its codec decodes.
@@ -128,11 +114,7 @@ fn check(body: &[u8]) -> Result<(), Vec<u8>> {
     {
         return Ok(());
     }
-    let id = value
-        .get("id")
-        .cloned()
-        .filter(|id| id.is_number() || id.is_string())
-        .unwrap_or(Value::Null);
+    let id = value.get("id").cloned().filter(|id| id.is_number() || id.is_string()).unwrap_or(Value::Null);
     Err(error_response(
         id,
         -32600,
@@ -140,21 +122,13 @@ fn check(body: &[u8]) -> Result<(), Vec<u8>> {
     ))
 }
 
-async fn read_client(
-    stdin: impl AsyncRead + Unpin,
-    mut feed: DuplexStream,
-    inject: mpsc::UnboundedSender<Vec<u8>>,
-) {
+async fn read_client(stdin: impl AsyncRead + Unpin, mut feed: DuplexStream, inject: mpsc::UnboundedSender<Vec<u8>>) {
     let mut reader = BufReader::new(stdin);
     loop {
         match read_frame(&mut reader).await {
             Frame::Eof => break,
             Frame::Broken(why) => {
-                let _ = inject.send(error_response(
-                    Value::Null,
-                    -32700,
-                    format!("parse error: {why}"),
-                ));
+                let _ = inject.send(error_response(Value::Null, -32700, format!("parse error: {why}")));
             }
             Frame::Message(body) => match check(&body) {
                 Ok(()) => {

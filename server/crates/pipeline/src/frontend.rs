@@ -11,17 +11,9 @@ use crate::RunId;
 /// Work-done progress of a run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Progress {
-    Begin {
-        title: String,
-        message: String,
-    },
-    Report {
-        message: String,
-        percentage: Option<u32>,
-    },
-    End {
-        message: String,
-    },
+    Begin { title: String, message: String },
+    Report { message: String, percentage: Option<u32> },
+    End { message: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

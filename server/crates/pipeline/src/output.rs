@@ -50,27 +50,11 @@ fn fence_open(line: &str) -> Option<(char, usize)> {
 /// The path a line names, if the line is only a path (with common decoration removed).
 fn path_line(line: &str) -> Option<String> {
     let mut t = line.trim();
-    for prefix in [
-        "###",
-        "##",
-        "#",
-        "File:",
-        "file:",
-        "Path:",
-        "path:",
-        "**File:**",
-        "- ",
-    ] {
+    for prefix in ["###", "##", "#", "File:", "file:", "Path:", "path:", "**File:**", "- "] {
         t = t.strip_prefix(prefix).unwrap_or(t).trim();
     }
-    let t = t
-        .trim_matches(|c| c == '*' || c == '`' || c == '"' || c == '\'')
-        .trim();
-    let t = t
-        .strip_suffix(':')
-        .unwrap_or(t)
-        .trim_matches(|c| c == '*' || c == '`')
-        .trim();
+    let t = t.trim_matches(|c| c == '*' || c == '`' || c == '"' || c == '\'').trim();
+    let t = t.strip_suffix(':').unwrap_or(t).trim_matches(|c| c == '*' || c == '`').trim();
     let looks_like_path = !t.is_empty()
         && !t.contains(char::is_whitespace)
         && (t.contains('.') || t.contains('/'))
@@ -84,14 +68,8 @@ mod tests {
     use super::*;
 
     fn check(reply: &str, expected: &[(&str, &str)]) {
-        let got: Vec<(String, String)> = parse_whole_files(reply)
-            .into_iter()
-            .map(|f| (f.path, f.content))
-            .collect();
-        let expected: Vec<(String, String)> = expected
-            .iter()
-            .map(|(p, c)| (p.to_string(), c.to_string()))
-            .collect();
+        let got: Vec<(String, String)> = parse_whole_files(reply).into_iter().map(|f| (f.path, f.content)).collect();
+        let expected: Vec<(String, String)> = expected.iter().map(|(p, c)| (p.to_string(), c.to_string())).collect();
         assert_eq!(got, expected);
     }
 
@@ -99,13 +77,7 @@ mod tests {
     fn the_documented_format() {
         check(
             "Here is the code.\n\nsrc/sum.js\n```js\nexport function sum(a, b) { return a + b; }\n```\n\ntest/sum.test.js\n```javascript\nimport 'x';\n```\n",
-            &[
-                (
-                    "src/sum.js",
-                    "export function sum(a, b) { return a + b; }\n",
-                ),
-                ("test/sum.test.js", "import 'x';\n"),
-            ],
+            &[("src/sum.js", "export function sum(a, b) { return a + b; }\n"), ("test/sum.test.js", "import 'x';\n")],
         );
     }
 
@@ -113,24 +85,14 @@ mod tests {
     fn decorated_paths_and_long_fences() {
         check(
             "**src/a.ts**\n````ts\nconst s = `x`;\n```inner```\n````\n### `b.md`\n~~~\n```js\ncode\n```\n~~~\nFile: c.json\n```\n{}\n```\n",
-            &[
-                ("src/a.ts", "const s = `x`;\n```inner```\n"),
-                ("b.md", "```js\ncode\n```\n"),
-                ("c.json", "{}\n"),
-            ],
+            &[("src/a.ts", "const s = `x`;\n```inner```\n"), ("b.md", "```js\ncode\n```\n"), ("c.json", "{}\n")],
         );
     }
 
     #[test]
     fn blocks_without_a_path_and_cut_off_files_are_ignored() {
-        check(
-            "Run it:\n```sh\nnpm test\n```\nsrc/a.js\n```js\nconst a = 1;\n",
-            &[],
-        );
-        check(
-            "src/a.js\n```js\nok\n```\nsrc/b.js\n```js\nhalf",
-            &[("src/a.js", "ok\n")],
-        );
+        check("Run it:\n```sh\nnpm test\n```\nsrc/a.js\n```js\nconst a = 1;\n", &[]);
+        check("src/a.js\n```js\nok\n```\nsrc/b.js\n```js\nhalf", &[("src/a.js", "ok\n")]);
     }
 
     #[test]

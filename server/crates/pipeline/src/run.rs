@@ -11,15 +11,13 @@ use anyhow::{Context, Result, anyhow, bail};
 use parking_lot::Mutex;
 use samokoder_context::{Lang, parse};
 use samokoder_edits::{ChangeSet, FileChange, Jail};
-use samokoder_llm::{ChatRequest, LlmBackend, Message, StreamEvent, Usage};
+use samokoder_llm::{AgentRole, Budget, CallContext, ChatRequest, Message, Router, StreamEvent, Usage};
 use samokoder_prompts::Prompts;
-use samokoder_sandbox::{
-    RunRequest, Sandbox, TestReport, WORKDIR, collect_files, parse_test_output,
-};
+use samokoder_sandbox::{RunRequest, Sandbox, TestReport, WORKDIR, collect_files, parse_test_output};
 use samokoder_store::{RunRecord, RunStatus, StepRecord, Store};
 use serde_json::json;
 
-use crate::{ApplyOutcome, Frontend, Progress, parse_whole_files};
+use crate::{ApplyOutcome, Frontend, Level, Progress, parse_whole_files};
 
 /// A run's id: a zero-padded millisecond timestamp and a counter, so ids sort by start time.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -46,10 +44,7 @@ impl std::fmt::Display for RunId {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// The knobs of a run that come from configuration.
@@ -78,7 +73,10 @@ impl Default for RunSettings {
 pub struct RunContext {
     pub id: RunId,
     pub jail: Jail,
-    pub llm: Arc<dyn LlmBackend>,
+    /// Roles to models, shared by every run (provider limits are shared too).
+    pub llm: Arc<Router>,
+    /// This run's limits on money and tokens.
+    pub budget: Arc<Budget>,
     pub sandbox: Arc<dyn Sandbox>,
     pub store: Arc<dyn Store>,
     pub prompts: Prompts,
@@ -110,34 +108,21 @@ pub struct GenerateRequest {
 #[tracing::instrument(skip_all, fields(run = %ctx.id))]
 pub async fn generate(ctx: &RunContext, request: &GenerateRequest) -> Result<RunOutcome> {
     let subdir = request.subdir.as_deref();
-    recorded(
-        ctx,
-        "generate",
-        &request.description,
-        "Samokoder: generate",
-        async {
-            let mut outcome = write_files(ctx, &request.description, subdir).await?;
-            let tests = test_step(ctx, subdir).await?;
-            outcome.status = tests.status;
-            outcome.summary = format!("{}; {}", outcome.summary, tests.summary);
-            outcome.report = tests.report;
-            Ok(outcome)
-        },
-    )
+    recorded(ctx, "generate", &request.description, "Samokoder: generate", async {
+        let mut outcome = write_files(ctx, &request.description, subdir).await?;
+        let tests = test_step(ctx, subdir).await?;
+        outcome.status = tests.status;
+        outcome.summary = format!("{}; {}", outcome.summary, tests.summary);
+        outcome.report = tests.report;
+        Ok(outcome)
+    })
     .await
 }
 
 /// `samokoder.runTests`: the project's tests, in the sandbox, on what the editor holds.
 #[tracing::instrument(skip_all, fields(run = %ctx.id))]
 pub async fn run_tests(ctx: &RunContext) -> Result<RunOutcome> {
-    recorded(
-        ctx,
-        "runTests",
-        "",
-        "Samokoder: run tests",
-        test_step(ctx, None),
-    )
-    .await
+    recorded(ctx, "runTests", "", "Samokoder: run tests", test_step(ctx, None)).await
 }
 
 /// Records the run in the store and reports progress around `body`, whatever it does.
@@ -157,16 +142,11 @@ async fn recorded(
         updated_ms: now_ms(),
         prompt_tokens: 0,
         completion_tokens: 0,
+        cost_usd: 0.0,
         summary: String::new(),
     };
     ctx.store.put_run(&record).context("recording the run")?;
-    ctx.frontend.progress(
-        &ctx.id,
-        Progress::Begin {
-            title: title.to_owned(),
-            message: "starting".to_owned(),
-        },
-    );
+    ctx.frontend.progress(&ctx.id, Progress::Begin { title: title.to_owned(), message: "starting".to_owned() });
     let result = body.await;
     match &result {
         Ok(outcome) => {
@@ -180,39 +160,23 @@ async fn recorded(
             record.summary = format!("{e:#}");
         }
     }
+    record.cost_usd = ctx.budget.spent().0;
     record.updated_ms = now_ms();
     if let Err(e) = ctx.store.put_run(&record) {
         tracing::warn!(error = %e, "could not record the run's end");
     }
-    ctx.frontend.progress(
-        &ctx.id,
-        Progress::End {
-            message: record.summary.clone(),
-        },
-    );
+    ctx.frontend.progress(&ctx.id, Progress::End { message: record.summary.clone() });
     result
 }
 
 /// One model call writes files; they are checked and applied.
-async fn write_files(
-    ctx: &RunContext,
-    description: &str,
-    subdir: Option<&str>,
-) -> Result<RunOutcome> {
+async fn write_files(ctx: &RunContext, description: &str, subdir: Option<&str>) -> Result<RunOutcome> {
     let description = description.trim();
     if description.is_empty() {
-        bail!(
-            "nothing to build: give a description, e.g. `a function that sums two numbers, with tests`"
-        );
+        bail!("nothing to build: give a description, e.g. `a function that sums two numbers, with tests`");
     }
     let fe = &ctx.frontend;
-    fe.progress(
-        &ctx.id,
-        Progress::Report {
-            message: "reading the workspace".into(),
-            percentage: Some(5),
-        },
-    );
+    fe.progress(&ctx.id, Progress::Report { message: "reading the workspace".into(), percentage: Some(5) });
     let (map, has_package_json) = project_map(ctx, subdir).await?;
     let vars = json!({
         "description": description,
@@ -232,20 +196,17 @@ async fn write_files(
     fe.progress(
         &ctx.id,
         Progress::Report {
-            message: format!(
-                "asking {} ({})",
-                ctx.llm.provider(),
-                ctx.llm.default_model()
-            ),
+            message: format!("asking {}", ctx.llm.describe(AgentRole::CodeMonkey)),
             percentage: Some(10),
         },
     );
     let completion = {
         let pending = Mutex::new(String::new());
         let flush = |text: &str| fe.log(&ctx.id, "code_monkey", text);
+        let call = CallContext { budget: &ctx.budget, run_id: Some(&ctx.id.0) };
         let completion = ctx
             .llm
-            .stream(&request, &|event| match event {
+            .complete(AgentRole::CodeMonkey, &request, call, &|event| match event {
                 StreamEvent::Delta(delta) => {
                     let mut p = pending.lock();
                     p.push_str(delta);
@@ -259,7 +220,7 @@ async fn write_files(
                 StreamEvent::Restart { attempt } => {
                     pending.lock().clear();
                     flush(&format!(
-                        "\n[the stream broke; attempt {attempt} starts over]\n"
+                        "\n[the reply starts over (attempt {attempt}): the stream broke or another provider took over]\n"
                     ));
                 }
             })
@@ -270,13 +231,19 @@ async fn write_files(
         }
         completion
     };
-    fe.progress(
-        &ctx.id,
-        Progress::Report {
-            message: "checking the files".into(),
-            percentage: Some(50),
-        },
-    );
+    if !completion.fallbacks.is_empty() {
+        fe.message(
+            Level::Warning,
+            &format!(
+                "Samokoder: {}/{} answered after {} failed: {}",
+                completion.provider,
+                completion.model,
+                completion.fallbacks.len(),
+                completion.fallbacks.join("; ")
+            ),
+        );
+    }
+    fe.progress(&ctx.id, Progress::Report { message: "checking the files".into(), percentage: Some(50) });
 
     let parsed = parse_whole_files(&completion.text);
     if parsed.is_empty() {
@@ -294,39 +261,27 @@ async fn write_files(
             None => file.path,
         };
         match ctx.jail.check(&path) {
-            Ok(path) => changes.changes.push(FileChange {
-                path,
-                text: file.content,
-            }),
+            Ok(path) => changes.changes.push(FileChange { path, text: file.content }),
             Err(e) => refused.push(e.to_string()),
         }
     }
     if !refused.is_empty() {
         bail!("{}; nothing was written", refused.join("; "));
     }
-    ctx.jail
-        .validate(&changes, false)
-        .map_err(|e| anyhow!("{e}; nothing was written"))?;
+    ctx.jail.validate(&changes, false).map_err(|e| anyhow!("{e}; nothing was written"))?;
     for change in &changes.changes {
         if let Some(lang) = Lang::from_path(change.path.as_str()) {
             let issues = parse(lang, &change.text).syntax_issues(&change.text);
             if let Some(first) = issues.first() {
                 let line = change.text[..first.range.start].matches('\n').count() + 1;
-                fe.log(
-                    &ctx.id,
-                    "code_monkey",
-                    &format!("warning: {}:{line}: {}\n", change.path, first.message),
-                );
+                fe.log(&ctx.id, "code_monkey", &format!("warning: {}:{line}: {}\n", change.path, first.message));
             }
         }
     }
 
     fe.progress(
         &ctx.id,
-        Progress::Report {
-            message: format!("applying {} files", changes.changes.len()),
-            percentage: Some(60),
-        },
+        Progress::Report { message: format!("applying {} files", changes.changes.len()), percentage: Some(60) },
     );
     match fe.apply(&ctx.id, &changes).await? {
         ApplyOutcome::Applied => {}
@@ -344,18 +299,10 @@ async fn write_files(
             at_ms: now_ms(),
         },
     )?;
-    fe.log(
-        &ctx.id,
-        "code_monkey",
-        &format!("\nwrote {}\n", files.join(", ")),
-    );
+    fe.log(&ctx.id, "code_monkey", &format!("\nwrote {}\n", files.join(", ")));
     Ok(RunOutcome {
         status: RunStatus::Succeeded,
-        summary: format!(
-            "wrote {} file{}",
-            files.len(),
-            if files.len() == 1 { "" } else { "s" }
-        ),
+        summary: format!("wrote {} file{}", files.len(), if files.len() == 1 { "" } else { "s" }),
         files,
         report: None,
         usage: completion.usage,
@@ -374,38 +321,18 @@ async fn test_step(ctx: &RunContext, subdir: Option<&str>) -> Result<RunOutcome>
     );
     let overlay = fe.overlay();
     let command = match subdir {
-        Some(dir) => format!(
-            "cd '{}' && {}",
-            dir.replace('\'', "'\\''"),
-            ctx.settings.test_command
-        ),
+        Some(dir) => format!("cd '{}' && {}", dir.replace('\'', "'\\''"), ctx.settings.test_command),
         None => ctx.settings.test_command.clone(),
     };
-    let request = RunRequest {
-        root: ctx.jail.root(),
-        overlay: &overlay,
-        command: &command,
-        timeout: ctx.settings.test_timeout,
-    };
-    let result = ctx
-        .sandbox
-        .run(request, &|out| fe.log(&ctx.id, "executor", out))
-        .await?;
+    let request =
+        RunRequest { root: ctx.jail.root(), overlay: &overlay, command: &command, timeout: ctx.settings.test_timeout };
+    let result = ctx.sandbox.run(request, &|out| fe.log(&ctx.id, "executor", out)).await?;
     let report = parse_test_output(&result.output, WORKDIR);
     fe.test_results(&ctx.id, &report);
     let (status, summary) = if result.timed_out {
-        (
-            RunStatus::TestsFailed,
-            format!(
-                "the tests did not finish within {} s",
-                ctx.settings.test_timeout.as_secs()
-            ),
-        )
+        (RunStatus::TestsFailed, format!("the tests did not finish within {} s", ctx.settings.test_timeout.as_secs()))
     } else if result.success() {
-        (
-            RunStatus::Succeeded,
-            format!("tests pass ({} passed)", report.passed),
-        )
+        (RunStatus::Succeeded, format!("tests pass ({} passed)", report.passed))
     } else if report.failed > 0 {
         (
             RunStatus::TestsFailed,
@@ -417,40 +344,15 @@ async fn test_step(ctx: &RunContext, subdir: Option<&str>) -> Result<RunOutcome>
             ),
         )
     } else {
-        let tail: String = result
-            .output
-            .lines()
-            .rev()
-            .take(5)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n");
-        (
-            RunStatus::TestsFailed,
-            format!(
-                "`{}` exited with {:?}: {tail}",
-                ctx.settings.test_command, result.exit_code
-            ),
-        )
+        let tail: String =
+            result.output.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        (RunStatus::TestsFailed, format!("`{}` exited with {:?}: {tail}", ctx.settings.test_command, result.exit_code))
     };
     ctx.store.append_step(
         &ctx.id.0,
-        &StepRecord {
-            agent: "executor".into(),
-            summary: summary.clone(),
-            files: vec![],
-            at_ms: now_ms(),
-        },
+        &StepRecord { agent: "executor".into(), summary: summary.clone(), files: vec![], at_ms: now_ms() },
     )?;
-    Ok(RunOutcome {
-        status,
-        summary,
-        files: vec![],
-        report: Some(report),
-        usage: Usage::default(),
-    })
+    Ok(RunOutcome { status, summary, files: vec![], report: Some(report), usage: Usage::default() })
 }
 
 /// A short map of the project for the prompt: each source file with its top-level definitions.
@@ -470,16 +372,9 @@ async fn project_map(ctx: &RunContext, subdir: Option<&str>) -> Result<(String, 
         for file in files.iter().take(max) {
             map.push_str(&file.path);
             map.push('\n');
-            if let (Some(lang), Ok(text)) = (
-                Lang::from_path(&file.path),
-                std::str::from_utf8(&file.contents),
-            ) {
+            if let (Some(lang), Ok(text)) = (Lang::from_path(&file.path), std::str::from_utf8(&file.contents)) {
                 for symbol in parse(lang, text).outline(text) {
-                    map.push_str(&format!(
-                        "  {}{}\n",
-                        if symbol.exported { "export " } else { "" },
-                        symbol.signature
-                    ));
+                    map.push_str(&format!("  {}{}\n", if symbol.exported { "export " } else { "" }, symbol.signature));
                 }
             }
         }

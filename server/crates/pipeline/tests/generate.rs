@@ -6,17 +6,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use samokoder_edits::{ChangeSet, Jail};
-use samokoder_llm::{OpenAi, OpenAiConfig, RetryPolicy};
+use samokoder_llm::{
+    AgentRole, Budget, Limits, LimitsConfig, NoLog, PriceTable, ProviderConfig, RetryPolicy, Route, Router, connect,
+};
 use samokoder_pipeline::{
-    ApplyOutcome, Frontend, GenerateRequest, Level, Progress, RunContext, RunId, RunSettings,
-    generate,
+    ApplyOutcome, Frontend, GenerateRequest, Level, Progress, RunContext, RunId, RunSettings, generate,
 };
 
 fn req(description: &str) -> GenerateRequest {
-    GenerateRequest {
-        description: description.into(),
-        subdir: None,
-    }
+    GenerateRequest { description: description.into(), subdir: None }
 }
 use samokoder_prompts::Prompts;
 use samokoder_sandbox::{ExecResult, Health, RunRequest, Sandbox, TestReport};
@@ -43,9 +41,7 @@ impl Frontend for RecordingFrontend {
     fn message(&self, _: Level, _: &str) {}
     async fn apply(&self, _: &RunId, changes: &ChangeSet) -> anyhow::Result<ApplyOutcome> {
         if self.refuse {
-            return Ok(ApplyOutcome::Refused {
-                reason: "declined".into(),
-            });
+            return Ok(ApplyOutcome::Refused { reason: "declined".into() });
         }
         let mut applied = self.applied.lock().unwrap();
         for c in &changes.changes {
@@ -106,63 +102,43 @@ struct Setup {
 
 fn setup(server: &ScriptedLlm, frontend: RecordingFrontend, output: &str, exit: i64) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = OpenAiConfig::new(server.base_url(), "scripted-model");
-    config.retry = RetryPolicy {
-        base_delay: Duration::from_millis(5),
-        ..Default::default()
-    };
+    let mut config = ProviderConfig::openai(server.base_url(), "scripted-model");
+    config.retry = RetryPolicy { base_delay: Duration::from_millis(5), ..Default::default() };
+    let mut router = Router::new(PriceTable::default(), Arc::new(NoLog));
+    router.add_provider("openai", connect(config).unwrap(), Arc::new(Limits::new(&LimitsConfig::default())));
+    router.set_chain(None, vec![Route::parse("openai")]);
+    assert_eq!(router.describe(AgentRole::CodeMonkey), "openai/scripted-model");
     let frontend = Arc::new(frontend);
-    let sandbox = Arc::new(FakeSandbox {
-        output: output.into(),
-        exit,
-        seen: Mutex::default(),
-    });
+    let sandbox = Arc::new(FakeSandbox { output: output.into(), exit, seen: Mutex::default() });
     let store = Arc::new(MemStore::default());
     let ctx = RunContext {
         id: RunId::new(),
         jail: Jail::new(dir.path()).unwrap(),
-        llm: Arc::new(OpenAi::new(config).unwrap()),
+        llm: Arc::new(router),
+        budget: Arc::new(Budget::unlimited()),
         sandbox: sandbox.clone(),
         store: store.clone(),
         prompts: Prompts::new(Some(dir.path())),
         frontend: frontend.clone(),
         settings: RunSettings::default(),
     };
-    Setup {
-        ctx,
-        frontend,
-        sandbox,
-        store,
-        _dir: dir,
-    }
+    Setup { ctx, frontend, sandbox, store, _dir: dir }
 }
 
 #[tokio::test]
 async fn generate_applies_files_then_tests_what_the_editor_holds() {
     let server = ScriptedLlm::start(vec![Reply::text(REPLY)]);
     let s = setup(&server, RecordingFrontend::default(), FAILING_TAP, 1);
-    let outcome = generate(&s.ctx, &req("a sum function with tests"))
-        .await
-        .unwrap();
+    let outcome = generate(&s.ctx, &req("a sum function with tests")).await.unwrap();
 
     assert_eq!(outcome.status, RunStatus::TestsFailed);
-    assert_eq!(
-        outcome.files,
-        ["package.json", "src/sum.js", "test/sum.test.js"]
-    );
-    assert!(
-        server.requests()[0]
-            .prompt()
-            .contains("a sum function with tests")
-    );
+    assert_eq!(outcome.files, ["package.json", "src/sum.js", "test/sum.test.js"]);
+    assert!(server.requests()[0].prompt().contains("a sum function with tests"));
     // The sandbox saw the applied (unsaved) files, not an empty disk.
     let seen = &s.sandbox.seen.lock().unwrap()[0];
     assert!(seen["src/sum.js"].contains("return a + b"));
     let report = &s.frontend.reports.lock().unwrap()[0];
-    assert_eq!(
-        (report.failures[0].file.as_deref(), report.failures[0].line),
-        (Some("test/sum.test.js"), Some(6))
-    );
+    assert_eq!((report.failures[0].file.as_deref(), report.failures[0].line), (Some("test/sum.test.js"), Some(6)));
     // Progress began and ended; the store holds the run and both steps.
     let progress = s.frontend.progress.lock().unwrap();
     assert!(
@@ -171,22 +147,10 @@ async fn generate_applies_files_then_tests_what_the_editor_holds() {
     );
     let run = s.store.get_run(&s.ctx.id.0).unwrap().unwrap();
     assert_eq!(run.status, RunStatus::TestsFailed);
-    let agents: Vec<String> = s
-        .store
-        .steps(&s.ctx.id.0)
-        .unwrap()
-        .into_iter()
-        .map(|st| st.agent)
-        .collect();
+    let agents: Vec<String> = s.store.steps(&s.ctx.id.0).unwrap().into_iter().map(|st| st.agent).collect();
     assert_eq!(agents, ["code_monkey", "executor"]);
     // The streamed text reached the output panel.
-    assert!(
-        s.frontend
-            .log
-            .lock()
-            .unwrap()
-            .contains("export function sum")
-    );
+    assert!(s.frontend.log.lock().unwrap().contains("export function sum"));
 }
 
 #[tokio::test]
@@ -196,46 +160,21 @@ async fn a_path_outside_the_workspace_refuses_the_whole_reply() {
         let server = ScriptedLlm::start(vec![Reply::text(reply)]);
         let s = setup(&server, RecordingFrontend::default(), "", 0);
         let err = format!("{:#}", generate(&s.ctx, &req("x")).await.unwrap_err());
-        assert!(
-            err.contains(hostile.trim_start_matches('/')) || err.contains(hostile),
-            "{err}"
-        );
+        assert!(err.contains(hostile.trim_start_matches('/')) || err.contains(hostile), "{err}");
         assert!(err.contains("nothing was written"), "{err}");
-        assert!(
-            s.frontend.applied.lock().unwrap().is_empty(),
-            "nothing may be applied for {hostile}"
-        );
+        assert!(s.frontend.applied.lock().unwrap().is_empty(), "nothing may be applied for {hostile}");
         assert!(s.sandbox.seen.lock().unwrap().is_empty());
-        assert_eq!(
-            s.store.get_run(&s.ctx.id.0).unwrap().unwrap().status,
-            RunStatus::Failed
-        );
+        assert_eq!(s.store.get_run(&s.ctx.id.0).unwrap().unwrap().status, RunStatus::Failed);
     }
 }
 
 #[tokio::test]
 async fn a_refused_edit_stops_the_run_with_a_clear_message() {
     let server = ScriptedLlm::start(vec![Reply::text(REPLY)]);
-    let s = setup(
-        &server,
-        RecordingFrontend {
-            refuse: true,
-            ..Default::default()
-        },
-        "",
-        0,
-    );
+    let s = setup(&server, RecordingFrontend { refuse: true, ..Default::default() }, "", 0);
     let err = format!("{:#}", generate(&s.ctx, &req("x")).await.unwrap_err());
-    assert!(
-        err.contains("did not apply")
-            && err.contains("declined")
-            && err.contains("nothing was written"),
-        "{err}"
-    );
-    assert!(
-        s.sandbox.seen.lock().unwrap().is_empty(),
-        "tests must not run on changes the user refused"
-    );
+    assert!(err.contains("did not apply") && err.contains("declined") && err.contains("nothing was written"), "{err}");
+    assert!(s.sandbox.seen.lock().unwrap().is_empty(), "tests must not run on changes the user refused");
 }
 
 #[tokio::test]
@@ -243,10 +182,7 @@ async fn a_reply_without_files_says_what_was_expected() {
     let server = ScriptedLlm::start(vec![Reply::text("I cannot help with that.")]);
     let s = setup(&server, RecordingFrontend::default(), "", 0);
     let err = format!("{:#}", generate(&s.ctx, &req("x")).await.unwrap_err());
-    assert!(
-        err.contains("no files") && err.contains("I cannot help"),
-        "{err}"
-    );
+    assert!(err.contains("no files") && err.contains("I cannot help"), "{err}");
 }
 
 #[tokio::test]

@@ -12,21 +12,12 @@ use serde::Serialize;
 
 /// The embedded prompts: `<agent>/<name>` -> source.
 const PROMPTS: &[(&str, &str)] = &[
-    (
-        "code_monkey/system",
-        include_str!("../../../../prompts/code_monkey/system.j2"),
-    ),
-    (
-        "code_monkey/generate",
-        include_str!("../../../../prompts/code_monkey/generate.j2"),
-    ),
+    ("code_monkey/system", include_str!("../../../../prompts/code_monkey/system.j2")),
+    ("code_monkey/generate", include_str!("../../../../prompts/code_monkey/generate.j2")),
 ];
 
 /// The embedded templates: name -> template.toml.
-const TEMPLATES: &[(&str, &str)] = &[(
-    "node",
-    include_str!("../../../../templates/node/template.toml"),
-)];
+const TEMPLATES: &[(&str, &str)] = &[("node", include_str!("../../../../templates/node/template.toml"))];
 
 #[derive(Debug, thiserror::Error)]
 pub enum PromptError {
@@ -53,9 +44,7 @@ pub struct Prompts {
 impl Prompts {
     /// `workspace`: overrides are read from `<workspace>/.samokoder/prompts/<agent>/<name>.j2`.
     pub fn new(workspace: Option<&Path>) -> Self {
-        Self {
-            override_dir: workspace.map(|w| w.join(".samokoder").join("prompts")),
-        }
+        Self { override_dir: workspace.map(|w| w.join(".samokoder").join("prompts")) }
     }
 
     /// The prompt's source: the workspace's override if there is one, else the embedded default.
@@ -66,10 +55,7 @@ impl Prompts {
                 Ok(text) => return Ok(text),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
-                    return Err(PromptError::Override {
-                        path,
-                        message: e.to_string(),
-                    });
+                    return Err(PromptError::Override { path, message: e.to_string() });
                 }
             }
         }
@@ -85,21 +71,12 @@ impl Prompts {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_syntax(
-            minijinja::syntax::SyntaxConfig::builder()
-                .trim_blocks(true)
-                .build()
-                .expect("a valid syntax config"),
+            minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).build().expect("a valid syntax config"),
         );
-        let render_err = |e: minijinja::Error| PromptError::Render {
-            name: name.to_owned(),
-            message: format!("{e:#}"),
-        };
-        env.add_template_owned(name.to_owned(), source)
-            .map_err(render_err)?;
+        let render_err = |e: minijinja::Error| PromptError::Render { name: name.to_owned(), message: format!("{e:#}") };
+        env.add_template_owned(name.to_owned(), source).map_err(render_err)?;
         let template = env.get_template(name).map_err(render_err)?;
-        template
-            .render(Value::from(minijinja::value::Serde(context)))
-            .map_err(render_err)
+        template.render(Value::from(minijinja::value::Serde(context))).map_err(render_err)
     }
 }
 
@@ -139,27 +116,16 @@ fn toml_lite(name: &str, source: &str) -> Result<Template> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let bad = |what: &str| PromptError::Template {
-            name: name.to_owned(),
-            message: format!("line {}: {what}", i + 1),
-        };
-        let (key, value) = line
-            .split_once('=')
-            .ok_or_else(|| bad("expected key = \"value\""))?;
+        let bad =
+            |what: &str| PromptError::Template { name: name.to_owned(), message: format!("line {}: {what}", i + 1) };
+        let (key, value) = line.split_once('=').ok_or_else(|| bad("expected key = \"value\""))?;
         let value = value.trim();
-        let value = value
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .ok_or_else(|| bad("expected a quoted string"))?;
-        map.insert(
-            key.trim().to_owned(),
-            serde_json::Value::String(value.replace("\\\"", "\"")),
-        );
+        let value =
+            value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).ok_or_else(|| bad("expected a quoted string"))?;
+        map.insert(key.trim().to_owned(), serde_json::Value::String(value.replace("\\\"", "\"")));
     }
-    serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| PromptError::Template {
-        name: name.to_owned(),
-        message: e.to_string(),
-    })
+    serde_json::from_value(serde_json::Value::Object(map))
+        .map_err(|e| PromptError::Template { name: name.to_owned(), message: e.to_string() })
 }
 
 #[cfg(test)]
@@ -173,18 +139,9 @@ mod tests {
         let text = prompts
             .render("code_monkey/generate", &json!({"description": "a sum function", "files": "", "has_package_json": false, "test_command": "node --test"}))
             .unwrap();
-        assert!(
-            text.contains("a sum function") && text.contains("package.json"),
-            "{text}"
-        );
-        let err = prompts
-            .render("code_monkey/generate", &json!({}))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("code_monkey/generate") && err.contains("undefined"),
-            "{err}"
-        );
+        assert!(text.contains("a sum function") && text.contains("package.json"), "{text}");
+        let err = prompts.render("code_monkey/generate", &json!({})).unwrap_err().to_string();
+        assert!(err.contains("code_monkey/generate") && err.contains("undefined"), "{err}");
     }
 
     #[test]
@@ -194,10 +151,7 @@ mod tests {
         std::fs::create_dir_all(&path).unwrap();
         std::fs::write(path.join("system.j2"), "custom {{ test_command }}").unwrap();
         let text = Prompts::new(Some(dir.path()))
-            .render(
-                "code_monkey/system",
-                &json!({"test_command": "t", "node_major": 20}),
-            )
+            .render("code_monkey/system", &json!({"test_command": "t", "node_major": 20}))
             .unwrap();
         assert_eq!(text, "custom t");
     }

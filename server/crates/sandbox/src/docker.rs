@@ -24,9 +24,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::files::{collect_files, tar};
 use crate::output::CappedOutput;
-use crate::{
-    ExecResult, Health, Result, RunRequest, Sandbox, SandboxConfig, SandboxError, WORKDIR,
-};
+use crate::{ExecResult, Health, Result, RunRequest, Sandbox, SandboxConfig, SandboxError, WORKDIR};
 
 /// Label on everything we create, so leftovers can be found and removed.
 pub const LABEL: &str = "dev.samokoder";
@@ -58,17 +56,8 @@ struct State {
 
 impl DockerSandbox {
     pub fn new(config: SandboxConfig, workspace_root: &Path) -> Self {
-        let key = format!(
-            "{:016x}",
-            fnv1a(workspace_root.to_string_lossy().as_bytes())
-        );
-        Self {
-            config,
-            root: workspace_root.to_owned(),
-            key,
-            state: Arc::default(),
-            orphaned: Arc::default(),
-        }
+        let key = format!("{:016x}", fnv1a(workspace_root.to_string_lossy().as_bytes()));
+        Self { config, root: workspace_root.to_owned(), key, state: Arc::default(), orphaned: Arc::default() }
     }
 
     pub fn config(&self) -> &SandboxConfig {
@@ -88,10 +77,7 @@ impl DockerSandbox {
         if let Some(docker) = &state.docker {
             return Ok(docker.clone());
         }
-        let unreachable = |message: String| SandboxError::Unreachable {
-            endpoint: Self::endpoint(),
-            message,
-        };
+        let unreachable = |message: String| SandboxError::Unreachable { endpoint: Self::endpoint(), message };
         let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
         let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
             .await
@@ -107,9 +93,7 @@ impl DockerSandbox {
             return Ok(());
         }
         tracing::info!(%image, "pulling the sandbox image");
-        let options = CreateImageOptionsBuilder::default()
-            .from_image(image)
-            .build();
+        let options = CreateImageOptionsBuilder::default().from_image(image).build();
         let mut pull = docker.create_image(Some(options), None, None);
         while let Some(progress) = pull.next().await {
             match progress {
@@ -117,10 +101,7 @@ impl DockerSandbox {
                     tracing::debug!(status = ?info.status, detail = ?info.progress_detail, "pull")
                 }
                 Err(e) => {
-                    return Err(SandboxError::ImageUnavailable {
-                        image: image.clone(),
-                        message: e.to_string(),
-                    });
+                    return Err(SandboxError::ImageUnavailable { image: image.clone(), message: e.to_string() });
                 }
             }
         }
@@ -128,20 +109,14 @@ impl DockerSandbox {
             .inspect_image(image)
             .await
             .map(|_| ())
-            .map_err(|e| SandboxError::ImageUnavailable {
-                image: image.clone(),
-                message: e.to_string(),
-            })
+            .map_err(|e| SandboxError::ImageUnavailable { image: image.clone(), message: e.to_string() })
     }
 
     fn labels(&self) -> HashMap<String, String> {
         HashMap::from([
             (LABEL.to_owned(), "1".to_owned()),
             (LABEL_WORKSPACE.to_owned(), self.root.display().to_string()),
-            (
-                LABEL_OWNER.to_owned(),
-                process_identity(std::process::id()).unwrap_or_default(),
-            ),
+            (LABEL_OWNER.to_owned(), process_identity(std::process::id()).unwrap_or_default()),
             (LABEL_HOST.to_owned(), hostname()),
         ])
     }
@@ -158,10 +133,7 @@ impl DockerSandbox {
                     docker
                         .start_container(id, None)
                         .await
-                        .map_err(|e| SandboxError::Docker {
-                            action: "start",
-                            message: e.to_string(),
-                        })?;
+                        .map_err(|e| SandboxError::Docker { action: "start", message: e.to_string() })?;
                     return Ok((docker, id.clone()));
                 }
                 Err(_) => state.container = None,
@@ -173,27 +145,14 @@ impl DockerSandbox {
         }
         let name = self.container_name();
         // A container of this name is a leftover of an earlier server for this workspace.
-        let _ = docker
-            .remove_container(
-                &name,
-                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-            )
-            .await;
+        let _ =
+            docker.remove_container(&name, Some(RemoveContainerOptionsBuilder::default().force(true).build())).await;
 
         let volume = format!("{name}-ws");
-        let (uid, gid) = self
-            .config
-            .user
-            .split_once(':')
-            .unwrap_or((&self.config.user, &self.config.user));
+        let (uid, gid) = self.config.user.split_once(':').unwrap_or((&self.config.user, &self.config.user));
         // An in-memory volume owned by the command user: writable by it although the root filesystem is
         // read-only and no capability (CHOWN) is left to fix ownership from inside.
-        let _ = docker
-            .remove_volume(
-                &volume,
-                Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
-            )
-            .await;
+        let _ = docker.remove_volume(&volume, Some(RemoveVolumeOptionsBuilder::default().force(true).build())).await;
         docker
             .create_volume(VolumeCreateRequest {
                 name: Some(volume.clone()),
@@ -201,22 +160,13 @@ impl DockerSandbox {
                 driver_opts: Some(HashMap::from([
                     ("type".to_owned(), "tmpfs".to_owned()),
                     ("device".to_owned(), "tmpfs".to_owned()),
-                    (
-                        "o".to_owned(),
-                        format!(
-                            "size={},uid={uid},gid={gid},mode=0755",
-                            self.config.workspace_bytes
-                        ),
-                    ),
+                    ("o".to_owned(), format!("size={},uid={uid},gid={gid},mode=0755", self.config.workspace_bytes)),
                 ])),
                 labels: Some(self.labels()),
                 ..Default::default()
             })
             .await
-            .map_err(|e| SandboxError::Docker {
-                action: "create volume",
-                message: e.to_string(),
-            })?;
+            .map_err(|e| SandboxError::Docker { action: "create volume", message: e.to_string() })?;
         state.volume = Some(volume.clone());
 
         let host_config = HostConfig {
@@ -224,10 +174,7 @@ impl DockerSandbox {
             cap_drop: Some(vec!["ALL".into()]),
             security_opt: Some(vec!["no-new-privileges:true".into()]),
             readonly_rootfs: Some(true),
-            tmpfs: Some(HashMap::from([(
-                "/tmp".to_owned(),
-                "rw,nosuid,nodev,size=268435456,mode=1777".to_owned(),
-            )])),
+            tmpfs: Some(HashMap::from([("/tmp".to_owned(), "rw,nosuid,nodev,size=268435456,mode=1777".to_owned())])),
             mounts: Some(vec![Mount {
                 target: Some(WORKDIR.into()),
                 source: Some(volume.clone()),
@@ -254,23 +201,14 @@ impl DockerSandbox {
             ..Default::default()
         };
         let created = docker
-            .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                body,
-            )
+            .create_container(Some(CreateContainerOptionsBuilder::default().name(&name).build()), body)
             .await
-            .map_err(|e| SandboxError::Docker {
-                action: "create container",
-                message: e.to_string(),
-            })?;
+            .map_err(|e| SandboxError::Docker { action: "create container", message: e.to_string() })?;
         state.container = Some(created.id.clone());
         docker
             .start_container(&created.id, None)
             .await
-            .map_err(|e| SandboxError::Docker {
-                action: "start container",
-                message: e.to_string(),
-            })?;
+            .map_err(|e| SandboxError::Docker { action: "start container", message: e.to_string() })?;
         tracing::info!(container = %name, image = %self.config.image, "sandbox container started");
         Ok((docker, created.id))
     }
@@ -287,10 +225,7 @@ impl DockerSandbox {
     ) -> Result<ExecResult> {
         let started = Instant::now();
         let docker_err = |action: &'static str| {
-            move |e: bollard::errors::Error| SandboxError::Docker {
-                action,
-                message: e.to_string(),
-            }
+            move |e: bollard::errors::Error| SandboxError::Docker { action, message: e.to_string() }
         };
         let exec = docker
             .create_exec(
@@ -302,12 +237,7 @@ impl DockerSandbox {
                     cmd: Some(argv),
                     user: Some(self.config.user.clone()),
                     working_dir: Some(WORKDIR.to_owned()),
-                    env: Some(vec![
-                        "HOME=/tmp".into(),
-                        "CI=true".into(),
-                        "NO_COLOR=1".into(),
-                        "FORCE_COLOR=0".into(),
-                    ]),
+                    env: Some(vec!["HOME=/tmp".into(), "CI=true".into(), "NO_COLOR=1".into(), "FORCE_COLOR=0".into()]),
                     ..Default::default()
                 },
             )
@@ -323,29 +253,14 @@ impl DockerSandbox {
             orphaned: self.orphaned.clone(),
             armed: true,
         };
-        let StartExecResults::Attached {
-            mut output,
-            mut input,
-        } = docker
-            .start_exec(&exec.id, None)
-            .await
-            .map_err(docker_err("exec start"))?
+        let StartExecResults::Attached { mut output, mut input } =
+            docker.start_exec(&exec.id, None).await.map_err(docker_err("exec start"))?
         else {
-            return Err(SandboxError::Docker {
-                action: "exec start",
-                message: "the exec did not attach".into(),
-            });
+            return Err(SandboxError::Docker { action: "exec start", message: "the exec did not attach".into() });
         };
         if let Some(bytes) = stdin {
-            input
-                .write_all(&bytes)
-                .await
-                .map_err(|e| SandboxError::Sync {
-                    message: e.to_string(),
-                })?;
-            input.shutdown().await.map_err(|e| SandboxError::Sync {
-                message: e.to_string(),
-            })?;
+            input.write_all(&bytes).await.map_err(|e| SandboxError::Sync { message: e.to_string() })?;
+            input.shutdown().await.map_err(|e| SandboxError::Sync { message: e.to_string() })?;
         }
         let mut captured = CappedOutput::new(self.config.output_cap_bytes);
         let deadline = tokio::time::Instant::now() + timeout;
@@ -371,39 +286,20 @@ impl DockerSandbox {
             kill_user_processes(docker, container, &self.config.user).await;
             None
         } else {
-            docker
-                .inspect_exec(&exec.id)
-                .await
-                .map_err(docker_err("exec inspect"))?
-                .exit_code
+            docker.inspect_exec(&exec.id).await.map_err(docker_err("exec inspect"))?.exit_code
         };
         let (output, dropped_bytes) = captured.finish();
-        Ok(ExecResult {
-            exit_code,
-            output,
-            timed_out,
-            dropped_bytes,
-            duration: started.elapsed(),
-            synced_files: 0,
-        })
+        Ok(ExecResult { exit_code, output, timed_out, dropped_bytes, duration: started.elapsed(), synced_files: 0 })
     }
 
     async fn remove_all(docker: &Docker, container: Option<String>, volume: Option<String>) {
         if let Some(id) = container {
-            let _ = docker
-                .remove_container(
-                    &id,
-                    Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-                )
-                .await;
+            let _ =
+                docker.remove_container(&id, Some(RemoveContainerOptionsBuilder::default().force(true).build())).await;
         }
         if let Some(volume) = volume {
-            let _ = docker
-                .remove_volume(
-                    &volume,
-                    Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
-                )
-                .await;
+            let _ =
+                docker.remove_volume(&volume, Some(RemoveVolumeOptionsBuilder::default().force(true).build())).await;
         }
     }
 
@@ -420,17 +316,9 @@ impl DockerSandbox {
 async fn remove_leftovers(docker: &Docker) -> Result<usize> {
     let filters = HashMap::from([("label".to_owned(), vec![LABEL.to_owned()])]);
     let list = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
+        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
         .await
-        .map_err(|e| SandboxError::Docker {
-            action: "list containers",
-            message: e.to_string(),
-        })?;
+        .map_err(|e| SandboxError::Docker { action: "list containers", message: e.to_string() })?;
     let host = hostname();
     let mut removed = 0;
     for c in list {
@@ -445,11 +333,7 @@ async fn remove_leftovers(docker: &Docker) -> Result<usize> {
             .and_then(process_identity)
             .is_some_and(|identity| identity == owner);
         if !alive {
-            let volume = c
-                .names
-                .as_ref()
-                .and_then(|n| n.first())
-                .map(|n| format!("{}-ws", n.trim_start_matches('/')));
+            let volume = c.names.as_ref().and_then(|n| n.first()).map(|n| format!("{}-ws", n.trim_start_matches('/')));
             tracing::info!(container = ?c.names, "removing a sandbox container left by a server that is gone");
             DockerSandbox::remove_all(docker, c.id, volume).await;
             removed += 1;
@@ -468,9 +352,7 @@ fn process_identity(pid: u32) -> Option<String> {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default()
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default()
 }
 
 #[async_trait]
@@ -484,22 +366,13 @@ impl Sandbox for DockerSandbox {
         let files = {
             let root = request.root.to_owned();
             let overlay = request.overlay.clone();
-            tokio::task::spawn_blocking(move || collect_files(&root, &overlay))
-                .await
-                .map_err(|e| SandboxError::Workspace {
-                    path: request.root.display().to_string(),
-                    message: e.to_string(),
-                })??
+            tokio::task::spawn_blocking(move || collect_files(&root, &overlay)).await.map_err(|e| {
+                SandboxError::Workspace { path: request.root.display().to_string(), message: e.to_string() }
+            })??
         };
         let (uid, gid) = self.config.user.split_once(':').unwrap_or(("1000", "1000"));
-        let archive = tar(
-            &files,
-            uid.parse().unwrap_or(1000),
-            gid.parse().unwrap_or(1000),
-        )
-        .map_err(|e| SandboxError::Sync {
-            message: e.to_string(),
-        })?;
+        let archive = tar(&files, uid.parse().unwrap_or(1000), gid.parse().unwrap_or(1000))
+            .map_err(|e| SandboxError::Sync { message: e.to_string() })?;
 
         let mut state = self.state.lock().await;
         let (docker, container) = self.ensure_container(&mut state).await?;
@@ -521,14 +394,10 @@ impl Sandbox for DockerSandbox {
             )
             .await?;
         if !synced.success() {
-            return Err(SandboxError::Sync {
-                message: synced.output.trim().to_owned(),
-            });
+            return Err(SandboxError::Sync { message: synced.output.trim().to_owned() });
         }
         let argv = vec!["sh".to_owned(), "-c".to_owned(), request.command.to_owned()];
-        let mut result = self
-            .exec(&docker, &container, argv, None, request.timeout, on_output)
-            .await?;
+        let mut result = self.exec(&docker, &container, argv, None, request.timeout, on_output).await?;
         result.synced_files = files.len();
         tracing::info!(exit = ?result.exit_code, timed_out = result.timed_out, ms = result.duration.as_millis() as u64, "command finished");
         Ok(result)
@@ -541,10 +410,7 @@ impl Sandbox for DockerSandbox {
         let version = docker
             .version()
             .await
-            .map_err(|e| SandboxError::Unreachable {
-                endpoint: Self::endpoint(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| SandboxError::Unreachable { endpoint: Self::endpoint(), message: e.to_string() })?;
         let image_present = docker.inspect_image(&self.config.image).await.is_ok();
         Ok(Health {
             endpoint: Self::endpoint(),
@@ -573,8 +439,7 @@ async fn kill_user_processes(docker: &Docker, container: &str, user: &str) {
         ..Default::default()
     };
     if let Ok(exec) = docker.create_exec(container, options).await
-        && let Ok(StartExecResults::Attached { mut output, .. }) =
-            docker.start_exec(&exec.id, None).await
+        && let Ok(StartExecResults::Attached { mut output, .. }) = docker.start_exec(&exec.id, None).await
     {
         while output.next().await.is_some() {}
     }
@@ -598,11 +463,8 @@ impl Drop for KillOnDrop {
             return;
         }
         self.orphaned.store(true, Ordering::SeqCst);
-        let (docker, container, user) = (
-            self.docker.clone(),
-            std::mem::take(&mut self.container),
-            std::mem::take(&mut self.user),
-        );
+        let (docker, container, user) =
+            (self.docker.clone(), std::mem::take(&mut self.container), std::mem::take(&mut self.user));
         let (state, orphaned) = (self.state.clone(), self.orphaned.clone());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
@@ -617,7 +479,5 @@ impl Drop for KillOnDrop {
 
 /// FNV-1a: a hash that stays the same across builds and toolchains, for names that must.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    })
+    bytes.iter().fold(0xcbf29ce484222325, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }

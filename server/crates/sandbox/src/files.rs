@@ -8,15 +8,7 @@ use crate::{Result, SandboxError};
 
 /// Directories never sent: dependencies are installed inside the container, build output is rebuilt there,
 /// and our own state is not the project's.
-const SKIPPED_DIRS: &[&str] = &[
-    "node_modules",
-    ".git",
-    "dist",
-    "build",
-    "coverage",
-    ".next",
-    ".samokoder",
-];
+const SKIPPED_DIRS: &[&str] = &["node_modules", ".git", "dist", "build", "coverage", ".next", ".samokoder"];
 /// Files larger than this are not sent (a stray video should not stall every test run).
 const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
@@ -29,10 +21,7 @@ pub struct WorkspaceFile {
 }
 
 /// The workspace's files, with `overlay` replacing or adding content, sorted by path.
-pub fn collect_files(
-    root: &Path,
-    overlay: &BTreeMap<String, String>,
-) -> Result<Vec<WorkspaceFile>> {
+pub fn collect_files(root: &Path, overlay: &BTreeMap<String, String>) -> Result<Vec<WorkspaceFile>> {
     let mut files: BTreeMap<String, WorkspaceFile> = BTreeMap::new();
     let walker = ignore::WalkBuilder::new(root)
         .hidden(false)
@@ -47,10 +36,8 @@ pub fn collect_files(
         })
         .build();
     for entry in walker {
-        let entry = entry.map_err(|e| SandboxError::Workspace {
-            path: root.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let entry =
+            entry.map_err(|e| SandboxError::Workspace { path: root.display().to_string(), message: e.to_string() })?;
         if !entry.file_type().is_some_and(|t| t.is_file()) {
             continue; // directories are implied; symlinks are not followed out of the workspace
         }
@@ -60,41 +47,24 @@ pub fn collect_files(
         let Some(rel) = rel.to_str().map(|s| s.replace('\\', "/")) else {
             continue;
         };
-        let meta = entry.metadata().map_err(|e| SandboxError::Workspace {
-            path: rel.clone(),
-            message: e.to_string(),
-        })?;
+        let meta =
+            entry.metadata().map_err(|e| SandboxError::Workspace { path: rel.clone(), message: e.to_string() })?;
         if meta.len() > MAX_FILE_BYTES {
             tracing::warn!(path = %rel, bytes = meta.len(), "not syncing an oversized file");
             continue;
         }
-        let contents = std::fs::read(entry.path()).map_err(|e| SandboxError::Workspace {
-            path: rel.clone(),
-            message: e.to_string(),
-        })?;
+        let contents = std::fs::read(entry.path())
+            .map_err(|e| SandboxError::Workspace { path: rel.clone(), message: e.to_string() })?;
         #[cfg(unix)]
         let executable = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 != 0;
         #[cfg(not(unix))]
         let executable = false;
-        files.insert(
-            rel.clone(),
-            WorkspaceFile {
-                path: rel,
-                contents,
-                executable,
-            },
-        );
+        files.insert(rel.clone(), WorkspaceFile { path: rel, contents, executable });
     }
     for (path, text) in overlay {
         let executable = files.get(path).is_some_and(|f| f.executable);
-        files.insert(
-            path.clone(),
-            WorkspaceFile {
-                path: path.clone(),
-                contents: text.as_bytes().to_vec(),
-                executable,
-            },
-        );
+        files
+            .insert(path.clone(), WorkspaceFile { path: path.clone(), contents: text.as_bytes().to_vec(), executable });
     }
     Ok(files.into_values().collect())
 }
@@ -126,15 +96,10 @@ mod tests {
             dir.path(),
             "//- /.gitignore\nsecret.env\n//- /secret.env\nKEY=1\n//- /src/a.js\nold\n//- /node_modules/x/index.js\nx\n//- /.samokoder/state\ns\n//- /test/a.test.js\nt\n",
         );
-        let overlay = BTreeMap::from([
-            ("src/a.js".to_owned(), "unsaved".to_owned()),
-            ("src/new.js".to_owned(), "n".to_owned()),
-        ]);
+        let overlay =
+            BTreeMap::from([("src/a.js".to_owned(), "unsaved".to_owned()), ("src/new.js".to_owned(), "n".to_owned())]);
         let files = collect_files(dir.path(), &overlay).unwrap();
-        let listed: Vec<(&str, &[u8])> = files
-            .iter()
-            .map(|f| (f.path.as_str(), f.contents.as_slice()))
-            .collect();
+        let listed: Vec<(&str, &[u8])> = files.iter().map(|f| (f.path.as_str(), f.contents.as_slice())).collect();
         assert_eq!(
             listed,
             vec![

@@ -115,10 +115,7 @@ pub enum SandboxError {
     )]
     ImageUnavailable { image: String, message: String },
     #[error("docker {action} failed: {message}")]
-    Docker {
-        action: &'static str,
-        message: String,
-    },
+    Docker { action: &'static str, message: String },
     #[error("could not read the workspace at {path}: {message}")]
     Workspace { path: String, message: String },
     #[error("syncing the workspace into the container failed: {message}")]

@@ -16,13 +16,7 @@ impl CappedOutput {
     /// Keeps at most `cap` bytes: half from the start, half from the end.
     pub fn new(cap: usize) -> Self {
         let head_cap = cap / 2;
-        Self {
-            head: Vec::new(),
-            tail: VecDeque::new(),
-            head_cap,
-            tail_cap: cap - head_cap,
-            dropped: 0,
-        }
+        Self { head: Vec::new(), tail: VecDeque::new(), head_cap, tail_cap: cap - head_cap, dropped: 0 }
     }
 
     pub fn push(&mut self, mut bytes: &[u8]) {
@@ -51,10 +45,7 @@ impl CappedOutput {
     pub fn finish(self) -> (String, u64) {
         let mut out = String::from_utf8_lossy(&self.head).into_owned();
         if self.dropped > 0 {
-            out.push_str(&format!(
-                "\n[... {} bytes of output dropped ...]\n",
-                self.dropped
-            ));
+            out.push_str(&format!("\n[... {} bytes of output dropped ...]\n", self.dropped));
         }
         let tail: Vec<u8> = self.tail.into();
         out.push_str(&String::from_utf8_lossy(&tail));

@@ -53,24 +53,17 @@ pub fn parse_test_output(output: &str, workdir: &str) -> TestReport {
             load_error = Some(found);
         } else if let Some(rest) = trimmed.strip_prefix("not ok ") {
             report.recognized = true;
-            let name = rest
-                .split_once(" - ")
-                .map(|(_, n)| n)
-                .unwrap_or(rest)
-                .trim();
+            let name = rest.split_once(" - ").map(|(_, n)| n).unwrap_or(rest).trim();
             let name = name.split(" # ").next().unwrap_or(name).to_owned();
             let (block, next) = yaml_block(&lines, i + 1, indent);
             i = next;
             let failure_type = field(&block, "failureType").unwrap_or_default();
             if failure_type == "subtestsFailed"
-                || field(&block, "type").as_deref() == Some("suite")
-                    && failure_type != "testCodeFailure"
+                || field(&block, "type").as_deref() == Some("suite") && failure_type != "testCodeFailure"
             {
                 continue; // the subtests that failed are reported themselves
             }
-            report
-                .failures
-                .push(failure(name, &block, workdir, load_error.take()));
+            report.failures.push(failure(name, &block, workdir, load_error.take()));
             continue;
         } else if trimmed.starts_with("ok ") {
             report.recognized = true;
@@ -82,12 +75,7 @@ pub fn parse_test_output(output: &str, workdir: &str) -> TestReport {
     report
 }
 
-fn failure(
-    name: String,
-    block: &[(String, String)],
-    workdir: &str,
-    load_error: Option<TestFailure>,
-) -> TestFailure {
+fn failure(name: String, block: &[(String, String)], workdir: &str, load_error: Option<TestFailure>) -> TestFailure {
     let error = field(block, "error").unwrap_or_default();
     let stack = field(block, "stack").unwrap_or_default();
     if let Some(mut loaded) = load_error.filter(|_| stack.is_empty()) {
@@ -113,13 +101,7 @@ fn failure(
         Some((file, line, column)) => (Some(file), Some(line), column),
         None => (None, None, None),
     };
-    TestFailure {
-        name,
-        file,
-        line,
-        column,
-        message,
-    }
+    TestFailure { name, file, line, column, message }
 }
 
 /// A loader error Node prints as comments: `# file:///workspace/src/a.js:2`, the source line, a caret,
@@ -143,19 +125,12 @@ fn loader_error(lines: &[&str], i: usize, workdir: &str) -> Option<TestFailure> 
             break;
         }
     }
-    Some(TestFailure {
-        name: String::new(),
-        file: Some(file),
-        line: Some(line),
-        column,
-        message: message?,
-    })
+    Some(TestFailure { name: String::new(), file: Some(file), line: Some(line), column, message: message? })
 }
 
 fn is_error_line(s: &str) -> bool {
     let s = s.trim();
-    s.split_once(':')
-        .is_some_and(|(kind, _)| kind.ends_with("Error") && !kind.contains(' '))
+    s.split_once(':').is_some_and(|(kind, _)| kind.ends_with("Error") && !kind.contains(' '))
 }
 
 /// `(workspace-relative file, line, column)` from text holding `[file://]<workdir>/path:line[:col]`.
@@ -243,10 +218,7 @@ mod tests {
     use expect_test::expect;
 
     fn render(report: &TestReport) -> String {
-        let mut out = format!(
-            "recognized={} passed={} failed={}\n",
-            report.recognized, report.passed, report.failed
-        );
+        let mut out = format!("recognized={} passed={} failed={}\n", report.recognized, report.passed, report.failed);
         for f in &report.failures {
             out.push_str(&format!(
                 "{} @ {}:{}:{} | {}\n",

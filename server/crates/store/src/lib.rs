@@ -35,6 +35,9 @@ pub struct RunRecord {
     pub updated_ms: u64,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// USD spent on models (0 when every price was unknown or local).
+    #[serde(default)]
+    pub cost_usd: f64,
     /// The error or the outcome, in one line.
     pub summary: String,
 }
@@ -77,55 +80,46 @@ pub trait Store: Send + Sync {
     /// Appends a step; returns its index in the run.
     fn append_step(&self, run_id: &str, step: &StepRecord) -> Result<u32>;
     fn steps(&self, run_id: &str) -> Result<Vec<StepRecord>>;
+    /// Appends one LLM request record (the llm crate's `LlmRecord`, as JSON) to a run's request log.
+    fn append_llm_request(&self, run_id: &str, record: &serde_json::Value) -> Result<()>;
+    /// A run's request log, in order.
+    fn llm_requests(&self, run_id: &str) -> Result<Vec<serde_json::Value>>;
 }
 
-/// The sled store: trees `runs` (id -> record) and `steps` (`<run id>/<index:08>` -> record).
+/// The sled store: trees `runs` (id -> record), `steps` (`<run id>/<index:08>` -> record) and
+/// `llm_requests` (`<run id>/<sequence:016>` -> record).
 pub struct SledStore {
     db: sled::Db,
     runs: sled::Tree,
     steps: sled::Tree,
+    llm_requests: sled::Tree,
 }
 
 impl SledStore {
     pub fn open(path: &Path) -> Result<Self> {
-        let open_err = |e: sled::Error| StoreError::Open {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        };
-        let db = sled::Config::new()
-            .path(path)
-            .mode(sled::Mode::LowSpace)
-            .open()
-            .map_err(open_err)?;
+        let open_err = |e: sled::Error| StoreError::Open { path: path.display().to_string(), message: e.to_string() };
+        let db = sled::Config::new().path(path).mode(sled::Mode::LowSpace).open().map_err(open_err)?;
         match db.get("schema_version").map_err(open_err)? {
             Some(v) => {
                 let found = u32::from_be_bytes(
-                    v.as_ref()
-                        .try_into()
-                        .map_err(|_| StoreError::Corrupt("schema_version".into()))?,
+                    v.as_ref().try_into().map_err(|_| StoreError::Corrupt("schema_version".into()))?,
                 );
                 if found > SCHEMA_VERSION {
-                    return Err(StoreError::Schema {
-                        path: path.display().to_string(),
-                        found,
-                    });
+                    return Err(StoreError::Schema { path: path.display().to_string(), found });
                 }
             }
             None => {
-                db.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())
-                    .map_err(open_err)?;
+                db.insert("schema_version", &SCHEMA_VERSION.to_be_bytes()).map_err(open_err)?;
             }
         }
         let runs = db.open_tree("runs").map_err(open_err)?;
         let steps = db.open_tree("steps").map_err(open_err)?;
-        Ok(Self { db, runs, steps })
+        let llm_requests = db.open_tree("llm_requests").map_err(open_err)?;
+        Ok(Self { db, runs, steps, llm_requests })
     }
 
     fn flush(&self) -> Result<()> {
-        self.db
-            .flush()
-            .map(|_| ())
-            .map_err(|e| StoreError::Db(e.to_string()))
+        self.db.flush().map(|_| ()).map_err(|e| StoreError::Db(e.to_string()))
     }
 }
 
@@ -143,46 +137,41 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 impl Store for SledStore {
     fn put_run(&self, run: &RunRecord) -> Result<()> {
-        self.runs
-            .insert(run.id.as_bytes(), encode(run))
-            .map_err(db_err)?;
+        self.runs.insert(run.id.as_bytes(), encode(run)).map_err(db_err)?;
         self.flush()
     }
 
     fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
-        self.runs
-            .get(id.as_bytes())
-            .map_err(db_err)?
-            .map(|v| decode(&v))
-            .transpose()
+        self.runs.get(id.as_bytes()).map_err(db_err)?.map(|v| decode(&v)).transpose()
     }
 
     fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
         // Run ids start with a zero-padded timestamp, so reverse key order is newest first.
-        self.runs
-            .iter()
-            .rev()
-            .take(limit)
-            .map(|kv| decode(&kv.map_err(db_err)?.1))
-            .collect()
+        self.runs.iter().rev().take(limit).map(|kv| decode(&kv.map_err(db_err)?.1)).collect()
     }
 
     fn append_step(&self, run_id: &str, step: &StepRecord) -> Result<u32> {
         let prefix = format!("{run_id}/");
         let index = self.steps.scan_prefix(prefix.as_bytes()).count() as u32;
-        self.steps
-            .insert(format!("{prefix}{index:08}").as_bytes(), encode(step))
-            .map_err(db_err)?;
+        self.steps.insert(format!("{prefix}{index:08}").as_bytes(), encode(step)).map_err(db_err)?;
         self.flush()?;
         Ok(index)
     }
 
+    fn append_llm_request(&self, run_id: &str, record: &serde_json::Value) -> Result<()> {
+        let sequence = self.db.generate_id().map_err(db_err)?;
+        self.llm_requests.insert(format!("{run_id}/{sequence:016}").as_bytes(), encode(record)).map_err(db_err)?;
+        self.flush()
+    }
+
+    fn llm_requests(&self, run_id: &str) -> Result<Vec<serde_json::Value>> {
+        let prefix = format!("{run_id}/");
+        self.llm_requests.scan_prefix(prefix.as_bytes()).map(|kv| decode(&kv.map_err(db_err)?.1)).collect()
+    }
+
     fn steps(&self, run_id: &str) -> Result<Vec<StepRecord>> {
         let prefix = format!("{run_id}/");
-        self.steps
-            .scan_prefix(prefix.as_bytes())
-            .map(|kv| decode(&kv.map_err(db_err)?.1))
-            .collect()
+        self.steps.scan_prefix(prefix.as_bytes()).map(|kv| decode(&kv.map_err(db_err)?.1)).collect()
     }
 }
 
@@ -191,6 +180,7 @@ impl Store for SledStore {
 pub struct MemStore {
     runs: Mutex<std::collections::BTreeMap<String, RunRecord>>,
     steps: Mutex<std::collections::BTreeMap<String, Vec<StepRecord>>>,
+    llm_requests: Mutex<std::collections::BTreeMap<String, Vec<serde_json::Value>>>,
 }
 
 impl Store for MemStore {
@@ -204,14 +194,7 @@ impl Store for MemStore {
     }
 
     fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
-        Ok(self
-            .runs
-            .lock()
-            .values()
-            .rev()
-            .take(limit)
-            .cloned()
-            .collect())
+        Ok(self.runs.lock().values().rev().take(limit).cloned().collect())
     }
 
     fn append_step(&self, run_id: &str, step: &StepRecord) -> Result<u32> {
@@ -223,6 +206,15 @@ impl Store for MemStore {
 
     fn steps(&self, run_id: &str) -> Result<Vec<StepRecord>> {
         Ok(self.steps.lock().get(run_id).cloned().unwrap_or_default())
+    }
+
+    fn append_llm_request(&self, run_id: &str, record: &serde_json::Value) -> Result<()> {
+        self.llm_requests.lock().entry(run_id.to_owned()).or_default().push(record.clone());
+        Ok(())
+    }
+
+    fn llm_requests(&self, run_id: &str) -> Result<Vec<serde_json::Value>> {
+        Ok(self.llm_requests.lock().get(run_id).cloned().unwrap_or_default())
     }
 }
 
@@ -240,6 +232,7 @@ mod tests {
             updated_ms: 1,
             prompt_tokens: 0,
             completion_tokens: 0,
+            cost_usd: 0.0,
             summary: String::new(),
         }
     }
@@ -250,17 +243,9 @@ mod tests {
         let mut done = run("0001-a");
         done.status = RunStatus::Succeeded;
         store.put_run(&done).unwrap();
-        let ids: Vec<String> = store
-            .list_runs(10)
-            .unwrap()
-            .into_iter()
-            .map(|r| r.id)
-            .collect();
+        let ids: Vec<String> = store.list_runs(10).unwrap().into_iter().map(|r| r.id).collect();
         assert_eq!(ids, ["0002-b", "0001-a"]);
-        assert_eq!(
-            store.get_run("0001-a").unwrap().unwrap().status,
-            RunStatus::Succeeded
-        );
+        assert_eq!(store.get_run("0001-a").unwrap().unwrap().status, RunStatus::Succeeded);
         let step = StepRecord {
             agent: "code_monkey".into(),
             summary: "wrote 2 files".into(),
@@ -271,6 +256,10 @@ mod tests {
         assert_eq!(store.append_step("0001-a", &step).unwrap(), 1);
         assert_eq!(store.steps("0001-a").unwrap().len(), 2);
         assert!(store.steps("0002-b").unwrap().is_empty());
+        store.append_llm_request("0001-a", &serde_json::json!({"model": "m", "n": 1})).unwrap();
+        store.append_llm_request("0001-a", &serde_json::json!({"model": "m", "n": 2})).unwrap();
+        let log: Vec<i64> = store.llm_requests("0001-a").unwrap().iter().map(|r| r["n"].as_i64().unwrap()).collect();
+        assert_eq!(log, [1, 2]);
     }
 
     #[test]
@@ -284,17 +273,8 @@ mod tests {
     fn sled_store_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
-        SledStore::open(&path)
-            .unwrap()
-            .put_run(&run("0001-a"))
-            .unwrap();
-        assert!(
-            SledStore::open(&path)
-                .unwrap()
-                .get_run("0001-a")
-                .unwrap()
-                .is_some()
-        );
+        SledStore::open(&path).unwrap().put_run(&run("0001-a")).unwrap();
+        assert!(SledStore::open(&path).unwrap().get_run("0001-a").unwrap().is_some());
     }
 
     #[test]
@@ -303,8 +283,7 @@ mod tests {
         let path = dir.path().join("db");
         {
             let db = sled::open(&path).unwrap();
-            db.insert("schema_version", &(SCHEMA_VERSION + 1).to_be_bytes())
-                .unwrap();
+            db.insert("schema_version", &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
             db.flush().unwrap();
         }
         let err = SledStore::open(&path).err().unwrap().to_string();

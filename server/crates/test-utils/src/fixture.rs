@@ -24,10 +24,7 @@ impl Fixture {
         let mut cursor = None;
         for line in text.trim_start_matches(['\n', ' ']).split_inclusive('\n') {
             if let Some(path) = line.strip_prefix("//- ") {
-                files.push((
-                    path.trim().trim_start_matches('/').to_owned(),
-                    String::new(),
-                ));
+                files.push((path.trim().trim_start_matches('/').to_owned(), String::new()));
                 continue;
             }
             let (path, body) = files.last_mut().expect("a fixture starts with `//- /path`");
@@ -43,12 +40,7 @@ impl Fixture {
     }
 
     pub fn file(&self, path: &str) -> &str {
-        &self
-            .files
-            .iter()
-            .find(|(p, _)| p == path)
-            .unwrap_or_else(|| panic!("no {path} in fixture"))
-            .1
+        &self.files.iter().find(|(p, _)| p == path).unwrap_or_else(|| panic!("no {path} in fixture")).1
     }
 }
 

@@ -7,7 +7,7 @@ mod llm_server;
 mod lsp_client;
 
 pub use fixture::{Fixture, write_fixture};
-pub use llm_server::{RecordedRequest, Reply, ScriptedLlm};
+pub use llm_server::{RecordedRequest, Reply, ScriptedLlm, Style};
 pub use lsp_client::{ApplyMode, ClientOptions, LspClient};
 
 /// Whether tests run in CI (`CI=true`), where a missing dependency (Docker) is a failure, never a skip.
@@ -17,8 +17,7 @@ pub fn in_ci() -> bool {
 
 /// The locally built sandbox image the tests use (scripts/build-test-image.sh builds it).
 pub fn test_image() -> String {
-    std::env::var("SAMOKODER_TEST_IMAGE")
-        .unwrap_or_else(|_| "samokoder-test-node:latest".to_owned())
+    std::env::var("SAMOKODER_TEST_IMAGE").unwrap_or_else(|_| "samokoder-test-node:latest".to_owned())
 }
 
 /// Whether the Docker daemon answers. When it does not, this fails the test with how to start it,

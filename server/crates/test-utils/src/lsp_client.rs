@@ -111,9 +111,7 @@ impl LspClient {
         for (k, v) in &options.env {
             cmd.env(k, v);
         }
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("spawning {}", bin.display()))?;
+        let mut child = cmd.spawn().with_context(|| format!("spawning {}", bin.display()))?;
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
         let shared = Arc::new(Shared {
@@ -128,14 +126,7 @@ impl LspClient {
             violations: Mutex::new(Vec::new()),
         });
         tokio::spawn(read_loop(stdout, shared.clone()));
-        Ok(Self {
-            child,
-            shared,
-            next_id: AtomicI64::new(1),
-            options,
-            stderr_log,
-            timeout: Duration::from_secs(20),
-        })
+        Ok(Self { child, shared, next_id: AtomicI64::new(1), options, stderr_log, timeout: Duration::from_secs(20) })
     }
 
     /// `initialize` + `initialized`; returns the initialize result.
@@ -188,29 +179,17 @@ impl LspClient {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.shared.pending.lock().unwrap().insert(id, tx);
-        send(
-            &self.shared,
-            json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
-        )
-        .await?;
+        send(&self.shared, json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await?;
         tokio::time::timeout(self.timeout, rx)
             .await
             .map_err(|_| {
-                anyhow!(
-                    "no answer to {method} within {:?}; server log: {}",
-                    self.timeout,
-                    self.stderr_log.display()
-                )
+                anyhow!("no answer to {method} within {:?}; server log: {}", self.timeout, self.stderr_log.display())
             })?
             .map_err(|_| anyhow!("the server closed before answering {method}"))
     }
 
     pub async fn notify(&self, method: &str, params: Value) -> Result<()> {
-        send(
-            &self.shared,
-            json!({"jsonrpc": "2.0", "method": method, "params": params}),
-        )
-        .await
+        send(&self.shared, json!({"jsonrpc": "2.0", "method": method, "params": params})).await
     }
 
     /// Writes raw bytes to the server's stdin (for malformed-input tests).
@@ -224,12 +203,7 @@ impl LspClient {
 
     /// Waits for a notification or request from the server that satisfies `pred` (already received ones
     /// count), up to `timeout`.
-    pub async fn wait_for(
-        &self,
-        timeout: Duration,
-        what: &str,
-        pred: impl Fn(&Value) -> bool,
-    ) -> Result<Value> {
+    pub async fn wait_for(&self, timeout: Duration, what: &str, pred: impl Fn(&Value) -> bool) -> Result<Value> {
         let deadline = Instant::now() + timeout;
         loop {
             let notified = self.shared.arrived.notified();
@@ -238,11 +212,7 @@ impl LspClient {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || tokio::time::timeout(left, notified).await.is_err() {
-                let methods: Vec<String> = self
-                    .messages()
-                    .iter()
-                    .map(|m| m["method"].to_string())
-                    .collect();
+                let methods: Vec<String> = self.messages().iter().map(|m| m["method"].to_string()).collect();
                 bail!(
                     "timed out after {timeout:?} waiting for {what}; received: {}; server log: {}",
                     methods.join(", "),
@@ -260,9 +230,7 @@ impl LspClient {
         pred: impl Fn(&Value) -> bool,
     ) -> Result<Value> {
         let found = self
-            .wait_for(timeout, method, |m| {
-                m["method"] == method && m.get("id").is_none() && pred(&m["params"])
-            })
+            .wait_for(timeout, method, |m| m["method"] == method && m.get("id").is_none() && pred(&m["params"]))
             .await?;
         Ok(found["params"].clone())
     }
@@ -274,12 +242,7 @@ impl LspClient {
 
     /// The client's buffer for a workspace-relative path, if it holds one.
     pub fn buffer(&self, rel: &str) -> Option<String> {
-        self.shared
-            .buffers
-            .lock()
-            .unwrap()
-            .get(&self.uri(rel))
-            .cloned()
+        self.shared.buffers.lock().unwrap().get(&self.uri(rel)).cloned()
     }
 
     pub fn uri(&self, rel: &str) -> String {
@@ -296,11 +259,7 @@ impl LspClient {
     }
 
     pub async fn did_open(&self, rel: &str, language: &str, text: &str) -> Result<()> {
-        self.shared
-            .buffers
-            .lock()
-            .unwrap()
-            .insert(self.uri(rel), text.to_owned());
+        self.shared.buffers.lock().unwrap().insert(self.uri(rel), text.to_owned());
         self.notify(
             "textDocument/didOpen",
             json!({"textDocument": {"uri": self.uri(rel), "languageId": language, "version": 1, "text": text}}),
@@ -310,13 +269,7 @@ impl LspClient {
 
     /// Sends one incremental change; `range` is `[start_line, start_char, end_line, end_char]` in the
     /// negotiated encoding.
-    pub async fn did_change(
-        &self,
-        rel: &str,
-        version: i32,
-        range: [u32; 4],
-        text: &str,
-    ) -> Result<()> {
+    pub async fn did_change(&self, rel: &str, version: i32, range: [u32; 4], text: &str) -> Result<()> {
         let [l1, c1, l2, c2] = range;
         self.notify(
             "textDocument/didChange",
@@ -361,9 +314,7 @@ pub fn file_uri(path: &Path) -> String {
     let mut out = String::from("file://");
     for b in path.to_string_lossy().bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -374,8 +325,7 @@ async fn send(shared: &Shared, msg: Value) -> Result<()> {
     let body = msg.to_string();
     let mut guard = shared.writer.lock().await;
     let w = guard.as_mut().context("stdin is closed")?;
-    w.write_all(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes())
-        .await?;
+    w.write_all(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes()).await?;
     w.flush().await?;
     Ok(())
 }
@@ -398,9 +348,7 @@ async fn read_loop(stdout: ChildStdout, shared: Arc<Shared>) {
                 break;
             }
             match line.split_once(':') {
-                Some((name, value)) if name.eq_ignore_ascii_case("content-length") => {
-                    len = value.trim().parse().ok()
-                }
+                Some((name, value)) if name.eq_ignore_ascii_case("content-length") => len = value.trim().parse().ok(),
                 Some((name, _)) if name.eq_ignore_ascii_case("content-type") => {}
                 _ => shared.violations.lock().unwrap().push(line.to_owned()),
             }
@@ -411,18 +359,12 @@ async fn read_loop(stdout: ChildStdout, shared: Arc<Shared>) {
             return;
         }
         let Ok(msg) = serde_json::from_slice::<Value>(&body) else {
-            shared
-                .violations
-                .lock()
-                .unwrap()
-                .push(String::from_utf8_lossy(&body).into_owned());
+            shared.violations.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
             continue;
         };
         let is_response = msg.get("method").is_none();
         if is_response {
-            let waiter = msg["id"]
-                .as_i64()
-                .and_then(|id| shared.pending.lock().unwrap().remove(&id));
+            let waiter = msg["id"].as_i64().and_then(|id| shared.pending.lock().unwrap().remove(&id));
             match waiter {
                 Some(tx) => {
                     let _ = tx.send(msg);
@@ -437,11 +379,7 @@ async fn read_loop(stdout: ChildStdout, shared: Arc<Shared>) {
         }
         if msg.get("id").is_some() {
             if let Some(result) = answer_server_request(&shared, &msg) {
-                let _ = send(
-                    &shared,
-                    json!({"jsonrpc": "2.0", "id": msg["id"], "result": result}),
-                )
-                .await;
+                let _ = send(&shared, json!({"jsonrpc": "2.0", "id": msg["id"], "result": result})).await;
             }
         }
         shared.inbox.lock().unwrap().push(msg);
@@ -455,9 +393,7 @@ fn answer_server_request(shared: &Shared, msg: &Value) -> Option<Value> {
     match msg["method"].as_str().unwrap_or("") {
         "workspace/applyEdit" => match shared.apply {
             ApplyMode::Never => None,
-            ApplyMode::Refuse => {
-                Some(json!({"applied": false, "failureReason": "the user declined the edit"}))
-            }
+            ApplyMode::Refuse => Some(json!({"applied": false, "failureReason": "the user declined the edit"})),
             ApplyMode::Apply => Some(match apply_workspace_edit(shared, &params["edit"]) {
                 Ok(()) => json!({"applied": true}),
                 Err(e) => json!({"applied": false, "failureReason": e.to_string()}),
@@ -476,22 +412,13 @@ fn apply_workspace_edit(shared: &Shared, edit: &Value) -> Result<()> {
     let mut buffers = shared.buffers.lock().unwrap();
     // Work on a copy so a failed edit changes nothing, as clients do.
     let mut next = buffers.clone();
-    for change in edit["documentChanges"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-    {
+    for change in edit["documentChanges"].as_array().cloned().unwrap_or_default() {
         match change["kind"].as_str() {
             Some("create") => {
-                let uri = change["uri"]
-                    .as_str()
-                    .context("create without uri")?
-                    .to_owned();
+                let uri = change["uri"].as_str().context("create without uri")?.to_owned();
                 let exists = next.contains_key(&uri) || Path::new(uri_path(&uri).as_str()).exists();
                 let overwrite = change["options"]["overwrite"].as_bool().unwrap_or(false);
-                let ignore = change["options"]["ignoreIfExists"]
-                    .as_bool()
-                    .unwrap_or(false);
+                let ignore = change["options"]["ignoreIfExists"].as_bool().unwrap_or(false);
                 if exists && !overwrite && !ignore {
                     bail!("{uri} already exists");
                 }
@@ -501,10 +428,7 @@ fn apply_workspace_edit(shared: &Shared, edit: &Value) -> Result<()> {
             }
             Some(other) => bail!("unsupported resource operation {other}"),
             None => {
-                let uri = change["textDocument"]["uri"]
-                    .as_str()
-                    .context("edit without uri")?
-                    .to_owned();
+                let uri = change["textDocument"]["uri"].as_str().context("edit without uri")?.to_owned();
                 let base = match next.get(&uri) {
                     Some(text) => text.clone(),
                     None => std::fs::read_to_string(uri_path(&uri)).unwrap_or_default(),
@@ -554,9 +478,7 @@ fn uri_path(uri: &str) -> String {
 /// Byte offset of an LSP position, counted independently of the server's code.
 fn offset(text: &str, pos: &Value, encoding: &str) -> Result<usize> {
     let line = pos["line"].as_u64().context("position without line")? as usize;
-    let character = pos["character"]
-        .as_u64()
-        .context("position without character")? as usize;
+    let character = pos["character"].as_u64().context("position without character")? as usize;
     let mut start = 0;
     for _ in 0..line {
         match text[start..].find('\n') {
@@ -564,21 +486,13 @@ fn offset(text: &str, pos: &Value, encoding: &str) -> Result<usize> {
             None => return Ok(text.len()),
         }
     }
-    let line_text = text[start..]
-        .split('\n')
-        .next()
-        .unwrap_or("")
-        .trim_end_matches('\r');
+    let line_text = text[start..].split('\n').next().unwrap_or("").trim_end_matches('\r');
     let mut units = 0;
     for (i, ch) in line_text.char_indices() {
         if units >= character {
             return Ok(start + i);
         }
-        units += if encoding == "utf-8" {
-            ch.len_utf8()
-        } else {
-            ch.len_utf16()
-        };
+        units += if encoding == "utf-8" { ch.len_utf8() } else { ch.len_utf16() };
     }
     Ok(start + line_text.len())
 }

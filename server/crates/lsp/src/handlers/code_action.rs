@@ -5,19 +5,14 @@ use tower_lsp::lsp_types as lsp;
 
 use crate::{Backend, from_proto};
 
-pub(crate) fn code_action(
-    backend: &Backend,
-    params: lsp::CodeActionParams,
-) -> Result<Option<lsp::CodeActionResponse>> {
+pub(crate) fn code_action(backend: &Backend, params: lsp::CodeActionParams) -> Result<Option<lsp::CodeActionResponse>> {
     let engine = backend.engine()?;
-    let in_workspace = from_proto::path(&params.text_document.uri)
-        .and_then(|p| engine.jail().relativize(&p))
-        .is_some();
+    let in_workspace = from_proto::path(&params.text_document.uri).and_then(|p| engine.jail().relativize(&p)).is_some();
     let wanted = |kind: &lsp::CodeActionKind| match &params.context.only {
         None => true,
-        Some(only) => only.iter().any(|o| {
-            kind.as_str() == o.as_str() || kind.as_str().starts_with(&format!("{}.", o.as_str()))
-        }),
+        Some(only) => {
+            only.iter().any(|o| kind.as_str() == o.as_str() || kind.as_str().starts_with(&format!("{}.", o.as_str())))
+        }
     };
     let mut actions = Vec::new();
     if in_workspace && wanted(&lsp::CodeActionKind::SOURCE) {

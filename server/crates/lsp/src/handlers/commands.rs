@@ -30,23 +30,16 @@ struct RunIdArgs {
 }
 
 #[tracing::instrument(skip_all, fields(command = %params.command))]
-pub(crate) fn execute_command(
-    backend: &Backend,
-    params: lsp::ExecuteCommandParams,
-) -> Result<Option<Value>> {
+pub(crate) fn execute_command(backend: &Backend, params: lsp::ExecuteCommandParams) -> Result<Option<Value>> {
     let engine = backend.engine()?.clone();
     let arg = params.arguments.into_iter().next().unwrap_or(Value::Null);
     match params.command.as_str() {
         "samokoder.generate" => {
-            let usage = "samokoder.generate takes one argument: {\"description\": \"what to build\", \"dir\"?: \"sub/dir\"}";
+            let usage =
+                "samokoder.generate takes one argument: {\"description\": \"what to build\", \"dir\"?: \"sub/dir\"}";
             let args: GenerateArgs = match arg {
-                Value::String(description) => GenerateArgs {
-                    description,
-                    template: None,
-                    dir: None,
-                },
-                other => serde_json::from_value(other)
-                    .map_err(|e| invalid_params(format!("{usage} ({e})")))?,
+                Value::String(description) => GenerateArgs { description, template: None, dir: None },
+                other => serde_json::from_value(other).map_err(|e| invalid_params(format!("{usage} ({e})")))?,
             };
             if args.description.trim().is_empty() {
                 return Err(invalid_params(format!("{usage}: the description is empty")));
@@ -54,66 +47,35 @@ pub(crate) fn execute_command(
             if let Some(template) = args.template.as_deref() {
                 samokoder_prompts::template(template).map_err(|_| {
                     let known: Vec<&str> = samokoder_prompts::template_names().collect();
-                    invalid_params(format!(
-                        "unknown template `{template}`; available: {}",
-                        known.join(", ")
-                    ))
+                    invalid_params(format!("unknown template `{template}`; available: {}", known.join(", ")))
                 })?;
             }
-            let subdir = match args
-                .dir
-                .as_deref()
-                .map(str::trim)
-                .filter(|d| !d.is_empty() && *d != ".")
-            {
-                Some(dir) => Some(
-                    engine
-                        .jail()
-                        .check(dir)
-                        .map_err(|e| invalid_params(e.to_string()))?
-                        .to_string(),
-                ),
+            let subdir = match args.dir.as_deref().map(str::trim).filter(|d| !d.is_empty() && *d != ".") {
+                Some(dir) => Some(engine.jail().check(dir).map_err(|e| invalid_params(e.to_string()))?.to_string()),
                 None => None,
             };
             let frontend = frontend(backend, &engine, "Samokoder: generate");
-            let request = GenerateRequest {
-                description: args.description,
-                subdir,
-            };
-            let id = engine.spawn_run("generate", frontend, move |ctx| async move {
-                generate(&ctx, &request).await
-            });
+            let request = GenerateRequest { description: args.description, subdir };
+            let id = engine.spawn_run("generate", frontend, move |ctx| async move { generate(&ctx, &request).await });
             Ok(Some(json!({ "runId": id.0 })))
         }
         "samokoder.runTests" => {
             let frontend = frontend(backend, &engine, "Samokoder: run tests");
-            let id = engine.spawn_run(
-                "runTests",
-                frontend,
-                |ctx| async move { run_tests(&ctx).await },
-            );
+            let id = engine.spawn_run("runTests", frontend, |ctx| async move { run_tests(&ctx).await });
             Ok(Some(json!({ "runId": id.0 })))
         }
         "samokoder.cancel" => {
-            let args: RunIdArgs = serde_json::from_value(arg).map_err(|e| {
-                invalid_params(format!(
-                    "samokoder.cancel takes {{\"runId\": \"...\"}} ({e})"
-                ))
-            })?;
+            let args: RunIdArgs = serde_json::from_value(arg)
+                .map_err(|e| invalid_params(format!("samokoder.cancel takes {{\"runId\": \"...\"}} ({e})")))?;
             Ok(Some(json!({ "cancelled": engine.cancel(&args.run_id) })))
         }
-        other => Err(invalid_params(format!(
-            "unknown command `{other}`; this server executes {}",
-            COMMANDS.join(", ")
-        ))),
+        other => {
+            Err(invalid_params(format!("unknown command `{other}`; this server executes {}", COMMANDS.join(", "))))
+        }
     }
 }
 
-fn frontend(
-    backend: &Backend,
-    engine: &Arc<samokoder_engine::Engine>,
-    label: &str,
-) -> Arc<LspFrontend> {
+fn frontend(backend: &Backend, engine: &Arc<samokoder_engine::Engine>, label: &str) -> Arc<LspFrontend> {
     Arc::new(LspFrontend {
         client: backend.client.clone(),
         outbox: backend.outbox.clone(),

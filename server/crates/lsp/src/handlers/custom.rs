@@ -14,18 +14,13 @@ pub(crate) fn status(backend: &Backend) -> Result<Value> {
         .map(|r| json!({ "runId": r.id, "kind": r.kind, "message": r.message }))
         .collect();
     let config = engine.config();
-    Ok(
-        json!({ "runs": runs, "provider": config.llm.provider, "model": config.llm.model, "image": config.sandbox.image }),
-    )
+    let (provider, model) = config.llm.primary().unwrap_or_default();
+    Ok(json!({ "runs": runs, "provider": provider, "model": model, "image": config.sandbox.image }))
 }
 
 pub(crate) fn runs(backend: &Backend, params: Value) -> Result<Value> {
     let engine = backend.engine()?;
-    let limit = params
-        .get("limit")
-        .and_then(Value::as_u64)
-        .unwrap_or(50)
-        .min(1000) as usize;
+    let limit = params.get("limit").and_then(Value::as_u64).unwrap_or(50).min(1000) as usize;
     let records = engine.store().list_runs(limit).map_err(|e| {
         let mut err = tower_lsp::jsonrpc::Error::internal_error();
         err.message = e.to_string().into();
@@ -56,10 +51,7 @@ pub(crate) fn progress_cancel(backend: &Backend, params: lsp::WorkDoneProgressCa
 
 /// `samokoder/viewFileText {uri}`: the server's copy of an open document, for checking synchronisation
 /// (rust-analyzer has the same request for the same reason).
-pub(crate) fn view_file_text(
-    backend: &Backend,
-    params: lsp::TextDocumentIdentifier,
-) -> Result<Value> {
+pub(crate) fn view_file_text(backend: &Backend, params: lsp::TextDocumentIdentifier) -> Result<Value> {
     let engine = backend.engine()?;
     let text = crate::from_proto::path(&params.uri).and_then(|p| engine.document_text(&p));
     Ok(match text {

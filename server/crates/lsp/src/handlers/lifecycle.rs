@@ -12,22 +12,13 @@ use super::invalid_params;
 use crate::{Backend, ClientCaps, capabilities, from_proto};
 
 #[tracing::instrument(skip_all)]
-pub(crate) fn initialize(
-    backend: &Backend,
-    params: lsp::InitializeParams,
-) -> Result<lsp::InitializeResult> {
+pub(crate) fn initialize(backend: &Backend, params: lsp::InitializeParams) -> Result<lsp::InitializeResult> {
     let root = workspace_root(&params)
         .or_else(|| std::env::current_dir().ok())
-        .ok_or_else(|| {
-            invalid_params("no workspace folder, rootUri or current directory: open a folder")
-        })?;
+        .ok_or_else(|| invalid_params("no workspace folder, rootUri or current directory: open a folder"))?;
     let engine = Engine::new(&root).map_err(|e| invalid_params(format!("{e:#}")))?;
     let mut problems = engine.config_problems.clone();
-    if let Some(options) = params
-        .initialization_options
-        .as_ref()
-        .filter(|o| !o.is_null())
-    {
+    if let Some(options) = params.initialization_options.as_ref().filter(|o| !o.is_null()) {
         if let Err(e) = engine.set_editor_settings(options) {
             problems.push(format!("initializationOptions ignored: {e}"));
         }
@@ -40,11 +31,7 @@ pub(crate) fn initialize(
     let edit = workspace.and_then(|w| w.workspace_edit.as_ref());
     let client_caps = ClientCaps {
         encoding: from_proto::negotiate_encoding(&params),
-        work_done_progress: caps
-            .window
-            .as_ref()
-            .and_then(|w| w.work_done_progress)
-            .unwrap_or(false),
+        work_done_progress: caps.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false),
         document_changes: edit.and_then(|e| e.document_changes).unwrap_or(false),
         create_files: edit
             .and_then(|e| e.resource_operations.as_ref())
@@ -75,9 +62,7 @@ fn workspace_root(params: &lsp::InitializeParams) -> Option<PathBuf> {
 
 pub(crate) fn initialized(backend: &Backend) {
     for problem in backend.startup_problems.lock().drain(..) {
-        backend
-            .outbox
-            .message(lsp::MessageType::WARNING, format!("Samokoder: {problem}"));
+        backend.outbox.message(lsp::MessageType::WARNING, format!("Samokoder: {problem}"));
     }
     fetch_configuration(backend);
 }
@@ -87,27 +72,18 @@ fn fetch_configuration(backend: &Backend) {
     if !backend.caps().configuration {
         return;
     }
-    let (Some(engine), client, outbox) = (
-        backend.engine.get().cloned(),
-        backend.client.clone(),
-        backend.outbox.clone(),
-    ) else {
+    let (Some(engine), client, outbox) =
+        (backend.engine.get().cloned(), backend.client.clone(), backend.outbox.clone())
+    else {
         return;
     };
     tokio::spawn(async move {
-        let item = lsp::ConfigurationItem {
-            scope_uri: None,
-            section: Some("samokoder".into()),
-        };
-        match tokio::time::timeout(Duration::from_secs(10), client.configuration(vec![item])).await
-        {
+        let item = lsp::ConfigurationItem { scope_uri: None, section: Some("samokoder".into()) };
+        match tokio::time::timeout(Duration::from_secs(10), client.configuration(vec![item])).await {
             Ok(Ok(values)) => {
                 if let Some(value) = values.first().filter(|v| !v.is_null()) {
                     if let Err(e) = engine.set_editor_settings(value) {
-                        outbox.message(
-                            lsp::MessageType::WARNING,
-                            format!("Samokoder: settings ignored: {e}"),
-                        );
+                        outbox.message(lsp::MessageType::WARNING, format!("Samokoder: settings ignored: {e}"));
                     }
                 }
             }
@@ -116,19 +92,13 @@ fn fetch_configuration(backend: &Backend) {
     });
 }
 
-pub(crate) fn did_change_configuration(
-    backend: &Backend,
-    params: lsp::DidChangeConfigurationParams,
-) {
+pub(crate) fn did_change_configuration(backend: &Backend, params: lsp::DidChangeConfigurationParams) {
     let settings = params.settings;
     let from_params = settings.is_object() && settings.get("samokoder").is_some();
     if from_params {
         if let Some(engine) = backend.engine.get() {
             if let Err(e) = engine.set_editor_settings(&settings) {
-                backend.outbox.message(
-                    lsp::MessageType::WARNING,
-                    format!("Samokoder: settings ignored: {e}"),
-                );
+                backend.outbox.message(lsp::MessageType::WARNING, format!("Samokoder: settings ignored: {e}"));
             }
         }
     } else {
@@ -141,10 +111,7 @@ pub(crate) async fn shutdown(backend: &Backend) -> Result<()> {
     backend.shutdown_requested.store(true, Ordering::SeqCst);
     if let Some(engine) = backend.engine.get() {
         // Runs stop at once; removing the sandbox's container is bounded so shutdown always answers.
-        if tokio::time::timeout(Duration::from_secs(10), engine.shutdown())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(Duration::from_secs(10), engine.shutdown()).await.is_err() {
             tracing::warn!("the sandbox was not cleaned up within 10 s");
         }
     }

@@ -50,17 +50,11 @@ impl LanguageServer for Backend {
         lifecycle::did_change_configuration(self, params);
     }
 
-    async fn code_action(
-        &self,
-        params: lsp::CodeActionParams,
-    ) -> Result<Option<lsp::CodeActionResponse>> {
+    async fn code_action(&self, params: lsp::CodeActionParams) -> Result<Option<lsp::CodeActionResponse>> {
         code_action::code_action(self, params)
     }
 
-    async fn execute_command(
-        &self,
-        params: lsp::ExecuteCommandParams,
-    ) -> Result<Option<serde_json::Value>> {
+    async fn execute_command(&self, params: lsp::ExecuteCommandParams) -> Result<Option<serde_json::Value>> {
         commands::execute_command(self, params)
     }
 }
@@ -74,10 +68,7 @@ impl Backend {
         custom::runs(self, params)
     }
 
-    pub(crate) async fn view_file_text(
-        &self,
-        params: lsp::TextDocumentIdentifier,
-    ) -> Result<serde_json::Value> {
+    pub(crate) async fn view_file_text(&self, params: lsp::TextDocumentIdentifier) -> Result<serde_json::Value> {
         custom::view_file_text(self, params)
     }
 

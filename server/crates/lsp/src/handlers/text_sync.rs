@@ -7,31 +7,17 @@ use tower_lsp::lsp_types as lsp;
 use crate::{Backend, from_proto};
 
 pub(crate) fn did_open(backend: &Backend, params: lsp::DidOpenTextDocumentParams) {
-    let (Ok(engine), Some(path)) = (
-        backend.engine(),
-        from_proto::path(&params.text_document.uri),
-    ) else {
+    let (Ok(engine), Some(path)) = (backend.engine(), from_proto::path(&params.text_document.uri)) else {
         return;
     };
-    engine.open_document(
-        path,
-        &params.text_document.text,
-        params.text_document.version,
-    );
+    engine.open_document(path, &params.text_document.text, params.text_document.version);
 }
 
 pub(crate) fn did_change(backend: &Backend, params: lsp::DidChangeTextDocumentParams) {
-    let (Ok(engine), Some(path)) = (
-        backend.engine(),
-        from_proto::path(&params.text_document.uri),
-    ) else {
+    let (Ok(engine), Some(path)) = (backend.engine(), from_proto::path(&params.text_document.uri)) else {
         return;
     };
-    let changes = params
-        .content_changes
-        .into_iter()
-        .map(from_proto::content_change)
-        .collect();
+    let changes = params.content_changes.into_iter().map(from_proto::content_change).collect();
     let version = params.text_document.version;
     match engine.change_document(&path, version, changes, backend.caps().encoding) {
         Ok(ChangeOutcome::Applied { .. }) => {}
@@ -46,37 +32,26 @@ pub(crate) fn did_change(backend: &Backend, params: lsp::DidChangeTextDocumentPa
         }
         Err(e) => {
             tracing::warn!(error = %e, path = %path.display(), "didChange refused");
-            backend
-                .outbox
-                .message(lsp::MessageType::WARNING, format!("Samokoder: {e}"));
+            backend.outbox.message(lsp::MessageType::WARNING, format!("Samokoder: {e}"));
         }
     }
 }
 
 pub(crate) fn did_save(backend: &Backend, params: lsp::DidSaveTextDocumentParams) {
-    let (Ok(engine), Some(path)) = (
-        backend.engine(),
-        from_proto::path(&params.text_document.uri),
-    ) else {
+    let (Ok(engine), Some(path)) = (backend.engine(), from_proto::path(&params.text_document.uri)) else {
         return;
     };
     engine.file_saved(&path);
 }
 
 pub(crate) fn did_close(backend: &Backend, params: lsp::DidCloseTextDocumentParams) {
-    let (Ok(engine), Some(path)) = (
-        backend.engine(),
-        from_proto::path(&params.text_document.uri),
-    ) else {
+    let (Ok(engine), Some(path)) = (backend.engine(), from_proto::path(&params.text_document.uri)) else {
         return;
     };
     engine.close_document(&path);
 }
 
-pub(crate) fn did_change_watched_files(
-    backend: &Backend,
-    params: lsp::DidChangeWatchedFilesParams,
-) {
+pub(crate) fn did_change_watched_files(backend: &Backend, params: lsp::DidChangeWatchedFilesParams) {
     let Ok(engine) = backend.engine() else { return };
     for change in params.changes {
         if let Some(path) = from_proto::path(&change.uri) {
