@@ -111,6 +111,23 @@ pub struct SandboxLayer {
     pub cpus: Option<f64>,
     /// Process limit of the container.
     pub pids: Option<i64>,
+    /// A test run that prints nothing for this many seconds is killed (0 turns this off).
+    #[serde(alias = "no_output_secs")]
+    pub no_output_secs: Option<u64>,
+    /// The warm container is removed after this many idle seconds.
+    #[serde(alias = "idle_stop_secs")]
+    pub idle_stop_secs: Option<u64>,
+    /// The Docker network of steps that need one (installs): `bridge`, `host`, or a network's name.
+    pub network: Option<String>,
+    /// A PEM bundle given to network steps, for registries behind an intercepting proxy.
+    #[serde(alias = "ca_bundle")]
+    pub ca_bundle: Option<PathBuf>,
+    /// Directories normally left out of the sync (node_modules, dist, build, coverage, .next) to send anyway.
+    #[serde(alias = "sync_include")]
+    pub sync_include: Option<Vec<String>>,
+    /// The Docker engine (`unix:///var/run/docker.sock`, `tcp://host:2375`); `DOCKER_HOST` when unset.
+    #[serde(alias = "docker_host")]
+    pub docker_host: Option<String>,
 }
 
 impl ConfigLayer {
@@ -121,6 +138,8 @@ impl ConfigLayer {
         }
         take!(llm.provider, llm.base_url, llm.api_key, llm.model, llm.budget.max_usd, llm.budget.max_tokens);
         take!(sandbox.image, sandbox.test_command, sandbox.timeout_secs, sandbox.memory_mb, sandbox.cpus, sandbox.pids);
+        take!(sandbox.no_output_secs, sandbox.idle_stop_secs, sandbox.network, sandbox.ca_bundle, sandbox.sync_include);
+        take!(sandbox.docker_host);
         for (name, p) in other.llm.providers {
             let mine = self.llm.providers.entry(name).or_default();
             macro_rules! field {
@@ -234,9 +253,15 @@ pub struct SandboxSettings {
     pub image: String,
     pub test_command: String,
     pub timeout: Duration,
+    pub no_output: Option<Duration>,
     pub memory_mb: u64,
     pub cpus: f64,
     pub pids: i64,
+    pub idle_stop: Duration,
+    pub network: String,
+    pub ca_bundle: Option<PathBuf>,
+    pub sync_include: Vec<String>,
+    pub docker_host: Option<String>,
 }
 
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -341,6 +366,15 @@ impl Config {
                 memory_mb: s.memory_mb.unwrap_or(1024).max(64),
                 cpus: s.cpus.unwrap_or(1.0).clamp(0.1, 64.0),
                 pids: s.pids.unwrap_or(256).max(16),
+                no_output: match s.no_output_secs.unwrap_or(60) {
+                    0 => None,
+                    secs => Some(Duration::from_secs(secs)),
+                },
+                idle_stop: Duration::from_secs(s.idle_stop_secs.unwrap_or(15 * 60).max(1)),
+                network: s.network.clone().unwrap_or_else(|| "bridge".to_owned()),
+                ca_bundle: s.ca_bundle.clone(),
+                sync_include: s.sync_include.clone().unwrap_or_default(),
+                docker_host: s.docker_host.clone(),
             },
         }
     }

@@ -241,6 +241,7 @@ impl Engine {
             settings: RunSettings {
                 test_command: config.sandbox.test_command.clone(),
                 test_timeout: config.sandbox.timeout,
+                test_idle_timeout: config.sandbox.no_output,
                 ..Default::default()
             },
         }
@@ -275,6 +276,11 @@ fn sandbox_config(config: &Config) -> SandboxConfig {
         memory_bytes: (s.memory_mb * 1024 * 1024) as i64,
         cpus: s.cpus,
         pids_limit: s.pids,
+        idle_stop: s.idle_stop,
+        network: s.network.clone(),
+        ca_bundle: s.ca_bundle.clone(),
+        sync_include: s.sync_include.clone(),
+        docker_host: s.docker_host.clone(),
         ..Default::default()
     }
 }

@@ -13,7 +13,7 @@ use samokoder_context::{Lang, parse};
 use samokoder_edits::{ChangeSet, FileChange, Jail};
 use samokoder_llm::{AgentRole, Budget, CallContext, ChatRequest, Message, Router, StreamEvent, Usage};
 use samokoder_prompts::Prompts;
-use samokoder_sandbox::{RunRequest, Sandbox, TestReport, WORKDIR, collect_files, parse_test_output};
+use samokoder_sandbox::{Location, RunRequest, Sandbox, TestReport, WORKDIR, collect_files, parse_test_output};
 use samokoder_store::{RunRecord, RunStatus, StepRecord, Store};
 use serde_json::json;
 
@@ -52,6 +52,8 @@ fn now_ms() -> u64 {
 pub struct RunSettings {
     pub test_command: String,
     pub test_timeout: Duration,
+    /// A test run that prints nothing for this long is killed.
+    pub test_idle_timeout: Option<Duration>,
     /// The Node major version the prompts target.
     pub node_major: u32,
     /// At most this many files are listed in the prompt's project map.
@@ -63,6 +65,7 @@ impl Default for RunSettings {
         Self {
             test_command: samokoder_sandbox::DEFAULT_TEST_COMMAND.into(),
             test_timeout: Duration::from_secs(120),
+            test_idle_timeout: Some(Duration::from_secs(60)),
             node_major: 20,
             max_map_files: 200,
         }
@@ -320,17 +323,15 @@ async fn test_step(ctx: &RunContext, subdir: Option<&str>) -> Result<RunOutcome>
         },
     );
     let overlay = fe.overlay();
-    let command = match subdir {
-        Some(dir) => format!("cd '{}' && {}", dir.replace('\'', "'\\''"), ctx.settings.test_command),
-        None => ctx.settings.test_command.clone(),
-    };
-    let request =
-        RunRequest { root: ctx.jail.root(), overlay: &overlay, command: &command, timeout: ctx.settings.test_timeout };
+    let mut request = RunRequest::new(ctx.jail.root(), &overlay, &ctx.settings.test_command, ctx.settings.test_timeout);
+    request.cwd = subdir;
+    request.idle_timeout = ctx.settings.test_idle_timeout;
+    request.run_id = Some(&ctx.id.0);
     let result = ctx.sandbox.run(request, &|out| fe.log(&ctx.id, "executor", out)).await?;
-    let report = parse_test_output(&result.output, WORKDIR);
+    let report = parse_test_output(&result.output, Location { root: WORKDIR, cwd: subdir.unwrap_or("") });
     fe.test_results(&ctx.id, &report);
-    let (status, summary) = if result.timed_out {
-        (RunStatus::TestsFailed, format!("the tests did not finish within {} s", ctx.settings.test_timeout.as_secs()))
+    let (status, summary) = if let Some(why) = result.abnormal_end() {
+        (RunStatus::TestsFailed, format!("`{}` was {why}", ctx.settings.test_command))
     } else if result.success() {
         (RunStatus::Succeeded, format!("tests pass ({} passed)", report.passed))
     } else if report.failed > 0 {
@@ -362,7 +363,7 @@ async fn project_map(ctx: &RunContext, subdir: Option<&str>) -> Result<(String, 
     let max = ctx.settings.max_map_files;
     let prefix = subdir.map(|d| format!("{d}/")).unwrap_or_default();
     tokio::task::spawn_blocking(move || -> Result<(String, bool)> {
-        let mut files = collect_files(&root, &overlay)?;
+        let mut files = collect_files(&root, &overlay, &[])?;
         files.retain(|f| f.path.starts_with(&prefix));
         for f in &mut files {
             f.path = f.path[prefix.len()..].to_owned();

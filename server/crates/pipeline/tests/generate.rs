@@ -77,6 +77,8 @@ impl Sandbox for FakeSandbox {
             exit_code: Some(self.exit),
             output: self.output.clone(),
             timed_out: false,
+            idle_timed_out: false,
+            oom_killed: false,
             dropped_bytes: 0,
             duration: Duration::ZERO,
             synced_files: request.overlay.len(),

@@ -1,40 +1,49 @@
-//! [`DockerSandbox`]: one warm, hardened container per workspace, created on first use and reused.
+//! [`DockerSandbox`]: one warm, hardened container per workspace, created on first use, reused by every
+//! command, removed after it sits idle, and replaced if its processes cannot be killed.
 //!
 //! Commands run as the configured user (1000 by default) through `docker exec`; the container's own
-//! process (an init that reaps, keeping a `sleep` alive) runs as `nobody`. So killing a command is
+//! process (an init that reaps, keeping a `sleep` alive) runs as `nobody`. So stopping a command is
 //! `kill -9 -1` as the command's user: every process of that user dies, however it daemonised, and the
-//! container lives on.
+//! container lives on. The workspace is an in-memory volume owned by the command user, filled by `tar -x`
+//! from an exec's stdin (the archive API cannot write through a read-only root filesystem), and kept in
+//! step incrementally. Steps that need the network run in a short-lived container on the configured network
+//! that shares the volume; the warm container never has a network.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bollard::Docker;
-use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, VolumeCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder, TopOptionsBuilder,
 };
 use futures::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
 
-use crate::files::{collect_files, tar};
-use crate::output::CappedOutput;
+use crate::exec::{ExecOutcome, ExecSpec, KillOnDrop, base_env, kill_user_processes, oom_kills, run_exec};
+use crate::files::collect_files;
+use crate::sync::{SYNC_FAILED, SYNC_FAILED_MESSAGE, SyncPlan};
 use crate::{ExecResult, Health, Result, RunRequest, Sandbox, SandboxConfig, SandboxError, WORKDIR};
 
 /// Label on everything we create, so leftovers can be found and removed.
 pub const LABEL: &str = "dev.samokoder";
 const LABEL_WORKSPACE: &str = "dev.samokoder.workspace";
+const LABEL_RUN: &str = "dev.samokoder.run";
 /// `<pid>:<start time>` of the server that created it: alive only while that very process is.
 const LABEL_OWNER: &str = "dev.samokoder.owner";
 /// The host of that server: owners are only judged on the host they ran on.
 const LABEL_HOST: &str = "dev.samokoder.host";
 /// The container's own process runs as nobody, out of reach of `kill -1` by the command user.
 const KEEPER_USER: &str = "65534:65534";
+/// Any single Docker API call (not a command's run time) that takes longer than this has failed.
+const API_TIMEOUT: Duration = Duration::from_secs(60);
+/// Where a network step finds the extra CA bundle.
+const CA_PATH: &str = "/tmp/samokoder-ca.pem";
 
 pub struct DockerSandbox {
     config: SandboxConfig,
@@ -45,139 +54,141 @@ pub struct DockerSandbox {
     /// An exec was abandoned while its process ran (its run was cancelled): whoever next holds `state`
     /// kills the command user's processes before anything else.
     orphaned: Arc<AtomicBool>,
+    network_steps: AtomicU32,
 }
 
-#[derive(Default)]
-struct State {
+pub(crate) struct State {
     docker: Option<Docker>,
     container: Option<String>,
     volume: Option<String>,
+    /// What the workspace volume holds (content hashes); `None` when unknown, so the next sync is full.
+    synced: Option<HashMap<String, u64>>,
+    last_used: Instant,
+    /// OOM kills counted so far in this container's cgroup.
+    oom_seen: u64,
+    /// Bumped on every new container, so an idle watcher knows its container is gone.
+    generation: u64,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self { docker: None, container: None, volume: None, synced: None, last_used: Instant::now(), oom_seen: 0, generation: 0 }
+    }
+}
+
+/// A Docker API call with a bound: an engine that does not answer is an error, never a hang.
+pub(crate) async fn call<T>(
+    action: &'static str,
+    future: impl Future<Output = std::result::Result<T, bollard::errors::Error>>,
+) -> Result<T> {
+    match tokio::time::timeout(API_TIMEOUT, future).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(SandboxError::Docker { action, message: e.to_string() }),
+        Err(_) => Err(SandboxError::Unreachable {
+            endpoint: endpoint(None),
+            message: format!("{action}: no answer within {} s", API_TIMEOUT.as_secs()),
+        }),
+    }
+}
+
+fn endpoint(configured: Option<&str>) -> String {
+    configured
+        .map(str::to_owned)
+        .or_else(|| std::env::var("DOCKER_HOST").ok())
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned())
 }
 
 impl DockerSandbox {
     pub fn new(config: SandboxConfig, workspace_root: &Path) -> Self {
         let key = format!("{:016x}", fnv1a(workspace_root.to_string_lossy().as_bytes()));
-        Self { config, root: workspace_root.to_owned(), key, state: Arc::default(), orphaned: Arc::default() }
+        Self {
+            config,
+            root: workspace_root.to_owned(),
+            key,
+            state: Arc::default(),
+            orphaned: Arc::default(),
+            network_steps: AtomicU32::new(0),
+        }
     }
 
     pub fn config(&self) -> &SandboxConfig {
         &self.config
     }
 
-    /// The container's name (`samokoder-<hash of the workspace path>`).
+    /// The warm container's name (`samokoder-<hash of the workspace path>`).
     pub fn container_name(&self) -> String {
         format!("samokoder-{}", self.key)
     }
 
-    fn endpoint() -> String {
-        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned())
+    fn user_ids(&self) -> (u64, u64) {
+        let (uid, gid) = self.config.user.split_once(':').unwrap_or((&self.config.user, &self.config.user));
+        (uid.parse().unwrap_or(1000), gid.parse().unwrap_or(1000))
     }
 
-    async fn connect(state: &mut State) -> Result<Docker> {
+    async fn connect(&self, state: &mut State) -> Result<Docker> {
         if let Some(docker) = &state.docker {
             return Ok(docker.clone());
         }
-        let unreachable = |message: String| SandboxError::Unreachable { endpoint: Self::endpoint(), message };
-        let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
-        let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
+        let host = endpoint(self.config.docker_host.as_deref());
+        let unreachable = |message: String| SandboxError::Unreachable { endpoint: host.clone(), message };
+        let docker = Docker::connect_with_host(&host).map_err(|e| unreachable(e.to_string()))?;
+        let docker = tokio::time::timeout(Duration::from_secs(5), docker.negotiate_version())
             .await
-            .map_err(|_| unreachable("no answer within 10 s".into()))?
+            .map_err(|_| unreachable("no answer within 5 s".into()))?
             .map_err(|e| unreachable(e.to_string()))?;
         state.docker = Some(docker.clone());
         Ok(docker)
     }
 
-    async fn ensure_image(&self, docker: &Docker) -> Result<()> {
+    async fn ensure_image(&self, docker: &Docker, on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync)) -> Result<()> {
         let image = &self.config.image;
-        if docker.inspect_image(image).await.is_ok() {
+        if call("inspect image", docker.inspect_image(image)).await.is_ok() {
             return Ok(());
         }
-        tracing::info!(%image, "pulling the sandbox image");
+        on_output(&format!("pulling the sandbox image {image}\n"));
         let options = CreateImageOptionsBuilder::default().from_image(image).build();
         let mut pull = docker.create_image(Some(options), None, None);
+        let unavailable = |message: String| SandboxError::ImageUnavailable { image: image.clone(), message };
+        let mut last = String::new();
         while let Some(progress) = pull.next().await {
-            match progress {
-                Ok(info) => {
-                    tracing::debug!(status = ?info.status, detail = ?info.progress_detail, "pull")
-                }
-                Err(e) => {
-                    return Err(SandboxError::ImageUnavailable { image: image.clone(), message: e.to_string() });
-                }
+            let info = progress.map_err(|e| unavailable(e.to_string()))?;
+            let line = match (info.status, info.id) {
+                (Some(status), Some(id)) => format!("{id}: {status}"),
+                (Some(status), None) => status,
+                _ => continue,
+            };
+            if line != last {
+                on_output(&format!("  {line}\n"));
+                last = line;
             }
         }
-        docker
-            .inspect_image(image)
-            .await
-            .map(|_| ())
-            .map_err(|e| SandboxError::ImageUnavailable { image: image.clone(), message: e.to_string() })
+        call("inspect image", docker.inspect_image(image)).await.map(|_| ()).map_err(|e| unavailable(e.to_string()))
     }
 
-    fn labels(&self) -> HashMap<String, String> {
-        HashMap::from([
+    fn labels(&self, run_id: Option<&str>) -> HashMap<String, String> {
+        let mut labels = HashMap::from([
             (LABEL.to_owned(), "1".to_owned()),
             (LABEL_WORKSPACE.to_owned(), self.root.display().to_string()),
             (LABEL_OWNER.to_owned(), process_identity(std::process::id()).unwrap_or_default()),
             (LABEL_HOST.to_owned(), hostname()),
-        ])
+        ]);
+        if let Some(run) = run_id {
+            labels.insert(LABEL_RUN.to_owned(), run.to_owned());
+        }
+        labels
     }
 
-    /// The warm container, created (with its volume) on first use, restarted if it stopped.
-    async fn ensure_container(&self, state: &mut State) -> Result<(Docker, String)> {
-        let docker = Self::connect(state).await?;
-        if let Some(id) = &state.container {
-            match docker.inspect_container(id, None).await {
-                Ok(info) if info.state.as_ref().and_then(|s| s.running).unwrap_or(false) => {
-                    return Ok((docker, id.clone()));
-                }
-                Ok(_) => {
-                    docker
-                        .start_container(id, None)
-                        .await
-                        .map_err(|e| SandboxError::Docker { action: "start", message: e.to_string() })?;
-                    return Ok((docker, id.clone()));
-                }
-                Err(_) => state.container = None,
-            }
-        }
-        self.ensure_image(&docker).await?;
-        if let Err(e) = remove_leftovers(&docker).await {
-            tracing::warn!(error = %e, "could not look for leftover sandbox containers");
-        }
-        let name = self.container_name();
-        // A container of this name is a leftover of an earlier server for this workspace.
-        let _ =
-            docker.remove_container(&name, Some(RemoveContainerOptionsBuilder::default().force(true).build())).await;
-
-        let volume = format!("{name}-ws");
-        let (uid, gid) = self.config.user.split_once(':').unwrap_or((&self.config.user, &self.config.user));
-        // An in-memory volume owned by the command user: writable by it although the root filesystem is
-        // read-only and no capability (CHOWN) is left to fix ownership from inside.
-        let _ = docker.remove_volume(&volume, Some(RemoveVolumeOptionsBuilder::default().force(true).build())).await;
-        docker
-            .create_volume(VolumeCreateRequest {
-                name: Some(volume.clone()),
-                driver: Some("local".into()),
-                driver_opts: Some(HashMap::from([
-                    ("type".to_owned(), "tmpfs".to_owned()),
-                    ("device".to_owned(), "tmpfs".to_owned()),
-                    ("o".to_owned(), format!("size={},uid={uid},gid={gid},mode=0755", self.config.workspace_bytes)),
-                ])),
-                labels: Some(self.labels()),
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| SandboxError::Docker { action: "create volume", message: e.to_string() })?;
-        state.volume = Some(volume.clone());
-
-        let host_config = HostConfig {
-            network_mode: Some("none".into()),
+    /// The hardening every container of ours gets; `network` is `none` for the warm container.
+    fn host_config(&self, volume: &str, network: &str) -> HostConfig {
+        HostConfig {
+            network_mode: Some(network.into()),
             cap_drop: Some(vec!["ALL".into()]),
             security_opt: Some(vec!["no-new-privileges:true".into()]),
             readonly_rootfs: Some(true),
             tmpfs: Some(HashMap::from([("/tmp".to_owned(), "rw,nosuid,nodev,size=268435456,mode=1777".to_owned())])),
             mounts: Some(vec![Mount {
                 target: Some(WORKDIR.into()),
-                source: Some(volume.clone()),
+                source: Some(volume.to_owned()),
                 typ: Some(MountType::VOLUME),
                 ..Default::default()
             }]),
@@ -187,7 +198,61 @@ impl DockerSandbox {
             pids_limit: Some(self.config.pids_limit),
             init: Some(true),
             ..Default::default()
+        }
+    }
+
+    /// The warm container, created (with its volume) on first use, restarted if it stopped.
+    async fn ensure_container(
+        &self,
+        state: &mut State,
+        on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync),
+    ) -> Result<(Docker, String)> {
+        let docker = self.connect(state).await?;
+        if let Some(id) = state.container.clone() {
+            match call("inspect container", docker.inspect_container(&id, None)).await {
+                Ok(info) if info.state.as_ref().and_then(|s| s.running).unwrap_or(false) => return Ok((docker, id)),
+                Ok(_) => {
+                    // Stopped: its in-memory workspace is gone with it.
+                    call("start container", docker.start_container(&id, None)).await?;
+                    state.synced = None;
+                    return Ok((docker, id));
+                }
+                Err(_) => {
+                    state.container = None;
+                    state.synced = None;
+                }
+            }
+        }
+        self.ensure_image(&docker, on_output).await?;
+        if let Err(e) = remove_leftovers(&docker).await {
+            tracing::warn!(error = %e, "could not look for leftover sandbox containers");
+        }
+        let name = self.container_name();
+        // A container of this name is a leftover of an earlier server for this workspace.
+        let force = || Some(RemoveContainerOptionsBuilder::default().force(true).build());
+        let _ = call("remove container", docker.remove_container(&name, force())).await;
+
+        let volume = format!("{name}-ws");
+        let (uid, gid) = self.user_ids();
+        // An in-memory volume owned by the command user: writable by it although the root filesystem is
+        // read-only and no capability (CHOWN) is left to fix ownership from inside.
+        let _ =
+            call("remove volume", docker.remove_volume(&volume, Some(RemoveVolumeOptionsBuilder::default().force(true).build())))
+                .await;
+        let request = VolumeCreateRequest {
+            name: Some(volume.clone()),
+            driver: Some("local".into()),
+            driver_opts: Some(HashMap::from([
+                ("type".to_owned(), "tmpfs".to_owned()),
+                ("device".to_owned(), "tmpfs".to_owned()),
+                ("o".to_owned(), format!("size={},uid={uid},gid={gid},mode=0755", self.config.workspace_bytes)),
+            ])),
+            labels: Some(self.labels(None)),
+            ..Default::default()
         };
+        call("create volume", docker.create_volume(request)).await?;
+        state.volume = Some(volume.clone());
+
         let body = ContainerCreateBody {
             image: Some(self.config.image.clone()),
             cmd: Some(vec!["sleep".into(), "2147483647".into()]),
@@ -195,130 +260,144 @@ impl DockerSandbox {
             user: Some(KEEPER_USER.into()),
             working_dir: Some(WORKDIR.into()),
             env: Some(vec!["HOME=/tmp".into()]),
-            labels: Some(self.labels()),
+            labels: Some(self.labels(None)),
             network_disabled: Some(true),
-            host_config: Some(host_config),
+            host_config: Some(self.host_config(&volume, "none")),
             ..Default::default()
         };
-        let created = docker
-            .create_container(Some(CreateContainerOptionsBuilder::default().name(&name).build()), body)
-            .await
-            .map_err(|e| SandboxError::Docker { action: "create container", message: e.to_string() })?;
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        let created = call("create container", docker.create_container(Some(options), body)).await?;
         state.container = Some(created.id.clone());
-        docker
-            .start_container(&created.id, None)
-            .await
-            .map_err(|e| SandboxError::Docker { action: "start container", message: e.to_string() })?;
+        call("start container", docker.start_container(&created.id, None)).await?;
+        state.synced = None;
+        state.oom_seen = 0;
+        state.generation += 1;
+        state.last_used = Instant::now();
+        self.watch_idle(state.generation);
         tracing::info!(container = %name, image = %self.config.image, "sandbox container started");
         Ok((docker, created.id))
     }
 
-    /// Runs `argv` in the container as the command user, feeding `stdin`, up to `timeout`.
-    async fn exec(
-        &self,
-        docker: &Docker,
-        container: &str,
-        argv: Vec<String>,
-        stdin: Option<Vec<u8>>,
-        timeout: Duration,
-        on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync),
-    ) -> Result<ExecResult> {
-        let started = Instant::now();
-        let docker_err = |action: &'static str| {
-            move |e: bollard::errors::Error| SandboxError::Docker { action, message: e.to_string() }
-        };
-        let exec = docker
-            .create_exec(
-                container,
-                CreateExecOptions {
-                    attach_stdin: Some(stdin.is_some()),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    cmd: Some(argv),
-                    user: Some(self.config.user.clone()),
-                    working_dir: Some(WORKDIR.to_owned()),
-                    env: Some(vec!["HOME=/tmp".into(), "CI=true".into(), "NO_COLOR=1".into(), "FORCE_COLOR=0".into()]),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(docker_err("exec"))?;
-        // From here a process may run in the container: if this future is dropped (the run was cancelled)
-        // before the process ends, the guard kills it, so it cannot outlive its run.
-        let mut guard = KillOnDrop {
-            docker: docker.clone(),
-            container: container.to_owned(),
-            user: self.config.user.clone(),
-            state: self.state.clone(),
-            orphaned: self.orphaned.clone(),
-            armed: true,
-        };
-        let StartExecResults::Attached { mut output, mut input } =
-            docker.start_exec(&exec.id, None).await.map_err(docker_err("exec start"))?
-        else {
-            return Err(SandboxError::Docker { action: "exec start", message: "the exec did not attach".into() });
-        };
-        if let Some(bytes) = stdin {
-            input.write_all(&bytes).await.map_err(|e| SandboxError::Sync { message: e.to_string() })?;
-            input.shutdown().await.map_err(|e| SandboxError::Sync { message: e.to_string() })?;
-        }
-        let mut captured = CappedOutput::new(self.config.output_cap_bytes);
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut timed_out = false;
-        loop {
-            match tokio::time::timeout_at(deadline, output.next()).await {
-                Err(_) => {
-                    timed_out = true;
-                    break;
+    /// Removes the warm container once it has sat idle for `idle_stop`.
+    fn watch_idle(&self, generation: u64) {
+        let (state, idle) = (self.state.clone(), self.config.idle_stop);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep((idle / 4).clamp(Duration::from_millis(250), Duration::from_secs(60))).await;
+                let mut st = state.lock().await;
+                if st.generation != generation || st.container.is_none() {
+                    return;
                 }
-                Ok(None) => break,
-                Ok(Some(Err(e))) => return Err(docker_err("exec output")(e)),
-                Ok(Some(Ok(chunk))) => {
-                    let bytes = chunk.into_bytes();
-                    captured.push(&bytes);
-                    on_output(&String::from_utf8_lossy(&bytes));
+                if st.last_used.elapsed() >= idle {
+                    tracing::info!("removing the idle sandbox container");
+                    let (container, volume) = (st.container.take(), st.volume.take());
+                    st.synced = None;
+                    if let Some(docker) = st.docker.clone() {
+                        remove_all(&docker, container, volume).await;
+                    }
+                    return;
                 }
             }
-        }
-        drop(output);
-        guard.armed = false;
-        let exit_code = if timed_out {
-            kill_user_processes(docker, container, &self.config.user).await;
-            None
-        } else {
-            docker.inspect_exec(&exec.id).await.map_err(docker_err("exec inspect"))?.exit_code
-        };
-        let (output, dropped_bytes) = captured.finish();
-        Ok(ExecResult { exit_code, output, timed_out, dropped_bytes, duration: started.elapsed(), synced_files: 0 })
+        });
     }
 
-    async fn remove_all(docker: &Docker, container: Option<String>, volume: Option<String>) {
-        if let Some(id) = container {
-            let _ =
-                docker.remove_container(&id, Some(RemoveContainerOptionsBuilder::default().force(true).build())).await;
+    /// A step with network access, in its own short-lived container sharing the workspace volume.
+    async fn run_networked(
+        &self,
+        docker: &Docker,
+        volume: &str,
+        spec: ExecSpec,
+        run_id: Option<&str>,
+        on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync),
+    ) -> Result<ExecOutcome> {
+        let n = self.network_steps.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{}-net-{}-{n}", self.container_name(), std::process::id());
+        let body = ContainerCreateBody {
+            image: Some(self.config.image.clone()),
+            cmd: Some(vec!["sleep".into(), "2147483647".into()]),
+            entrypoint: Some(vec![]),
+            user: Some(self.config.user.clone()),
+            working_dir: Some(WORKDIR.into()),
+            labels: Some(self.labels(run_id)),
+            host_config: Some(self.host_config(volume, &self.config.network)),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        let created = call("create container", docker.create_container(Some(options), body)).await?;
+        let _remove = RemoveOnDrop { docker: docker.clone(), id: created.id.clone() };
+        call("start container", docker.start_container(&created.id, None)).await?;
+        let mut spec = spec;
+        if let Some(ca) = &self.config.ca_bundle {
+            let pem = std::fs::read(ca).map_err(|e| SandboxError::Workspace {
+                path: ca.display().to_string(),
+                message: format!("cannot read the CA bundle: {e}; fix samokoder.sandbox.caBundle"),
+            })?;
+            let mut builder = tar::Builder::new(Vec::new());
+            let mut header = tar::Header::new_gnu();
+            header.set_size(pem.len() as u64);
+            header.set_mode(0o644);
+            builder
+                .append_data(&mut header, CA_PATH.trim_start_matches("/tmp/"), pem.as_slice())
+                .map_err(|e| SandboxError::Sync { message: e.to_string() })?;
+            let archive = builder.into_inner().map_err(|e| SandboxError::Sync { message: e.to_string() })?;
+            let mut put = ExecSpec::new(
+                vec!["tar".into(), "-x".into(), "-f".into(), "-".into(), "-C".into(), "/tmp".into()],
+                &self.config.user,
+                Duration::from_secs(60),
+                64 * 1024,
+            );
+            put.stdin = Some(archive);
+            run_exec(docker, &created.id, put, &|_| {}, None).await?;
+            for var in ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "GIT_SSL_CAINFO", "npm_config_cafile"] {
+                spec.env.push(format!("{var}={CA_PATH}"));
+            }
         }
-        if let Some(volume) = volume {
-            let _ =
-                docker.remove_volume(&volume, Some(RemoveVolumeOptionsBuilder::default().force(true).build())).await;
-        }
+        run_exec(docker, &created.id, spec, on_output, None).await
     }
 
     /// Removes containers (and their volumes) labelled as ours whose server process on this host is gone:
     /// what a killed or crashed server left behind. Returns how many it removed.
     pub async fn remove_leftovers(&self) -> Result<usize> {
         let mut state = self.state.lock().await;
-        let docker = Self::connect(&mut state).await?;
+        let docker = self.connect(&mut state).await?;
         drop(state);
         remove_leftovers(&docker).await
     }
 }
 
+/// Removes a short-lived container when its step ends, however it ends.
+struct RemoveOnDrop {
+    docker: Docker,
+    id: String,
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let (docker, id) = (self.docker.clone(), std::mem::take(&mut self.id));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let options = RemoveContainerOptionsBuilder::default().force(true).build();
+                let _ = call("remove container", docker.remove_container(&id, Some(options))).await;
+            });
+        }
+    }
+}
+
+async fn remove_all(docker: &Docker, container: Option<String>, volume: Option<String>) {
+    if let Some(id) = container {
+        let options = RemoveContainerOptionsBuilder::default().force(true).build();
+        let _ = call("remove container", docker.remove_container(&id, Some(options))).await;
+    }
+    if let Some(volume) = volume {
+        let options = RemoveVolumeOptionsBuilder::default().force(true).build();
+        let _ = call("remove volume", docker.remove_volume(&volume, Some(options))).await;
+    }
+}
+
 async fn remove_leftovers(docker: &Docker) -> Result<usize> {
     let filters = HashMap::from([("label".to_owned(), vec![LABEL.to_owned()])]);
-    let list = docker
-        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
-        .await
-        .map_err(|e| SandboxError::Docker { action: "list containers", message: e.to_string() })?;
+    let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+    let list = call("list containers", docker.list_containers(Some(options))).await?;
     let host = hostname();
     let mut removed = 0;
     for c in list {
@@ -333,13 +412,29 @@ async fn remove_leftovers(docker: &Docker) -> Result<usize> {
             .and_then(process_identity)
             .is_some_and(|identity| identity == owner);
         if !alive {
-            let volume = c.names.as_ref().and_then(|n| n.first()).map(|n| format!("{}-ws", n.trim_start_matches('/')));
+            let name = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_owned());
+            // Only warm containers own a volume (`<name>-ws`); network steps share it.
+            let volume = name.filter(|n| !n.contains("-net-")).map(|n| format!("{n}-ws"));
             tracing::info!(container = ?c.names, "removing a sandbox container left by a server that is gone");
-            DockerSandbox::remove_all(docker, c.id, volume).await;
+            remove_all(docker, c.id, volume).await;
             removed += 1;
         }
     }
     Ok(removed)
+}
+
+/// Processes of `uid` still running in the container, from `docker top`.
+async fn survivors(docker: &Docker, container: &str, uid: u64) -> usize {
+    let options = TopOptionsBuilder::default().ps_args("-o uid,pid").build();
+    match call("top", docker.top_processes(container, Some(options))).await {
+        Ok(top) => top
+            .processes
+            .unwrap_or_default()
+            .iter()
+            .filter(|row| row.first().and_then(|u| u.trim().parse::<u64>().ok()) == Some(uid))
+            .count(),
+        Err(_) => 0,
+    }
 }
 
 /// `<pid>:<start time in clock ticks since boot>`, which names a process uniquely across pid reuse.
@@ -358,62 +453,131 @@ fn hostname() -> String {
 #[async_trait]
 impl Sandbox for DockerSandbox {
     #[tracing::instrument(skip_all, fields(command = request.command))]
-    async fn run(
-        &self,
-        request: RunRequest<'_>,
-        on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync),
-    ) -> Result<ExecResult> {
+    async fn run(&self, request: RunRequest<'_>, on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync)) -> Result<ExecResult> {
+        let cwd = match request.cwd.map(str::trim).filter(|c| !c.is_empty() && *c != ".") {
+            Some(dir) if dir.starts_with('/') || dir.split('/').any(|p| p == "..") => {
+                return Err(SandboxError::Workspace {
+                    path: dir.to_owned(),
+                    message: "the working directory must be inside the workspace".into(),
+                });
+            }
+            Some(dir) => format!("{WORKDIR}/{}", dir.trim_end_matches('/')),
+            None => WORKDIR.to_owned(),
+        };
         let files = {
-            let root = request.root.to_owned();
-            let overlay = request.overlay.clone();
-            tokio::task::spawn_blocking(move || collect_files(&root, &overlay)).await.map_err(|e| {
+            let (root, overlay, include) = (request.root.to_owned(), request.overlay.clone(), self.config.sync_include.clone());
+            tokio::task::spawn_blocking(move || collect_files(&root, &overlay, &include)).await.map_err(|e| {
                 SandboxError::Workspace { path: request.root.display().to_string(), message: e.to_string() }
             })??
         };
-        let (uid, gid) = self.config.user.split_once(':').unwrap_or(("1000", "1000"));
-        let archive = tar(&files, uid.parse().unwrap_or(1000), gid.parse().unwrap_or(1000))
-            .map_err(|e| SandboxError::Sync { message: e.to_string() })?;
 
         let mut state = self.state.lock().await;
-        let (docker, container) = self.ensure_container(&mut state).await?;
+        let (docker, container) = self.ensure_container(&mut state, on_output).await?;
+        let user = self.config.user.clone();
         if self.orphaned.swap(false, Ordering::SeqCst) {
-            kill_user_processes(&docker, &container, &self.config.user).await;
+            kill_user_processes(&docker, &container, &user).await;
         }
-        // Replace the workspace with the new copy (dependencies installed in the container stay).
-        let sync = format!(
-            "find {WORKDIR} -mindepth 1 -maxdepth 1 ! -name node_modules -exec rm -rf {{}} + && tar -x -f - -C {WORKDIR}"
-        );
-        let synced = self
-            .exec(
-                &docker,
-                &container,
-                vec!["sh".into(), "-c".into(), sync],
-                Some(archive),
-                Duration::from_secs(120),
-                &|_| {},
-            )
-            .await?;
-        if !synced.success() {
-            return Err(SandboxError::Sync { message: synced.output.trim().to_owned() });
+
+        let plan = SyncPlan::new(&files, state.synced.as_ref());
+        let synced_files = plan.changed.len();
+        let archive = if plan.is_empty() {
+            None
+        } else {
+            let (uid, gid) = self.user_ids();
+            Some(plan.tar(&files, uid, gid).map_err(|e| SandboxError::Sync { message: e.to_string() })?)
+        };
+        let env: Vec<String> = base_env().into_iter().chain(request.env.iter().map(|(k, v)| format!("{k}={v}"))).collect();
+        let command_spec = |argv: Vec<String>| {
+            let mut spec = ExecSpec::new(argv, &user, request.timeout, self.config.output_cap_bytes);
+            spec.idle_timeout = request.idle_timeout;
+            spec.env = env.clone();
+            spec
+        };
+        let outcome = if request.network {
+            // Sync in the warm container, then the step in its own container on the network.
+            if let Some(archive) = archive {
+                let mut sync = ExecSpec::new(plan.argv(WORKDIR, "true"), &user, Duration::from_secs(120), 64 * 1024);
+                sync.stdin = Some(archive);
+                state.synced = None; // unknown until the sync succeeds
+                let outcome = run_exec(&docker, &container, sync, &|_| {}, None).await?;
+                if outcome.exit_code != Some(0) {
+                    return Err(SandboxError::Sync { message: outcome.output.trim().to_owned() });
+                }
+            }
+            state.synced = Some(plan.hashes);
+            let mut spec = command_spec(vec!["sh".into(), "-c".into(), request.command.to_owned()]);
+            spec.cwd = cwd;
+            let volume = state.volume.clone().unwrap_or_default();
+            self.run_networked(&docker, &volume, spec, request.run_id, on_output).await?
+        } else {
+            let guard = KillOnDrop {
+                docker: docker.clone(),
+                container: container.clone(),
+                user: user.clone(),
+                state: self.state.clone(),
+                orphaned: self.orphaned.clone(),
+                armed: true,
+            };
+            let spec = match archive {
+                // Nothing changed: the command alone.
+                None => {
+                    let mut spec = command_spec(vec!["sh".into(), "-c".into(), request.command.to_owned()]);
+                    spec.cwd = cwd;
+                    spec
+                }
+                // The sync and the command in one exec.
+                Some(archive) => {
+                    let mut spec = command_spec(plan.argv(&cwd, request.command));
+                    spec.stdin = Some(archive);
+                    state.synced = None; // unknown until the sync succeeds
+                    spec
+                }
+            };
+            let outcome = run_exec(&docker, &container, spec, on_output, Some(guard)).await?;
+            if outcome.exit_code == Some(SYNC_FAILED) && outcome.output.contains(SYNC_FAILED_MESSAGE) {
+                return Err(SandboxError::Sync { message: outcome.output.trim().to_owned() });
+            }
+            state.synced = Some(plan.hashes);
+            outcome
+        };
+
+        let mut oom_killed = false;
+        if outcome.exit_code == Some(137) && !request.network {
+            // SIGKILL that we did not send: the kernel's OOM killer, if the cgroup's count went up.
+            if let Some(count) = oom_kills(&docker, &container, &user).await {
+                oom_killed = count > state.oom_seen;
+                state.oom_seen = count;
+            }
         }
-        let argv = vec!["sh".to_owned(), "-c".to_owned(), request.command.to_owned()];
-        let mut result = self.exec(&docker, &container, argv, None, request.timeout, on_output).await?;
-        result.synced_files = files.len();
-        tracing::info!(exit = ?result.exit_code, timed_out = result.timed_out, ms = result.duration.as_millis() as u64, "command finished");
-        Ok(result)
+        if outcome.timed_out && !request.network && survivors(&docker, &container, self.user_ids().0).await > 0 {
+            tracing::warn!("processes survived the kill; restarting the sandbox container");
+            let _ = call("restart container", docker.restart_container(&container, None)).await;
+            state.synced = None;
+        }
+        state.last_used = Instant::now();
+        tracing::info!(exit = ?outcome.exit_code, timed_out = outcome.timed_out, ms = outcome.duration.as_millis() as u64, synced_files, "command finished");
+        Ok(ExecResult {
+            exit_code: outcome.exit_code,
+            output: outcome.output,
+            timed_out: outcome.timed_out,
+            idle_timed_out: outcome.idle_timed_out,
+            oom_killed,
+            dropped_bytes: outcome.dropped,
+            duration: outcome.duration,
+            synced_files,
+        })
     }
 
     async fn health(&self) -> Result<Health> {
         let mut state = self.state.lock().await;
-        let docker = Self::connect(&mut state).await?;
+        let docker = self.connect(&mut state).await?;
         drop(state);
-        let version = docker
-            .version()
+        let version = call("version", docker.version())
             .await
-            .map_err(|e| SandboxError::Unreachable { endpoint: Self::endpoint(), message: e.to_string() })?;
-        let image_present = docker.inspect_image(&self.config.image).await.is_ok();
+            .map_err(|e| SandboxError::Unreachable { endpoint: endpoint(self.config.docker_host.as_deref()), message: e.to_string() })?;
+        let image_present = call("inspect image", docker.inspect_image(&self.config.image)).await.is_ok();
         Ok(Health {
-            endpoint: Self::endpoint(),
+            endpoint: endpoint(self.config.docker_host.as_deref()),
             api_version: version.api_version.unwrap_or_default(),
             server_version: version.version.unwrap_or_default(),
             image: self.config.image.clone(),
@@ -424,55 +588,9 @@ impl Sandbox for DockerSandbox {
     async fn shutdown(&self) {
         let mut state = self.state.lock().await;
         let (container, volume) = (state.container.take(), state.volume.take());
+        state.synced = None;
         if let Some(docker) = state.docker.clone() {
-            Self::remove_all(&docker, container, volume).await;
-        }
-    }
-}
-
-/// Kills every process of the command user (the command's whole tree, daemonised or not).
-async fn kill_user_processes(docker: &Docker, container: &str, user: &str) {
-    let options = CreateExecOptions {
-        cmd: Some(vec!["kill".to_owned(), "-9".to_owned(), "-1".to_owned()]),
-        user: Some(user.to_owned()),
-        attach_stdout: Some(true),
-        ..Default::default()
-    };
-    if let Ok(exec) = docker.create_exec(container, options).await
-        && let Ok(StartExecResults::Attached { mut output, .. }) = docker.start_exec(&exec.id, None).await
-    {
-        while output.next().await.is_some() {}
-    }
-}
-
-/// Kills the command user's processes when an exec is abandoned midway. The kill waits for the sandbox's
-/// lock, and whoever takes the lock first (this task, or the next run) does it, so it never hits the
-/// processes of a later run.
-struct KillOnDrop {
-    docker: Docker,
-    container: String,
-    user: String,
-    state: Arc<tokio::sync::Mutex<State>>,
-    orphaned: Arc<AtomicBool>,
-    armed: bool,
-}
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        self.orphaned.store(true, Ordering::SeqCst);
-        let (docker, container, user) =
-            (self.docker.clone(), std::mem::take(&mut self.container), std::mem::take(&mut self.user));
-        let (state, orphaned) = (self.state.clone(), self.orphaned.clone());
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let _held = state.lock().await;
-                if orphaned.swap(false, Ordering::SeqCst) {
-                    kill_user_processes(&docker, &container, &user).await;
-                }
-            });
+            remove_all(&docker, container, volume).await;
         }
     }
 }

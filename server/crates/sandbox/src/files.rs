@@ -20,8 +20,10 @@ pub struct WorkspaceFile {
     pub executable: bool,
 }
 
-/// The workspace's files, with `overlay` replacing or adding content, sorted by path.
-pub fn collect_files(root: &Path, overlay: &BTreeMap<String, String>) -> Result<Vec<WorkspaceFile>> {
+/// The workspace's files, with `overlay` replacing or adding content, sorted by path. Directories in
+/// `include` are sent although they are normally skipped.
+pub fn collect_files(root: &Path, overlay: &BTreeMap<String, String>, include: &[String]) -> Result<Vec<WorkspaceFile>> {
+    let include: Vec<String> = include.to_vec();
     let mut files: BTreeMap<String, WorkspaceFile> = BTreeMap::new();
     let walker = ignore::WalkBuilder::new(root)
         .hidden(false)
@@ -29,10 +31,13 @@ pub fn collect_files(root: &Path, overlay: &BTreeMap<String, String>) -> Result<
         .git_global(false)
         .git_exclude(true)
         .require_git(false)
-        .filter_entry(|e| {
+        .filter_entry(move |e| {
             !(e.depth() > 0
                 && e.file_type().is_some_and(|t| t.is_dir())
-                && SKIPPED_DIRS.contains(&e.file_name().to_str().unwrap_or("")))
+                && {
+                let name = e.file_name().to_str().unwrap_or("");
+                SKIPPED_DIRS.contains(&name) && !include.iter().any(|i| i == name)
+            })
         })
         .build();
     for entry in walker {
@@ -69,22 +74,6 @@ pub fn collect_files(root: &Path, overlay: &BTreeMap<String, String>) -> Result<
     Ok(files.into_values().collect())
 }
 
-/// A tar stream of the files, owned by the container user.
-pub(crate) fn tar(files: &[WorkspaceFile], uid: u64, gid: u64) -> std::io::Result<Vec<u8>> {
-    let mut builder = tar::Builder::new(Vec::new());
-    builder.mode(tar::HeaderMode::Deterministic);
-    for file in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(file.contents.len() as u64);
-        header.set_mode(if file.executable { 0o755 } else { 0o644 });
-        header.set_uid(uid);
-        header.set_gid(gid);
-        header.set_entry_type(tar::EntryType::Regular);
-        builder.append_data(&mut header, &file.path, file.contents.as_slice())?;
-    }
-    builder.into_inner()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,7 +87,7 @@ mod tests {
         );
         let overlay =
             BTreeMap::from([("src/a.js".to_owned(), "unsaved".to_owned()), ("src/new.js".to_owned(), "n".to_owned())]);
-        let files = collect_files(dir.path(), &overlay).unwrap();
+        let files = collect_files(dir.path(), &overlay, &[]).unwrap();
         let listed: Vec<(&str, &[u8])> = files.iter().map(|f| (f.path.as_str(), f.contents.as_slice())).collect();
         assert_eq!(
             listed,

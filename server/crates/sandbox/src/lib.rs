@@ -9,20 +9,23 @@
 //! container, and never run generated code on the host.
 
 mod docker;
+mod exec;
 mod files;
 mod output;
 mod results;
+mod sync;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use docker::DockerSandbox;
+pub use docker::{DockerSandbox, LABEL};
 pub use files::{WorkspaceFile, collect_files};
+pub use sync::SyncPlan;
 pub use output::CappedOutput;
-pub use results::{TestFailure, TestReport, parse_test_output};
+pub use results::{Location, TestFailure, TestReport, parse_test_output};
 
 /// The product's default image: a real, small Node image. Tests use a locally built one.
 pub const DEFAULT_IMAGE: &str = "node:22-bookworm-slim";
@@ -39,11 +42,22 @@ pub struct SandboxConfig {
     /// CPUs, fractional allowed.
     pub cpus: f64,
     pub pids_limit: i64,
-    /// The container user (`uid:gid`); never root.
+    /// The user commands run as (`uid:gid`); never root.
     pub user: String,
     /// Size of the in-memory workspace volume, in bytes.
     pub workspace_bytes: u64,
+    /// Output kept per command (head and tail) and streamed to the caller.
     pub output_cap_bytes: usize,
+    /// The warm container is removed after this long without a command.
+    pub idle_stop: Duration,
+    /// The Docker network of steps that need one (installs): `bridge`, `host`, or a network's name.
+    pub network: String,
+    /// A CA bundle (PEM) given to steps that use the network, for registries behind an intercepting proxy.
+    pub ca_bundle: Option<PathBuf>,
+    /// Directories normally left out of the sync (node_modules, dist, build, ...) to send anyway.
+    pub sync_include: Vec<String>,
+    /// The Docker engine (`unix:///var/run/docker.sock`, `tcp://host:2375`); `DOCKER_HOST` when `None`.
+    pub docker_host: Option<String>,
 }
 
 impl Default for SandboxConfig {
@@ -56,6 +70,11 @@ impl Default for SandboxConfig {
             user: "1000:1000".into(),
             workspace_bytes: 1024 * 1024 * 1024,
             output_cap_bytes: 1024 * 1024,
+            idle_stop: Duration::from_secs(15 * 60),
+            network: "bridge".into(),
+            ca_bundle: None,
+            sync_include: Vec::new(),
+            docker_host: None,
         }
     }
 }
@@ -66,9 +85,27 @@ pub struct RunRequest<'a> {
     pub root: &'a Path,
     /// Workspace-relative path -> content the editor holds (unsaved buffers, accepted edits).
     pub overlay: &'a BTreeMap<String, String>,
-    /// A shell command line, run with `sh -c` in the workspace directory.
+    /// A shell command line, run with `sh -c`.
     pub command: &'a str,
+    /// Workspace-relative working directory; the workspace root when `None`.
+    pub cwd: Option<&'a str>,
+    /// Extra environment variables.
+    pub env: &'a [(String, String)],
+    /// Wall-clock limit.
     pub timeout: Duration,
+    /// Killed when it prints nothing for this long.
+    pub idle_timeout: Option<Duration>,
+    /// Run in a short-lived container on the configured network (installing dependencies), sharing the
+    /// workspace; everything else runs in the warm container without network.
+    pub network: bool,
+    /// The run this command belongs to (a label on the containers it creates).
+    pub run_id: Option<&'a str>,
+}
+
+impl<'a> RunRequest<'a> {
+    pub fn new(root: &'a Path, overlay: &'a BTreeMap<String, String>, command: &'a str, timeout: Duration) -> Self {
+        Self { root, overlay, command, cwd: None, env: &[], timeout, idle_timeout: None, network: false, run_id: None }
+    }
 }
 
 /// What a command did.
@@ -78,17 +115,34 @@ pub struct ExecResult {
     pub exit_code: Option<i64>,
     /// stdout and stderr interleaved as they arrived, capped (head and tail kept).
     pub output: String,
+    /// Killed at the wall-clock limit, or for printing nothing for too long (then `idle_timed_out` too).
     pub timed_out: bool,
+    pub idle_timed_out: bool,
+    /// Killed by the kernel for using more memory than the limit.
+    pub oom_killed: bool,
     /// Bytes of output dropped by the cap.
     pub dropped_bytes: u64,
     pub duration: Duration,
-    /// Files sent into the container for this command.
+    /// Files sent into the container for this command (0 when nothing changed since the last one).
     pub synced_files: usize,
 }
 
 impl ExecResult {
     pub fn success(&self) -> bool {
         self.exit_code == Some(0)
+    }
+
+    /// Why the command did not finish normally, in words that say what to do, if it did not.
+    pub fn abnormal_end(&self) -> Option<&'static str> {
+        if self.oom_killed {
+            Some("killed: out of memory (raise samokoder.sandbox.memoryMb if the project needs more)")
+        } else if self.idle_timed_out {
+            Some("killed: it printed nothing for too long, a hang? (samokoder.sandbox.noOutputSecs)")
+        } else if self.timed_out {
+            Some("killed: it ran past its time limit (samokoder.sandbox.timeoutSecs)")
+        } else {
+            None
+        }
     }
 }
 
