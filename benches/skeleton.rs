@@ -149,8 +149,7 @@ async fn bench_container(dir: &Path) {
     let image = test_image();
     let sandbox = DockerSandbox::new(SandboxConfig { image: image.clone(), ..Default::default() }, dir);
     let overlay = BTreeMap::new();
-    let request =
-        || RunRequest::new(dir, &overlay, "node --test", Duration::from_secs(60));
+    let request = || RunRequest::new(dir, &overlay, "node --test", Duration::from_secs(60));
     // The first run creates the container; it is not what the fix loop pays.
     let first = Instant::now();
     assert!(sandbox.run(request(), &|_| {}).await.unwrap().success());

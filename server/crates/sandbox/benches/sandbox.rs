@@ -72,11 +72,15 @@ async fn run_per_command(docker: &Docker, image: &str, hardened: bool) {
         host_config,
         ..Default::default()
     };
-    let created = docker.create_container(None::<bollard::query_parameters::CreateContainerOptions>, body).await.unwrap();
+    let created =
+        docker.create_container(None::<bollard::query_parameters::CreateContainerOptions>, body).await.unwrap();
     docker.start_container(&created.id, None).await.unwrap();
     let mut wait = docker.wait_container(&created.id, None::<WaitContainerOptions>);
     while wait.next().await.is_some() {}
-    docker.remove_container(&created.id, Some(RemoveContainerOptionsBuilder::default().force(true).build())).await.unwrap();
+    docker
+        .remove_container(&created.id, Some(RemoveContainerOptionsBuilder::default().force(true).build()))
+        .await
+        .unwrap();
 }
 
 #[tokio::main]

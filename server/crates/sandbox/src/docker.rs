@@ -19,12 +19,13 @@ use async_trait::async_trait;
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, VolumeCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveVolumeOptionsBuilder, TopOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, TopOptionsBuilder,
 };
 use futures::StreamExt;
 use tokio::time::Instant;
 
+use crate::agent::{Agent, JobOutcome, MAX_JOB_BYTES, job_script, nonce};
 use crate::exec::{ExecOutcome, ExecSpec, KillOnDrop, base_env, kill_user_processes, oom_kills, run_exec};
 use crate::files::collect_files;
 use crate::sync::{SYNC_FAILED, SYNC_FAILED_MESSAGE, SyncPlan};
@@ -68,11 +69,22 @@ pub(crate) struct State {
     oom_seen: u64,
     /// Bumped on every new container, so an idle watcher knows its container is gone.
     generation: u64,
+    /// The shell that runs commands inside the warm container; started on demand.
+    agent: Option<Agent>,
 }
 
 impl Default for State {
     fn default() -> Self {
-        Self { docker: None, container: None, volume: None, synced: None, last_used: Instant::now(), oom_seen: 0, generation: 0 }
+        Self {
+            docker: None,
+            container: None,
+            volume: None,
+            synced: None,
+            last_used: Instant::now(),
+            oom_seen: 0,
+            generation: 0,
+            agent: None,
+        }
     }
 }
 
@@ -212,14 +224,16 @@ impl DockerSandbox {
             match call("inspect container", docker.inspect_container(&id, None)).await {
                 Ok(info) if info.state.as_ref().and_then(|s| s.running).unwrap_or(false) => return Ok((docker, id)),
                 Ok(_) => {
-                    // Stopped: its in-memory workspace is gone with it.
+                    // Stopped: its in-memory workspace and its shell are gone with it.
                     call("start container", docker.start_container(&id, None)).await?;
                     state.synced = None;
+                    state.agent = None;
                     return Ok((docker, id));
                 }
                 Err(_) => {
                     state.container = None;
                     state.synced = None;
+                    state.agent = None;
                 }
             }
         }
@@ -236,9 +250,11 @@ impl DockerSandbox {
         let (uid, gid) = self.user_ids();
         // An in-memory volume owned by the command user: writable by it although the root filesystem is
         // read-only and no capability (CHOWN) is left to fix ownership from inside.
-        let _ =
-            call("remove volume", docker.remove_volume(&volume, Some(RemoveVolumeOptionsBuilder::default().force(true).build())))
-                .await;
+        let _ = call(
+            "remove volume",
+            docker.remove_volume(&volume, Some(RemoveVolumeOptionsBuilder::default().force(true).build())),
+        )
+        .await;
         let request = VolumeCreateRequest {
             name: Some(volume.clone()),
             driver: Some("local".into()),
@@ -270,6 +286,7 @@ impl DockerSandbox {
         state.container = Some(created.id.clone());
         call("start container", docker.start_container(&created.id, None)).await?;
         state.synced = None;
+        state.agent = None;
         state.oom_seen = 0;
         state.generation += 1;
         state.last_used = Instant::now();
@@ -292,6 +309,7 @@ impl DockerSandbox {
                     tracing::info!("removing the idle sandbox container");
                     let (container, volume) = (st.container.take(), st.volume.take());
                     st.synced = None;
+                    st.agent = None;
                     if let Some(docker) = st.docker.clone() {
                         remove_all(&docker, container, volume).await;
                     }
@@ -348,11 +366,58 @@ impl DockerSandbox {
             );
             put.stdin = Some(archive);
             run_exec(docker, &created.id, put, &|_| {}, None).await?;
-            for var in ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "GIT_SSL_CAINFO", "npm_config_cafile"] {
+            for var in [
+                "NODE_EXTRA_CA_CERTS",
+                "SSL_CERT_FILE",
+                "REQUESTS_CA_BUNDLE",
+                "PIP_CERT",
+                "GIT_SSL_CAINFO",
+                "npm_config_cafile",
+            ] {
                 spec.env.push(format!("{var}={CA_PATH}"));
             }
         }
         run_exec(docker, &created.id, spec, on_output, None).await
+    }
+
+    /// Runs a job through the container's shell, starting one if needed. A shell that died since the last
+    /// job (killed with a command) is replaced once; a timeout kills the user's processes, shell included.
+    async fn run_job(
+        &self,
+        state: &mut State,
+        docker: &Docker,
+        container: &str,
+        job: &(dyn Fn(&str) -> String + Send + Sync),
+        request: &RunRequest<'_>,
+        on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync),
+    ) -> Result<JobOutcome> {
+        let user = &self.config.user;
+        for attempt in 0..2 {
+            let fresh = state.agent.is_none();
+            if fresh {
+                state.agent = Some(Agent::start(docker, container, user).await?);
+            }
+            let agent = state.agent.as_mut().expect("just started");
+            let nonce = nonce();
+            let cap = self.config.output_cap_bytes;
+            match agent.run(&job(&nonce), &nonce, request.timeout, request.idle_timeout, cap, on_output).await {
+                Ok(outcome) => {
+                    if outcome.timed_out {
+                        kill_user_processes(docker, container, user).await;
+                        state.agent = None;
+                    }
+                    return Ok(outcome);
+                }
+                Err(e) => {
+                    state.agent = None;
+                    if fresh || attempt == 1 {
+                        return Err(e);
+                    }
+                    tracing::debug!(error = %e, "the sandbox shell was gone; starting a new one");
+                }
+            }
+        }
+        unreachable!("the loop returns on its second attempt")
     }
 
     /// Removes containers (and their volumes) labelled as ours whose server process on this host is gone:
@@ -363,6 +428,10 @@ impl DockerSandbox {
         drop(state);
         remove_leftovers(&docker).await
     }
+}
+
+fn request_env(env: &[(String, String)]) -> Vec<String> {
+    base_env().into_iter().chain(env.iter().map(|(k, v)| format!("{k}={v}"))).collect()
 }
 
 /// Removes a short-lived container when its step ends, however it ends.
@@ -453,7 +522,11 @@ fn hostname() -> String {
 #[async_trait]
 impl Sandbox for DockerSandbox {
     #[tracing::instrument(skip_all, fields(command = request.command))]
-    async fn run(&self, request: RunRequest<'_>, on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync)) -> Result<ExecResult> {
+    async fn run(
+        &self,
+        request: RunRequest<'_>,
+        on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync),
+    ) -> Result<ExecResult> {
         let cwd = match request.cwd.map(str::trim).filter(|c| !c.is_empty() && *c != ".") {
             Some(dir) if dir.starts_with('/') || dir.split('/').any(|p| p == "..") => {
                 return Err(SandboxError::Workspace {
@@ -465,7 +538,8 @@ impl Sandbox for DockerSandbox {
             None => WORKDIR.to_owned(),
         };
         let files = {
-            let (root, overlay, include) = (request.root.to_owned(), request.overlay.clone(), self.config.sync_include.clone());
+            let (root, overlay, include) =
+                (request.root.to_owned(), request.overlay.clone(), self.config.sync_include.clone());
             tokio::task::spawn_blocking(move || collect_files(&root, &overlay, &include)).await.map_err(|e| {
                 SandboxError::Workspace { path: request.root.display().to_string(), message: e.to_string() }
             })??
@@ -476,6 +550,7 @@ impl Sandbox for DockerSandbox {
         let user = self.config.user.clone();
         if self.orphaned.swap(false, Ordering::SeqCst) {
             kill_user_processes(&docker, &container, &user).await;
+            state.agent = None; // it ran as the user, so it is gone too
         }
 
         let plan = SyncPlan::new(&files, state.synced.as_ref());
@@ -486,7 +561,8 @@ impl Sandbox for DockerSandbox {
             let (uid, gid) = self.user_ids();
             Some(plan.tar(&files, uid, gid).map_err(|e| SandboxError::Sync { message: e.to_string() })?)
         };
-        let env: Vec<String> = base_env().into_iter().chain(request.env.iter().map(|(k, v)| format!("{k}={v}"))).collect();
+        let env: Vec<String> =
+            base_env().into_iter().chain(request.env.iter().map(|(k, v)| format!("{k}={v}"))).collect();
         let command_spec = |argv: Vec<String>| {
             let mut spec = ExecSpec::new(argv, &user, request.timeout, self.config.output_cap_bytes);
             spec.idle_timeout = request.idle_timeout;
@@ -518,27 +594,46 @@ impl Sandbox for DockerSandbox {
                 orphaned: self.orphaned.clone(),
                 armed: true,
             };
-            let spec = match archive {
-                // Nothing changed: the command alone.
-                None => {
-                    let mut spec = command_spec(vec!["sh".into(), "-c".into(), request.command.to_owned()]);
-                    spec.cwd = cwd;
-                    spec
+            // A large sync goes through its own exec (stdin streams it); a small one rides with the job.
+            let mut archive = archive;
+            if archive.as_ref().is_some_and(|a| a.len() > MAX_JOB_BYTES) {
+                let mut sync = ExecSpec::new(plan.argv(WORKDIR, "true"), &user, Duration::from_secs(300), 64 * 1024);
+                sync.stdin = archive.take();
+                state.synced = None;
+                let outcome = run_exec(&docker, &container, sync, &|_| {}, None).await?;
+                if outcome.exit_code != Some(0) {
+                    return Err(SandboxError::Sync { message: outcome.output.trim().to_owned() });
                 }
-                // The sync and the command in one exec.
-                Some(archive) => {
-                    let mut spec = command_spec(plan.argv(&cwd, request.command));
-                    spec.stdin = Some(archive);
-                    state.synced = None; // unknown until the sync succeeds
-                    spec
-                }
+            }
+            let sync_shell = plan.shell();
+            let job = |nonce: &str| {
+                job_script(
+                    nonce,
+                    archive.as_deref().map(|a| (sync_shell.as_str(), a)),
+                    &cwd,
+                    &request_env(request.env),
+                    request.command,
+                )
             };
-            let outcome = run_exec(&docker, &container, spec, on_output, Some(guard)).await?;
+            if archive.is_some() {
+                state.synced = None; // unknown until the sync succeeds
+            }
+            let outcome = self.run_job(&mut state, &docker, &container, &job, &request, on_output).await;
+            let mut guard = guard;
+            guard.armed = false;
+            let outcome = outcome?;
             if outcome.exit_code == Some(SYNC_FAILED) && outcome.output.contains(SYNC_FAILED_MESSAGE) {
                 return Err(SandboxError::Sync { message: outcome.output.trim().to_owned() });
             }
             state.synced = Some(plan.hashes);
-            outcome
+            ExecOutcome {
+                exit_code: outcome.exit_code,
+                output: outcome.output,
+                dropped: outcome.dropped,
+                timed_out: outcome.timed_out,
+                idle_timed_out: outcome.idle_timed_out,
+                duration: outcome.duration,
+            }
         };
 
         let mut oom_killed = false;
@@ -572,9 +667,10 @@ impl Sandbox for DockerSandbox {
         let mut state = self.state.lock().await;
         let docker = self.connect(&mut state).await?;
         drop(state);
-        let version = call("version", docker.version())
-            .await
-            .map_err(|e| SandboxError::Unreachable { endpoint: endpoint(self.config.docker_host.as_deref()), message: e.to_string() })?;
+        let version = call("version", docker.version()).await.map_err(|e| SandboxError::Unreachable {
+            endpoint: endpoint(self.config.docker_host.as_deref()),
+            message: e.to_string(),
+        })?;
         let image_present = call("inspect image", docker.inspect_image(&self.config.image)).await.is_ok();
         Ok(Health {
             endpoint: endpoint(self.config.docker_host.as_deref()),

@@ -43,7 +43,9 @@ impl ExecSpec {
 
 /// The environment every command gets: a writable HOME, no colour codes in output to parse, CI mode.
 pub(crate) fn base_env() -> Vec<String> {
-    ["HOME=/tmp", "CI=true", "NO_COLOR=1", "FORCE_COLOR=0", "npm_config_update_notifier=false"].map(String::from).to_vec()
+    ["HOME=/tmp", "CI=true", "NO_COLOR=1", "FORCE_COLOR=0", "npm_config_update_notifier=false"]
+        .map(String::from)
+        .to_vec()
 }
 
 pub(crate) struct ExecOutcome {
@@ -73,7 +75,8 @@ impl Drop for KillOnDrop {
             return;
         }
         self.orphaned.store(true, Ordering::SeqCst);
-        let (docker, container, user) = (self.docker.clone(), std::mem::take(&mut self.container), std::mem::take(&mut self.user));
+        let (docker, container, user) =
+            (self.docker.clone(), std::mem::take(&mut self.container), std::mem::take(&mut self.user));
         let (state, orphaned) = (self.state.clone(), self.orphaned.clone());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
@@ -106,7 +109,8 @@ pub(crate) async fn run_exec(
         ..Default::default()
     };
     let exec = call("exec", docker.create_exec(container, options)).await?;
-    let StartExecResults::Attached { mut output, mut input } = call("exec start", docker.start_exec(&exec.id, None)).await?
+    let StartExecResults::Attached { mut output, mut input } =
+        call("exec start", docker.start_exec(&exec.id, None)).await?
     else {
         return Err(SandboxError::Docker { action: "exec start", message: "the exec did not attach".into() });
     };
@@ -172,7 +176,8 @@ pub(crate) async fn kill_user_processes(docker: &Docker, container: &str, user: 
         ..Default::default()
     };
     if let Ok(exec) = call("exec", docker.create_exec(container, options)).await
-        && let Ok(StartExecResults::Attached { mut output, .. }) = call("exec start", docker.start_exec(&exec.id, None)).await
+        && let Ok(StartExecResults::Attached { mut output, .. }) =
+            call("exec start", docker.start_exec(&exec.id, None)).await
     {
         while output.next().await.is_some() {}
     }
@@ -180,7 +185,8 @@ pub(crate) async fn kill_user_processes(docker: &Docker, container: &str, user: 
 
 /// The container's count of OOM kills (cgroup v2 `memory.events`, or v1 `memory.oom_control`).
 pub(crate) async fn oom_kills(docker: &Docker, container: &str, user: &str) -> Option<u64> {
-    let script = "cat /sys/fs/cgroup/memory.events 2>/dev/null || cat /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null";
+    let script =
+        "cat /sys/fs/cgroup/memory.events 2>/dev/null || cat /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null";
     let spec = ExecSpec::new(vec!["sh".into(), "-c".into(), script.into()], user, Duration::from_secs(10), 64 * 1024);
     let outcome = run_exec(docker, container, spec, &|_| {}, None).await.ok()?;
     outcome.output.lines().find_map(|l| l.strip_prefix("oom_kill ")).and_then(|n| n.trim().parse().ok())

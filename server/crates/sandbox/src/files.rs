@@ -22,7 +22,11 @@ pub struct WorkspaceFile {
 
 /// The workspace's files, with `overlay` replacing or adding content, sorted by path. Directories in
 /// `include` are sent although they are normally skipped.
-pub fn collect_files(root: &Path, overlay: &BTreeMap<String, String>, include: &[String]) -> Result<Vec<WorkspaceFile>> {
+pub fn collect_files(
+    root: &Path,
+    overlay: &BTreeMap<String, String>,
+    include: &[String],
+) -> Result<Vec<WorkspaceFile>> {
     let include: Vec<String> = include.to_vec();
     let mut files: BTreeMap<String, WorkspaceFile> = BTreeMap::new();
     let walker = ignore::WalkBuilder::new(root)
@@ -32,9 +36,7 @@ pub fn collect_files(root: &Path, overlay: &BTreeMap<String, String>, include: &
         .git_exclude(true)
         .require_git(false)
         .filter_entry(move |e| {
-            !(e.depth() > 0
-                && e.file_type().is_some_and(|t| t.is_dir())
-                && {
+            !(e.depth() > 0 && e.file_type().is_some_and(|t| t.is_dir()) && {
                 let name = e.file_name().to_str().unwrap_or("");
                 SKIPPED_DIRS.contains(&name) && !include.iter().any(|i| i == name)
             })

@@ -8,6 +8,7 @@
 //! This is the only crate that uses bollard. It must never mount a host path or the Docker socket into a
 //! container, and never run generated code on the host.
 
+mod agent;
 mod docker;
 mod exec;
 mod files;
@@ -23,9 +24,9 @@ use async_trait::async_trait;
 
 pub use docker::{DockerSandbox, LABEL};
 pub use files::{WorkspaceFile, collect_files};
-pub use sync::SyncPlan;
 pub use output::CappedOutput;
 pub use results::{Location, TestFailure, TestReport, parse_test_output};
+pub use sync::SyncPlan;
 
 /// The product's default image: a real, small Node image. Tests use a locally built one.
 pub const DEFAULT_IMAGE: &str = "node:22-bookworm-slim";

@@ -34,8 +34,12 @@ impl SyncPlan {
         let Some(synced) = synced else {
             return Self { full: true, changed: (0..files.len()).collect(), deleted: vec![], hashes };
         };
-        let changed: Vec<usize> =
-            files.iter().enumerate().filter(|(_, f)| synced.get(&f.path) != hashes.get(&f.path)).map(|(i, _)| i).collect();
+        let changed: Vec<usize> = files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| synced.get(&f.path) != hashes.get(&f.path))
+            .map(|(i, _)| i)
+            .collect();
         let mut deleted: Vec<String> = synced.keys().filter(|p| !hashes.contains_key(*p)).cloned().collect();
         deleted.sort();
         if deleted.len() > MAX_DELETIONS {
@@ -54,18 +58,35 @@ impl SyncPlan {
     pub(crate) fn argv(&self, cwd: &str, command: &str) -> Vec<String> {
         let sync = if self.full {
             // Dependencies installed inside the container stay.
-            format!("find {WORKDIR} -mindepth 1 -maxdepth 1 ! -name node_modules -exec rm -rf {{}} + && tar -x -f - -C {WORKDIR}")
+            format!(
+                "find {WORKDIR} -mindepth 1 -maxdepth 1 ! -name node_modules -exec rm -rf {{}} + && tar -x -f - -C {WORKDIR}"
+            )
         } else {
             format!("cd {WORKDIR} && {{ [ $# -eq 0 ] || rm -f -- \"$@\"; }} && tar -x -f -")
         };
         let script = format!(
             "cwd=$1; cmd=$2; shift 2; ( {sync} ) || {{ echo '{SYNC_FAILED_MESSAGE}' >&2; exit {SYNC_FAILED}; }}; cd \"$cwd\" && exec sh -c \"$cmd\""
         );
-        let mut argv = vec!["sh".to_owned(), "-c".to_owned(), script, "sh".to_owned(), cwd.to_owned(), command.to_owned()];
+        let mut argv =
+            vec!["sh".to_owned(), "-c".to_owned(), script, "sh".to_owned(), cwd.to_owned(), command.to_owned()];
         if !self.full {
             argv.extend(self.deleted.iter().cloned());
         }
         argv
+    }
+
+    /// The sync as a shell command reading the tar from stdin, deletions inline (for a job script).
+    pub(crate) fn shell(&self) -> String {
+        if self.full {
+            format!(
+                "find {WORKDIR} -mindepth 1 -maxdepth 1 ! -name node_modules -exec rm -rf {{}} + && tar -x -f - -C {WORKDIR}"
+            )
+        } else if self.deleted.is_empty() {
+            format!("cd {WORKDIR} && tar -x -f -")
+        } else {
+            let paths: Vec<String> = self.deleted.iter().map(|p| crate::agent::quote(p)).collect();
+            format!("cd {WORKDIR} && rm -f -- {} && tar -x -f -", paths.join(" "))
+        }
     }
 
     /// The tar stream of the files to send, owned by the container user.

@@ -68,7 +68,8 @@ async fn tests_see_unsaved_buffers_sync_is_incremental_and_deletions_arrive() {
 
     // The editor holds a broken sum that is not saved: the container must test that, and only that file
     // travels.
-    let overlay = BTreeMap::from([("src/sum.js".to_owned(), "export function sum(a, b) {\n  return a - b;\n}\n".to_owned())]);
+    let overlay =
+        BTreeMap::from([("src/sum.js".to_owned(), "export function sum(a, b) {\n  return a - b;\n}\n".to_owned())]);
     let failing = exec(&sb, RunRequest::new(dir.path(), &overlay, "node --test", Duration::from_secs(60))).await;
     assert_eq!(failing.exit_code, Some(1), "{}", failing.output);
     assert_eq!(failing.synced_files, 1);
@@ -112,7 +113,11 @@ async fn hardening_holds_inside_the_container() {
     assert_eq!(host["CapDrop"], serde_json::json!(["ALL"]));
     assert_eq!(host["ReadonlyRootfs"], true);
     assert!(host["SecurityOpt"].to_string().contains("no-new-privileges"));
-    assert!(host["Memory"].as_i64().unwrap() > 0 && host["PidsLimit"].as_i64().unwrap() > 0 && host["NanoCpus"].as_i64().unwrap() > 0);
+    assert!(
+        host["Memory"].as_i64().unwrap() > 0
+            && host["PidsLimit"].as_i64().unwrap() > 0
+            && host["NanoCpus"].as_i64().unwrap() > 0
+    );
     assert_eq!(host["Memory"], host["MemorySwap"], "no swap on top of the memory limit");
     assert!(host["Tmpfs"]["/tmp"].is_string());
     assert!(host["Binds"].is_null(), "no host path may be mounted: {}", host["Binds"]);
@@ -189,7 +194,11 @@ async fn a_fork_bomb_hits_the_pids_limit_and_the_sandbox_recovers() {
     let sb = DockerSandbox::new(SandboxConfig { pids_limit: 64, ..config() }, dir.path());
     let bomb = "bomb() { bomb | bomb & }; bomb; sleep 3; echo still-here";
     let result = exec(&sb, RunRequest::new(dir.path(), &BTreeMap::new(), bomb, Duration::from_secs(6))).await;
-    assert!(result.output.contains("can't fork") || result.output.contains("Resource temporarily unavailable"), "{}", result.output);
+    assert!(
+        result.output.contains("can't fork") || result.output.contains("Resource temporarily unavailable"),
+        "{}",
+        result.output
+    );
     let after = sh(&sb, dir.path(), "echo alive").await;
     assert_eq!(after.output.trim(), "alive");
     let info = inspect(&sb.container_name()).unwrap();
@@ -217,7 +226,15 @@ async fn memory_over_the_limit_is_killed_and_reported_as_such() {
 
 fn peak_rss_kb() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap().trim().trim_end_matches(" kB").trim().parse().unwrap()
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -233,7 +250,9 @@ async fn fifty_megabytes_of_output_are_capped_in_memory_and_in_what_streams() {
     let streamed = Mutex::new(0usize);
     let flood = "head -c 52428800 /dev/zero | tr '\\0' 'x'; echo; echo THE-END";
     let result = sb
-        .run(RunRequest::new(dir.path(), &BTreeMap::new(), flood, Duration::from_secs(120)), &|s| *streamed.lock().unwrap() += s.len())
+        .run(RunRequest::new(dir.path(), &BTreeMap::new(), flood, Duration::from_secs(120)), &|s| {
+            *streamed.lock().unwrap() += s.len()
+        })
         .await
         .unwrap();
     let grown_mb = (peak_rss_kb() - before) / 1024;
@@ -263,7 +282,9 @@ async fn network_steps_reach_the_network_share_the_workspace_and_get_the_ca_bund
     let connect = format!(
         "node -e \"require('net').connect({port},'127.0.0.1').on('connect',()=>{{console.log('net:open');process.exit(0)}}).on('error',e=>console.log('net:'+e.code))\""
     );
-    let install = format!("{connect}; grep -c BEGIN \"$NODE_EXTRA_CA_CERTS\"; echo installed > node_modules.marker; mkdir -p node_modules && echo dep > node_modules/dep.js");
+    let install = format!(
+        "{connect}; grep -c BEGIN \"$NODE_EXTRA_CA_CERTS\"; echo installed > node_modules.marker; mkdir -p node_modules && echo dep > node_modules/dep.js"
+    );
     let overlay = BTreeMap::new();
     let mut request = RunRequest::new(dir.path(), &overlay, &install, Duration::from_secs(60));
     request.network = true;
@@ -279,7 +300,9 @@ async fn network_steps_reach_the_network_share_the_workspace_and_get_the_ca_bund
     assert!(tested.output.contains("dep"), "{}", tested.output);
     // The step's container is removed when the step ends (in the background).
     let step_containers = || {
-        let out = std::process::Command::new("docker").args(["ps", "-aq", "--filter", "label=dev.samokoder.run=run-42"]).output();
+        let out = std::process::Command::new("docker")
+            .args(["ps", "-aq", "--filter", "label=dev.samokoder.run=run-42"])
+            .output();
         out.unwrap().stdout
     };
     for _ in 0..50 {
@@ -343,7 +366,15 @@ async fn containers_of_a_dead_server_are_removed_and_live_ones_kept() {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_owned();
     let create = |name: &str, owner: &str| {
         let status = std::process::Command::new("docker")
-            .args(["create", "--name", name, "--label", "dev.samokoder=1", "--label", &format!("dev.samokoder.owner={owner}")])
+            .args([
+                "create",
+                "--name",
+                name,
+                "--label",
+                "dev.samokoder=1",
+                "--label",
+                &format!("dev.samokoder.owner={owner}"),
+            ])
             .args(["--label", &format!("dev.samokoder.host={host}"), &test_image(), "true"])
             .stdout(std::process::Stdio::null())
             .status()
@@ -371,11 +402,15 @@ async fn containers_of_a_dead_server_are_removed_and_live_ones_kept() {
 async fn a_daemon_that_is_down_or_silent_is_a_clear_error_not_a_hang() {
     let dir = tempfile::tempdir().unwrap();
     let missing = SandboxConfig { docker_host: Some("unix:///tmp/samokoder-no-such-docker.sock".into()), ..config() };
-    let err = tokio::time::timeout(Duration::from_secs(30), DockerSandbox::new(missing, dir.path()).run(RunRequest::new(dir.path(), &BTreeMap::new(), "true", Duration::from_secs(5)), &|_| {}))
-        .await
-        .expect("must not hang")
-        .unwrap_err()
-        .to_string();
+    let err = tokio::time::timeout(
+        Duration::from_secs(30),
+        DockerSandbox::new(missing, dir.path())
+            .run(RunRequest::new(dir.path(), &BTreeMap::new(), "true", Duration::from_secs(5)), &|_| {}),
+    )
+    .await
+    .expect("must not hang")
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("start Docker") && err.contains("DOCKER_HOST") && err.contains("no-such-docker"), "{err}");
 
     // A port that accepts connections and never answers.
@@ -401,5 +436,10 @@ async fn a_missing_image_that_cannot_be_pulled_names_the_image_and_the_fix() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("samokoder-no-such-image:0") && err.contains("docker pull") && err.contains("SAMOKODER_SANDBOX_IMAGE"), "{err}");
+    assert!(
+        err.contains("samokoder-no-such-image:0")
+            && err.contains("docker pull")
+            && err.contains("SAMOKODER_SANDBOX_IMAGE"),
+        "{err}"
+    );
 }

@@ -19,7 +19,12 @@ pub(super) fn parse(output: &str, location: Location<'_>) -> Option<TestReport> 
         };
         let body: Vec<&str> = lines[i + 1..]
             .iter()
-            .take_while(|l| !l.starts_with("  ● ") && !l.starts_with("Test Suites:") && !l.starts_with("FAIL ") && !l.starts_with("PASS "))
+            .take_while(|l| {
+                !l.starts_with("  ● ")
+                    && !l.starts_with("Test Suites:")
+                    && !l.starts_with("FAIL ")
+                    && !l.starts_with("PASS ")
+            })
             .copied()
             .collect();
         i += 1 + body.len();
@@ -38,7 +43,9 @@ pub(super) fn parse(output: &str, location: Location<'_>) -> Option<TestReport> 
         failures.push(TestFailure { name: name.trim().to_owned(), file, line, column, message });
     }
     let (passed, failed) = match summary {
-        Some(line) => (count_before(line, " passed").unwrap_or(0), count_before(line, " failed").unwrap_or(failures.len() as u32)),
+        Some(line) => {
+            (count_before(line, " passed").unwrap_or(0), count_before(line, " failed").unwrap_or(failures.len() as u32))
+        }
         None => (0, failures.len() as u32),
     };
     Some(TestReport { passed, failed, failures, ..Default::default() })
@@ -47,5 +54,6 @@ pub(super) fn parse(output: &str, location: Location<'_>) -> Option<TestReport> 
 fn is_code_frame(line: &str) -> bool {
     let t = line.trim_start().trim_start_matches('>').trim_start();
     let digits = t.chars().take_while(|c| c.is_ascii_digit()).count();
-    (digits > 0 && t[digits..].trim_start().starts_with('|')) || (t.starts_with('|') && t.trim_start_matches('|').trim().chars().all(|c| c == '^'))
+    (digits > 0 && t[digits..].trim_start().starts_with('|'))
+        || (t.starts_with('|') && t.trim_start_matches('|').trim().chars().all(|c| c == '^'))
 }

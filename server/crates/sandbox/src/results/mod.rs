@@ -95,10 +95,12 @@ impl Location<'_> {
     }
 }
 
+type Parser = fn(&str, Location<'_>) -> Option<TestReport>;
+
 /// Parses a command's output with every known format and merges what they found.
 pub fn parse_test_output(output: &str, location: Location<'_>) -> TestReport {
     let mut report = TestReport::default();
-    let parsers: [(&'static str, fn(&str, Location<'_>) -> Option<TestReport>); 5] = [
+    let parsers: [(&'static str, Parser); 5] = [
         ("tap", tap::parse),
         ("spec", spec::parse),
         ("jest", jest::parse),
@@ -147,7 +149,7 @@ pub(crate) fn loader_error(lines: &[&str], i: usize, location: Location<'_>) -> 
 /// A number after `label` in a summary line (`Tests:       2 failed, 1 passed` -> `failed` -> 2).
 pub(crate) fn count_before(line: &str, label: &str) -> Option<u32> {
     let at = line.find(label)?;
-    line[..at].split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).next_back()?.parse().ok()
+    line[..at].split(|c: char| !c.is_ascii_digit()).rfind(|s| !s.is_empty())?.parse().ok()
 }
 
 #[cfg(test)]
@@ -158,10 +160,7 @@ mod tests {
     pub(crate) const AT_ROOT: Location<'static> = Location { root: "/workspace", cwd: "" };
 
     pub(crate) fn render(report: &TestReport) -> String {
-        let mut out = format!(
-            "formats={:?} passed={} failed={}\n",
-            report.formats, report.passed, report.failed
-        );
+        let mut out = format!("formats={:?} passed={} failed={}\n", report.formats, report.passed, report.failed);
         for f in &report.failures {
             out.push_str(&format!(
                 "{} @ {}:{}:{} | {}\n",
@@ -250,7 +249,8 @@ mod tests {
 
     #[test]
     fn several_formats_in_one_output_merge() {
-        let output = format!("{}\n{}", include_str!("../../tests/data/tsc5.txt"), include_str!("../../tests/data/vitest3.txt"));
+        let output =
+            format!("{}\n{}", include_str!("../../tests/data/tsc5.txt"), include_str!("../../tests/data/vitest3.txt"));
         let report = parse_test_output(&output, AT_ROOT);
         assert_eq!(report.formats, ["vitest", "tsc"]);
         assert_eq!(report.failures.len(), 6);

@@ -12,8 +12,10 @@ pub(super) fn parse(output: &str, location: Location<'_>) -> Option<TestReport> 
     if pass.is_none() && fail.is_none() && !lines.iter().any(|l| l.trim_start().starts_with("✖ ")) {
         return None;
     }
-    let mut loader_errors: Vec<TestFailure> =
-        (0..lines.len()).filter(|&i| !lines[i].starts_with(' ')).filter_map(|i| loader_error(&lines, i, location)).collect();
+    let mut loader_errors: Vec<TestFailure> = (0..lines.len())
+        .filter(|&i| !lines[i].starts_with(' '))
+        .filter_map(|i| loader_error(&lines, i, location))
+        .collect();
     loader_errors.reverse();
 
     let mut failures = Vec::new();
@@ -40,11 +42,15 @@ pub(super) fn parse(output: &str, location: Location<'_>) -> Option<TestReport> 
             continue; // a suite's summary line in the main listing
         }
         let name = name.rsplit_once(" (").map_or(name, |(n, _)| n).to_owned();
-        let message_lines: Vec<&str> =
-            body.iter().map(|l| l.trim()).take_while(|l| !l.starts_with("at ") && *l != "{" && !l.ends_with('{')).collect();
+        let message_lines: Vec<&str> = body
+            .iter()
+            .map(|l| l.trim())
+            .take_while(|l| !l.starts_with("at ") && *l != "{" && !l.ends_with('{'))
+            .collect();
         let message = message_lines.join("\n").trim().trim_matches('\'').to_owned();
         let frame = body.iter().filter(|l| l.trim_start().starts_with("at ")).find_map(|l| location.locate(l));
-        if frame.is_none() && message == "test failed"
+        if frame.is_none()
+            && message == "test failed"
             && let Some(mut loaded) = loader_errors.pop()
         {
             loaded.name = name;
@@ -57,5 +63,10 @@ pub(super) fn parse(output: &str, location: Location<'_>) -> Option<TestReport> 
         };
         failures.push(TestFailure { name, file, line, column, message });
     }
-    Some(TestReport { passed: pass.unwrap_or(0), failed: fail.unwrap_or(failures.len() as u32), failures, ..Default::default() })
+    Some(TestReport {
+        passed: pass.unwrap_or(0),
+        failed: fail.unwrap_or(failures.len() as u32),
+        failures,
+        ..Default::default()
+    })
 }

@@ -16,11 +16,17 @@ pub(super) fn parse(output: &str, location: Location<'_>) -> Option<TestReport> 
         let indent = line.len() - trimmed.len();
         if trimmed.starts_with("TAP version ") {
             recognized = true;
-        } else if indent == 0 && let Some(n) = trimmed.strip_prefix("# pass ") {
+        } else if indent == 0
+            && let Some(n) = trimmed.strip_prefix("# pass ")
+        {
             summary_pass = n.trim().parse().ok();
-        } else if indent == 0 && let Some(n) = trimmed.strip_prefix("# fail ") {
+        } else if indent == 0
+            && let Some(n) = trimmed.strip_prefix("# fail ")
+        {
             summary_fail = n.trim().parse().ok();
-        } else if trimmed.starts_with("# ") && let Some(found) = loader_error(&lines, i, location) {
+        } else if trimmed.starts_with("# ")
+            && let Some(found) = loader_error(&lines, i, location)
+        {
             load_error = Some(found);
         } else if let Some(rest) = trimmed.strip_prefix("not ok ") {
             recognized = true;
@@ -48,7 +54,12 @@ pub(super) fn parse(output: &str, location: Location<'_>) -> Option<TestReport> 
     Some(report)
 }
 
-fn failure(name: String, block: &[(String, String)], location: Location<'_>, load_error: Option<TestFailure>) -> TestFailure {
+fn failure(
+    name: String,
+    block: &[(String, String)],
+    location: Location<'_>,
+    load_error: Option<TestFailure>,
+) -> TestFailure {
     let error = field(block, "error").unwrap_or_default();
     let stack = field(block, "stack").unwrap_or_default();
     if let Some(mut loaded) = load_error.filter(|_| stack.is_empty()) {
@@ -94,7 +105,9 @@ fn yaml_block(lines: &[&str], start: usize, test_indent: usize) -> (Vec<(String,
         }
         let trimmed = line.trim_start();
         let indent = line.len() - trimmed.len();
-        if indent == key_indent && let Some((key, value)) = trimmed.split_once(':') {
+        if indent == key_indent
+            && let Some((key, value)) = trimmed.split_once(':')
+        {
             let value = value.trim();
             if value == "|-" || value == "|" || value == ">-" {
                 let mut body = Vec::new();

@@ -29,7 +29,13 @@ fn error_line(line: &str, location: Location<'_>) -> Option<TestFailure> {
     };
     let name = format!("TS{code}");
     Some(match location.relative(path) {
-        Some(file) => TestFailure { name, file: Some(file), line: Some(line_no), column: Some(column), message: message.to_owned() },
+        Some(file) => TestFailure {
+            name,
+            file: Some(file),
+            line: Some(line_no),
+            column: Some(column),
+            message: message.to_owned(),
+        },
         None => TestFailure { name, file: None, line: None, column: None, message: format!("{place}: {message}") },
     })
 }

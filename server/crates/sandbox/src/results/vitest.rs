@@ -29,7 +29,9 @@ pub(super) fn parse(output: &str, location: Location<'_>) -> Option<TestReport> 
         failures.push(TestFailure { name: name.trim().to_owned(), file, line, column, message });
     }
     let (passed, failed) = match summary {
-        Some(line) => (count_before(line, " passed").unwrap_or(0), count_before(line, " failed").unwrap_or(failures.len() as u32)),
+        Some(line) => {
+            (count_before(line, " passed").unwrap_or(0), count_before(line, " failed").unwrap_or(failures.len() as u32))
+        }
         None => (0, failures.len() as u32),
     };
     Some(TestReport { passed, failed, failures, ..Default::default() })
