@@ -1,0 +1,266 @@
+//! One parsed file, kept current by incremental edits: `tree.edit` plus a reparse, then tags and imports
+//! re-extracted only where the syntax changed (tree-sitter's changed ranges and the edited span, each
+//! widened to its innermost enclosing declaration), the rest shifted.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ops::Range;
+
+use tree_sitter::{InputEdit, Parser, Point, QueryCursor, StreamingIterator, Tree};
+
+use crate::tags::{Tag, TagKind, extract};
+use crate::{Lang, SyntaxIssue};
+
+/// A module specifier the file imports (`./util`, `react`), with the statement or call it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    pub specifier: String,
+    pub node_range: Range<usize>,
+}
+
+/// A parsed file and what it defines, references and imports.
+pub struct FileIndex {
+    pub path: String,
+    pub lang: Lang,
+    text: String,
+    tree: Tree,
+    /// Byte offset of each line's start, for tree-sitter's points.
+    line_starts: Vec<usize>,
+    tags: Vec<Tag>,
+    imports: Vec<Import>,
+}
+
+thread_local! {
+    static PARSERS: RefCell<HashMap<Lang, Parser>> = RefCell::new(HashMap::new());
+}
+
+fn parse_text(lang: Lang, text: &str, old: Option<&Tree>) -> Tree {
+    PARSERS.with(|parsers| {
+        let mut parsers = parsers.borrow_mut();
+        let parser = parsers.entry(lang).or_insert_with(|| {
+            let mut p = Parser::new();
+            p.set_language(&lang.language()).expect("the bundled grammars match the tree-sitter version");
+            p
+        });
+        parser.parse(text, old).expect("parsing without a timeout or cancellation always yields a tree")
+    })
+}
+
+/// Node kinds whose tags depend on more than the changed tokens (a keyword, a name, an `export`), so a
+/// change inside one re-extracts all of it.
+const DECLARATIONS: &[&str] = &[
+    "export_statement",
+    "function_declaration",
+    "generator_function_declaration",
+    "function_signature",
+    "class_declaration",
+    "abstract_class_declaration",
+    "interface_declaration",
+    "type_alias_declaration",
+    "enum_declaration",
+    "internal_module",
+    "lexical_declaration",
+    "variable_declaration",
+    "method_definition",
+    "method_signature",
+    "abstract_method_signature",
+    "import_statement",
+];
+
+impl FileIndex {
+    pub fn parse(path: &str, lang: Lang, text: String) -> Self {
+        let tree = parse_text(lang, &text, None);
+        let line_starts = line_starts(&text);
+        let all = 0..text.len();
+        let tags = extract(lang, &tree, &text, all.clone());
+        let imports = imports(lang, &tree, &text, all);
+        Self { path: path.to_owned(), lang, text, tree, line_starts, tags, imports }
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Every definition and reference, in document order.
+    pub fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+
+    pub fn definitions(&self) -> impl Iterator<Item = &Tag> {
+        self.tags.iter().filter(|t| t.is_definition())
+    }
+
+    pub fn imports(&self) -> &[Import] {
+        &self.imports
+    }
+
+    /// The tags extracted afresh from the current tree: what the incremental update must equal (for tests
+    /// and debugging; the index itself never needs it).
+    #[doc(hidden)]
+    pub fn tags_from_scratch(&self) -> Vec<Tag> {
+        extract(self.lang, &self.tree, &self.text, 0..self.text.len())
+    }
+
+    /// Every ERROR and MISSING node, outermost first, in document order.
+    pub fn syntax_issues(&self) -> Vec<SyntaxIssue> {
+        crate::syntax_issues_of(self.tree.root_node(), &self.text)
+    }
+
+    /// The class or interface a method is defined in.
+    pub fn container_of(&self, tag: &Tag) -> Option<&Tag> {
+        self.definitions()
+            .filter(|t| matches!(t.kind, TagKind::Class | TagKind::Interface))
+            .filter(|t| t.node_range.start <= tag.node_range.start && tag.node_range.end <= t.node_range.end && *t != tag)
+            .min_by_key(|t| t.node_range.len())
+    }
+
+    /// Replaces `range` (bytes of the current text) with `new_text`, reparsing incrementally.
+    pub fn edit(&mut self, range: Range<usize>, new_text: &str) {
+        let range = range.start.min(self.text.len())..range.end.min(self.text.len()).max(range.start.min(self.text.len()));
+        let (start, old_end, new_end) = (range.start, range.end, range.start + new_text.len());
+        let start_position = self.point(start);
+        let old_end_position = self.point(old_end);
+        self.text.replace_range(range.clone(), new_text);
+        self.update_line_starts(start, old_end, new_text);
+        let new_end_position = self.point(new_end);
+        self.tree.edit(&InputEdit { start_byte: start, old_end_byte: old_end, new_end_byte: new_end, start_position, old_end_position, new_end_position });
+        let tree = parse_text(self.lang, &self.text, Some(&self.tree));
+
+        // Where to re-extract: what the parser says changed, and the edited span.
+        let mut regions: Vec<Range<usize>> = self.tree.changed_ranges(&tree).map(|r| r.start_byte..r.end_byte).collect();
+        regions.push(start..new_end);
+        self.tree = tree;
+        let len = self.text.len();
+        let regions = merge(
+            regions
+                .into_iter()
+                .map(|r| {
+                    let widened = r.start.saturating_sub(1)..(r.end + 1).min(len);
+                    let declaration = self.enclosing_declaration(widened.clone());
+                    widened.start.min(declaration.start)..widened.end.max(declaration.end)
+                })
+                .collect(),
+        );
+
+        // Old positions into new ones. Anything touching the edited span is in a region, so it is dropped and
+        // re-extracted whatever this says about it.
+        let delta = new_text.len() as isize - (old_end - start) as isize;
+        let map = |p: usize, end: bool| {
+            if p <= start {
+                p
+            } else if p >= old_end {
+                (p as isize + delta) as usize
+            } else if end {
+                new_end
+            } else {
+                start
+            }
+        };
+        let shift = |r: &Range<usize>| map(r.start, false)..map(r.end, true).max(map(r.start, false));
+        // Touching the edit made it empty: it is gone. Otherwise stale where a region overlaps it.
+        let stale = |r: &Range<usize>| r.is_empty() || regions.iter().any(|g| r.start < g.end && g.start < r.end);
+
+        let mut tags: Vec<Tag> = std::mem::take(&mut self.tags)
+            .into_iter()
+            .map(|mut t| {
+                t.node_range = shift(&t.node_range);
+                t.name_range = shift(&t.name_range);
+                t
+            })
+            .filter(|t| !stale(&t.node_range) && !stale(&t.name_range))
+            .collect();
+        let mut found: Vec<Import> = std::mem::take(&mut self.imports)
+            .into_iter()
+            .map(|mut i| {
+                i.node_range = shift(&i.node_range);
+                i
+            })
+            .filter(|i| !stale(&i.node_range))
+            .collect();
+        for region in &regions {
+            tags.extend(extract(self.lang, &self.tree, &self.text, region.clone()).into_iter().filter(|t| stale(&t.node_range) || stale(&t.name_range)));
+            found.extend(imports(self.lang, &self.tree, &self.text, region.clone()).into_iter().filter(|i| stale(&i.node_range)));
+        }
+        tags.sort_by_key(|t| (t.name_range.start, t.is_definition()));
+        tags.dedup_by(|a, b| a.name_range == b.name_range && a.kind == b.kind);
+        found.sort_by_key(|i| i.node_range.start);
+        found.dedup();
+        self.tags = tags;
+        self.imports = found;
+    }
+
+    /// The smallest declaration-like node covering `range` (the range itself when there is none).
+    fn enclosing_declaration(&self, range: Range<usize>) -> Range<usize> {
+        let Some(mut node) = self.tree.root_node().descendant_for_byte_range(range.start, range.end) else { return range };
+        loop {
+            if DECLARATIONS.contains(&node.kind()) {
+                // `export const x` and `export function f`: the export is part of the declaration.
+                if let Some(parent) = node.parent().filter(|p| p.kind() == "export_statement") {
+                    return parent.byte_range();
+                }
+                return node.byte_range();
+            }
+            match node.parent() {
+                Some(parent) => node = parent,
+                None => return range,
+            }
+        }
+    }
+
+    fn point(&self, offset: usize) -> Point {
+        let row = self.line_starts.partition_point(|&s| s <= offset).saturating_sub(1);
+        Point { row, column: offset - self.line_starts[row] }
+    }
+
+    fn update_line_starts(&mut self, start: usize, old_end: usize, new_text: &str) {
+        let delta = new_text.len() as isize - (old_end - start) as isize;
+        let first_removed = self.line_starts.partition_point(|&s| s <= start);
+        let first_kept = self.line_starts.partition_point(|&s| s <= old_end);
+        let inserted: Vec<usize> = new_text.match_indices('\n').map(|(i, _)| start + i + 1).collect();
+        for s in &mut self.line_starts[first_kept..] {
+            *s = (*s as isize + delta) as usize;
+        }
+        self.line_starts.splice(first_removed..first_kept, inserted);
+    }
+}
+
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect()
+}
+
+fn merge(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    ranges.sort_by_key(|r| r.start);
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+fn imports(lang: Lang, tree: &Tree, text: &str, range: Range<usize>) -> Vec<Import> {
+    let queries = lang.queries();
+    let mut cursor = QueryCursor::new();
+    cursor.set_byte_range(range);
+    let mut out = Vec::new();
+    let mut matches = cursor.matches(&queries.imports, tree.root_node(), text.as_bytes());
+    while let Some(m) = matches.next() {
+        if let Some(req) = m.captures.iter().find(|c| c.index == queries.require)
+            && text.get(req.node.byte_range()) != Some("require")
+        {
+            continue;
+        }
+        let Some(source) = m.captures.iter().find(|c| c.index == queries.source) else { continue };
+        // The statement or call holding the specifier: the string's parent's parent.
+        let holder = source.node.parent().and_then(|s| s.parent()).map(|n| if n.kind() == "arguments" { n.parent().unwrap_or(n) } else { n });
+        out.push(Import {
+            specifier: text[source.node.byte_range()].to_owned(),
+            node_range: holder.map_or(source.node.byte_range(), |n| n.byte_range()),
+        });
+    }
+    out.sort_by_key(|i| i.node_range.start);
+    out.dedup();
+    out
+}

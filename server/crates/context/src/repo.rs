@@ -1,0 +1,364 @@
+//! The index of a whole workspace: every parsed file, who defines and references what, the import graph,
+//! and what is built from them: the ranked repo map, workspace symbols, and cursor context.
+//!
+//! Keeping it current costs the changed file only: its tags are updated incrementally, its contribution
+//! to the identifier tables is replaced, and the next ranking starts from the last one.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ops::Range;
+use std::sync::Mutex;
+
+use crate::rank::pagerank;
+use crate::{FileIndex, Lang, Tag, TagKind, resolve_import};
+
+/// What a map is for.
+#[derive(Debug, Clone, Default)]
+pub struct MapRequest {
+    /// Token budget for the rendered map (about four characters per token).
+    pub tokens: usize,
+    /// Files the user is looking at (open, mentioned, with diagnostics): rank flows toward them.
+    pub focus: Vec<String>,
+    /// Identifiers mentioned in the request: their definitions weigh more.
+    pub mentioned: Vec<String>,
+    /// Files not to list (their whole text is in the prompt already).
+    pub exclude: Vec<String>,
+}
+
+/// A definition matching a workspace-symbol query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolMatch {
+    pub path: String,
+    pub tag: Tag,
+    pub container: Option<String>,
+}
+
+/// What surrounds a position: the enclosing definition and the definitions its code uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorContext {
+    pub path: String,
+    /// The innermost function, method, class or component around the position; `None` at module level.
+    pub enclosing: Option<Tag>,
+    /// Names used in the enclosing code (or the module), each with where it is defined (path, signature).
+    pub references: Vec<(String, Vec<(String, String)>)>,
+}
+
+#[derive(Default)]
+struct FileTables {
+    /// Identifier -> how many times the file defines / references it.
+    defs: HashMap<String, u32>,
+    refs: HashMap<String, u32>,
+}
+
+#[derive(Default)]
+pub struct RepoIndex {
+    files: BTreeMap<String, FileIndex>,
+    tables: HashMap<String, FileTables>,
+    /// Resolved imports per file; recomputed when a file is added or removed, or the file changes.
+    resolved: Mutex<HashMap<String, Vec<String>>>,
+    /// The last ranking (by path), to start the next one from.
+    last_ranks: Mutex<HashMap<String, f64>>,
+}
+
+impl RepoIndex {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    pub fn file(&self, path: &str) -> Option<&FileIndex> {
+        self.files.get(path)
+    }
+
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.files.keys().map(String::as_str)
+    }
+
+    /// Adds or replaces a file from its whole text. Files this crate does not parse are ignored.
+    pub fn upsert(&mut self, path: &str, text: String) {
+        let Some(lang) = Lang::from_path(path) else { return };
+        let added = !self.files.contains_key(path);
+        self.insert(FileIndex::parse(path, lang, text), added);
+    }
+
+    /// Adds a file parsed elsewhere (in parallel).
+    pub fn insert(&mut self, file: FileIndex, added: bool) {
+        let path = file.path.clone();
+        self.tables.insert(path.clone(), tables(&file));
+        self.files.insert(path.clone(), file);
+        self.invalidate(&path, added);
+    }
+
+    /// Applies edits (byte ranges of the text as it is before each edit, in order).
+    pub fn edit(&mut self, path: &str, edits: &[(Range<usize>, String)]) -> bool {
+        let Some(file) = self.files.get_mut(path) else { return false };
+        for (range, text) in edits {
+            file.edit(range.clone(), text);
+        }
+        self.tables.insert(path.to_owned(), tables(file));
+        self.invalidate(path, false);
+        true
+    }
+
+    pub fn remove(&mut self, path: &str) {
+        if self.files.remove(path).is_some() {
+            self.tables.remove(path);
+            self.invalidate(path, true);
+        }
+    }
+
+    fn invalidate(&self, path: &str, file_set_changed: bool) {
+        let mut resolved = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
+        if file_set_changed {
+            resolved.clear();
+        } else {
+            resolved.remove(path);
+        }
+    }
+
+    fn resolved_imports(&self, path: &str) -> Vec<String> {
+        let mut cache = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = cache.get(path) {
+            return found.clone();
+        }
+        let Some(file) = self.files.get(path) else { return Vec::new() };
+        let exists = |p: &str| self.files.contains_key(p);
+        let mut found: Vec<String> = file.imports().iter().filter_map(|i| resolve_import(path, &i.specifier, &exists)).collect();
+        found.sort();
+        found.dedup();
+        cache.insert(path.to_owned(), found.clone());
+        found
+    }
+
+    /// The repo map: files and the signatures of their most relevant definitions, most relevant first,
+    /// within the token budget. Deterministic for the same index and request.
+    pub fn map(&self, request: &MapRequest) -> String {
+        let ranked = self.rank_definitions(request);
+        let excluded: HashSet<&str> = request.exclude.iter().map(String::as_str).collect();
+        let ranked: Vec<(&str, &str)> = ranked.into_iter().filter(|(p, _)| !excluded.contains(p)).collect();
+        // The most definitions whose rendering fits: a binary search over their number.
+        let (mut lo, mut hi) = (0usize, ranked.len());
+        let mut best = String::new();
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            let text = self.render(&ranked[..mid]);
+            if estimate_tokens(&text) <= request.tokens {
+                lo = mid;
+                best = text;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        if lo > 0 && best.is_empty() {
+            best = self.render(&ranked[..lo]);
+        }
+        best
+    }
+
+    /// (path, identifier) of every definition, most relevant first.
+    fn rank_definitions(&self, request: &MapRequest) -> Vec<(&str, &str)> {
+        let paths: Vec<&str> = self.files.keys().map(String::as_str).collect();
+        let id: HashMap<&str, u32> = paths.iter().enumerate().map(|(i, p)| (*p, i as u32)).collect();
+        let mentioned: HashSet<&str> = request.mentioned.iter().map(String::as_str).collect();
+
+        // Who defines each identifier.
+        let mut definers: HashMap<&str, Vec<u32>> = HashMap::new();
+        for (path, t) in &self.tables {
+            let Some(&file) = id.get(path.as_str()) else { continue };
+            for name in t.defs.keys() {
+                definers.entry(name.as_str()).or_default().push(file);
+            }
+        }
+        for list in definers.values_mut() {
+            list.sort_unstable();
+        }
+
+        // Edges: a file referencing a name points at the files defining it; importing points too.
+        let mut edges: Vec<(u32, u32, f64)> = Vec::new();
+        let mut contributions: Vec<(u32, u32, &str, f64)> = Vec::new();
+        for (path, t) in &self.tables {
+            let Some(&from) = id.get(path.as_str()) else { continue };
+            let mut refs: Vec<(&String, &u32)> = t.refs.iter().collect();
+            refs.sort();
+            for (name, count) in refs {
+                let Some(defined_in) = definers.get(name.as_str()) else { continue };
+                let mut weight = (*count as f64).sqrt();
+                if mentioned.contains(name.as_str()) {
+                    weight *= 10.0;
+                }
+                if name.starts_with('_') {
+                    weight *= 0.1;
+                }
+                if defined_in.len() > 5 {
+                    weight *= 0.1;
+                }
+                for &to in defined_in {
+                    edges.push((from, to, weight));
+                    contributions.push((from, to, name.as_str(), weight));
+                }
+            }
+            for target in self.resolved_imports(path) {
+                if let Some(&to) = id.get(target.as_str()) {
+                    edges.push((from, to, 1.0));
+                }
+            }
+        }
+
+        let personalization: Option<Vec<f64>> = (!request.focus.is_empty()).then(|| {
+            let focus: HashSet<&str> = request.focus.iter().map(String::as_str).collect();
+            paths.iter().map(|p| if focus.contains(p) { 1.0 } else { 0.0 }).collect()
+        });
+        let warm: Option<Vec<f64>> = {
+            let last = self.last_ranks.lock().unwrap_or_else(|e| e.into_inner());
+            (!last.is_empty()).then(|| paths.iter().map(|p| last.get(*p).copied().unwrap_or(0.0)).collect())
+        };
+        let ranks = pagerank(paths.len(), &edges, personalization.as_deref(), warm.as_deref());
+        *self.last_ranks.lock().unwrap_or_else(|e| e.into_inner()) = paths.iter().zip(&ranks).map(|(p, r)| (p.to_string(), *r)).collect();
+
+        let mut out_weight = vec![0.0; paths.len()];
+        for &(from, _, w) in &edges {
+            out_weight[from as usize] += w;
+        }
+        let mut score: HashMap<(u32, &str), f64> = HashMap::new();
+        for (from, to, name, w) in contributions {
+            *score.entry((to, name)).or_default() += ranks[from as usize] * w / out_weight[from as usize];
+        }
+        // Every definition gets a share of its file's own rank, so unreferenced files still order sensibly;
+        // in the files the user is looking at, a full share, so what they see comes first.
+        let focus: HashSet<&str> = request.focus.iter().map(String::as_str).collect();
+        for (path, t) in &self.tables {
+            let Some(&file) = id.get(path.as_str()) else { continue };
+            let weight = if focus.contains(path.as_str()) { 1.0 } else { 1e-3 };
+            let share = ranks[file as usize] * weight / t.defs.len().max(1) as f64;
+            for name in t.defs.keys() {
+                // A mentioned name is wanted whoever uses it.
+                let own = if mentioned.contains(name.as_str()) { ranks[file as usize] } else { share };
+                *score.entry((file, name.as_str())).or_default() += own;
+            }
+        }
+        let mut ranked: Vec<((u32, &str), f64)> = score.into_iter().collect();
+        ranked.sort_by(|a, b| {
+            b.1.total_cmp(&a.1).then_with(|| paths[a.0.0 as usize].cmp(paths[b.0.0 as usize])).then_with(|| a.0.1.cmp(b.0.1))
+        });
+        ranked.into_iter().map(|((file, name), _)| (paths[file as usize], name)).collect()
+    }
+
+    /// `path:` then the signature of each selected definition, files in order of their best definition.
+    fn render(&self, selected: &[(&str, &str)]) -> String {
+        let mut order: Vec<&str> = Vec::new();
+        let mut names: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+        for (path, name) in selected {
+            if !names.contains_key(path) {
+                order.push(path);
+            }
+            names.entry(path).or_default().insert(name);
+        }
+        let mut out = String::new();
+        for path in order {
+            let Some(file) = self.files.get(path) else { continue };
+            let wanted = &names[path];
+            out.push_str(path);
+            out.push_str(":\n");
+            for tag in file.definitions().filter(|t| wanted.contains(t.name.as_str())) {
+                let indent = if file.container_of(tag).is_some() { "    " } else { "  " };
+                out.push_str(indent);
+                out.push_str(&tag.signature);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// Definitions whose name contains `query` (case-insensitively): exact matches, then prefixes, then
+    /// the rest; at most `limit`.
+    pub fn symbols(&self, query: &str, limit: usize) -> Vec<SymbolMatch> {
+        let q = query.to_lowercase();
+        let mut found: Vec<(u8, SymbolMatch)> = Vec::new();
+        for (path, file) in &self.files {
+            for tag in file.definitions() {
+                let name = tag.name.to_lowercase();
+                let rank = if name == q {
+                    0
+                } else if name.starts_with(&q) {
+                    1
+                } else if name.contains(&q) {
+                    2
+                } else {
+                    continue;
+                };
+                let container = file.container_of(tag).map(|c| c.name.clone());
+                found.push((rank, SymbolMatch { path: path.clone(), tag: tag.clone(), container }));
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.tag.name.cmp(&b.1.tag.name)).then_with(|| a.1.path.cmp(&b.1.path)));
+        found.into_iter().take(limit).map(|(_, m)| m).collect()
+    }
+
+    /// The enclosing definition at `offset` in `path`, and the definitions the code there uses.
+    pub fn cursor_context(&self, path: &str, offset: usize) -> Option<CursorContext> {
+        let file = self.files.get(path)?;
+        let enclosing = file
+            .definitions()
+            .filter(|t| {
+                matches!(t.kind, TagKind::Function | TagKind::Method | TagKind::Class | TagKind::Component | TagKind::Const | TagKind::Let)
+            })
+            .filter(|t| t.node_range.start <= offset && offset <= t.node_range.end)
+            .min_by_key(|t| t.node_range.len())
+            .cloned();
+        let scope = enclosing.as_ref().map_or(0..file.text().len(), |t| t.node_range.clone());
+        let local: HashSet<&str> = file
+            .definitions()
+            .filter(|t| scope.start <= t.node_range.start && t.node_range.end <= scope.end)
+            .map(|t| t.name.as_str())
+            .collect();
+        let imported = self.resolved_imports(path);
+        let mut seen = BTreeSet::new();
+        let mut references = Vec::new();
+        for tag in file.tags().iter().filter(|t| !t.is_definition() && scope.start <= t.name_range.start && t.name_range.end <= scope.end) {
+            if local.contains(tag.name.as_str()) || !seen.insert(tag.name.clone()) {
+                continue;
+            }
+            let mut sites: Vec<(u8, String, String)> = Vec::new();
+            for (other_path, other) in &self.files {
+                let order = if other_path == path {
+                    0
+                } else if imported.contains(other_path) {
+                    1
+                } else {
+                    2
+                };
+                for def in other.definitions().filter(|d| d.name == tag.name) {
+                    sites.push((order, other_path.clone(), def.signature.clone()));
+                }
+            }
+            if sites.is_empty() {
+                continue;
+            }
+            sites.sort();
+            references.push((tag.name.clone(), sites.into_iter().take(3).map(|(_, p, s)| (p, s)).collect()));
+            if references.len() == 30 {
+                break;
+            }
+        }
+        Some(CursorContext { path: path.to_owned(), enclosing, references })
+    }
+}
+
+fn tables(file: &FileIndex) -> FileTables {
+    let mut t = FileTables::default();
+    for tag in file.tags() {
+        let table = if tag.is_definition() { &mut t.defs } else { &mut t.refs };
+        *table.entry(tag.name.clone()).or_default() += 1;
+    }
+    t
+}
+
+fn estimate_tokens(text: &str) -> usize {
+    text.chars().count().div_ceil(4)
+}
