@@ -110,24 +110,35 @@ impl FileIndex {
     pub fn container_of(&self, tag: &Tag) -> Option<&Tag> {
         self.definitions()
             .filter(|t| matches!(t.kind, TagKind::Class | TagKind::Interface))
-            .filter(|t| t.node_range.start <= tag.node_range.start && tag.node_range.end <= t.node_range.end && *t != tag)
+            .filter(|t| {
+                t.node_range.start <= tag.node_range.start && tag.node_range.end <= t.node_range.end && *t != tag
+            })
             .min_by_key(|t| t.node_range.len())
     }
 
     /// Replaces `range` (bytes of the current text) with `new_text`, reparsing incrementally.
     pub fn edit(&mut self, range: Range<usize>, new_text: &str) {
-        let range = range.start.min(self.text.len())..range.end.min(self.text.len()).max(range.start.min(self.text.len()));
+        let range =
+            range.start.min(self.text.len())..range.end.min(self.text.len()).max(range.start.min(self.text.len()));
         let (start, old_end, new_end) = (range.start, range.end, range.start + new_text.len());
         let start_position = self.point(start);
         let old_end_position = self.point(old_end);
         self.text.replace_range(range.clone(), new_text);
         self.update_line_starts(start, old_end, new_text);
         let new_end_position = self.point(new_end);
-        self.tree.edit(&InputEdit { start_byte: start, old_end_byte: old_end, new_end_byte: new_end, start_position, old_end_position, new_end_position });
+        self.tree.edit(&InputEdit {
+            start_byte: start,
+            old_end_byte: old_end,
+            new_end_byte: new_end,
+            start_position,
+            old_end_position,
+            new_end_position,
+        });
         let tree = parse_text(self.lang, &self.text, Some(&self.tree));
 
         // Where to re-extract: what the parser says changed, and the edited span.
-        let mut regions: Vec<Range<usize>> = self.tree.changed_ranges(&tree).map(|r| r.start_byte..r.end_byte).collect();
+        let mut regions: Vec<Range<usize>> =
+            self.tree.changed_ranges(&tree).map(|r| r.start_byte..r.end_byte).collect();
         regions.push(start..new_end);
         self.tree = tree;
         let len = self.text.len();
@@ -157,8 +168,9 @@ impl FileIndex {
             }
         };
         let shift = |r: &Range<usize>| map(r.start, false)..map(r.end, true).max(map(r.start, false));
-        // Touching the edit made it empty: it is gone. Otherwise stale where a region overlaps it.
-        let stale = |r: &Range<usize>| r.is_empty() || regions.iter().any(|g| r.start < g.end && g.start < r.end);
+        // Touching the edit made it empty: it is gone. Otherwise stale where a region overlaps or touches it
+        // (a tag right next to an edit can change with it: `export ` typed before a function).
+        let stale = |r: &Range<usize>| r.is_empty() || regions.iter().any(|g| r.start <= g.end && g.start <= r.end);
 
         let mut tags: Vec<Tag> = std::mem::take(&mut self.tags)
             .into_iter()
@@ -178,8 +190,15 @@ impl FileIndex {
             .filter(|i| !stale(&i.node_range))
             .collect();
         for region in &regions {
-            tags.extend(extract(self.lang, &self.tree, &self.text, region.clone()).into_iter().filter(|t| stale(&t.node_range) || stale(&t.name_range)));
-            found.extend(imports(self.lang, &self.tree, &self.text, region.clone()).into_iter().filter(|i| stale(&i.node_range)));
+            // One byte wider than what was dropped: the query cursor keeps only nodes that overlap its range.
+            let query = region.start.saturating_sub(1)..(region.end + 1).min(len);
+            tags.extend(
+                extract(self.lang, &self.tree, &self.text, query.clone())
+                    .into_iter()
+                    .filter(|t| stale(&t.node_range) || stale(&t.name_range)),
+            );
+            found
+                .extend(imports(self.lang, &self.tree, &self.text, query).into_iter().filter(|i| stale(&i.node_range)));
         }
         tags.sort_by_key(|t| (t.name_range.start, t.is_definition()));
         tags.dedup_by(|a, b| a.name_range == b.name_range && a.kind == b.kind);
@@ -191,7 +210,9 @@ impl FileIndex {
 
     /// The smallest declaration-like node covering `range` (the range itself when there is none).
     fn enclosing_declaration(&self, range: Range<usize>) -> Range<usize> {
-        let Some(mut node) = self.tree.root_node().descendant_for_byte_range(range.start, range.end) else { return range };
+        let Some(mut node) = self.tree.root_node().descendant_for_byte_range(range.start, range.end) else {
+            return range;
+        };
         loop {
             if DECLARATIONS.contains(&node.kind()) {
                 // `export const x` and `export function f`: the export is part of the declaration.
@@ -254,7 +275,11 @@ fn imports(lang: Lang, tree: &Tree, text: &str, range: Range<usize>) -> Vec<Impo
         }
         let Some(source) = m.captures.iter().find(|c| c.index == queries.source) else { continue };
         // The statement or call holding the specifier: the string's parent's parent.
-        let holder = source.node.parent().and_then(|s| s.parent()).map(|n| if n.kind() == "arguments" { n.parent().unwrap_or(n) } else { n });
+        let holder = source
+            .node
+            .parent()
+            .and_then(|s| s.parent())
+            .map(|n| if n.kind() == "arguments" { n.parent().unwrap_or(n) } else { n });
         out.push(Import {
             specifier: text[source.node.byte_range()].to_owned(),
             node_range: holder.map_or(source.node.byte_range(), |n| n.byte_range()),

@@ -3,7 +3,12 @@
 /// Ranks nodes `0..n` along `edges` (`from`, `to`, weight). `personalization` (summing to anything
 /// positive) is where random jumps land and where dangling nodes' rank goes; uniform when `None`. `warm`
 /// is a previous result to start from, so a small change converges in a few iterations.
-pub(crate) fn pagerank(n: usize, edges: &[(u32, u32, f64)], personalization: Option<&[f64]>, warm: Option<&[f64]>) -> Vec<f64> {
+pub(crate) fn pagerank(
+    n: usize,
+    edges: &[(u32, u32, f64)],
+    personalization: Option<&[f64]>,
+    warm: Option<&[f64]>,
+) -> Vec<f64> {
     if n == 0 {
         return Vec::new();
     }

@@ -129,7 +129,8 @@ impl RepoIndex {
         }
         let Some(file) = self.files.get(path) else { return Vec::new() };
         let exists = |p: &str| self.files.contains_key(p);
-        let mut found: Vec<String> = file.imports().iter().filter_map(|i| resolve_import(path, &i.specifier, &exists)).collect();
+        let mut found: Vec<String> =
+            file.imports().iter().filter_map(|i| resolve_import(path, &i.specifier, &exists)).collect();
         found.sort();
         found.dedup();
         cache.insert(path.to_owned(), found.clone());
@@ -219,7 +220,8 @@ impl RepoIndex {
             (!last.is_empty()).then(|| paths.iter().map(|p| last.get(*p).copied().unwrap_or(0.0)).collect())
         };
         let ranks = pagerank(paths.len(), &edges, personalization.as_deref(), warm.as_deref());
-        *self.last_ranks.lock().unwrap_or_else(|e| e.into_inner()) = paths.iter().zip(&ranks).map(|(p, r)| (p.to_string(), *r)).collect();
+        *self.last_ranks.lock().unwrap_or_else(|e| e.into_inner()) =
+            paths.iter().zip(&ranks).map(|(p, r)| (p.to_string(), *r)).collect();
 
         let mut out_weight = vec![0.0; paths.len()];
         for &(from, _, w) in &edges {
@@ -244,7 +246,9 @@ impl RepoIndex {
         }
         let mut ranked: Vec<((u32, &str), f64)> = score.into_iter().collect();
         ranked.sort_by(|a, b| {
-            b.1.total_cmp(&a.1).then_with(|| paths[a.0.0 as usize].cmp(paths[b.0.0 as usize])).then_with(|| a.0.1.cmp(b.0.1))
+            b.1.total_cmp(&a.1)
+                .then_with(|| paths[a.0.0 as usize].cmp(paths[b.0.0 as usize]))
+                .then_with(|| a.0.1.cmp(b.0.1))
         });
         ranked.into_iter().map(|((file, name), _)| (paths[file as usize], name)).collect()
     }
@@ -296,7 +300,9 @@ impl RepoIndex {
                 found.push((rank, SymbolMatch { path: path.clone(), tag: tag.clone(), container }));
             }
         }
-        found.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.tag.name.cmp(&b.1.tag.name)).then_with(|| a.1.path.cmp(&b.1.path)));
+        found.sort_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| a.1.tag.name.cmp(&b.1.tag.name)).then_with(|| a.1.path.cmp(&b.1.path))
+        });
         found.into_iter().take(limit).map(|(_, m)| m).collect()
     }
 
@@ -306,7 +312,15 @@ impl RepoIndex {
         let enclosing = file
             .definitions()
             .filter(|t| {
-                matches!(t.kind, TagKind::Function | TagKind::Method | TagKind::Class | TagKind::Component | TagKind::Const | TagKind::Let)
+                matches!(
+                    t.kind,
+                    TagKind::Function
+                        | TagKind::Method
+                        | TagKind::Class
+                        | TagKind::Component
+                        | TagKind::Const
+                        | TagKind::Let
+                )
             })
             .filter(|t| t.node_range.start <= offset && offset <= t.node_range.end)
             .min_by_key(|t| t.node_range.len())
@@ -320,7 +334,11 @@ impl RepoIndex {
         let imported = self.resolved_imports(path);
         let mut seen = BTreeSet::new();
         let mut references = Vec::new();
-        for tag in file.tags().iter().filter(|t| !t.is_definition() && scope.start <= t.name_range.start && t.name_range.end <= scope.end) {
+        for tag in file
+            .tags()
+            .iter()
+            .filter(|t| !t.is_definition() && scope.start <= t.name_range.start && t.name_range.end <= scope.end)
+        {
             if local.contains(tag.name.as_str()) || !seen.insert(tag.name.clone()) {
                 continue;
             }

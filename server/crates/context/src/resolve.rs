@@ -17,7 +17,9 @@ pub fn resolve_import(from: &str, specifier: &str, exists: &dyn Fn(&str) -> bool
         candidates.push(format!("{joined}.{ext}"));
     }
     // `./x.js` written for `x.ts` (and `.jsx` for `.tsx`, `.mjs` for `.mts`, `.cjs` for `.cts`).
-    for (js, ts) in [(".js", &[".ts", ".tsx"][..]), (".jsx", &[".tsx"][..]), (".mjs", &[".mts"][..]), (".cjs", &[".cts"][..])] {
+    for (js, ts) in
+        [(".js", &[".ts", ".tsx"][..]), (".jsx", &[".tsx"][..]), (".mjs", &[".mts"][..]), (".cjs", &[".cts"][..])]
+    {
         if let Some(stem) = joined.strip_suffix(js) {
             candidates.extend(ts.iter().map(|t| format!("{stem}{t}")));
         }

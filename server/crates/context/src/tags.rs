@@ -74,7 +74,8 @@ pub(crate) fn extract(lang: Lang, tree: &Tree, text: &str, range: Range<usize>) 
     while let Some(m) = matches.next() {
         let Some(name) = m.captures.iter().find(|c| c.index == queries.name).map(|c| c.node) else { continue };
         let Some(node) = m.captures.iter().find(|c| c.index != queries.name).map(|c| c.node) else { continue };
-        let capture = queries.tags.capture_names()[m.captures.iter().find(|c| c.index != queries.name).unwrap().index as usize];
+        let capture =
+            queries.tags.capture_names()[m.captures.iter().find(|c| c.index != queries.name).unwrap().index as usize];
         if let Some(tag) = tag(lang, capture, name, node, text) {
             out.push(tag);
         }
@@ -158,14 +159,18 @@ fn variable_kind(declarator: Node<'_>) -> Option<TagKind> {
 }
 
 fn is_function_value(declarator: Node<'_>) -> bool {
-    declarator.child_by_field_name("value").is_some_and(|v| matches!(v.kind(), "arrow_function" | "function_expression" | "function"))
+    declarator
+        .child_by_field_name("value")
+        .is_some_and(|v| matches!(v.kind(), "arrow_function" | "function_expression" | "function"))
 }
 
 /// Whether `name` is the name being defined by its parent (a class, interface or type alias).
 fn defines(name: Node<'_>) -> bool {
     let Some(parent) = name.parent() else { return false };
-    matches!(parent.kind(), "class_declaration" | "abstract_class_declaration" | "interface_declaration" | "type_alias_declaration")
-        && parent.child_by_field_name("name").is_some_and(|n| n.id() == name.id())
+    matches!(
+        parent.kind(),
+        "class_declaration" | "abstract_class_declaration" | "interface_declaration" | "type_alias_declaration"
+    ) && parent.child_by_field_name("name").is_some_and(|n| n.id() == name.id())
 }
 
 fn container(node: Node<'_>, text: &str) -> Option<String> {
@@ -182,5 +187,9 @@ fn container(node: Node<'_>, text: &str) -> Option<String> {
 fn signature(text: &str) -> String {
     let line = text.lines().next().unwrap_or("").trim();
     let line = line.strip_suffix('{').unwrap_or(line).trim_end();
-    if line.chars().count() > 160 { format!("{}...", line.chars().take(157).collect::<String>()) } else { line.to_owned() }
+    if line.chars().count() > 160 {
+        format!("{}...", line.chars().take(157).collect::<String>())
+    } else {
+        line.to_owned()
+    }
 }

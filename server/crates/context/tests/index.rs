@@ -128,7 +128,10 @@ fn broken_code_is_input_not_an_error() {
     let broken = "export function broken() { return 1 +; }\nexport const ok = 2;\n";
     let issues = syntax_issues(Lang::TypeScript, broken);
     assert!(!issues.is_empty());
-    assert!(issues[0].range.start >= broken.find("+").unwrap() && issues[0].range.end <= broken.find(";").unwrap() + 1, "{issues:?}");
+    assert!(
+        issues[0].range.start >= broken.find("+").unwrap() && issues[0].range.end <= broken.find(";").unwrap() + 1,
+        "{issues:?}"
+    );
     // The rest of the file is still understood.
     let file = FileIndex::parse("a.ts", Lang::TypeScript, broken.into());
     assert!(file.definitions().any(|t| t.name == "ok"), "{:?}", file.tags());
@@ -206,8 +209,12 @@ fn cursor_context_names_the_enclosing_definition_and_what_it_uses() {
     let (path, offset) = fixture.cursor.unwrap();
     let context = repo.cursor_context(&path, offset).unwrap();
     let enclosing = context.enclosing.unwrap();
-    assert_eq!((enclosing.name.as_str(), enclosing.signature.as_str()), ("perimeter", "perimeter(): number { return mul(2, add(this.w, this.h)); }"));
-    let rendered: Vec<String> = context.references.iter().map(|(name, sites)| format!("{name} -> {}", sites[0].0)).collect();
+    assert_eq!(
+        (enclosing.name.as_str(), enclosing.signature.as_str()),
+        ("perimeter", "perimeter(): number { return mul(2, add(this.w, this.h)); }")
+    );
+    let rendered: Vec<String> =
+        context.references.iter().map(|(name, sites)| format!("{name} -> {}", sites[0].0)).collect();
     assert_eq!(rendered, ["mul -> src/math.ts", "add -> src/math.ts"]);
 
     // At module level there is no enclosing definition; the module's references are listed.
@@ -244,10 +251,34 @@ impl Rng {
 fn random_incremental_edits_give_the_same_tags_as_a_fresh_parse() {
     let seed_text = Fixture::parse(PROJECT).files.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>().join("\n");
     let snippets = [
-        "export ", "const ", "let ", "function f(x: number) { return g(x); }\n", "class K { m() { return new Rect(1, 2); } }\n", "{", "}", "(", ")",
-        ";\n", "é", "日本", "😀", " ", "\n", "interface I { a(): void }\n", "import { z } from './zed';\n", "async ", "type T = Rect;\n",
-        "<div>", "Búsqueda", "//", "/*", "*/", "\"", "'",
+        "export ",
+        "const ",
+        "let ",
+        "function f(x: number) { return g(x); }\n",
+        "class K { m() { return new Rect(1, 2); } }\n",
+        "{",
+        "}",
+        "(",
+        ")",
+        ";\n",
+        "é",
+        "日本",
+        "😀",
+        " ",
+        "\n",
+        "interface I { a(): void }\n",
+        "import { z } from './zed';\n",
+        "async ",
+        "type T = Rect;\n",
+        "<div>",
+        "Búsqueda",
+        "//",
+        "/*",
+        "*/",
+        "\"",
+        "'",
     ];
+    let names = ["alpha", "Beta", "gamma2", "délta", "日本", "Rect", "add"];
     let mut clean = 0;
     for (lang, path) in [(Lang::TypeScript, "a.ts"), (Lang::Tsx, "a.tsx")] {
         let mut rng = Rng(0x9e3779b97f4a7c15 ^ path.len() as u64);
@@ -255,13 +286,21 @@ fn random_incremental_edits_give_the_same_tags_as_a_fresh_parse() {
             let mut file = FileIndex::parse(path, lang, seed_text.clone());
             let mut text = seed_text.clone();
             for step in 0..25 {
-                // A random edit on char boundaries: delete a span, insert a snippet, or both.
-                let boundaries: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
-                let a = boundaries[rng.below(boundaries.len())];
-                let b = boundaries[rng.below(boundaries.len())];
-                let (start, end) = (a.min(b), a.max(b).min(a.min(b) + 40));
-                let end = *boundaries.iter().find(|&&x| x >= end).unwrap();
-                let insert = if rng.below(3) == 0 { "" } else { snippets[rng.below(snippets.len())] };
+                let (start, end, insert) = if round % 2 == 0 {
+                    // A random edit on char boundaries: delete a span, insert a snippet, or both.
+                    let boundaries: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+                    let a = boundaries[rng.below(boundaries.len())];
+                    let b = boundaries[rng.below(boundaries.len())];
+                    let (start, end) = (a.min(b), a.max(b).min(a.min(b) + 40));
+                    let end = *boundaries.iter().find(|&&x| x >= end).unwrap();
+                    let insert = if rng.below(3) == 0 { "" } else { snippets[rng.below(snippets.len())] };
+                    (start, end, insert)
+                } else {
+                    // A rename: one identifier (not a keyword) replaced by another; the code stays valid.
+                    let words = identifiers(&text);
+                    let (start, end) = words[rng.below(words.len())];
+                    (start, end, names[rng.below(names.len())])
+                };
                 text.replace_range(start..end, insert);
                 file.edit(start..end, insert);
                 assert_eq!(file.text(), text);
@@ -279,14 +318,21 @@ fn random_incremental_edits_give_the_same_tags_as_a_fresh_parse() {
                 // parser's business, so the comparison is for text without errors.
                 let fresh = FileIndex::parse(path, lang, text.clone());
                 if fresh.syntax_issues().is_empty() && file.syntax_issues().is_empty() {
-                    assert_eq!(file.tags(), fresh.tags(), "{path} round {round} step {step}: differs from a fresh parse\n{text}");
+                    assert_eq!(
+                        file.tags(),
+                        fresh.tags(),
+                        "{path} round {round} step {step}: differs from a fresh parse\n{text}"
+                    );
                     assert_eq!(file.imports(), fresh.imports(), "{path} round {round} step {step}: imports differ");
                     clean += 1;
                 }
             }
         }
     }
-    assert!(clean >= 100, "only {clean} edits left error-free text: the comparison with a fresh parse did not run enough");
+    assert!(
+        clean >= 100,
+        "only {clean} edits left error-free text: the comparison with a fresh parse did not run enough"
+    );
 }
 
 #[test]
@@ -300,4 +346,45 @@ fn the_index_follows_edits_and_removals() {
     repo.remove("src/geometry.ts");
     let map = repo.map(&MapRequest { tokens: 1000, ..Default::default() });
     assert!(!map.contains("Rect") && map.contains("renamed"), "{map}");
+}
+
+/// Byte spans of the identifiers in `text` that are not keywords.
+fn identifiers(text: &str) -> Vec<(usize, usize)> {
+    const KEYWORDS: &[&str] = &[
+        "export",
+        "function",
+        "return",
+        "const",
+        "let",
+        "class",
+        "new",
+        "import",
+        "from",
+        "number",
+        "void",
+        "public",
+        "constructor",
+        "this",
+        "interface",
+        "type",
+        "async",
+        "string",
+    ];
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+        let word = c.is_alphanumeric() || c == '_';
+        match (start, word) {
+            (None, true) => start = Some(i),
+            (Some(s), false) => {
+                let w = &text[s..i];
+                if !KEYWORDS.contains(&w) && !w.starts_with(|c: char| c.is_ascii_digit()) {
+                    out.push((s, i));
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    out
 }
