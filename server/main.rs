@@ -31,6 +31,16 @@ enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// Print the repo map of DIR: the files and signatures the agents see, ranked, within a token budget.
+    Map {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 2048)]
+        tokens: usize,
+        /// A workspace-relative file the map is ranked toward (repeatable).
+        #[arg(long)]
+        focus: Vec<String>,
+    },
     /// Check the configuration, the LLM provider, Docker and the sandbox image.
     Doctor {
         #[arg(long, default_value = ".")]
@@ -51,6 +61,7 @@ async fn main() {
             report(samokoder_engine::generate_command(&description, &dir, verbose).await)
         }
         Command::Test { dir, verbose } => report(samokoder_engine::test_command(&dir, verbose).await),
+        Command::Map { dir, tokens, focus } => report(samokoder_engine::map_command(&dir, tokens, &focus).await),
         Command::Doctor { dir } => report(samokoder_engine::doctor_command(&dir).await),
     };
     // Exit now: the runtime would otherwise wait for the thread blocked reading stdin.

@@ -77,3 +77,20 @@ async fn doctor_passes_with_a_provider_docker_and_the_image() {
     assert!(stdout.contains("ok   docker:") && stdout.contains("API 1."), "{stdout}");
     assert_eq!(llm.requests().len(), 1, "one minimal request");
 }
+
+#[tokio::test]
+async fn map_prints_what_the_agents_see_within_the_budget() {
+    let s = Sandboxed::new();
+    samokoder_test_utils::write_fixture(
+        s.root(),
+        "//- /src/math.ts\nexport function add(a: number, b: number) { return a + b; }\n//- /src/app.ts\nimport { add } from './math';\nexport function main() { return add(1, 2); }\n//- /src/other.ts\nexport function lonely() {}\n",
+    );
+    let out = samokoder(&s, None, &["map", s.root().to_str().unwrap(), "--tokens", "1000"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout.starts_with("src/math.ts:\n  export function add(a: number, b: number)"), "{stdout}");
+    let focused =
+        samokoder(&s, None, &["map", s.root().to_str().unwrap(), "--tokens", "12", "--focus", "src/other.ts"]);
+    let focused = String::from_utf8_lossy(&focused.stdout);
+    assert!(focused.starts_with("src/other.ts:") && focused.len() <= 48, "{focused}");
+}

@@ -8,4 +8,5 @@ mod architecture;
 mod headless;
 mod lifecycle;
 mod run;
+mod symbols;
 mod sync;

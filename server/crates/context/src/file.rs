@@ -101,6 +101,14 @@ impl FileIndex {
         extract(self.lang, &self.tree, &self.text, 0..self.text.len())
     }
 
+    /// The 0-based line of `offset` and the text of that line before it (to count it in any encoding).
+    pub fn line_prefix(&self, offset: usize) -> (u32, &str) {
+        let offset = offset.min(self.text.len());
+        let row = self.line_starts.partition_point(|&s| s <= offset).saturating_sub(1);
+        let start = self.line_starts[row];
+        (row as u32, self.text.get(start..offset).unwrap_or(""))
+    }
+
     /// Every ERROR and MISSING node, outermost first, in document order.
     pub fn syntax_issues(&self) -> Vec<SyntaxIssue> {
         crate::syntax_issues_of(self.tree.root_node(), &self.text)

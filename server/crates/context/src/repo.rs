@@ -22,6 +22,8 @@ pub struct MapRequest {
     pub mentioned: Vec<String>,
     /// Files not to list (their whole text is in the prompt already).
     pub exclude: Vec<String>,
+    /// Only files under this directory (workspace-relative), when set.
+    pub within: Option<String>,
 }
 
 /// A definition matching a workspace-symbol query.
@@ -142,7 +144,11 @@ impl RepoIndex {
     pub fn map(&self, request: &MapRequest) -> String {
         let ranked = self.rank_definitions(request);
         let excluded: HashSet<&str> = request.exclude.iter().map(String::as_str).collect();
-        let ranked: Vec<(&str, &str)> = ranked.into_iter().filter(|(p, _)| !excluded.contains(p)).collect();
+        let within = request.within.as_ref().map(|d| format!("{}/", d.trim_end_matches('/')));
+        let ranked: Vec<(&str, &str)> = ranked
+            .into_iter()
+            .filter(|(p, _)| !excluded.contains(p) && within.as_ref().is_none_or(|w| p.starts_with(w.as_str())))
+            .collect();
         // The most definitions whose rendering fits: a binary search over their number.
         let (mut lo, mut hi) = (0usize, ranked.len());
         let mut best = String::new();

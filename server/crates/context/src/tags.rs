@@ -146,11 +146,7 @@ fn tag(lang: Lang, capture: &str, name: Node<'_>, node: Node<'_>, text: &str) ->
 /// Variables count at module level (or exported): `const` and `let`/`var`.
 fn variable_kind(declarator: Node<'_>) -> Option<TagKind> {
     let declaration = declarator.parent()?;
-    let at_module_level = match declaration.parent()?.kind() {
-        "program" => true,
-        "export_statement" => true,
-        _ => false,
-    };
+    let at_module_level = matches!(declaration.parent()?.kind(), "program" | "export_statement");
     if !at_module_level {
         return None;
     }

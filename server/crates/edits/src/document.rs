@@ -13,6 +13,9 @@ use ropey::Rope;
 
 use crate::{LineIndex, PositionEncoding, Range};
 
+/// An applied edit: the byte range of the text before it, and what replaced that range.
+pub type ByteEdit = (std::ops::Range<usize>, String);
+
 /// One entry of a didChange: a replaced range (or the whole text when `range` is `None`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentChange {
@@ -45,11 +48,14 @@ pub struct Document {
     rope: Rope,
     version: i32,
     held: BTreeMap<i32, (Vec<ContentChange>, PositionEncoding)>,
+    /// The edits applied since the last [`Document::take_edits`], as byte ranges of the text before each
+    /// one, in order: what keeps an index of the text in step without reparsing it whole.
+    applied: Vec<ByteEdit>,
 }
 
 impl Document {
     pub fn new(text: &str, version: i32) -> Self {
-        Self { rope: Rope::from_str(text), version, held: BTreeMap::new() }
+        Self { rope: Rope::from_str(text), version, held: BTreeMap::new(), applied: Vec::new() }
     }
 
     pub fn version(&self) -> i32 {
@@ -110,21 +116,31 @@ impl Document {
 
     /// Replaces the whole text (e.g. after the file changed on disk and the editor reloaded it).
     pub fn replace(&mut self, text: &str, version: i32) {
+        self.applied.push((0..self.rope.len_bytes(), text.to_owned()));
         self.rope = Rope::from_str(text);
         self.version = version;
         self.held.clear();
     }
 
+    /// The edits applied since the last call (byte range of the text before each, and its new text).
+    pub fn take_edits(&mut self) -> Vec<ByteEdit> {
+        std::mem::take(&mut self.applied)
+    }
+
     fn apply(&mut self, version: i32, changes: &[ContentChange], enc: PositionEncoding) {
         for change in changes {
             match change.range {
-                None => self.rope = Rope::from_str(&change.text),
+                None => {
+                    self.applied.push((0..self.rope.len_bytes(), change.text.clone()));
+                    self.rope = Rope::from_str(&change.text);
+                }
                 Some(range) => {
                     let bytes = self.line_index().byte_range(range, enc);
                     let start = self.rope.byte_to_char(bytes.start);
                     let end = self.rope.byte_to_char(bytes.end);
                     self.rope.remove(start..end);
                     self.rope.insert(start, &change.text);
+                    self.applied.push((bytes, change.text.clone()));
                 }
             }
         }
@@ -176,6 +192,21 @@ mod tests {
             Ok(ChangeOutcome::Applied { version: 5 })
         );
         assert_eq!(doc.text(), "abcde");
+    }
+
+    #[test]
+    fn applied_edits_replay_to_the_same_text() {
+        let original = "é日😀x\nline two\n";
+        let mut doc = Document::new(original, 1);
+        doc.change(2, vec![edit(0, 4, 0, 5, "Y"), edit(1, 0, 1, 4, "LINE")], PositionEncoding::Utf16).unwrap();
+        doc.change(3, vec![ContentChange { range: None, text: "whole\n".into() }], PositionEncoding::Utf16).unwrap();
+        doc.change(4, vec![edit(0, 5, 0, 5, "!")], PositionEncoding::Utf16).unwrap();
+        let mut replayed = original.to_owned();
+        for (range, text) in doc.take_edits() {
+            replayed.replace_range(range, &text);
+        }
+        assert_eq!(replayed, doc.text());
+        assert!(doc.take_edits().is_empty());
     }
 
     #[test]

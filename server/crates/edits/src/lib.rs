@@ -13,6 +13,6 @@ mod jail;
 mod line_index;
 
 pub use change_set::{ChangeSet, FileChange, TextEdit, minimal_edits};
-pub use document::{ChangeOutcome, ContentChange, Document, DocumentError};
+pub use document::{ByteEdit, ChangeOutcome, ContentChange, Document, DocumentError};
 pub use jail::{DEFAULT_MAX_FILE_BYTES, Jail, JailError, Protection, RelPath};
 pub use line_index::{LineIndex, Position, PositionEncoding, Range};

@@ -89,6 +89,20 @@ async fn finish(engine: &Engine, frontend: &TerminalFrontend, outcome: Option<Re
     Ok(if outcome.status == RunStatus::Succeeded { 0 } else { 1 })
 }
 
+/// `samokoder map [DIR] --tokens N --focus FILE...`: the repo map the agents see.
+pub async fn map_command(dir: &Path, tokens: usize, focus: &[String]) -> Result<i32> {
+    let engine = Engine::new(dir)?;
+    engine.wait_indexed().await;
+    let request = samokoder_context::MapRequest { tokens, focus: focus.to_vec(), ..Default::default() };
+    let map = engine.index().read().map(&request);
+    let mut out = std::io::stdout().lock();
+    out.write_all(map.as_bytes())?;
+    if map.is_empty() {
+        let _ = writeln!(std::io::stderr(), "no TypeScript or JavaScript definitions found under {}", dir.display());
+    }
+    Ok(0)
+}
+
 /// `samokoder doctor`: configuration, provider (one real minimal request), Docker and the image.
 pub async fn doctor_command(dir: &Path) -> Result<i32> {
     let engine = Engine::new(dir)?;

@@ -8,6 +8,7 @@
 mod cli;
 pub mod config;
 mod headless;
+mod index;
 mod llm;
 pub mod logging;
 mod runs;
@@ -25,7 +26,7 @@ use samokoder_prompts::Prompts;
 use samokoder_sandbox::{DockerSandbox, Sandbox, SandboxConfig};
 use samokoder_store::{MemStore, SledStore, Store};
 
-pub use cli::{doctor_command, generate_command, test_command};
+pub use cli::{doctor_command, generate_command, map_command, test_command};
 pub use config::{Config, ConfigLayer};
 pub use headless::TerminalFrontend;
 pub use runs::RunInfo;
@@ -54,6 +55,8 @@ pub struct Engine {
     router: RwLock<Arc<Router>>,
     /// Problems in the LLM configuration (unknown roles, providers named but missing).
     pub llm_problems: RwLock<Vec<String>>,
+    /// The context index of the workspace, kept current in the background.
+    indexer: index::Indexer,
 }
 
 impl Engine {
@@ -82,6 +85,7 @@ impl Engine {
         };
         let (router, llm_problems) = llm::build_router(&config.llm, Arc::new(llm::StoreLog(store.clone())));
         Ok(Arc::new(Self {
+            indexer: index::Indexer::start(jail.root().to_owned()),
             router: RwLock::new(Arc::new(router)),
             llm_problems: RwLock::new(llm_problems),
             workspace: Mutex::new(workspace::Workspace::new(jail.clone())),
@@ -125,6 +129,9 @@ impl Engine {
     // --- documents -------------------------------------------------------------------------------
 
     pub fn open_document(&self, path: PathBuf, text: &str, version: i32) {
+        if let Some(rel) = self.jail.relativize(&path) {
+            self.indexer.send(index::IndexOp::Upsert(rel.to_string(), text.to_owned()));
+        }
         self.workspace.lock().open(path, text, version);
     }
 
@@ -135,21 +142,66 @@ impl Engine {
         changes: Vec<ContentChange>,
         enc: PositionEncoding,
     ) -> Result<ChangeOutcome, DocumentError> {
-        self.workspace.lock().change(path, version, changes, enc)
+        let mut workspace = self.workspace.lock();
+        let outcome = workspace.change(path, version, changes, enc);
+        self.forward_edits(&mut workspace);
+        outcome
     }
 
     /// Applies every held change (see `Document`): called before handling any message that is not a change.
     pub fn release_held_changes(&self) -> bool {
-        self.workspace.lock().release_held()
+        let mut workspace = self.workspace.lock();
+        let any = workspace.release_held();
+        if any {
+            self.forward_edits(&mut workspace);
+        }
+        any
+    }
+
+    fn forward_edits(&self, workspace: &mut workspace::Workspace) {
+        for (path, edits) in workspace.take_edits() {
+            if let Some(rel) = self.jail.relativize(&path) {
+                self.indexer.send(index::IndexOp::Edit(rel.to_string(), edits));
+            }
+        }
     }
 
     pub fn close_document(&self, path: &Path) {
         self.workspace.lock().close(path);
+        self.reload_from_disk(path);
     }
 
-    /// The file was saved, or changed on disk: the disk is the truth for it again.
+    /// The file was saved: the disk is the truth for it again.
     pub fn file_saved(&self, path: &Path) {
         self.workspace.lock().saved(path);
+    }
+
+    /// The file changed on disk (created, changed or deleted by another tool).
+    pub fn file_changed_on_disk(&self, path: &Path) {
+        let open = {
+            let mut workspace = self.workspace.lock();
+            workspace.saved(path);
+            workspace.text(path).is_some()
+        };
+        if !open {
+            self.reload_from_disk(path);
+        }
+    }
+
+    fn reload_from_disk(&self, path: &Path) {
+        if let Some(rel) = self.jail.relativize(path) {
+            self.indexer.send(index::IndexOp::Reload(rel.to_string()));
+        }
+    }
+
+    /// The context index as it stands (it may lag the last edit by the time a parse takes).
+    pub fn index(&self) -> Arc<RwLock<samokoder_context::RepoIndex>> {
+        self.indexer.index.clone()
+    }
+
+    /// Waits until the first scan of the workspace is indexed.
+    pub async fn wait_indexed(&self) {
+        self.indexer.wait_ready().await;
     }
 
     pub fn document_text(&self, path: &Path) -> Option<(String, i32)> {
@@ -168,7 +220,14 @@ impl Engine {
 
     /// The client applied `changes`: until it saves them or opens the files, they live in its buffers only.
     pub fn edits_accepted(&self, changes: &ChangeSet) {
-        self.workspace.lock().accepted(changes);
+        let mut workspace = self.workspace.lock();
+        workspace.accepted(changes);
+        for change in &changes.changes {
+            // Open documents hear of it through the editor's didChange.
+            if workspace.text(&self.jail.abs(&change.path)).is_none() {
+                self.indexer.send(index::IndexOp::Upsert(change.path.to_string(), change.text.clone()));
+            }
+        }
     }
 
     pub fn jail(&self) -> &Jail {
@@ -233,6 +292,7 @@ impl Engine {
             id: RunId::new(),
             jail: self.jail.clone(),
             llm: self.router(),
+            index: self.index(),
             budget: Arc::new(Budget::new(config.llm.budget.max_usd, config.llm.budget.max_tokens)),
             sandbox: self.sandbox(&config),
             store: self.store.clone(),

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use samokoder_edits::{
-    ChangeOutcome, ChangeSet, ContentChange, Document, DocumentError, Jail, PositionEncoding, TextEdit, minimal_edits,
+    ByteEdit, ChangeOutcome, ChangeSet, ContentChange, Document, DocumentError, Jail, PositionEncoding, TextEdit,
+    minimal_edits,
 };
 
 /// One file's part of a workspace edit, in byte offsets of `base`.
@@ -66,6 +67,17 @@ impl Workspace {
             any |= doc.release_held();
         }
         any
+    }
+
+    /// The edits applied to open documents since the last call, per document.
+    pub fn take_edits(&mut self) -> Vec<(PathBuf, Vec<ByteEdit>)> {
+        self.docs
+            .iter_mut()
+            .filter_map(|(path, doc)| {
+                let edits = doc.take_edits();
+                (!edits.is_empty()).then(|| (path.clone(), edits))
+            })
+            .collect()
     }
 
     pub fn close(&mut self, path: &Path) {

@@ -29,6 +29,8 @@ pub(crate) fn server_capabilities(enc: PositionEncoding) -> lsp::ServerCapabilit
             commands: COMMANDS.iter().map(|c| c.to_string()).collect(),
             work_done_progress_options: lsp::WorkDoneProgressOptions { work_done_progress: Some(true) },
         }),
+        document_symbol_provider: Some(lsp::OneOf::Left(true)),
+        workspace_symbol_provider: Some(lsp::OneOf::Left(true)),
         experimental: Some(serde_json::json!({ "samokoderStatus": true, "samokoderRuns": true })),
         ..Default::default()
     }

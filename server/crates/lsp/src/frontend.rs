@@ -181,10 +181,10 @@ impl Frontend for LspFrontend {
         if !(caps.document_changes && caps.create_files) {
             // The client cannot create files: new files go to disk through the jail, edits to the client.
             for p in &planned {
-                if let PlannedEdit::Create { path, text } = p {
-                    if let Some(rel) = self.engine.jail().relativize(path) {
-                        created_on_disk.changes.push(FileChange { path: rel, text: text.clone() });
-                    }
+                if let PlannedEdit::Create { path, text } = p
+                    && let Some(rel) = self.engine.jail().relativize(path)
+                {
+                    created_on_disk.changes.push(FileChange { path: rel, text: text.clone() });
                 }
             }
             self.engine.jail().write(&created_on_disk, false)?;

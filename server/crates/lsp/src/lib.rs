@@ -99,10 +99,10 @@ pub async fn serve_stdio() -> Ending {
         _ = exit.notified() => tracing::info!("exit notification"),
     }
     // After `shutdown` this is already done (and cheap to repeat); after an abrupt end it is not.
-    if let Some(engine) = engine_slot.get() {
-        if tokio::time::timeout(std::time::Duration::from_secs(10), engine.shutdown()).await.is_err() {
-            tracing::warn!("the sandbox was not cleaned up within 10 s");
-        }
+    if let Some(engine) = engine_slot.get()
+        && tokio::time::timeout(std::time::Duration::from_secs(10), engine.shutdown()).await.is_err()
+    {
+        tracing::warn!("the sandbox was not cleaned up within 10 s");
     }
     if shutdown_requested.load(Ordering::SeqCst) { Ending::Clean } else { Ending::Abrupt }
 }

@@ -16,6 +16,15 @@ pub(crate) fn encoding_kind(enc: PositionEncoding) -> lsp::PositionEncodingKind 
     }
 }
 
+/// The length of `text` in the encoding's units.
+pub(crate) fn units(text: &str, enc: PositionEncoding) -> u32 {
+    match enc {
+        PositionEncoding::Utf8 => text.len() as u32,
+        PositionEncoding::Utf16 => text.encode_utf16().count() as u32,
+        PositionEncoding::Utf32 => text.chars().count() as u32,
+    }
+}
+
 pub(crate) fn position(p: Position) -> lsp::Position {
     lsp::Position::new(p.line, p.character)
 }

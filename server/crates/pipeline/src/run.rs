@@ -2,18 +2,17 @@
 //! `run_tests`. Each records itself in the store, reports progress from begin to end, and fails with a
 //! message that says what to do.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
 use parking_lot::Mutex;
-use samokoder_context::{Lang, parse};
+use samokoder_context::{Lang, MapRequest, RepoIndex, syntax_issues};
 use samokoder_edits::{ChangeSet, FileChange, Jail};
 use samokoder_llm::{AgentRole, Budget, CallContext, ChatRequest, Message, Router, StreamEvent, Usage};
 use samokoder_prompts::Prompts;
-use samokoder_sandbox::{Location, RunRequest, Sandbox, TestReport, WORKDIR, collect_files, parse_test_output};
+use samokoder_sandbox::{Location, RunRequest, Sandbox, TestReport, WORKDIR, parse_test_output};
 use samokoder_store::{RunRecord, RunStatus, StepRecord, Store};
 use serde_json::json;
 
@@ -56,8 +55,8 @@ pub struct RunSettings {
     pub test_idle_timeout: Option<Duration>,
     /// The Node major version the prompts target.
     pub node_major: u32,
-    /// At most this many files are listed in the prompt's project map.
-    pub max_map_files: usize,
+    /// Token budget of the repo map in prompts.
+    pub map_tokens: usize,
 }
 
 impl Default for RunSettings {
@@ -67,7 +66,7 @@ impl Default for RunSettings {
             test_timeout: Duration::from_secs(120),
             test_idle_timeout: Some(Duration::from_secs(60)),
             node_major: 20,
-            max_map_files: 200,
+            map_tokens: 2048,
         }
     }
 }
@@ -80,6 +79,8 @@ pub struct RunContext {
     pub llm: Arc<Router>,
     /// This run's limits on money and tokens.
     pub budget: Arc<Budget>,
+    /// The workspace's context index (the repo map comes from it), kept current by the engine.
+    pub index: Arc<parking_lot::RwLock<RepoIndex>>,
     pub sandbox: Arc<dyn Sandbox>,
     pub store: Arc<dyn Store>,
     pub prompts: Prompts,
@@ -180,7 +181,7 @@ async fn write_files(ctx: &RunContext, description: &str, subdir: Option<&str>) 
     }
     let fe = &ctx.frontend;
     fe.progress(&ctx.id, Progress::Report { message: "reading the workspace".into(), percentage: Some(5) });
-    let (map, has_package_json) = project_map(ctx, subdir).await?;
+    let (map, has_package_json) = project_map(ctx, subdir, description);
     let vars = json!({
         "description": description,
         "files": map,
@@ -274,7 +275,7 @@ async fn write_files(ctx: &RunContext, description: &str, subdir: Option<&str>) 
     ctx.jail.validate(&changes, false).map_err(|e| anyhow!("{e}; nothing was written"))?;
     for change in &changes.changes {
         if let Some(lang) = Lang::from_path(change.path.as_str()) {
-            let issues = parse(lang, &change.text).syntax_issues(&change.text);
+            let issues = syntax_issues(lang, &change.text);
             if let Some(first) = issues.first() {
                 let line = change.text[..first.range.start].matches('\n').count() + 1;
                 fe.log(&ctx.id, "code_monkey", &format!("warning: {}:{line}: {}\n", change.path, first.message));
@@ -356,33 +357,30 @@ async fn test_step(ctx: &RunContext, subdir: Option<&str>) -> Result<RunOutcome>
     Ok(RunOutcome { status, summary, files: vec![], report: Some(report), usage: Usage::default() })
 }
 
-/// A short map of the project for the prompt: each source file with its top-level definitions.
-async fn project_map(ctx: &RunContext, subdir: Option<&str>) -> Result<(String, bool)> {
-    let root: PathBuf = ctx.jail.root().to_owned();
-    let overlay = ctx.frontend.overlay();
-    let max = ctx.settings.max_map_files;
+/// The repo map for the prompt, ranked toward what the editor holds and what the description names, with
+/// paths relative to `subdir`; and whether the project has a package.json.
+fn project_map(ctx: &RunContext, subdir: Option<&str>, description: &str) -> (String, bool) {
     let prefix = subdir.map(|d| format!("{d}/")).unwrap_or_default();
-    tokio::task::spawn_blocking(move || -> Result<(String, bool)> {
-        let mut files = collect_files(&root, &overlay, &[])?;
-        files.retain(|f| f.path.starts_with(&prefix));
-        for f in &mut files {
-            f.path = f.path[prefix.len()..].to_owned();
-        }
-        let has_package_json = files.iter().any(|f| f.path == "package.json");
-        let mut map = String::new();
-        for file in files.iter().take(max) {
-            map.push_str(&file.path);
-            map.push('\n');
-            if let (Some(lang), Ok(text)) = (Lang::from_path(&file.path), std::str::from_utf8(&file.contents)) {
-                for symbol in parse(lang, text).outline(text) {
-                    map.push_str(&format!("  {}{}\n", if symbol.exported { "export " } else { "" }, symbol.signature));
-                }
-            }
-        }
-        if files.len() > max {
-            map.push_str(&format!("... and {} more files\n", files.len() - max));
-        }
-        Ok((map, has_package_json))
-    })
-    .await?
+    let overlay = ctx.frontend.overlay();
+    let request = MapRequest {
+        tokens: ctx.settings.map_tokens,
+        focus: overlay.keys().filter(|p| p.starts_with(&prefix)).cloned().collect(),
+        mentioned: description
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|w| w.chars().count() >= 3)
+            .map(str::to_owned)
+            .collect(),
+        within: subdir.map(str::to_owned),
+        ..Default::default()
+    };
+    let map = ctx.index.read().map(&request);
+    let map = if prefix.is_empty() {
+        map
+    } else {
+        map.lines().map(|l| l.strip_prefix(&prefix).unwrap_or(l)).collect::<Vec<_>>().join("\n")
+    };
+    let package = format!("{prefix}package.json");
+    let has_package_json = overlay.contains_key(&package)
+        || ctx.jail.check(&package).ok().and_then(|p| ctx.jail.read(&p).ok().flatten()).is_some();
+    (map, has_package_json)
 }

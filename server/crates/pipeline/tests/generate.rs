@@ -113,11 +113,15 @@ fn setup(server: &ScriptedLlm, frontend: RecordingFrontend, output: &str, exit: 
     let frontend = Arc::new(frontend);
     let sandbox = Arc::new(FakeSandbox { output: output.into(), exit, seen: Mutex::default() });
     let store = Arc::new(MemStore::default());
+    // What the engine's indexer would hold for a workspace with one existing module.
+    let mut index = samokoder_context::RepoIndex::new();
+    index.upsert("src/existing.ts", "export function helper(x: number): number { return x; }\n".into());
     let ctx = RunContext {
         id: RunId::new(),
         jail: Jail::new(dir.path()).unwrap(),
         llm: Arc::new(router),
         budget: Arc::new(Budget::unlimited()),
+        index: Arc::new(parking_lot::RwLock::new(index)),
         sandbox: sandbox.clone(),
         store: store.clone(),
         prompts: Prompts::new(Some(dir.path())),
@@ -135,7 +139,12 @@ async fn generate_applies_files_then_tests_what_the_editor_holds() {
 
     assert_eq!(outcome.status, RunStatus::TestsFailed);
     assert_eq!(outcome.files, ["package.json", "src/sum.js", "test/sum.test.js"]);
-    assert!(server.requests()[0].prompt().contains("a sum function with tests"));
+    let prompt = server.requests()[0].prompt();
+    assert!(prompt.contains("a sum function with tests"));
+    assert!(
+        prompt.contains("src/existing.ts:\n  export function helper(x: number): number"),
+        "the repo map is in the prompt: {prompt}"
+    );
     // The sandbox saw the applied (unsaved) files, not an empty disk.
     let seen = &s.sandbox.seen.lock().unwrap()[0];
     assert!(seen["src/sum.js"].contains("return a + b"));

@@ -20,15 +20,20 @@ pub struct WorkspaceFile {
     pub executable: bool,
 }
 
-/// The workspace's files, with `overlay` replacing or adding content, sorted by path. Directories in
-/// `include` are sent although they are normally skipped.
-pub fn collect_files(
-    root: &Path,
-    overlay: &BTreeMap<String, String>,
-    include: &[String],
-) -> Result<Vec<WorkspaceFile>> {
+/// A file of the workspace as the walk found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkedFile {
+    /// Workspace-relative, `/`-separated.
+    pub path: String,
+    pub abs: std::path::PathBuf,
+    pub size: u64,
+    pub executable: bool,
+}
+
+/// The workspace's files as a project tool sees them: `.gitignore` respected, dependency and build
+/// directories skipped (unless named in `include`), symlinks not followed. Sorted by path.
+pub fn walk_workspace(root: &Path, include: &[String]) -> Result<Vec<WalkedFile>> {
     let include: Vec<String> = include.to_vec();
-    let mut files: BTreeMap<String, WorkspaceFile> = BTreeMap::new();
     let walker = ignore::WalkBuilder::new(root)
         .hidden(false)
         .git_ignore(true)
@@ -42,31 +47,43 @@ pub fn collect_files(
             })
         })
         .build();
+    let mut out = Vec::new();
     for entry in walker {
         let entry =
             entry.map_err(|e| SandboxError::Workspace { path: root.display().to_string(), message: e.to_string() })?;
         if !entry.file_type().is_some_and(|t| t.is_file()) {
             continue; // directories are implied; symlinks are not followed out of the workspace
         }
-        let Ok(rel) = entry.path().strip_prefix(root) else {
-            continue;
-        };
-        let Some(rel) = rel.to_str().map(|s| s.replace('\\', "/")) else {
-            continue;
-        };
+        let Ok(rel) = entry.path().strip_prefix(root) else { continue };
+        let Some(rel) = rel.to_str().map(|s| s.replace('\\', "/")) else { continue };
         let meta =
             entry.metadata().map_err(|e| SandboxError::Workspace { path: rel.clone(), message: e.to_string() })?;
-        if meta.len() > MAX_FILE_BYTES {
-            tracing::warn!(path = %rel, bytes = meta.len(), "not syncing an oversized file");
-            continue;
-        }
-        let contents = std::fs::read(entry.path())
-            .map_err(|e| SandboxError::Workspace { path: rel.clone(), message: e.to_string() })?;
         #[cfg(unix)]
         let executable = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 != 0;
         #[cfg(not(unix))]
         let executable = false;
-        files.insert(rel.clone(), WorkspaceFile { path: rel, contents, executable });
+        out.push(WalkedFile { path: rel, abs: entry.path().to_owned(), size: meta.len(), executable });
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// The workspace's files, with `overlay` replacing or adding content, sorted by path. Directories in
+/// `include` are sent although they are normally skipped.
+pub fn collect_files(
+    root: &Path,
+    overlay: &BTreeMap<String, String>,
+    include: &[String],
+) -> Result<Vec<WorkspaceFile>> {
+    let mut files: BTreeMap<String, WorkspaceFile> = BTreeMap::new();
+    for walked in walk_workspace(root, include)? {
+        if walked.size > MAX_FILE_BYTES {
+            tracing::warn!(path = %walked.path, bytes = walked.size, "not syncing an oversized file");
+            continue;
+        }
+        let contents = std::fs::read(&walked.abs)
+            .map_err(|e| SandboxError::Workspace { path: walked.path.clone(), message: e.to_string() })?;
+        files.insert(walked.path.clone(), WorkspaceFile { path: walked.path, contents, executable: walked.executable });
     }
     for (path, text) in overlay {
         let executable = files.get(path).is_some_and(|f| f.executable);

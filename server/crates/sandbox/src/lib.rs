@@ -23,7 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use docker::{DockerSandbox, LABEL};
-pub use files::{WorkspaceFile, collect_files};
+pub use files::{WalkedFile, WorkspaceFile, collect_files, walk_workspace};
 pub use output::CappedOutput;
 pub use results::{Location, TestFailure, TestReport, parse_test_output};
 pub use sync::SyncPlan;

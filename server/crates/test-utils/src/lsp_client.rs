@@ -377,10 +377,10 @@ async fn read_loop(stdout: ChildStdout, shared: Arc<Shared>) {
             }
             continue;
         }
-        if msg.get("id").is_some() {
-            if let Some(result) = answer_server_request(&shared, &msg) {
-                let _ = send(&shared, json!({"jsonrpc": "2.0", "id": msg["id"], "result": result})).await;
-            }
+        if msg.get("id").is_some()
+            && let Some(result) = answer_server_request(&shared, &msg)
+        {
+            let _ = send(&shared, json!({"jsonrpc": "2.0", "id": msg["id"], "result": result})).await;
         }
         shared.inbox.lock().unwrap().push(msg);
         shared.arrived.notify_waiters();
@@ -462,12 +462,13 @@ fn uri_path(uri: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&raw[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&raw[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;

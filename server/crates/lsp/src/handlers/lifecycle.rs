@@ -18,10 +18,10 @@ pub(crate) fn initialize(backend: &Backend, params: lsp::InitializeParams) -> Re
         .ok_or_else(|| invalid_params("no workspace folder, rootUri or current directory: open a folder"))?;
     let engine = Engine::new(&root).map_err(|e| invalid_params(format!("{e:#}")))?;
     let mut problems = engine.config_problems.clone();
-    if let Some(options) = params.initialization_options.as_ref().filter(|o| !o.is_null()) {
-        if let Err(e) = engine.set_editor_settings(options) {
-            problems.push(format!("initializationOptions ignored: {e}"));
-        }
+    if let Some(options) = params.initialization_options.as_ref().filter(|o| !o.is_null())
+        && let Err(e) = engine.set_editor_settings(options)
+    {
+        problems.push(format!("initializationOptions ignored: {e}"));
     }
     if let Some(p) = &engine.store_problem {
         problems.push(p.clone());
@@ -81,10 +81,10 @@ fn fetch_configuration(backend: &Backend) {
         let item = lsp::ConfigurationItem { scope_uri: None, section: Some("samokoder".into()) };
         match tokio::time::timeout(Duration::from_secs(10), client.configuration(vec![item])).await {
             Ok(Ok(values)) => {
-                if let Some(value) = values.first().filter(|v| !v.is_null()) {
-                    if let Err(e) = engine.set_editor_settings(value) {
-                        outbox.message(lsp::MessageType::WARNING, format!("Samokoder: settings ignored: {e}"));
-                    }
+                if let Some(value) = values.first().filter(|v| !v.is_null())
+                    && let Err(e) = engine.set_editor_settings(value)
+                {
+                    outbox.message(lsp::MessageType::WARNING, format!("Samokoder: settings ignored: {e}"));
                 }
             }
             outcome => tracing::warn!(?outcome, "workspace/configuration failed"),
@@ -96,10 +96,10 @@ pub(crate) fn did_change_configuration(backend: &Backend, params: lsp::DidChange
     let settings = params.settings;
     let from_params = settings.is_object() && settings.get("samokoder").is_some();
     if from_params {
-        if let Some(engine) = backend.engine.get() {
-            if let Err(e) = engine.set_editor_settings(&settings) {
-                backend.outbox.message(lsp::MessageType::WARNING, format!("Samokoder: settings ignored: {e}"));
-            }
+        if let Some(engine) = backend.engine.get()
+            && let Err(e) = engine.set_editor_settings(&settings)
+        {
+            backend.outbox.message(lsp::MessageType::WARNING, format!("Samokoder: settings ignored: {e}"));
         }
     } else {
         // The pull model: the notification only says "something changed".

@@ -4,6 +4,7 @@ mod code_action;
 mod commands;
 mod custom;
 mod lifecycle;
+mod symbols;
 mod text_sync;
 
 use tower_lsp::LanguageServer;
@@ -48,6 +49,14 @@ impl LanguageServer for Backend {
 
     async fn did_change_configuration(&self, params: lsp::DidChangeConfigurationParams) {
         lifecycle::did_change_configuration(self, params);
+    }
+
+    async fn document_symbol(&self, params: lsp::DocumentSymbolParams) -> Result<Option<lsp::DocumentSymbolResponse>> {
+        symbols::document_symbol(self, params)
+    }
+
+    async fn symbol(&self, params: lsp::WorkspaceSymbolParams) -> Result<Option<Vec<lsp::SymbolInformation>>> {
+        symbols::workspace_symbol(self, params)
     }
 
     async fn code_action(&self, params: lsp::CodeActionParams) -> Result<Option<lsp::CodeActionResponse>> {

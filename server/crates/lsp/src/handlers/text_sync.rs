@@ -55,7 +55,7 @@ pub(crate) fn did_change_watched_files(backend: &Backend, params: lsp::DidChange
     let Ok(engine) = backend.engine() else { return };
     for change in params.changes {
         if let Some(path) = from_proto::path(&change.uri) {
-            engine.file_saved(&path);
+            engine.file_changed_on_disk(&path);
         }
     }
 }
