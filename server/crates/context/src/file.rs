@@ -6,17 +6,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
 
-use tree_sitter::{InputEdit, Parser, Point, QueryCursor, StreamingIterator, Tree};
+use tree_sitter::{InputEdit, Parser, Point, Tree};
 
-use crate::tags::{Tag, TagKind, extract};
+use crate::tags::{Import, Tag, TagKind, extract};
 use crate::{Lang, SyntaxIssue};
-
-/// A module specifier the file imports (`./util`, `react`), with the statement or call it is in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Import {
-    pub specifier: String,
-    pub node_range: Range<usize>,
-}
 
 /// A parsed file and what it defines, references and imports.
 pub struct FileIndex {
@@ -28,7 +21,14 @@ pub struct FileIndex {
     line_starts: Vec<usize>,
     tags: Vec<Tag>,
     imports: Vec<Import>,
+    /// A bundle (see [`BUNDLE_BYTES`]): indexed shallowly.
+    bundle: bool,
 }
+
+/// Files larger than this are bundles (a compiler concatenated into one file, say): only the definitions in
+/// their outer levels are indexed, and no references. Their hundreds of thousands of names would swamp the
+/// map and cost more than every other file together, for no insight a prompt can use.
+pub const BUNDLE_BYTES: usize = 1024 * 1024;
 
 thread_local! {
     static PARSERS: RefCell<HashMap<Lang, Parser>> = RefCell::new(HashMap::new());
@@ -71,14 +71,18 @@ impl FileIndex {
     pub fn parse(path: &str, lang: Lang, text: String) -> Self {
         let tree = parse_text(lang, &text, None);
         let line_starts = line_starts(&text);
-        let all = 0..text.len();
-        let tags = extract(lang, &tree, &text, all.clone());
-        let imports = imports(lang, &tree, &text, all);
-        Self { path: path.to_owned(), lang, text, tree, line_starts, tags, imports }
+        let bundle = text.len() > BUNDLE_BYTES;
+        let (tags, imports) = extract(lang, &tree, &text, 0..text.len(), bundle);
+        Self { path: path.to_owned(), lang, text, tree, line_starts, tags, imports, bundle }
     }
 
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// Whether the file is indexed as a bundle (definitions in its outer levels only, no references).
+    pub fn is_bundle(&self) -> bool {
+        self.bundle
     }
 
     /// Every definition and reference, in document order.
@@ -98,7 +102,7 @@ impl FileIndex {
     /// and debugging; the index itself never needs it).
     #[doc(hidden)]
     pub fn tags_from_scratch(&self) -> Vec<Tag> {
-        extract(self.lang, &self.tree, &self.text, 0..self.text.len())
+        extract(self.lang, &self.tree, &self.text, 0..self.text.len(), self.bundle).0
     }
 
     /// The 0-based line of `offset` and the text of that line before it (to count it in any encoding).
@@ -180,7 +184,7 @@ impl FileIndex {
         // (a tag right next to an edit can change with it: `export ` typed before a function).
         let stale = |r: &Range<usize>| r.is_empty() || regions.iter().any(|g| r.start <= g.end && g.start <= r.end);
 
-        let mut tags: Vec<Tag> = std::mem::take(&mut self.tags)
+        let tags: Vec<Tag> = std::mem::take(&mut self.tags)
             .into_iter()
             .map(|mut t| {
                 t.node_range = shift(&t.node_range);
@@ -189,7 +193,7 @@ impl FileIndex {
             })
             .filter(|t| !stale(&t.node_range) && !stale(&t.name_range))
             .collect();
-        let mut found: Vec<Import> = std::mem::take(&mut self.imports)
+        let found: Vec<Import> = std::mem::take(&mut self.imports)
             .into_iter()
             .map(|mut i| {
                 i.node_range = shift(&i.node_range);
@@ -197,20 +201,21 @@ impl FileIndex {
             })
             .filter(|i| !stale(&i.node_range))
             .collect();
+        let (mut fresh_tags, mut fresh_imports) = (Vec::new(), Vec::new());
         for region in &regions {
             // One byte wider than what was dropped: the query cursor keeps only nodes that overlap its range.
             let query = region.start.saturating_sub(1)..(region.end + 1).min(len);
-            tags.extend(
-                extract(self.lang, &self.tree, &self.text, query.clone())
-                    .into_iter()
-                    .filter(|t| stale(&t.node_range) || stale(&t.name_range)),
-            );
-            found
-                .extend(imports(self.lang, &self.tree, &self.text, query).into_iter().filter(|i| stale(&i.node_range)));
+            let (t, i) = extract(self.lang, &self.tree, &self.text, query, self.bundle);
+            fresh_tags.extend(t.into_iter().filter(|t| stale(&t.node_range) || stale(&t.name_range)));
+            fresh_imports.extend(i.into_iter().filter(|i| stale(&i.node_range)));
         }
-        tags.sort_by_key(|t| (t.name_range.start, t.is_definition()));
+        // The kept ones are still in order (shifting is monotonic): merge, no full sort of a big file.
+        let key = |t: &Tag| (t.name_range.start, t.is_definition());
+        fresh_tags.sort_by_key(key);
+        let mut tags = merge_sorted(tags, fresh_tags, key);
         tags.dedup_by(|a, b| a.name_range == b.name_range && a.kind == b.kind);
-        found.sort_by_key(|i| i.node_range.start);
+        fresh_imports.sort_by_key(|i| i.node_range.start);
+        let mut found = merge_sorted(found, fresh_imports, |i| i.node_range.start);
         found.dedup();
         self.tags = tags;
         self.imports = found;
@@ -253,6 +258,20 @@ impl FileIndex {
     }
 }
 
+fn merge_sorted<T, K: Ord>(a: Vec<T>, b: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => key(x) <= key(y),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return out,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
+    }
+}
+
 fn line_starts(text: &str) -> Vec<usize> {
     std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect()
 }
@@ -266,34 +285,5 @@ fn merge(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
             _ => out.push(r),
         }
     }
-    out
-}
-
-fn imports(lang: Lang, tree: &Tree, text: &str, range: Range<usize>) -> Vec<Import> {
-    let queries = lang.queries();
-    let mut cursor = QueryCursor::new();
-    cursor.set_byte_range(range);
-    let mut out = Vec::new();
-    let mut matches = cursor.matches(&queries.imports, tree.root_node(), text.as_bytes());
-    while let Some(m) = matches.next() {
-        if let Some(req) = m.captures.iter().find(|c| c.index == queries.require)
-            && text.get(req.node.byte_range()) != Some("require")
-        {
-            continue;
-        }
-        let Some(source) = m.captures.iter().find(|c| c.index == queries.source) else { continue };
-        // The statement or call holding the specifier: the string's parent's parent.
-        let holder = source
-            .node
-            .parent()
-            .and_then(|s| s.parent())
-            .map(|n| if n.kind() == "arguments" { n.parent().unwrap_or(n) } else { n });
-        out.push(Import {
-            specifier: text[source.node.byte_range()].to_owned(),
-            node_range: holder.map_or(source.node.byte_range(), |n| n.byte_range()),
-        });
-    }
-    out.sort_by_key(|i| i.node_range.start);
-    out.dedup();
     out
 }

@@ -45,9 +45,9 @@ const TAGS: &str = include_str!("../queries/tags.scm");
 const JSX: &str = include_str!("../queries/jsx.scm");
 const IMPORTS: &str = include_str!("../queries/imports.scm");
 
+/// The tag and import queries as one: a single pass over the tree finds both.
 pub(crate) struct Queries {
-    pub tags: Query,
-    pub imports: Query,
+    pub query: Query,
     pub name: u32,
     pub source: u32,
     pub require: u32,
@@ -56,12 +56,10 @@ pub(crate) struct Queries {
 impl Queries {
     fn new(lang: Lang, jsx: bool) -> Self {
         let language = lang.language();
-        let source = if jsx { format!("{TAGS}\n{JSX}") } else { TAGS.to_owned() };
-        let tags = Query::new(&language, &source).expect("the tag queries match the bundled grammar");
-        let imports = Query::new(&language, IMPORTS).expect("the import queries match the bundled grammar");
-        let name = tags.capture_index_for_name("name").expect("queries capture @name");
-        let source = imports.capture_index_for_name("source").expect("queries capture @source");
-        let require = imports.capture_index_for_name("require").expect("queries capture @require");
-        Self { tags, imports, name, source, require }
+        let source = if jsx { format!("{TAGS}\n{JSX}\n{IMPORTS}") } else { format!("{TAGS}\n{IMPORTS}") };
+        let query = Query::new(&language, &source).expect("the queries match the bundled grammar");
+        let index = |name: &str| query.capture_index_for_name(name).expect("the queries capture it");
+        let (name, source, require) = (index("name"), index("source"), index("require"));
+        Self { query, name, source, require }
     }
 }

@@ -17,11 +17,11 @@ use std::ops::Range;
 
 use tree_sitter::Node;
 
-pub use file::{FileIndex, Import};
+pub use file::FileIndex;
 pub use lang::Lang;
 pub use repo::{CursorContext, MapRequest, RepoIndex, SymbolMatch};
 pub use resolve::resolve_import;
-pub use tags::{Tag, TagKind};
+pub use tags::{Import, Tag, TagKind};
 
 /// A syntax problem: an ERROR node (unexpected text) or a MISSING one (expected text absent).
 #[derive(Debug, Clone, PartialEq, Eq)]

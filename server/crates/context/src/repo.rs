@@ -44,17 +44,20 @@ pub struct CursorContext {
     pub references: Vec<(String, Vec<(String, String)>)>,
 }
 
+/// A file's identifiers (interned) with how many times it defines / references each, sorted by identifier.
 #[derive(Default)]
 struct FileTables {
-    /// Identifier -> how many times the file defines / references it.
-    defs: HashMap<String, u32>,
-    refs: HashMap<String, u32>,
+    defs: Vec<(u32, u32)>,
+    refs: Vec<(u32, u32)>,
 }
 
 #[derive(Default)]
 pub struct RepoIndex {
     files: BTreeMap<String, FileIndex>,
     tables: HashMap<String, FileTables>,
+    /// Identifier -> number, and back. Only grows.
+    interned: HashMap<String, u32>,
+    names: Vec<String>,
     /// Resolved imports per file; recomputed when a file is added or removed, or the file changes.
     resolved: Mutex<HashMap<String, Vec<String>>>,
     /// The last ranking (by path), to start the next one from.
@@ -92,7 +95,8 @@ impl RepoIndex {
     /// Adds a file parsed elsewhere (in parallel).
     pub fn insert(&mut self, file: FileIndex, added: bool) {
         let path = file.path.clone();
-        self.tables.insert(path.clone(), tables(&file));
+        let tables = self.tables_of(&file);
+        self.tables.insert(path.clone(), tables);
         self.files.insert(path.clone(), file);
         self.invalidate(&path, added);
     }
@@ -103,7 +107,10 @@ impl RepoIndex {
         for (range, text) in edits {
             file.edit(range.clone(), text);
         }
-        self.tables.insert(path.to_owned(), tables(file));
+        let file = self.files.remove(path).expect("present above");
+        let tables = self.tables_of(&file);
+        self.files.insert(path.to_owned(), file);
+        self.tables.insert(path.to_owned(), tables);
         self.invalidate(path, false);
         true
     }
@@ -142,7 +149,8 @@ impl RepoIndex {
     /// The repo map: files and the signatures of their most relevant definitions, most relevant first,
     /// within the token budget. Deterministic for the same index and request.
     pub fn map(&self, request: &MapRequest) -> String {
-        let ranked = self.rank_definitions(request);
+        // No map line is shorter than about two tokens, so more candidates than that could never fit.
+        let ranked = self.rank_definitions(request, request.tokens / 2 + 1);
         let excluded: HashSet<&str> = request.exclude.iter().map(String::as_str).collect();
         let within = request.within.as_ref().map(|d| format!("{}/", d.trim_end_matches('/')));
         let ranked: Vec<(&str, &str)> = ranked
@@ -168,59 +176,106 @@ impl RepoIndex {
         best
     }
 
-    /// (path, identifier) of every definition, most relevant first.
-    fn rank_definitions(&self, request: &MapRequest) -> Vec<(&str, &str)> {
+    fn tables_of(&mut self, file: &FileIndex) -> FileTables {
+        let mut defs: HashMap<u32, u32> = HashMap::new();
+        let mut refs: HashMap<u32, u32> = HashMap::new();
+        for tag in file.tags() {
+            let id = match self.interned.get(&tag.name) {
+                Some(&id) => id,
+                None => {
+                    let id = self.names.len() as u32;
+                    self.interned.insert(tag.name.clone(), id);
+                    self.names.push(tag.name.clone());
+                    id
+                }
+            };
+            *(if tag.is_definition() { &mut defs } else { &mut refs }).entry(id).or_default() += 1;
+        }
+        let sorted = |m: HashMap<u32, u32>| {
+            let mut v: Vec<(u32, u32)> = m.into_iter().collect();
+            v.sort_unstable();
+            v
+        };
+        FileTables { defs: sorted(defs), refs: sorted(refs) }
+    }
+
+    /// (path, identifier) of the definitions most relevant to the request, best first: at most `limit`.
+    ///
+    /// Files are ranked by PageRank over "references a name defined there" and import edges, personalised
+    /// toward the focus. A definition's score is the rank that flows along the references to its name: for
+    /// name `i`, `S(i) = sum over referencing files R of rank(R) * weight(R, i) / out_weight(R)`, the same
+    /// for every file defining `i`. Each definition also gets a share of its own file's rank.
+    fn rank_definitions(&self, request: &MapRequest, limit: usize) -> Vec<(&str, &str)> {
         let paths: Vec<&str> = self.files.keys().map(String::as_str).collect();
-        let id: HashMap<&str, u32> = paths.iter().enumerate().map(|(i, p)| (*p, i as u32)).collect();
-        let mentioned: HashSet<&str> = request.mentioned.iter().map(String::as_str).collect();
+        let n_names = self.names.len();
+        let tables: Vec<&FileTables> = paths.iter().map(|p| &self.tables[*p]).collect();
+        let interned =
+            |names: &[String]| -> HashSet<u32> { names.iter().filter_map(|n| self.interned.get(n).copied()).collect() };
+        let mentioned = interned(&request.mentioned);
+        let focus: HashSet<&str> = request.focus.iter().map(String::as_str).collect();
 
-        // Who defines each identifier.
-        let mut definers: HashMap<&str, Vec<u32>> = HashMap::new();
-        for (path, t) in &self.tables {
-            let Some(&file) = id.get(path.as_str()) else { continue };
-            for name in t.defs.keys() {
-                definers.entry(name.as_str()).or_default().push(file);
+        // Who defines each name: CSR arrays over name ids.
+        let mut start = vec![0u32; n_names + 1];
+        for t in &tables {
+            for &(name, _) in &t.defs {
+                start[name as usize + 1] += 1;
             }
         }
-        for list in definers.values_mut() {
-            list.sort_unstable();
+        for i in 0..n_names {
+            start[i + 1] += start[i];
         }
+        let mut fill = start.clone();
+        let mut definers = vec![0u32; start[n_names] as usize];
+        for (file, t) in tables.iter().enumerate() {
+            for &(name, _) in &t.defs {
+                definers[fill[name as usize] as usize] = file as u32;
+                fill[name as usize] += 1;
+            }
+        }
+        let defined_in = |name: u32| &definers[start[name as usize] as usize..start[name as usize + 1] as usize];
+        let weight = |name: u32, count: u32| {
+            let mut w = (count as f64).sqrt();
+            if mentioned.contains(&name) {
+                w *= 10.0;
+            }
+            if self.names[name as usize].starts_with('_') {
+                w *= 0.1;
+            }
+            if defined_in(name).len() > 5 {
+                w *= 0.1;
+            }
+            w
+        };
 
-        // Edges: a file referencing a name points at the files defining it; importing points too.
+        // File graph: references to names defined elsewhere, and imports.
         let mut edges: Vec<(u32, u32, f64)> = Vec::new();
-        let mut contributions: Vec<(u32, u32, &str, f64)> = Vec::new();
-        for (path, t) in &self.tables {
-            let Some(&from) = id.get(path.as_str()) else { continue };
-            let mut refs: Vec<(&String, &u32)> = t.refs.iter().collect();
-            refs.sort();
-            for (name, count) in refs {
-                let Some(defined_in) = definers.get(name.as_str()) else { continue };
-                let mut weight = (*count as f64).sqrt();
-                if mentioned.contains(name.as_str()) {
-                    weight *= 10.0;
+        let mut out_weight = vec![0.0; paths.len()];
+        let index_of: HashMap<&str, u32> = paths.iter().enumerate().map(|(i, p)| (*p, i as u32)).collect();
+        for (from, t) in tables.iter().enumerate() {
+            let mut targets: HashMap<u32, f64> = HashMap::new();
+            for &(name, count) in &t.refs {
+                let to = defined_in(name);
+                if to.is_empty() {
+                    continue;
                 }
-                if name.starts_with('_') {
-                    weight *= 0.1;
-                }
-                if defined_in.len() > 5 {
-                    weight *= 0.1;
-                }
-                for &to in defined_in {
-                    edges.push((from, to, weight));
-                    contributions.push((from, to, name.as_str(), weight));
+                let w = weight(name, count);
+                out_weight[from] += w * to.len() as f64;
+                for &d in to {
+                    *targets.entry(d).or_default() += w;
                 }
             }
-            for target in self.resolved_imports(path) {
-                if let Some(&to) = id.get(target.as_str()) {
-                    edges.push((from, to, 1.0));
+            for target in self.resolved_imports(paths[from]) {
+                if let Some(&to) = index_of.get(target.as_str()) {
+                    *targets.entry(to).or_default() += 1.0;
+                    out_weight[from] += 1.0;
                 }
             }
+            let mut targets: Vec<(u32, f64)> = targets.into_iter().collect();
+            targets.sort_unstable_by_key(|(t, _)| *t);
+            edges.extend(targets.into_iter().map(|(to, w)| (from as u32, to, w)));
         }
-
-        let personalization: Option<Vec<f64>> = (!request.focus.is_empty()).then(|| {
-            let focus: HashSet<&str> = request.focus.iter().map(String::as_str).collect();
-            paths.iter().map(|p| if focus.contains(p) { 1.0 } else { 0.0 }).collect()
-        });
+        let personalization: Option<Vec<f64>> =
+            (!focus.is_empty()).then(|| paths.iter().map(|p| if focus.contains(p) { 1.0 } else { 0.0 }).collect());
         let warm: Option<Vec<f64>> = {
             let last = self.last_ranks.lock().unwrap_or_else(|e| e.into_inner());
             (!last.is_empty()).then(|| paths.iter().map(|p| last.get(*p).copied().unwrap_or(0.0)).collect())
@@ -229,34 +284,41 @@ impl RepoIndex {
         *self.last_ranks.lock().unwrap_or_else(|e| e.into_inner()) =
             paths.iter().zip(&ranks).map(|(p, r)| (p.to_string(), *r)).collect();
 
-        let mut out_weight = vec![0.0; paths.len()];
-        for &(from, _, w) in &edges {
-            out_weight[from as usize] += w;
-        }
-        let mut score: HashMap<(u32, &str), f64> = HashMap::new();
-        for (from, to, name, w) in contributions {
-            *score.entry((to, name)).or_default() += ranks[from as usize] * w / out_weight[from as usize];
-        }
-        // Every definition gets a share of its file's own rank, so unreferenced files still order sensibly;
-        // in the files the user is looking at, a full share, so what they see comes first.
-        let focus: HashSet<&str> = request.focus.iter().map(String::as_str).collect();
-        for (path, t) in &self.tables {
-            let Some(&file) = id.get(path.as_str()) else { continue };
-            let weight = if focus.contains(path.as_str()) { 1.0 } else { 1e-3 };
-            let share = ranks[file as usize] * weight / t.defs.len().max(1) as f64;
-            for name in t.defs.keys() {
-                // A mentioned name is wanted whoever uses it.
-                let own = if mentioned.contains(name.as_str()) { ranks[file as usize] } else { share };
-                *score.entry((file, name.as_str())).or_default() += own;
+        // What flows to each name along the references to it.
+        let mut flow = vec![0.0f64; n_names];
+        for (from, t) in tables.iter().enumerate() {
+            if out_weight[from] == 0.0 {
+                continue;
+            }
+            let share = ranks[from] / out_weight[from];
+            for &(name, count) in &t.refs {
+                if !defined_in(name).is_empty() {
+                    flow[name as usize] += share * weight(name, count);
+                }
             }
         }
-        let mut ranked: Vec<((u32, &str), f64)> = score.into_iter().collect();
-        ranked.sort_by(|a, b| {
-            b.1.total_cmp(&a.1)
-                .then_with(|| paths[a.0.0 as usize].cmp(paths[b.0.0 as usize]))
-                .then_with(|| a.0.1.cmp(b.0.1))
-        });
-        ranked.into_iter().map(|((file, name), _)| (paths[file as usize], name)).collect()
+        // Every definition: the flow to its name, plus a share of its file's rank (a full share in the
+        // files the user is looking at, and for names they mentioned), so unreferenced files still order.
+        let mut scored: Vec<(f64, u32, u32)> = Vec::new();
+        for (file, t) in tables.iter().enumerate() {
+            let own = if focus.contains(paths[file]) { 1.0 } else { 1e-3 };
+            let share = ranks[file] * own / t.defs.len().max(1) as f64;
+            for &(name, _) in &t.defs {
+                let mention = if mentioned.contains(&name) { ranks[file] } else { 0.0 };
+                scored.push((flow[name as usize] + share + mention, file as u32, name));
+            }
+        }
+        let order = |a: &(f64, u32, u32), b: &(f64, u32, u32)| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| paths[a.1 as usize].cmp(paths[b.1 as usize]))
+                .then_with(|| self.names[a.2 as usize].cmp(&self.names[b.2 as usize]))
+        };
+        if scored.len() > limit && limit > 0 {
+            scored.select_nth_unstable_by(limit - 1, order);
+            scored.truncate(limit);
+        }
+        scored.sort_unstable_by(order);
+        scored.into_iter().map(|(_, file, name)| (paths[file as usize], self.names[name as usize].as_str())).collect()
     }
 
     /// `path:` then the signature of each selected definition, files in order of their best definition.
@@ -276,7 +338,7 @@ impl RepoIndex {
             out.push_str(path);
             out.push_str(":\n");
             for tag in file.definitions().filter(|t| wanted.contains(t.name.as_str())) {
-                let indent = if file.container_of(tag).is_some() { "    " } else { "  " };
+                let indent = if tag.container.is_some() { "    " } else { "  " };
                 out.push_str(indent);
                 out.push_str(&tag.signature);
                 out.push('\n');
@@ -372,15 +434,6 @@ impl RepoIndex {
         }
         Some(CursorContext { path: path.to_owned(), enclosing, references })
     }
-}
-
-fn tables(file: &FileIndex) -> FileTables {
-    let mut t = FileTables::default();
-    for tag in file.tags() {
-        let table = if tag.is_definition() { &mut t.defs } else { &mut t.refs };
-        *table.entry(tag.name.clone()).or_default() += 1;
-    }
-    t
 }
 
 fn estimate_tokens(text: &str) -> usize {

@@ -64,25 +64,87 @@ impl Tag {
     }
 }
 
-/// The tags of `tree` whose nodes intersect `range`, in document order.
-pub(crate) fn extract(lang: Lang, tree: &Tree, text: &str, range: Range<usize>) -> Vec<Tag> {
+/// A module specifier the file imports (`./util`, `react`), with the statement or call it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    pub specifier: String,
+    pub node_range: Range<usize>,
+}
+
+/// How deep a bundle's definitions may start (an IIFE's body, a namespace's members): deeper code is not
+/// visited at all.
+const BUNDLE_DEPTH: u32 = 8;
+
+/// The tags and imports of `tree` whose nodes intersect `range`, in document order: one pass of the query.
+/// In a bundle, only matches starting in the outer levels, and no references.
+pub(crate) fn extract(
+    lang: Lang,
+    tree: &Tree,
+    text: &str,
+    range: Range<usize>,
+    bundle: bool,
+) -> (Vec<Tag>, Vec<Import>) {
     let queries = lang.queries();
+    let names = queries.query.capture_names();
     let mut cursor = QueryCursor::new();
     cursor.set_byte_range(range);
-    let mut out = Vec::new();
-    let mut matches = cursor.matches(&queries.tags, tree.root_node(), text.as_bytes());
+    if bundle {
+        cursor.set_max_start_depth(Some(BUNDLE_DEPTH));
+    }
+    let (mut tags, mut imports) = (Vec::new(), Vec::new());
+    let mut matches = cursor.matches(&queries.query, tree.root_node(), text.as_bytes());
     while let Some(m) = matches.next() {
+        if let Some(source) = m.captures.iter().find(|c| c.index == queries.source) {
+            if let Some(import) = import(queries, m.captures, source.node, text) {
+                imports.push(import);
+            }
+            continue;
+        }
         let Some(name) = m.captures.iter().find(|c| c.index == queries.name).map(|c| c.node) else { continue };
-        let Some(node) = m.captures.iter().find(|c| c.index != queries.name).map(|c| c.node) else { continue };
-        let capture =
-            queries.tags.capture_names()[m.captures.iter().find(|c| c.index != queries.name).unwrap().index as usize];
-        if let Some(tag) = tag(lang, capture, name, node, text) {
-            out.push(tag);
+        let Some(node) = m.captures.iter().find(|c| c.index != queries.name) else { continue };
+        if let Some(tag) = tag(lang, names[node.index as usize], name, node.node, text)
+            && !(bundle && tag.kind == TagKind::Reference)
+        {
+            tags.push(tag);
         }
     }
-    out.sort_by_key(|t| (t.name_range.start, t.is_definition()));
-    out.dedup_by(|a, b| a.name_range == b.name_range && a.kind == b.kind);
-    out
+    tags.sort_by_key(|t| (t.name_range.start, t.is_definition()));
+    tags.dedup_by(|a, b| a.name_range == b.name_range && a.kind == b.kind);
+    // A name matched both as a definition and as a use (`class Foo`'s type name) is a definition only; the
+    // sort puts the use right before the definition.
+    let mut keep = vec![true; tags.len()];
+    for i in 1..tags.len() {
+        if tags[i].is_definition() && !tags[i - 1].is_definition() && tags[i - 1].name_range == tags[i].name_range {
+            keep[i - 1] = false;
+        }
+    }
+    let mut keep = keep.into_iter();
+    tags.retain(|_| keep.next().unwrap_or(true));
+    imports.sort_by_key(|i| i.node_range.start);
+    imports.dedup();
+    (tags, imports)
+}
+
+fn import(
+    queries: &crate::lang::Queries,
+    captures: &[tree_sitter::QueryCapture<'_>],
+    source: Node<'_>,
+    text: &str,
+) -> Option<Import> {
+    if let Some(req) = captures.iter().find(|c| c.index == queries.require)
+        && text.get(req.node.byte_range()) != Some("require")
+    {
+        return None;
+    }
+    // The statement or call holding the specifier: the string's parent's parent (past `arguments`).
+    let holder = source
+        .parent()
+        .and_then(|s| s.parent())
+        .map(|n| if n.kind() == "arguments" { n.parent().unwrap_or(n) } else { n });
+    Some(Import {
+        specifier: text.get(source.byte_range())?.to_owned(),
+        node_range: holder.map_or(source.byte_range(), |n| n.byte_range()),
+    })
 }
 
 fn tag(lang: Lang, capture: &str, name: Node<'_>, node: Node<'_>, text: &str) -> Option<Tag> {
@@ -101,10 +163,8 @@ fn tag(lang: Lang, capture: &str, name: Node<'_>, node: Node<'_>, text: &str) ->
         "definition.module" => TagKind::Module,
         "definition.variable" => variable_kind(node)?,
         _ => {
-            // A type name where it is defined is not a use of it.
-            if capture == "reference.type" && defines(name) {
-                return None;
-            }
+            // (A type name where it is defined is also matched as a use; `extract` drops that one, which is
+            // cheaper than asking every type name for its parent: tree-sitter finds a parent from the root.)
             return Some(Tag {
                 name: ident,
                 kind: TagKind::Reference,
@@ -158,15 +218,6 @@ fn is_function_value(declarator: Node<'_>) -> bool {
     declarator
         .child_by_field_name("value")
         .is_some_and(|v| matches!(v.kind(), "arrow_function" | "function_expression" | "function"))
-}
-
-/// Whether `name` is the name being defined by its parent (a class, interface or type alias).
-fn defines(name: Node<'_>) -> bool {
-    let Some(parent) = name.parent() else { return false };
-    matches!(
-        parent.kind(),
-        "class_declaration" | "abstract_class_declaration" | "interface_declaration" | "type_alias_declaration"
-    ) && parent.child_by_field_name("name").is_some_and(|n| n.id() == name.id())
 }
 
 fn container(node: Node<'_>, text: &str) -> Option<String> {
