@@ -41,10 +41,23 @@ enum Command {
         #[arg(long)]
         focus: Vec<String>,
     },
+    /// Manage the embedded model.
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Check the configuration, the LLM provider, Docker and the sandbox image.
     Doctor {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Download a model for the embedded provider into the cache, verify it, and print its path.
+    Fetch {
+        /// 1.5b (Qwen2.5-Coder-1.5B-Instruct, the default), 0.5b (faster, weaker), or smollm2 (tests).
+        #[arg(long, default_value = "1.5b")]
+        size: String,
     },
 }
 
@@ -62,6 +75,7 @@ async fn main() {
         }
         Command::Test { dir, verbose } => report(samokoder_engine::test_command(&dir, verbose).await),
         Command::Map { dir, tokens, focus } => report(samokoder_engine::map_command(&dir, tokens, &focus).await),
+        Command::Model(ModelCommand::Fetch { size }) => report(samokoder_engine::model_fetch_command(&size).await),
         Command::Doctor { dir } => report(samokoder_engine::doctor_command(&dir).await),
     };
     // Exit now: the runtime would otherwise wait for the thread blocked reading stdin.

@@ -7,6 +7,7 @@ mod architecture;
 
 mod headless;
 mod lifecycle;
+mod model;
 mod run;
 mod symbols;
 mod sync;

@@ -15,10 +15,50 @@ use samokoder_store::RunStatus;
 
 use crate::{Engine, TerminalFrontend};
 
+/// The model fetch script, embedded so the binary can run it anywhere.
+const FETCH_MODEL: &str = include_str!("../../../../scripts/fetch-model.sh");
+
+/// `samokoder model fetch [--size 1.5b|0.5b|smollm2]`: downloads and verifies a GGUF; prints its path.
+pub async fn model_fetch_command(size: &str) -> Result<i32> {
+    let path = fetch_model(size).await?;
+    writeln!(std::io::stdout(), "{}", path.display())?;
+    Ok(0)
+}
+
+/// Runs the fetch script (its progress on stderr); the verified model's path.
+async fn fetch_model(size: &str) -> Result<std::path::PathBuf> {
+    let script = std::env::temp_dir().join(format!("samokoder-fetch-model-{}.sh", std::process::id()));
+    std::fs::write(&script, FETCH_MODEL).context("writing the fetch script")?;
+    let output = tokio::process::Command::new("bash")
+        .arg(&script)
+        .arg(size)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .await
+        .context("running bash (the model fetch is a bash script)")?;
+    let _ = std::fs::remove_file(&script);
+    if !output.status.success() {
+        anyhow::bail!("fetching the model failed (see above)");
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().into())
+}
+
 /// `samokoder generate "<description>" --dir DIR`.
 pub async fn generate_command(description: &str, dir: &Path, verbose: bool) -> Result<i32> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let engine = Engine::new(dir)?;
+    let mut engine = Engine::new(dir)?;
+    if engine.config().llm.default_chain().is_empty() && cfg!(feature = "local-llm") {
+        // No provider at all: the embedded model, fetched the first time.
+        let _ = writeln!(
+            std::io::stderr(),
+            "no LLM provider is configured: fetching the embedded model (Qwen2.5-Coder-1.5B, 1.1 GB, once); \
+             set OPENAI_API_KEY or another provider to skip this (see docs/config.md)"
+        );
+        fetch_model("1.5b").await?;
+        engine.shutdown().await;
+        drop(engine);
+        engine = Engine::new(dir)?;
+    }
     report_problems(&engine);
     let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose));
     let request = GenerateRequest { description: description.to_owned(), subdir: None };

@@ -50,6 +50,23 @@ pub struct LlmLayer {
     pub budget: BudgetLayer,
     /// Model -> USD per million tokens: `[llm.prices."my-model"] input = 1.0, output = 2.0`.
     pub prices: BTreeMap<String, Price>,
+    /// The embedded model, used when no other provider is configured.
+    pub local: LocalLayer,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct LocalLayer {
+    /// A GGUF file; else the model `samokoder model fetch` put in the cache (1.5B, then 0.5B).
+    #[serde(alias = "model_path")]
+    pub model_path: Option<PathBuf>,
+    /// CPU threads per generation (default: every core).
+    pub threads: Option<usize>,
+    /// Context window in tokens (default 8192, capped at the model's).
+    #[serde(alias = "context_tokens")]
+    pub context_tokens: Option<u32>,
+    /// Generations at once (default 1); each holds its own context in memory.
+    pub parallel: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -137,6 +154,7 @@ impl ConfigLayer {
             ($($section:ident . $($key:ident).+),*) => { $( if other.$section.$($key).+.is_some() { self.$section.$($key).+ = other.$section.$($key).+; } )* };
         }
         take!(llm.provider, llm.base_url, llm.api_key, llm.model, llm.budget.max_usd, llm.budget.max_tokens);
+        take!(llm.local.model_path, llm.local.threads, llm.local.context_tokens, llm.local.parallel);
         take!(sandbox.image, sandbox.test_command, sandbox.timeout_secs, sandbox.memory_mb, sandbox.cpus, sandbox.pids);
         take!(sandbox.no_output_secs, sandbox.idle_stop_secs, sandbox.network, sandbox.ca_bundle, sandbox.sync_include);
         take!(sandbox.docker_host);
@@ -178,6 +196,7 @@ impl ConfigLayer {
                 p.base_url = url;
             }
         }
+        layer.llm.local.model_path = var("SAMOKODER_LOCAL_MODEL").map(PathBuf::from);
         layer.sandbox.image = var("SAMOKODER_SANDBOX_IMAGE");
         layer
     }
@@ -214,6 +233,8 @@ pub struct ProviderSettings {
     pub limits: LimitsConfig,
     /// `Err(why)` when the provider cannot be used (no key, no base URL).
     pub usable: Result<(), String>,
+    /// The embedded model's settings (for `kind == Local`).
+    pub local: LocalLayer,
 }
 
 impl LlmSettings {
@@ -223,9 +244,19 @@ impl LlmSettings {
         if let Some(chain) = self.roles.get("default") {
             return chain.clone();
         }
-        self.providers
+        let remote: Vec<String> = self
+            .providers
             .iter()
             .filter(|p| p.usable.is_ok() && BUILT_IN.contains(&p.builtin_slot()))
+            .map(|p| p.name.clone())
+            .collect();
+        if !remote.is_empty() {
+            return remote;
+        }
+        // Nothing else configured: the embedded model, if there is one.
+        self.providers
+            .iter()
+            .filter(|p| p.kind == ProviderKind::Local && p.usable.is_ok())
             .map(|p| p.name.clone())
             .collect()
     }
@@ -295,6 +326,7 @@ impl Config {
             model: DEFAULT_MODEL.to_owned(),
             limits: openai_limits,
             usable,
+            local: LocalLayer::default(),
         });
         let builtins = [
             ("anthropic", ProviderKind::Anthropic, ANTHROPIC_BASE_URL, ANTHROPIC_MODEL, "ANTHROPIC_API_KEY"),
@@ -315,6 +347,7 @@ impl Config {
                 key_source: p.api_key_env.clone().unwrap_or_else(|| key_var.to_owned()),
                 model: p.model.clone().unwrap_or_else(|| model.to_owned()),
                 limits: limits_of(&p),
+                local: LocalLayer::default(),
             });
         }
         for (pname, p) in &l.providers {
@@ -337,8 +370,31 @@ impl Config {
                 model: p.model.clone().unwrap_or_default(),
                 limits: limits_of(p),
                 usable,
+                local: LocalLayer::default(),
             });
         }
+        // The embedded model: a configured GGUF, else one fetched into the cache.
+        let model_path = l.local.model_path.clone().or_else(|| default_local_model(env));
+        let usable = match &model_path {
+            Some(path) if !path.is_file() => Err(format!("{} does not exist", path.display())),
+            Some(_) if !cfg!(feature = "local-llm") => {
+                Err("this samokoder was built without the local-llm feature".to_owned())
+            }
+            Some(_) => Ok(()),
+            None => Err("no model: run `samokoder model fetch`".to_owned()),
+        };
+        let model_path = model_path.unwrap_or_default();
+        providers.push(ProviderSettings {
+            name: "local".to_owned(),
+            kind: ProviderKind::Local,
+            base_url: String::new(),
+            api_key: None,
+            key_source: String::new(),
+            model: model_path.file_stem().and_then(|s| s.to_str()).unwrap_or("local").to_owned(),
+            limits: LimitsConfig { max_concurrency: l.local.parallel, tokens_per_minute: None },
+            usable,
+            local: LocalLayer { model_path: Some(model_path), ..l.local.clone() },
+        });
         // SAMOKODER_MODEL / llm.model: the primary provider's model.
         let mut llm = LlmSettings {
             providers,
@@ -378,6 +434,23 @@ impl Config {
             },
         }
     }
+}
+
+/// Where `samokoder model fetch` puts models.
+pub fn model_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    env("SAMOKODER_MODEL_DIR")
+        .map(PathBuf::from)
+        .or_else(|| env("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("samokoder").join("models")))
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".cache").join("samokoder").join("models")))
+}
+
+/// The fetched model to use when none is configured: the 1.5B, else the 0.5B.
+fn default_local_model(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let dir = model_dir(env)?;
+    ["qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "qwen2.5-coder-0.5b-instruct.gguf"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
 }
 
 fn limits_of(p: &ProviderLayer) -> LimitsConfig {

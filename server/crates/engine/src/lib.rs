@@ -26,7 +26,7 @@ use samokoder_prompts::Prompts;
 use samokoder_sandbox::{DockerSandbox, Sandbox, SandboxConfig};
 use samokoder_store::{MemStore, SledStore, Store};
 
-pub use cli::{doctor_command, generate_command, map_command, test_command};
+pub use cli::{doctor_command, generate_command, map_command, model_fetch_command, test_command};
 pub use config::{Config, ConfigLayer};
 pub use headless::TerminalFrontend;
 pub use runs::RunInfo;

@@ -10,7 +10,8 @@ use crate::config::LlmSettings;
 /// What to do when no provider is usable: every way forward.
 pub const NO_PROVIDER_HINT: &str = "set OPENAI_API_KEY, ANTHROPIC_API_KEY or GROQ_API_KEY; or OPENAI_BASE_URL for a \
      local server (Ollama http://localhost:11434/v1, llama.cpp http://localhost:8080/v1, vLLM, LM Studio \
-     http://localhost:1234/v1); or samokoder.llm.* in your editor settings (see docs/config.md)";
+     http://localhost:1234/v1); or run `samokoder model fetch` for the embedded model (no key, no network); or \
+     samokoder.llm.* in your editor settings (see docs/config.md)";
 
 /// Builds the router; the problems are configuration mistakes worth telling the user.
 pub fn build_router(settings: &LlmSettings, log: Arc<dyn RequestLog>) -> (Router, Vec<String>) {
@@ -26,6 +27,19 @@ pub fn build_router(settings: &LlmSettings, log: Arc<dyn RequestLog>) -> (Router
         let mut config = match p.kind {
             samokoder_llm::ProviderKind::OpenAi => ProviderConfig::openai(&p.base_url, &p.model),
             samokoder_llm::ProviderKind::Anthropic => ProviderConfig::anthropic(&p.base_url, &p.model),
+            samokoder_llm::ProviderKind::Local => {
+                match local_backend(p) {
+                    Ok(backend) => {
+                        let limits = Arc::new(Limits::new(&p.limits));
+                        router.add_provider(&p.name, backend, limits);
+                    }
+                    Err(e) => {
+                        router.add_unavailable(&p.name, e.to_string());
+                        problems.push(format!("provider {}: {e}", p.name));
+                    }
+                }
+                continue;
+            }
         };
         config.name = p.name.clone();
         config.api_key = p.api_key.clone();
@@ -76,6 +90,29 @@ pub fn build_router(settings: &LlmSettings, log: Arc<dyn RequestLog>) -> (Router
         router.set_chain(Some(role), routes(&chain, role.as_str()));
     }
     (router, problems)
+}
+
+#[cfg(feature = "local-llm")]
+fn local_backend(p: &crate::config::ProviderSettings) -> samokoder_llm::Result<Arc<dyn samokoder_llm::LlmBackend>> {
+    let mut config = samokoder_llm::LocalConfig::new(p.local.model_path.clone().unwrap_or_default());
+    config.name = p.name.clone();
+    if let Some(threads) = p.local.threads {
+        config.threads = threads;
+    }
+    if let Some(tokens) = p.local.context_tokens {
+        config.context_tokens = tokens;
+    }
+    if let Some(parallel) = p.local.parallel {
+        config.parallel = parallel;
+    }
+    Ok(Arc::new(samokoder_llm::Local::new(config)?))
+}
+
+#[cfg(not(feature = "local-llm"))]
+fn local_backend(_: &crate::config::ProviderSettings) -> samokoder_llm::Result<Arc<dyn samokoder_llm::LlmBackend>> {
+    Err(samokoder_llm::LlmError::NotConfigured {
+        hint: "this samokoder was built without the local-llm feature".into(),
+    })
 }
 
 /// The store as the router's request log. A record that cannot be stored is logged, never fatal.

@@ -18,6 +18,8 @@ mod cost;
 mod error;
 mod json;
 mod limits;
+#[cfg(feature = "local-llm")]
+mod local;
 mod log;
 mod openai;
 mod provider;
@@ -31,6 +33,8 @@ pub use cost::{Budget, Price, PriceTable};
 pub use error::{LlmError, Result};
 pub use json::{extract_json, repair_json};
 pub use limits::{Limits, LimitsConfig};
+#[cfg(feature = "local-llm")]
+pub use local::{Local, LocalConfig, Timing as LocalTiming, measure as measure_local};
 pub use log::{LlmRecord, NoLog, RequestLog};
 pub use openai::OpenAi;
 pub use provider::{ProviderConfig, ProviderKind, connect};

