@@ -17,7 +17,7 @@ use futures::{Stream, StreamExt};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::docker::call;
-use crate::exec::base_env;
+use crate::exec::{ExecOutcome, base_env};
 use crate::output::CappedOutput;
 use crate::{Result, SandboxError, WORKDIR};
 
@@ -33,16 +33,6 @@ type Output = Pin<Box<dyn Stream<Item = std::result::Result<LogOutput, bollard::
 pub(crate) struct Agent {
     output: Output,
     input: Pin<Box<dyn AsyncWrite + Send>>,
-}
-
-pub(crate) struct JobOutcome {
-    /// `None` when the job was stopped by a timeout (the agent is then gone).
-    pub exit_code: Option<i64>,
-    pub output: String,
-    pub dropped: u64,
-    pub timed_out: bool,
-    pub idle_timed_out: bool,
-    pub duration: Duration,
 }
 
 impl Agent {
@@ -76,7 +66,7 @@ impl Agent {
         idle_timeout: Option<Duration>,
         cap: usize,
         on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync),
-    ) -> Result<JobOutcome> {
+    ) -> Result<ExecOutcome> {
         let started = Instant::now();
         let mut line = base64(script.as_bytes());
         line.push('\n');
@@ -112,7 +102,7 @@ impl Agent {
                     let code = std::str::from_utf8(&rest[..end]).ok().and_then(|c| c.trim().parse().ok());
                     emit(&pending[..at], &mut captured);
                     let (output, dropped) = captured.finish();
-                    return Ok(JobOutcome {
+                    return Ok(ExecOutcome {
                         exit_code: code,
                         output,
                         dropped,
@@ -132,7 +122,7 @@ impl Agent {
                 Err(_) => {
                     emit(&pending, &mut captured);
                     let (output, dropped) = captured.finish();
-                    return Ok(JobOutcome {
+                    return Ok(ExecOutcome {
                         exit_code: None,
                         output,
                         dropped,

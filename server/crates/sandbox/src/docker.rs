@@ -25,7 +25,7 @@ use bollard::query_parameters::{
 use futures::StreamExt;
 use tokio::time::Instant;
 
-use crate::agent::{Agent, JobOutcome, MAX_JOB_BYTES, job_script, nonce};
+use crate::agent::{Agent, MAX_JOB_BYTES, job_script, nonce};
 use crate::exec::{ExecOutcome, ExecSpec, KillOnDrop, base_env, kill_user_processes, oom_kills, run_exec};
 use crate::files::collect_files;
 use crate::sync::{SYNC_FAILED, SYNC_FAILED_MESSAGE, SyncPlan};
@@ -390,7 +390,7 @@ impl DockerSandbox {
         job: &(dyn Fn(&str) -> String + Send + Sync),
         request: &RunRequest<'_>,
         on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync),
-    ) -> Result<JobOutcome> {
+    ) -> Result<ExecOutcome> {
         let user = &self.config.user;
         for attempt in 0..2 {
             let fresh = state.agent.is_none();

@@ -48,6 +48,8 @@ pub(crate) fn base_env() -> Vec<String> {
         .to_vec()
 }
 
+/// How a command (one exec, or one job of the agent shell) ended. `exit_code` is `None` when it was stopped
+/// by a timeout.
 pub(crate) struct ExecOutcome {
     pub exit_code: Option<i64>,
     pub output: String,

@@ -1,7 +1,7 @@
 //! Jest: `FAIL <file>` headers, a `● <suite> › <test>` block per failure (message, code frame, stack), and
 //! the `Tests:` summary line. Paths are relative to the command's directory.
 
-use super::{Location, TestFailure, TestReport, count_before};
+use super::{Location, TestFailure, TestReport};
 
 pub(super) fn parse(output: &str, location: Location<'_>) -> Option<TestReport> {
     let lines: Vec<&str> = output.lines().collect();
@@ -42,13 +42,7 @@ pub(super) fn parse(output: &str, location: Location<'_>) -> Option<TestReport> 
         };
         failures.push(TestFailure { name: name.trim().to_owned(), file, line, column, message });
     }
-    let (passed, failed) = match summary {
-        Some(line) => {
-            (count_before(line, " passed").unwrap_or(0), count_before(line, " failed").unwrap_or(failures.len() as u32))
-        }
-        None => (0, failures.len() as u32),
-    };
-    Some(TestReport { passed, failed, failures, ..Default::default() })
+    Some(TestReport::from_summary(summary.copied(), failures))
 }
 
 fn is_code_frame(line: &str) -> bool {

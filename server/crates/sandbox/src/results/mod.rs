@@ -147,6 +147,19 @@ pub(crate) fn loader_error(lines: &[&str], i: usize, location: Location<'_>) -> 
 }
 
 /// A number after `label` in a summary line (`Tests:       2 failed, 1 passed` -> `failed` -> 2).
+impl TestReport {
+    /// A report from a runner's summary line (`Tests: 1 failed, 2 passed`); without one, the failures found
+    /// are all it knows.
+    fn from_summary(summary: Option<&str>, failures: Vec<TestFailure>) -> Self {
+        let found = failures.len() as u32;
+        let (passed, failed) = match summary {
+            Some(line) => (count_before(line, " passed").unwrap_or(0), count_before(line, " failed").unwrap_or(found)),
+            None => (0, found),
+        };
+        TestReport { passed, failed, failures, ..Default::default() }
+    }
+}
+
 pub(crate) fn count_before(line: &str, label: &str) -> Option<u32> {
     let at = line.find(label)?;
     line[..at].split(|c: char| !c.is_ascii_digit()).rfind(|s| !s.is_empty())?.parse().ok()

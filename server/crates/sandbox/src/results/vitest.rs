@@ -1,7 +1,7 @@
 //! Vitest: a ` FAIL  <file> > <suite> > <test>` header per failure, the error on the next line, the
 //! location on a `❯ <file:line:col>` line, and the `Tests  N failed | M passed` summary.
 
-use super::{Location, TestFailure, TestReport, count_before};
+use super::{Location, TestFailure, TestReport};
 
 pub(super) fn parse(output: &str, location: Location<'_>) -> Option<TestReport> {
     let lines: Vec<&str> = output.lines().collect();
@@ -28,11 +28,5 @@ pub(super) fn parse(output: &str, location: Location<'_>) -> Option<TestReport> 
         };
         failures.push(TestFailure { name: name.trim().to_owned(), file, line, column, message });
     }
-    let (passed, failed) = match summary {
-        Some(line) => {
-            (count_before(line, " passed").unwrap_or(0), count_before(line, " failed").unwrap_or(failures.len() as u32))
-        }
-        None => (0, failures.len() as u32),
-    };
-    Some(TestReport { passed, failed, failures, ..Default::default() })
+    Some(TestReport::from_summary(summary, failures))
 }
