@@ -1,5 +1,5 @@
-//! The embedded model's speed on this machine, against llama.cpp's own `llama-bench` in the same run:
-//! prefill (prompt) and decode tokens per second, and time to first token, for Qwen2.5-Coder 0.5B and 1.5B.
+//! The embedded model's speed on this machine: prefill (prompt) and decode tokens per second, and time to
+//! first token, for Qwen2.5-Coder 0.5B and 1.5B.
 //!
 //! Run: `scripts/bench-local-llm.sh` (fetches the models if needed, runs this, then the same prompt through
 //! llama-cpp-python when it is installed, as the baseline: the crate's vendored llama.cpp ships no tools).
@@ -7,41 +7,23 @@
 // A bench binary reports on stdout.
 #![allow(clippy::print_stdout)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use samokoder_llm::{LocalConfig, measure_local};
 
 const PROMPT_TOKENS: u32 = 512;
 const NEW_TOKENS: u32 = 128;
 
-/// llama-bench's prefill and decode tokens per second (`-p`, `-n`), best of 3 repetitions.
-fn llama_bench(bin: &Path, model: &Path, threads: usize) -> Option<(f64, f64)> {
-    let out = Command::new(bin)
-        .args(["-m", model.to_str()?, "-p", &PROMPT_TOKENS.to_string(), "-n", &NEW_TOKENS.to_string()])
-        .args(["-t", &threads.to_string(), "-r", "3", "-o", "json"])
-        .output()
-        .ok()?;
-    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    let rate = |prompt: bool| {
-        runs.as_array()?.iter().find(|r| (r["n_prompt"].as_u64()? > 0) == prompt).and_then(|r| r["avg_ts"].as_f64())
-    };
-    Some((rate(true)?, rate(false)?))
-}
-
 fn main() {
+    // A prompt of code, cut to about PROMPT_TOKENS tokens (about three characters each).
+    let prompt: String = include_str!("../src/provider.rs").chars().take(PROMPT_TOKENS as usize * 3).collect();
     let args: Vec<String> = std::env::args().collect();
-    let bench_bin = args.iter().position(|a| a == "--llama-bench").and_then(|i| args.get(i + 1)).map(PathBuf::from);
-    if let Some(i) = args.iter().position(|a| a == "--write-prompt") {
-        // The exact prompt, for a baseline to run the same.
-        let code = include_str!("../src/provider.rs");
-        std::fs::write(&args[i + 1], code.chars().take(PROMPT_TOKENS as usize * 3).collect::<String>()).unwrap();
+    if let Some(path) = args.iter().position(|a| a == "--write-prompt").and_then(|i| args.get(i + 1)) {
+        // The exact prompt, for the baseline to run the same.
+        std::fs::write(path, &prompt).expect("writing the prompt file");
     }
-    let dir = PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/samokoder/models");
+    let dir = PathBuf::from(std::env::var("HOME").expect("HOME is set")).join(".cache/samokoder/models");
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    // A prompt of code, cut to about PROMPT_TOKENS tokens (about four characters each).
-    let code = include_str!("../src/provider.rs");
-    let prompt: String = code.chars().take(PROMPT_TOKENS as usize * 3).collect();
     println!("{threads} threads; prompt ~{PROMPT_TOKENS} tokens, {NEW_TOKENS} new tokens, greedy");
     for (label, file) in [
         ("Qwen2.5-Coder-0.5B", "qwen2.5-coder-0.5b-instruct.gguf"),
@@ -65,17 +47,9 @@ fn main() {
         });
         let ttft = runs.iter().map(|t| t.first_token).min().unwrap();
         let prompt_tokens = runs[0].prompt_tokens;
-        print!(
+        println!(
             "{label}: prefill {prefill:7.1} tok/s ({prompt_tokens} tokens), decode {decode:6.1} tok/s, first token {:6.0} ms",
             ttft.as_secs_f64() * 1e3
         );
-        match bench_bin.as_deref().and_then(|b| llama_bench(b, &path, threads)) {
-            Some((pp, tg)) => println!(
-                "; llama-bench: prefill {pp:7.1} tok/s, decode {tg:6.1} tok/s; ratio {:.2}x / {:.2}x",
-                pp / prefill,
-                tg / decode
-            ),
-            None => println!("; llama-bench: not run"),
-        }
     }
 }
