@@ -41,15 +41,17 @@ fn main() {
         measure_local(&config, "Say hi.", 4).unwrap();
         let runs: Vec<_> = (0..3).map(|_| measure_local(&config, &prompt, NEW_TOKENS).unwrap()).collect();
         let best = |f: &dyn Fn(&samokoder_llm::LocalTiming) -> f64| runs.iter().map(f).fold(0.0, f64::max);
-        let prefill = best(&|t| t.prompt_tokens as f64 / t.prefill.as_secs_f64());
+        let prefill = best(&|t| t.prompt_tokens as f64 / (t.prefill - t.setup).as_secs_f64());
+        let setup = runs.iter().map(|t| t.setup).min().unwrap();
         let decode = best(&|t| {
             (t.completion_tokens.saturating_sub(1)) as f64 / (t.decode - (t.first_token - t.prefill)).as_secs_f64()
         });
         let ttft = runs.iter().map(|t| t.first_token).min().unwrap();
         let prompt_tokens = runs[0].prompt_tokens;
         println!(
-            "{label}: prefill {prefill:7.1} tok/s ({prompt_tokens} tokens), decode {decode:6.1} tok/s, first token {:6.0} ms",
-            ttft.as_secs_f64() * 1e3
+            "{label}: prefill {prefill:7.1} tok/s ({prompt_tokens} tokens), decode {decode:6.1} tok/s, first token {:6.0} ms (of which setup {:4.0} ms)",
+            ttft.as_secs_f64() * 1e3,
+            setup.as_secs_f64() * 1e3
         );
     }
 }

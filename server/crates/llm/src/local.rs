@@ -199,7 +199,9 @@ impl LlmBackend for Local {
 pub struct Timing {
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
-    /// Reading the prompt (prefill).
+    /// Everything before the prompt is read: chat template, tokenizer, a fresh context (KV cache).
+    pub setup: Duration,
+    /// From the start to the end of reading the prompt (setup included).
     pub prefill: Duration,
     /// From the start to the first generated token.
     pub first_token: Duration,
@@ -257,6 +259,7 @@ fn generate(config: &LocalConfig, model_name: &str, job: &Job) -> Result<(Comple
         .with_n_threads(threads)
         .with_n_threads_batch(threads);
     let mut ctx = model.new_context(backend()?, params).map_err(|e| fail(format!("cannot create a context: {e}")))?;
+    let setup = started.elapsed();
 
     // Prefill, in batches; logits only for the last prompt token.
     let mut batch = LlamaBatch::new(batch_size as usize, 1);
@@ -347,6 +350,7 @@ fn generate(config: &LocalConfig, model_name: &str, job: &Job) -> Result<(Comple
     let timing = Timing {
         prompt_tokens: tokens.len() as u32,
         completion_tokens: generated,
+        setup,
         prefill,
         first_token: first_token.unwrap_or(prefill),
         decode: started.elapsed() - prefill,
