@@ -2,7 +2,8 @@
 //! and no network. The model is loaded once per file and shared; requests queue for a fixed number of
 //! worker threads (never the async runtime's), stream tokens back as deltas, stop between tokens when the
 //! caller goes away, and cost nothing. A JSON schema in the request becomes a GBNF grammar that constrains
-//! sampling, so structured output parses on the first try even on a small model.
+//! sampling, so structured output parses on the first try even on a small model; a request may also bring
+//! its own grammar (the code writer's whole-file format).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -278,15 +279,19 @@ fn generate(config: &LocalConfig, model_name: &str, job: &Job) -> Result<(Comple
     }
     let prefill = started.elapsed();
 
+    let gbnf = match (&request.json_schema, &request.grammar) {
+        (Some(schema), _) => Some(
+            llama_cpp_2::json_schema_to_grammar(&bounded(schema.schema.clone()).to_string())
+                .map_err(|e| fail(format!("the JSON schema cannot be turned into a grammar: {e}")))?,
+        ),
+        (None, grammar) => grammar.clone(),
+    };
+    let mut grammar = gbnf
+        .map(|gbnf| {
+            LlamaSampler::grammar(&model, &gbnf, "root").map_err(|e| fail(format!("the grammar was refused: {e:?}")))
+        })
+        .transpose()?;
     let mut chain = Vec::new();
-    if let Some(schema) = &request.json_schema {
-        let gbnf = llama_cpp_2::json_schema_to_grammar(&bounded(schema.schema.clone()).to_string())
-            .map_err(|e| fail(format!("the JSON schema cannot be turned into a grammar: {e}")))?;
-        chain.push(
-            LlamaSampler::grammar(&model, &gbnf, "root")
-                .map_err(|e| fail(format!("the grammar was refused: {e:?}")))?,
-        );
-    }
     let temperature = request.temperature.unwrap_or(0.2);
     if temperature <= 0.0 {
         chain.push(LlamaSampler::greedy());
@@ -303,12 +308,23 @@ fn generate(config: &LocalConfig, model_name: &str, job: &Job) -> Result<(Comple
     let mut text = String::new();
     let mut pending: Vec<u8> = Vec::new();
     let mut generated = 0u32;
+    let mut history: Vec<i32> = Vec::new();
+    // Under a JSON schema, the tokens that only close things (`"`, `]`, `}`), favoured once the value must
+    // end: near the token limit or when the model loops. Computed when first needed.
+    let mut closers: Option<Vec<bool>> = None;
+    let reserve = (max_new / 3).min(CLOSING_RESERVE);
     let mut position = tokens.len() as i32;
     let finish_reason = loop {
         if job.cancel.load(Ordering::Relaxed) {
             return Err(LlmError::Cancelled);
         }
-        let token = sampler.sample(&ctx, batch.n_tokens() - 1);
+        let idx = batch.n_tokens() - 1;
+        let token = match (&mut grammar, &closers) {
+            (None, _) => Some(sampler.sample(&ctx, idx)),
+            (Some(grammar), Some(closers)) => closing(&ctx, idx, &mut sampler, grammar, closers),
+            (Some(grammar), None) => constrained(&ctx, idx, &mut sampler, grammar),
+        }
+        .ok_or_else(|| fail("no token fits the output grammar".into()))?;
         first_token.get_or_insert_with(|| started.elapsed());
         if vocab.is_eog(token) {
             break FinishReason::Stop;
@@ -331,6 +347,18 @@ fn generate(config: &LocalConfig, model_name: &str, job: &Job) -> Result<(Comple
             if job.events.send(Event::Delta(delta)).is_err() {
                 return Err(LlmError::Cancelled);
             }
+        }
+        history.push(token.0);
+        let looped = looping(&history);
+        if request.json_schema.is_some() {
+            // A value cut short would not parse: steer it to its end instead.
+            if closers.is_none() && (looped.is_some() || generated + reserve >= max_new) {
+                tracing::info!(tokens = generated, looped = looped.is_some(), "closing the JSON value");
+                closers = Some(closing_tokens(&vocab));
+            }
+        } else if let Some(period) = looped {
+            tracing::warn!(period, tokens = generated, "the local model is repeating itself; stopping it");
+            break FinishReason::Other(format!("the model repeated the same {period} tokens over and over"));
         }
         if generated >= max_new {
             break FinishReason::Length;
@@ -367,6 +395,94 @@ fn generate(config: &LocalConfig, model_name: &str, job: &Job) -> Result<(Comple
         latency: started.elapsed(),
     };
     Ok((completion, timing))
+}
+
+/// Small models fall into loops (the same file again and again until the context is full: minutes of
+/// decoding on a laptop). The period of the loop if the last tokens are one span repeated back to back, at
+/// least three times and over at least [`LOOP_TOKENS`] tokens: far more than code repeats verbatim.
+fn looping(tokens: &[i32]) -> Option<usize> {
+    let n = tokens.len();
+    (1..=n / 3).find(|&period| {
+        let span = (3 * period).max(LOOP_TOKENS);
+        span <= n && (n - span..n - period).all(|i| tokens[i] == tokens[i + period])
+    })
+}
+
+const LOOP_TOKENS: usize = 256;
+
+/// Tokens kept for closing a JSON value: enough for a few required fields after the open strings,
+/// arrays and objects are closed.
+const CLOSING_RESERVE: u32 = 128;
+
+/// For every token: whether its text is only closing quotes and brackets (whitespace aside), or an end of
+/// generation.
+fn closing_tokens(vocab: &llama_cpp_2::vocab::LlamaVocab<'_>) -> Vec<bool> {
+    (0..vocab.n_tokens())
+        .map(|id| {
+            let token = llama_cpp_2::token::LlamaToken(id);
+            let piece = vocab.token_to_piece(token, false, None);
+            let text = String::from_utf8_lossy(&piece);
+            let t = text.trim();
+            vocab.is_eog(token) || (!t.is_empty() && t.chars().all(|c| matches!(c, '"' | ']' | '}')))
+        })
+        .collect()
+}
+
+/// The next token while a JSON value is being closed: under the grammar, greedily, with the closing tokens
+/// strongly favoured. Where the grammar allows no closer (a required field is missing, a number is half
+/// written), the model's own best valid token.
+fn closing(
+    ctx: &llama_cpp_2::context::LlamaContext<'_>,
+    idx: i32,
+    sampler: &mut LlamaSampler,
+    grammar: &mut LlamaSampler,
+    closers: &[bool],
+) -> Option<llama_cpp_2::token::LlamaToken> {
+    let mut candidates = ctx.token_data_array_ith(idx);
+    grammar.apply(&mut candidates);
+    for d in candidates.data.iter_mut() {
+        if d.logit() > f32::NEG_INFINITY && closers.get(d.id().0 as usize).copied().unwrap_or(false) {
+            d.set_logit(d.logit() + 100.0);
+        }
+    }
+    candidates.apply_sampler(&mut LlamaSampler::greedy());
+    let token = candidates.selected_token()?;
+    candidates.data.iter().find(|d| d.id() == token).filter(|d| d.logit() > f32::NEG_INFINITY)?;
+    grammar.accept(token);
+    sampler.accept(token);
+    Some(token)
+}
+
+/// Samples the next token under a grammar the way llama.cpp's own tools do: the unconstrained choice when the
+/// grammar allows it (checking one token is cheap), else a second pass with the grammar over the whole
+/// vocabulary (150k tokens on Qwen: several times the cost of the forward pass, so only when needed).
+fn constrained(
+    ctx: &llama_cpp_2::context::LlamaContext<'_>,
+    idx: i32,
+    sampler: &mut LlamaSampler,
+    grammar: &mut LlamaSampler,
+) -> Option<llama_cpp_2::token::LlamaToken> {
+    use llama_cpp_2::token::data::LlamaTokenData;
+    use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+
+    let mut candidates = ctx.token_data_array_ith(idx);
+    sampler.apply(&mut candidates);
+    let preferred = candidates.selected_token()?;
+    let mut single = LlamaTokenDataArray::new(vec![LlamaTokenData::new(preferred, 1.0, 0.0)], false);
+    grammar.apply(&mut single);
+    let token = if single.data[0].logit() > f32::NEG_INFINITY {
+        preferred
+    } else {
+        let mut candidates = ctx.token_data_array_ith(idx);
+        grammar.apply(&mut candidates);
+        sampler.apply(&mut candidates);
+        candidates
+            .selected_token()
+            .filter(|t| candidates.data.iter().find(|d| d.id() == *t).is_some_and(|d| d.logit() > f32::NEG_INFINITY))?
+    };
+    grammar.accept(token);
+    sampler.accept(token);
+    Some(token)
 }
 
 /// The schema with bounds on what a grammar cannot otherwise end: strings and arrays without a maximum
@@ -411,4 +527,34 @@ pub fn measure(config: &LocalConfig, prompt: &str, new_tokens: u32) -> Result<Ti
         cancel: Arc::new(AtomicBool::new(false)),
     };
     generate(config, &model_name, &job).map(|(_, timing)| timing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loop_is_a_span_repeated_back_to_back_over_many_tokens() {
+        let block: Vec<i32> = (0..40).collect();
+        let mut tokens: Vec<i32> = (1000..1100).collect();
+        for _ in 0..6 {
+            tokens.extend(&block);
+        }
+        assert_eq!(looping(&tokens), None, "240 repeated tokens are not yet a loop");
+        tokens.extend(&block);
+        assert_eq!(looping(&tokens), Some(40));
+        assert_eq!(looping(&[7; 255]), None);
+        assert_eq!(looping(&[7; 256]), Some(1));
+        // Code that repeats short runs (a table of zeros, similar lines) is not a loop.
+        let mut code: Vec<i32> = Vec::new();
+        for i in 0..60 {
+            code.extend([1, 2, 3, 100 + i, 4]);
+        }
+        assert_eq!(looping(&code), None);
+        // A long block written three times is.
+        let big: Vec<i32> = (0..120).collect();
+        let thrice: Vec<i32> = big.iter().chain(&big).chain(&big).copied().collect();
+        assert_eq!(looping(&thrice), Some(120));
+        assert_eq!(looping(&thrice[1..]), None);
+    }
 }

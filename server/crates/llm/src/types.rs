@@ -73,6 +73,10 @@ pub struct ChatRequest {
     pub stop: Vec<String>,
     /// Ask for JSON matching this schema, through the provider's structured-output mode where it has one.
     pub json_schema: Option<JsonSchema>,
+    /// A GBNF grammar (llama.cpp's notation, start symbol `root`) the reply must follow. Providers that own
+    /// their sampler (the local model) constrain every token to it; remote providers cannot, so the prompt
+    /// must ask for the same shape. Ignored when `json_schema` is set.
+    pub grammar: Option<String>,
 }
 
 /// A named JSON schema for structured output.

@@ -11,7 +11,7 @@ pub mod output;
 pub mod run;
 
 pub use frontend::{ApplyOutcome, Frontend, Level, Progress};
-pub use output::{ParsedFile, parse_whole_files};
+pub use output::{ParsedFile, WHOLE_FILES_GBNF, parse_whole_files};
 pub use run::{GenerateRequest, RunContext, RunId, RunOutcome, RunSettings, generate, run_tests};
 
 pub use samokoder_llm::Router;

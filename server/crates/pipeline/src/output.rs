@@ -2,6 +2,33 @@
 //! block (DESIGN.md). Models vary the decoration, so a path may be wrapped in backticks or bold, prefixed by
 //! `File:` or a heading, and fences may be three or more backticks or tildes; prose between files is ignored.
 //! A fence inside a file (a Markdown file holding code) is handled by matching the opening fence's length.
+//! Two looser habits of small models are accepted when the block has no path line of its own: a sentence
+//! naming exactly one file in backticks just before it ("Here is the `sum.js` file:"), or a first line that
+//! is only a comment naming the file (`// src/sum.js`), which is then dropped from the content.
+//!
+//! [`WHOLE_FILES_GBNF`] is the format as a grammar, for providers that constrain sampling to one.
+
+/// The whole-file format as a GBNF grammar, for a provider that samples under one (the local model checks
+/// each token the model prefers against it and steers only when it strays). It allows what small models
+/// naturally write and this parser reads (sentences, blank lines, shell blocks to run) but every other code
+/// block must say which file it is: a path line right before it (bare, or as a heading, bold or in
+/// backticks) or a first line that is a comment naming the file. At least one file, paths of bounded
+/// length with an extension, and fences of three backticks.
+pub const WHOLE_FILES_GBNF: &str = r##"root ::= pre* (run "\n" pre*)* file ("\n" pre* (file | run))* ("\n" pre*)?
+pre ::= "\n" | prose
+prose ::= ([^\n`] | "`" [^\n`]) [^\n]* "\n"
+file ::= pathline "\n```" tag "\n" body "```" | "```" tag "\n" label body "```"
+run ::= "```" shell "\n" body "```"
+pathline ::= ("#"{1,4} " ")? ("**" | "`")? path ("**" | "`")? ":"?
+label ::= ("//" | "#" | "--") " "? path "\n" | "<!--" " "? path " "? "-->\n" | "/*" " "? path " "? "*/\n"
+tag ::= [A-Za-z0-9_+-]{0,16}
+shell ::= "sh" | "bash" | "shell" | "console" | "text"
+body ::= line*
+line ::= ([^`\n] [^\n]* | "`" [^`\n] [^\n]* | "``" [^`\n] [^\n]*)? "\n"
+path ::= (segment "/"){0,8} name
+segment ::= [A-Za-z0-9_-] [A-Za-z0-9_.-]{0,39}
+name ::= [A-Za-z0-9_-]{0,40} ("." [A-Za-z0-9_-]{1,12}){1,3}
+"##;
 
 /// One file the model wrote: the path exactly as named (not yet checked) and its content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,15 +48,29 @@ pub fn parse_whole_files(reply: &str) -> Vec<ParsedFile> {
             i += 1;
             continue;
         };
-        let path = (i > 0).then(|| path_line(lines[i - 1])).flatten();
         // Find the closing fence: same char, at least as long, nothing else on the line.
         let close = (i + 1..lines.len()).find(|&j| {
             let t = lines[j].trim();
             t.len() >= fence_len && t.chars().all(|c| c == fence_char)
         });
         let Some(close) = close else { break };
+        let mut body = &lines[i + 1..close];
+        let path = (i > 0)
+            .then(|| path_line(lines[i - 1]))
+            .flatten()
+            .or_else(|| {
+                // The comment is a label for us, not code (and no comment is valid in JSON): drop it.
+                let named = body.first().and_then(|first| comment_path(first))?;
+                body = &body[1..];
+                Some(named)
+            })
+            .or_else(|| {
+                let tag = lines[i].trim_start().trim_start_matches(fence_char).trim();
+                let previous = lines[..i].iter().rev().find(|l| !l.trim().is_empty())?;
+                (!is_shell(tag)).then(|| sentence_path(previous)).flatten()
+            });
         if let Some(path) = path {
-            let mut content = lines[i + 1..close].join("\n");
+            let mut content = body.join("\n");
             content.push('\n');
             files.retain(|f| f.path != path);
             files.push(ParsedFile { path, content });
@@ -61,6 +102,38 @@ fn path_line(line: &str) -> Option<String> {
         && !t.ends_with('.')
         && t.chars().any(|c| c.is_alphanumeric());
     looks_like_path.then(|| t.to_owned())
+}
+
+/// The path a first line names when it is only a comment holding a path: `// src/a.js`, `# a.py`,
+/// `<!-- index.html -->`, `/* a.css */`.
+fn comment_path(line: &str) -> Option<String> {
+    let t = line.trim();
+    let inner = ["//", "#", "--"]
+        .iter()
+        .find_map(|p| t.strip_prefix(p))
+        .or_else(|| t.strip_prefix("<!--").and_then(|r| r.strip_suffix("-->")))
+        .or_else(|| t.strip_prefix("/*").and_then(|r| r.strip_suffix("*/")))?;
+    let inner = inner.trim();
+    let inner = inner.strip_prefix("File:").or_else(|| inner.strip_prefix("file:")).unwrap_or(inner);
+    // A comment that is a path, not a sentence or a shebang.
+    path_line(inner).filter(|p| !p.starts_with('!') && p.contains('.'))
+}
+
+/// The path a sentence introduces, when it ends with a colon and its only backticked span is a path with an
+/// extension: "Here is the `src/sum.js` file:".
+fn sentence_path(line: &str) -> Option<String> {
+    let t = line.trim();
+    if !t.ends_with(':') {
+        return None;
+    }
+    let mut spans = t.split('`').skip(1).step_by(2);
+    let only = spans.next().filter(|_| spans.next().is_none())?;
+    path_line(only).filter(|p| p.rsplit('/').next().is_some_and(|name| name.contains('.')))
+}
+
+/// A fence tag for commands to run rather than a file.
+fn is_shell(tag: &str) -> bool {
+    matches!(tag, "sh" | "bash" | "shell" | "console" | "zsh" | "powershell" | "cmd" | "text" | "txt")
 }
 
 #[cfg(test)]
@@ -101,6 +174,20 @@ mod tests {
             "../outside.ts\n```ts\nx\n```\n/etc/passwd\n```\nroot\n```\n",
             &[("../outside.ts", "x\n"), ("/etc/passwd", "root\n")],
         );
+    }
+
+    #[test]
+    fn a_path_in_a_first_line_comment_or_an_introducing_sentence() {
+        check(
+            "This is a small project.\n\nHere is the `sum.js` file:\n\n```js\n// sum.js\nexport const a = 1;\n```\n\n\
+             ```json\n// package.json\n{}\n```\n```html\n<!-- web/index.html -->\n<p>\n```\n\
+             To run the tests, use `node --test` with `package.json`:\n```sh\nnode --test\n```\n\
+             Then run `server.js`:\n```sh\nnode server.js\n```\n",
+            &[("sum.js", "export const a = 1;\n"), ("package.json", "{}\n"), ("web/index.html", "<p>\n")],
+        );
+        // Not a path: a shebang, a sentence, two files named, no colon.
+        check("```js\n#!/usr/bin/env node\n```\n```js\n// add two numbers\n```\n", &[]);
+        check("Both `a.js` and `b.js`:\n```js\nx\n```\nSee `a.js`.\n```js\nx\n```\n", &[]);
     }
 
     #[test]

@@ -10,12 +10,13 @@ use anyhow::{Context, Result, anyhow, bail};
 use parking_lot::Mutex;
 use samokoder_context::{Lang, MapRequest, RepoIndex, syntax_issues};
 use samokoder_edits::{ChangeSet, FileChange, Jail};
-use samokoder_llm::{AgentRole, Budget, CallContext, ChatRequest, Message, Router, StreamEvent, Usage};
+use samokoder_llm::{AgentRole, Budget, CallContext, ChatRequest, FinishReason, Message, Router, StreamEvent, Usage};
 use samokoder_prompts::Prompts;
 use samokoder_sandbox::{Location, RunRequest, Sandbox, TestReport, WORKDIR, parse_test_output};
 use samokoder_store::{RunRecord, RunStatus, StepRecord, Store};
 use serde_json::json;
 
+use crate::output::WHOLE_FILES_GBNF;
 use crate::{ApplyOutcome, Frontend, Level, Progress, parse_whole_files};
 
 /// A run's id: a zero-padded millisecond timestamp and a counter, so ids sort by start time.
@@ -195,6 +196,7 @@ async fn write_files(ctx: &RunContext, description: &str, subdir: Option<&str>) 
             Message::user(ctx.prompts.render("code_monkey/generate", &vars)?),
         ],
         temperature: Some(0.2),
+        grammar: Some(WHOLE_FILES_GBNF.to_owned()),
         ..Default::default()
     };
     fe.progress(
@@ -244,6 +246,21 @@ async fn write_files(ctx: &RunContext, description: &str, subdir: Option<&str>) 
                 completion.model,
                 completion.fallbacks.len(),
                 completion.fallbacks.join("; ")
+            ),
+        );
+    }
+    let cut = match &completion.finish_reason {
+        FinishReason::Stop => None,
+        FinishReason::Length => Some("it reached the token limit".to_owned()),
+        FinishReason::ContentFilter => Some("the provider's content filter stopped it".to_owned()),
+        FinishReason::Other(why) => Some(why.clone()),
+    };
+    if let Some(why) = cut {
+        fe.message(
+            Level::Warning,
+            &format!(
+                "Samokoder: the reply of {}/{} did not end by itself ({why}); a file it had not finished is left out",
+                completion.provider, completion.model
             ),
         );
     }
@@ -333,6 +350,9 @@ async fn test_step(ctx: &RunContext, subdir: Option<&str>) -> Result<RunOutcome>
     fe.test_results(&ctx.id, &report);
     let (status, summary) = if let Some(why) = result.abnormal_end() {
         (RunStatus::TestsFailed, format!("`{}` was {why}", ctx.settings.test_command))
+    } else if result.success() && report.recognized && report.passed + report.failed == 0 {
+        // Exit code 0 with nothing run proves nothing: a generated project must come with its tests.
+        (RunStatus::TestsFailed, format!("no tests ran: `{}` found no tests in the project", ctx.settings.test_command))
     } else if result.success() {
         (RunStatus::Succeeded, format!("tests pass ({} passed)", report.passed))
     } else if report.failed > 0 {
