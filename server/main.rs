@@ -1,5 +1,6 @@
 //! `samokoder`: the language server (the default), and the same engine headless from a terminal.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -84,7 +85,15 @@ async fn main() {
 
 fn report(result: anyhow::Result<i32>) -> i32 {
     result.unwrap_or_else(|e| {
-        eprintln!("error: {e:#}");
+        // The reader went away (`samokoder map | head`): nothing to say, and no one to say it to.
+        let broken_pipe = e
+            .chain()
+            .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe));
+        if broken_pipe {
+            return 0;
+        }
+        // Never `eprintln!`: it panics when stderr is closed.
+        let _ = writeln!(std::io::stderr(), "error: {e:#}");
         2
     })
 }

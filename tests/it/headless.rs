@@ -94,3 +94,22 @@ async fn map_prints_what_the_agents_see_within_the_budget() {
     let focused = String::from_utf8_lossy(&focused.stdout);
     assert!(focused.starts_with("src/other.ts:") && focused.len() <= 48, "{focused}");
 }
+
+#[test]
+fn a_reader_that_goes_away_is_not_an_error() {
+    let s = Sandboxed::new();
+    let functions: String = (0..2000).map(|i| format!("export function f{i}(a, b) {{ return a + b; }}\n")).collect();
+    std::fs::write(s.root().join("many.js"), functions).unwrap();
+    let mut child = Command::new(bin())
+        .args(["map", s.root().to_str().unwrap(), "--tokens", "100000"])
+        .envs(s.env(None))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // `samokoder map | head -0`
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

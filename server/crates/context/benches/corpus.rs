@@ -147,11 +147,12 @@ fn main() {
             continue;
         };
         let at = text.find("function").unwrap_or(text.len() / 2);
-        let mut times = Vec::new();
+        let (mut times, mut edits) = (Vec::new(), Vec::new());
         for i in 0..20 {
             let edit = if i % 2 == 0 { (at..at, "x".to_owned()) } else { (at..at + 1, String::new()) };
             let t = Instant::now();
             index.edit(target, &[edit]);
+            edits.push(t.elapsed());
             std::hint::black_box(index.map(&MapRequest {
                 tokens: 4096,
                 focus: vec![target.to_owned()],
@@ -159,6 +160,10 @@ fn main() {
             }));
             times.push(t.elapsed());
         }
-        println!("one-character edit + re-rank + 4k map, {target}: {} (p50 of 20, target <= 20 ms)", ms(median(times)));
+        println!(
+            "one-character edit + re-rank + 4k map, {target}: {} (p50 of 20, target <= 20 ms; the edit alone {})",
+            ms(median(times)),
+            ms(median(edits))
+        );
     }
 }
