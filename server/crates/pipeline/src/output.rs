@@ -119,11 +119,13 @@ fn comment_path(line: &str) -> Option<String> {
     path_line(inner).filter(|p| !p.starts_with('!') && p.contains('.'))
 }
 
-/// The path a sentence introduces, when it ends with a colon and its only backticked span is a path with an
-/// extension: "Here is the `src/sum.js` file:".
+/// The path a sentence introduces, when it ends with a colon, says "file", and its only backticked span is
+/// a path with an extension: "Here is the `src/sum.js` file:". (Not "Example usage from `README.md`:": a
+/// snippet must not replace a file.)
 fn sentence_path(line: &str) -> Option<String> {
     let t = line.trim();
-    if !t.ends_with(':') {
+    let outside: String = t.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+    if !t.ends_with(':') || !outside.to_ascii_lowercase().split(|c: char| !c.is_alphabetic()).any(|w| w == "file") {
         return None;
     }
     let mut spans = t.split('`').skip(1).step_by(2);
@@ -188,6 +190,11 @@ mod tests {
         // Not a path: a shebang, a sentence, two files named, no colon.
         check("```js\n#!/usr/bin/env node\n```\n```js\n// add two numbers\n```\n", &[]);
         check("Both `a.js` and `b.js`:\n```js\nx\n```\nSee `a.js`.\n```js\nx\n```\n", &[]);
+        check(
+            "Example usage from `README.md`:\n```js\nsum(1, 2)\n```\nThe `src/files.js` module:\n```js\nx\n```\n",
+            &[],
+        );
+        check("The updated file `src/app.js`:\n```js\nx\n```\n", &[("src/app.js", "x\n")]);
     }
 
     #[test]
