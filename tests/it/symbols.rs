@@ -67,3 +67,34 @@ async fn symbols_come_from_the_index_with_positions_in_the_clients_encoding() {
     assert_eq!(client.request("workspace/symbol", json!({"query": "make"})).await.unwrap(), json!([]));
     client.shutdown_and_exit().await.unwrap();
 }
+
+/// A bundle's edits reach the index too: its reparse waits for the indexer to be idle, then runs.
+#[tokio::test]
+async fn an_edit_in_a_bundle_reaches_the_index_when_the_indexer_is_idle() {
+    let s = Sandboxed::new();
+    let mut bundle = String::from("var ns;\n(function (ns) {\n");
+    let mut i = 0;
+    while bundle.len() <= 1024 * 1024 + 1 {
+        bundle.push_str(&format!("    function helper{i}(a) {{ return a * {i}; }}\n    ns.helper{i} = helper{i};\n"));
+        i += 1;
+    }
+    bundle.push_str("})(ns || (ns = {}));\n");
+    std::fs::create_dir_all(s.root().join("lib")).unwrap();
+    std::fs::write(s.root().join("lib/bundle.js"), &bundle).unwrap();
+    let client = s.spawn(s.options(None));
+    client.initialize().await.unwrap();
+    eventually(&client, "workspace/symbol", json!({"query": "helper7"}), |a| {
+        a.as_array().is_some_and(|s| !s.is_empty())
+    })
+    .await;
+
+    client.did_open("lib/bundle.js", "javascript", &bundle).await.unwrap();
+    // Line 2 is `    function helper0(a) ...`: rename helper0 to renamed0.
+    client.did_change("lib/bundle.js", 2, [2, 13, 2, 20], "renamed0").await.unwrap();
+    let renamed = eventually(&client, "workspace/symbol", json!({"query": "renamed0"}), |a| {
+        a.as_array().is_some_and(|s| !s.is_empty())
+    })
+    .await;
+    assert_eq!(renamed[0]["location"]["range"]["start"], json!({"line": 2, "character": 13}));
+    client.shutdown_and_exit().await.unwrap();
+}

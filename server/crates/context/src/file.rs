@@ -1,6 +1,7 @@
 //! One parsed file, kept current by incremental edits: `tree.edit` plus a reparse, then tags and imports
-//! re-extracted only where the syntax changed (tree-sitter's changed ranges and the edited span, each
-//! widened to its innermost enclosing declaration), the rest shifted.
+//! re-extracted only where the syntax changed (tree-sitter's changed ranges and the edited spans, each
+//! widened to its innermost enclosing declaration), the rest shifted. A bundle's reparse may wait for an
+//! idle moment, several edits coalescing into one.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -21,8 +22,11 @@ pub struct FileIndex {
     line_starts: Vec<usize>,
     tags: Vec<Tag>,
     imports: Vec<Import>,
-    /// A bundle (see [`BUNDLE_BYTES`]): indexed shallowly.
+    /// A bundle (see [`BUNDLE_BYTES`]): indexed shallowly, reparsed when the index is idle.
     bundle: bool,
+    /// Spans edited since the last parse (current offsets): they and what the reparse finds changed are
+    /// re-extracted.
+    pending: Vec<Range<usize>>,
 }
 
 /// Files larger than this are bundles (a compiler concatenated into one file, say): only the definitions in
@@ -73,7 +77,7 @@ impl FileIndex {
         let line_starts = line_starts(&text);
         let bundle = text.len() > BUNDLE_BYTES;
         let (tags, imports) = extract(lang, &tree, &text, 0..text.len(), bundle);
-        Self { path: path.to_owned(), lang, text, tree, line_starts, tags, imports, bundle }
+        Self { path: path.to_owned(), lang, text, tree, line_starts, tags, imports, bundle, pending: Vec::new() }
     }
 
     pub fn text(&self) -> &str {
@@ -128,10 +132,22 @@ impl FileIndex {
             .min_by_key(|t| t.node_range.len())
     }
 
-    /// Replaces `range` (bytes of the current text) with `new_text`, reparsing incrementally.
+    /// Replaces `range` (bytes of the current text) with `new_text`, reparsing incrementally; in a bundle
+    /// the reparse waits for [`FileIndex::reparse`] (see [`FileIndex::edit_deferred`]).
     pub fn edit(&mut self, range: Range<usize>, new_text: &str) {
-        let range =
-            range.start.min(self.text.len())..range.end.min(self.text.len()).max(range.start.min(self.text.len()));
+        self.edit_deferred(range, new_text);
+        if !self.bundle {
+            self.reparse();
+        }
+    }
+
+    /// Applies an edit to the text and the tree and shifts the tags and imports after it, without
+    /// reparsing: until [`FileIndex::reparse`], the tags the edit touched are as before it. Edits coalesce:
+    /// one reparse serves any number of them. A bundle's reparse is tree-sitter's own cost on megabytes of
+    /// text (15 ms for a 9 MB file), too much for every keystroke; the index does it when it is idle.
+    pub fn edit_deferred(&mut self, range: Range<usize>, new_text: &str) {
+        let len = self.text.len();
+        let range = range.start.min(len)..range.end.min(len).max(range.start.min(len));
         let (start, old_end, new_end) = (range.start, range.end, range.start + new_text.len());
         let start_position = self.point(start);
         let old_end_position = self.point(old_end);
@@ -146,27 +162,9 @@ impl FileIndex {
             old_end_position,
             new_end_position,
         });
-        let tree = parse_text(self.lang, &self.text, Some(&self.tree));
 
-        // Where to re-extract: what the parser says changed, and the edited span.
-        let mut regions: Vec<Range<usize>> =
-            self.tree.changed_ranges(&tree).map(|r| r.start_byte..r.end_byte).collect();
-        regions.push(start..new_end);
-        self.tree = tree;
-        let len = self.text.len();
-        let regions = merge(
-            regions
-                .into_iter()
-                .map(|r| {
-                    let widened = r.start.saturating_sub(1)..(r.end + 1).min(len);
-                    let declaration = self.enclosing_declaration(widened.clone());
-                    widened.start.min(declaration.start)..widened.end.max(declaration.end)
-                })
-                .collect(),
-        );
-
-        // Old positions into new ones. Anything touching the edited span is in a region, so it is dropped and
-        // re-extracted whatever this says about it.
+        // Old positions into new ones. Whatever touches the edited span is re-extracted at the reparse,
+        // whatever this says about it.
         let delta = new_text.len() as isize - (old_end - start) as isize;
         let map = |p: usize, end: bool| {
             if p <= start {
@@ -180,27 +178,54 @@ impl FileIndex {
             }
         };
         let shift = |r: &Range<usize>| map(r.start, false)..map(r.end, true).max(map(r.start, false));
-        // Touching the edit made it empty: it is gone. Otherwise stale where a region overlaps or touches it
+        for t in &mut self.tags {
+            t.node_range = shift(&t.node_range);
+            t.name_range = shift(&t.name_range);
+        }
+        for i in &mut self.imports {
+            i.node_range = shift(&i.node_range);
+        }
+        for p in &mut self.pending {
+            *p = shift(p);
+        }
+        self.pending.push(start..new_end);
+    }
+
+    /// Whether edits wait for [`FileIndex::reparse`].
+    pub fn needs_reparse(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Reparses after the edits so far and re-extracts tags and imports where the syntax changed: what the
+    /// parser says changed and the edited spans, each widened to its innermost enclosing declaration.
+    pub fn reparse(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let tree = parse_text(self.lang, &self.text, Some(&self.tree));
+        let mut regions: Vec<Range<usize>> =
+            self.tree.changed_ranges(&tree).map(|r| r.start_byte..r.end_byte).collect();
+        regions.append(&mut self.pending);
+        self.tree = tree;
+        let len = self.text.len();
+        let regions = merge(
+            regions
+                .into_iter()
+                .map(|r| {
+                    let widened = r.start.saturating_sub(1)..(r.end + 1).min(len);
+                    let declaration = self.enclosing_declaration(widened.clone());
+                    widened.start.min(declaration.start)..widened.end.max(declaration.end)
+                })
+                .collect(),
+        );
+
+        // Touching an edit made it empty: it is gone. Otherwise stale where a region overlaps or touches it
         // (a tag right next to an edit can change with it: `export ` typed before a function).
         let stale = |r: &Range<usize>| r.is_empty() || regions.iter().any(|g| r.start <= g.end && g.start <= r.end);
-
-        let tags: Vec<Tag> = std::mem::take(&mut self.tags)
-            .into_iter()
-            .map(|mut t| {
-                t.node_range = shift(&t.node_range);
-                t.name_range = shift(&t.name_range);
-                t
-            })
-            .filter(|t| !stale(&t.node_range) && !stale(&t.name_range))
-            .collect();
-        let found: Vec<Import> = std::mem::take(&mut self.imports)
-            .into_iter()
-            .map(|mut i| {
-                i.node_range = shift(&i.node_range);
-                i
-            })
-            .filter(|i| !stale(&i.node_range))
-            .collect();
+        let mut tags = std::mem::take(&mut self.tags);
+        tags.retain(|t| !stale(&t.node_range) && !stale(&t.name_range));
+        let mut found = std::mem::take(&mut self.imports);
+        found.retain(|i| !stale(&i.node_range));
         let (mut fresh_tags, mut fresh_imports) = (Vec::new(), Vec::new());
         for region in &regions {
             // One byte wider than what was dropped: the query cursor keeps only nodes that overlap its range.

@@ -17,7 +17,7 @@ use std::ops::Range;
 
 use tree_sitter::Node;
 
-pub use file::FileIndex;
+pub use file::{BUNDLE_BYTES, FileIndex};
 pub use lang::Lang;
 pub use repo::{CursorContext, MapRequest, RepoIndex, SymbolMatch};
 pub use resolve::resolve_import;

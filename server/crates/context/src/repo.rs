@@ -62,6 +62,8 @@ pub struct RepoIndex {
     resolved: Mutex<HashMap<String, Vec<String>>>,
     /// The last ranking (by path), to start the next one from.
     last_ranks: Mutex<HashMap<String, f64>>,
+    /// Files whose reparse waits (bundles with edits).
+    deferred: std::collections::BTreeSet<String>,
 }
 
 impl RepoIndex {
@@ -95,6 +97,7 @@ impl RepoIndex {
     /// Adds a file parsed elsewhere (in parallel).
     pub fn insert(&mut self, file: FileIndex, added: bool) {
         let path = file.path.clone();
+        self.deferred.remove(&path);
         let tables = self.tables_of(&file);
         self.tables.insert(path.clone(), tables);
         self.files.insert(path.clone(), file);
@@ -107,6 +110,9 @@ impl RepoIndex {
         for (range, text) in edits {
             file.edit(range.clone(), text);
         }
+        if file.needs_reparse() {
+            self.deferred.insert(path.to_owned());
+        }
         let file = self.files.remove(path).expect("present above");
         let tables = self.tables_of(&file);
         self.files.insert(path.to_owned(), file);
@@ -115,7 +121,28 @@ impl RepoIndex {
         true
     }
 
+    /// Whether a file (a bundle) has edits waiting for [`RepoIndex::reparse_pending`].
+    pub fn has_pending(&self) -> bool {
+        !self.deferred.is_empty()
+    }
+
+    /// Reparses the files whose reparse was deferred (bundles, see [`FileIndex::edit_deferred`]); for the
+    /// index's owner to call when no edit is waiting. Whether there were any.
+    pub fn reparse_pending(&mut self) -> bool {
+        let pending = std::mem::take(&mut self.deferred);
+        for path in &pending {
+            let Some(mut file) = self.files.remove(path) else { continue };
+            file.reparse();
+            let tables = self.tables_of(&file);
+            self.files.insert(path.clone(), file);
+            self.tables.insert(path.clone(), tables);
+            self.invalidate(path, false);
+        }
+        !pending.is_empty()
+    }
+
     pub fn remove(&mut self, path: &str) {
+        self.deferred.remove(path);
         if self.files.remove(path).is_some() {
             self.tables.remove(path);
             self.invalidate(path, true);

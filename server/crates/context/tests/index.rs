@@ -247,6 +247,8 @@ impl Rng {
     }
 }
 
+/// Edits applied one by one, or several before one reparse (how a bundle is kept), give the tags a fresh
+/// extraction and a fresh parse give.
 #[test]
 fn random_incremental_edits_give_the_same_tags_as_a_fresh_parse() {
     let seed_text = Fixture::parse(PROJECT).files.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>().join("\n");
@@ -302,7 +304,19 @@ fn random_incremental_edits_give_the_same_tags_as_a_fresh_parse() {
                     (start, end, names[rng.below(names.len())])
                 };
                 text.replace_range(start..end, insert);
-                file.edit(start..end, insert);
+                if round % 4 >= 2 {
+                    // Deferred, as in a bundle: three edits, then one reparse for them all.
+                    file.edit_deferred(start..end, insert);
+                    assert_eq!(file.text(), text);
+                    if step % 3 != 2 {
+                        continue;
+                    }
+                    assert!(file.needs_reparse());
+                    file.reparse();
+                } else {
+                    file.edit(start..end, insert);
+                }
+                assert!(!file.needs_reparse());
                 assert_eq!(file.text(), text);
                 // The incremental update equals a full extraction from the same tree...
                 let scratch = file.tags_from_scratch();
@@ -387,4 +401,41 @@ fn identifiers(text: &str) -> Vec<(usize, usize)> {
         }
     }
     out
+}
+
+/// A bundle's edits are applied at once (positions shift) and reparsed when the index's owner says it is
+/// idle; then it is what a fresh parse gives.
+#[test]
+fn a_bundle_is_reparsed_when_the_index_is_idle() {
+    let mut text = String::from("var ns;\n(function (ns) {\n");
+    let mut i = 0;
+    while text.len() <= samokoder_context::BUNDLE_BYTES {
+        text.push_str(&format!(
+            "    function helper{i}(a, b) {{ return a + b * {i}; }}\n    ns.helper{i} = helper{i};\n"
+        ));
+        i += 1;
+    }
+    text.push_str("})(ns || (ns = {}));\nexport function entry() { return 1; }\n");
+    let mut repo = RepoIndex::new();
+    repo.upsert("lib/bundle.js", text.clone());
+    assert!(repo.file("lib/bundle.js").unwrap().is_bundle());
+    assert!(!repo.has_pending());
+
+    let at = text.find("function helper10(").unwrap() + "function ".len();
+    let edits = [(at..at + "helper10".len(), "renamed10".to_owned()), (0..0, "// header\n".to_owned())];
+    repo.edit("lib/bundle.js", &edits);
+    text.replace_range(at..at + "helper10".len(), "renamed10");
+    text.insert_str(0, "// header\n");
+    assert!(repo.has_pending(), "the reparse waits");
+    let file = repo.file("lib/bundle.js").unwrap();
+    assert_eq!(file.text(), text);
+    let entry = file.definitions().find(|t| t.name == "entry").unwrap();
+    assert_eq!(&text[entry.name_range.clone()], "entry", "positions after the edits are shifted already");
+
+    assert!(repo.reparse_pending());
+    assert!(!repo.has_pending());
+    let fresh = FileIndex::parse("lib/bundle.js", Lang::Tsx, text.clone());
+    assert_eq!(repo.file("lib/bundle.js").unwrap().tags(), fresh.tags());
+    assert_eq!(repo.symbols("renamed10", 5).len(), 1);
+    assert!(!repo.reparse_pending(), "nothing left to do");
 }

@@ -42,7 +42,22 @@ impl Indexer {
             tracing::info!(files, ms = started.elapsed().as_millis() as u64, "workspace indexed");
             worker_ready.0.store(true, Ordering::SeqCst);
             worker_ready.1.notify_waiters();
-            for op in rx {
+            loop {
+                let op = match rx.try_recv() {
+                    Ok(op) => op,
+                    Err(mpsc::TryRecvError::Empty) => {
+                        // Idle: the reparses that were deferred (bundles), once per burst of edits.
+                        if worker_index.read().has_pending() {
+                            worker_index.write().reparse_pending();
+                            continue;
+                        }
+                        match rx.recv() {
+                            Ok(op) => op,
+                            Err(_) => break,
+                        }
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => break,
+                };
                 apply(&root, &worker_index, op);
             }
         });
