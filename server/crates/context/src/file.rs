@@ -17,7 +17,9 @@ pub struct FileIndex {
     pub path: String,
     pub lang: Lang,
     text: String,
-    tree: Tree,
+    /// The syntax tree, kept while edits may come (the editor has the file open) so they reparse
+    /// incrementally; `None` once forgotten (most files: it is most of the index's memory).
+    tree: Option<Tree>,
     /// Byte offset of each line's start, for tree-sitter's points.
     line_starts: Vec<usize>,
     tags: Vec<Tag>,
@@ -77,7 +79,17 @@ impl FileIndex {
         let line_starts = line_starts(&text);
         let bundle = text.len() > BUNDLE_BYTES;
         let (tags, imports) = extract(lang, &tree, &text, 0..text.len(), bundle);
-        Self { path: path.to_owned(), lang, text, tree, line_starts, tags, imports, bundle, pending: Vec::new() }
+        Self {
+            path: path.to_owned(),
+            lang,
+            text,
+            tree: Some(tree),
+            line_starts,
+            tags,
+            imports,
+            bundle,
+            pending: Vec::new(),
+        }
     }
 
     pub fn text(&self) -> &str {
@@ -106,7 +118,27 @@ impl FileIndex {
     /// and debugging; the index itself never needs it).
     #[doc(hidden)]
     pub fn tags_from_scratch(&self) -> Vec<Tag> {
-        extract(self.lang, &self.tree, &self.text, 0..self.text.len(), self.bundle).0
+        self.with_tree(|tree| extract(self.lang, tree, &self.text, 0..self.text.len(), self.bundle).0)
+    }
+
+    /// Drops the syntax tree (after any deferred reparse): for a file no editor has open, whose next change
+    /// comes as a whole new text. An edit still works without it, by a full parse.
+    pub fn forget_tree(&mut self) {
+        self.reparse();
+        self.tree = None;
+    }
+
+    /// Whether the syntax tree is kept (see [`FileIndex::forget_tree`]).
+    pub fn has_tree(&self) -> bool {
+        self.tree.is_some()
+    }
+
+    /// Runs `f` on the tree, parsing a throwaway one if it was forgotten.
+    fn with_tree<T>(&self, f: impl FnOnce(&Tree) -> T) -> T {
+        match &self.tree {
+            Some(tree) => f(tree),
+            None => f(&parse_text(self.lang, &self.text, None)),
+        }
     }
 
     /// The 0-based line of `offset` and the text of that line before it (to count it in any encoding).
@@ -119,7 +151,7 @@ impl FileIndex {
 
     /// Every ERROR and MISSING node, outermost first, in document order.
     pub fn syntax_issues(&self) -> Vec<SyntaxIssue> {
-        crate::syntax_issues_of(self.tree.root_node(), &self.text)
+        self.with_tree(|tree| crate::syntax_issues_of(tree.root_node(), &self.text))
     }
 
     /// The class or interface a method is defined in.
@@ -154,14 +186,16 @@ impl FileIndex {
         self.text.replace_range(range.clone(), new_text);
         self.update_line_starts(start, old_end, new_text);
         let new_end_position = self.point(new_end);
-        self.tree.edit(&InputEdit {
-            start_byte: start,
-            old_end_byte: old_end,
-            new_end_byte: new_end,
-            start_position,
-            old_end_position,
-            new_end_position,
-        });
+        if let Some(tree) = &mut self.tree {
+            tree.edit(&InputEdit {
+                start_byte: start,
+                old_end_byte: old_end,
+                new_end_byte: new_end,
+                start_position,
+                old_end_position,
+                new_end_position,
+            });
+        }
 
         // Old positions into new ones. Whatever touches the edited span is re-extracted at the reparse,
         // whatever this says about it.
@@ -202,12 +236,20 @@ impl FileIndex {
         if self.pending.is_empty() {
             return;
         }
-        let tree = parse_text(self.lang, &self.text, Some(&self.tree));
-        let mut regions: Vec<Range<usize>> =
-            self.tree.changed_ranges(&tree).map(|r| r.start_byte..r.end_byte).collect();
-        regions.append(&mut self.pending);
-        self.tree = tree;
         let len = self.text.len();
+        let Some(old) = self.tree.take() else {
+            // No tree to reparse from (see `forget_tree`): parse and extract afresh, and keep the tree now
+            // that the file is being edited.
+            let tree = parse_text(self.lang, &self.text, None);
+            (self.tags, self.imports) = extract(self.lang, &tree, &self.text, 0..len, self.bundle);
+            self.tree = Some(tree);
+            self.pending.clear();
+            return;
+        };
+        let tree = parse_text(self.lang, &self.text, Some(&old));
+        let mut regions: Vec<Range<usize>> = old.changed_ranges(&tree).map(|r| r.start_byte..r.end_byte).collect();
+        regions.append(&mut self.pending);
+        self.tree = Some(tree);
         let regions = merge(
             regions
                 .into_iter()
@@ -230,7 +272,8 @@ impl FileIndex {
         for region in &regions {
             // One byte wider than what was dropped: the query cursor keeps only nodes that overlap its range.
             let query = region.start.saturating_sub(1)..(region.end + 1).min(len);
-            let (t, i) = extract(self.lang, &self.tree, &self.text, query, self.bundle);
+            let tree = self.tree.as_ref().expect("set above");
+            let (t, i) = extract(self.lang, tree, &self.text, query, self.bundle);
             fresh_tags.extend(t.into_iter().filter(|t| stale(&t.node_range) || stale(&t.name_range)));
             fresh_imports.extend(i.into_iter().filter(|i| stale(&i.node_range)));
         }
@@ -248,7 +291,8 @@ impl FileIndex {
 
     /// The smallest declaration-like node covering `range` (the range itself when there is none).
     fn enclosing_declaration(&self, range: Range<usize>) -> Range<usize> {
-        let Some(mut node) = self.tree.root_node().descendant_for_byte_range(range.start, range.end) else {
+        let Some(tree) = &self.tree else { return range };
+        let Some(mut node) = tree.root_node().descendant_for_byte_range(range.start, range.end) else {
             return range;
         };
         loop {

@@ -247,8 +247,8 @@ impl Rng {
     }
 }
 
-/// Edits applied one by one, or several before one reparse (how a bundle is kept), give the tags a fresh
-/// extraction and a fresh parse give.
+/// Edits applied one by one, or several before one reparse (how a bundle is kept), or to a file whose tree
+/// was dropped, give the tags a fresh extraction and a fresh parse give.
 #[test]
 fn random_incremental_edits_give_the_same_tags_as_a_fresh_parse() {
     let seed_text = Fixture::parse(PROJECT).files.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>().join("\n");
@@ -286,6 +286,12 @@ fn random_incremental_edits_give_the_same_tags_as_a_fresh_parse() {
         let mut rng = Rng(0x9e3779b97f4a7c15 ^ path.len() as u64);
         for round in 0..40 {
             let mut file = FileIndex::parse(path, lang, seed_text.clone());
+            if round % 4 == 1 {
+                // As for a file no editor had open: the first edit parses from scratch, the rest reparse.
+                file.forget_tree();
+                assert!(!file.has_tree());
+                assert_eq!(file.syntax_issues(), FileIndex::parse(path, lang, seed_text.clone()).syntax_issues());
+            }
             let mut text = seed_text.clone();
             for step in 0..25 {
                 let (start, end, insert) = if round % 2 == 0 {

@@ -15,7 +15,10 @@ use samokoder_edits::ByteEdit;
 const MAX_INDEXED_BYTES: u64 = 16 * 1024 * 1024;
 
 pub(crate) enum IndexOp {
-    /// The file's whole text (opened, or written by an accepted edit).
+    /// An opened document's text: its syntax tree is kept, for its edits to reparse incrementally.
+    Open(String, String),
+    /// A file's whole text, not open in the editor (written by an accepted edit, read from disk): indexed,
+    /// its tree dropped.
     Upsert(String, String),
     /// Edits to an open document, in order.
     Edit(String, Vec<ByteEdit>),
@@ -87,14 +90,8 @@ impl Indexer {
 
 fn apply(root: &std::path::Path, index: &RwLock<RepoIndex>, op: IndexOp) {
     match op {
-        IndexOp::Upsert(path, text) => {
-            if let Some(lang) = Lang::from_path(&path) {
-                let file = FileIndex::parse(&path, lang, text);
-                let mut index = index.write();
-                let added = index.file(&path).is_none();
-                index.insert(file, added);
-            }
-        }
+        IndexOp::Open(path, text) => upsert(index, &path, text, true),
+        IndexOp::Upsert(path, text) => upsert(index, &path, text, false),
         IndexOp::Edit(path, edits) => {
             index.write().edit(&path, &edits);
         }
@@ -103,6 +100,17 @@ fn apply(root: &std::path::Path, index: &RwLock<RepoIndex>, op: IndexOp) {
             Err(_) => index.write().remove(&path),
         },
     }
+}
+
+fn upsert(index: &RwLock<RepoIndex>, path: &str, text: String, open: bool) {
+    let Some(lang) = Lang::from_path(path) else { return };
+    let mut file = FileIndex::parse(path, lang, text);
+    if !open {
+        file.forget_tree();
+    }
+    let mut index = index.write();
+    let added = index.file(path).is_none();
+    index.insert(file, added);
 }
 
 /// Indexes every source file of the workspace, parsing on all cores; returns how many.
@@ -131,7 +139,10 @@ fn scan(root: &std::path::Path, index: &RwLock<RepoIndex>) -> usize {
                         continue;
                     }
                     let lang = Lang::from_path(&file.path).expect("filtered above");
-                    parsed.push(FileIndex::parse(&file.path, lang, text));
+                    let mut parsed_file = FileIndex::parse(&file.path, lang, text);
+                    // No editor has it open yet: its tree would only take memory (a didOpen parses again).
+                    parsed_file.forget_tree();
+                    parsed.push(parsed_file);
                     if parsed.len() == 64 {
                         let mut index = index.write();
                         for f in parsed.drain(..) {

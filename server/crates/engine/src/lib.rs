@@ -130,7 +130,7 @@ impl Engine {
 
     pub fn open_document(&self, path: PathBuf, text: &str, version: i32) {
         if let Some(rel) = self.jail.relativize(&path) {
-            self.indexer.send(index::IndexOp::Upsert(rel.to_string(), text.to_owned()));
+            self.indexer.send(index::IndexOp::Open(rel.to_string(), text.to_owned()));
         }
         self.workspace.lock().open(path, text, version);
     }
