@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/fetch-model.sh 0.5b >/dev/null
-scripts/fetch-model.sh 1.5b >/dev/null
+# Both sides read the models where the fetch put them.
+SAMOKODER_MODEL_DIR="$(dirname "$(scripts/fetch-model.sh 1.5b)")"
+export SAMOKODER_MODEL_DIR
 prompt="$(mktemp)"
 trap 'rm -f "$prompt"' EXIT
 cargo bench -p samokoder-llm --features local-llm --bench local -- --write-prompt "$prompt"
@@ -14,7 +16,7 @@ if ! "$python" -c 'import llama_cpp' 2>/dev/null; then
   echo "baseline skipped: llama-cpp-python is not importable by $python (pip install llama-cpp-python)"
   exit 0
 fi
-"$python" - "$prompt" "$HOME/.cache/samokoder/models" <<'PY'
+"$python" - "$prompt" "$SAMOKODER_MODEL_DIR" <<'PY'
 import os, sys, time
 import llama_cpp
 prompt = open(sys.argv[1]).read()

@@ -48,21 +48,6 @@ fn a_model_with_the_wrong_hash_is_refused_and_nothing_is_left() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("choose 1.5b, 0.5b or smollm2"));
 }
 
-/// SmolLM2-135M from the cache (or `SAMOKODER_TEST_GGUF`); `None` (skip) outside CI when it is missing.
-#[cfg(feature = "local-llm")]
-fn smollm2() -> Option<std::path::PathBuf> {
-    let model = std::env::var("SAMOKODER_TEST_GGUF").map(std::path::PathBuf::from).unwrap_or_else(|_| {
-        std::path::PathBuf::from(std::env::var("HOME").unwrap())
-            .join(".cache/samokoder/models/smollm2-135m-instruct-q4_1.gguf")
-    });
-    if !model.is_file() {
-        assert!(!samokoder_test_utils::in_ci(), "the local model is missing: scripts/fetch-model.sh smollm2");
-        eprintln!("SKIPPED: no local model (scripts/fetch-model.sh smollm2)");
-        return None;
-    }
-    Some(model)
-}
-
 /// The README's run command with no key and no model server: the embedded model writes the project (its
 /// output held to the whole-file grammar, its loops cut short) and the tests run in the sandbox. A 135M
 /// model writes poor code, so the test asks for files and a verdict, not for passing tests.
@@ -72,7 +57,7 @@ fn generate_with_no_key_uses_the_embedded_model_and_writes_files() {
     if !samokoder_test_utils::docker_available() {
         return;
     }
-    let Some(model) = smollm2() else { return };
+    let Some(model) = samokoder_test_utils::smollm2() else { return };
     let s = Sandboxed::new();
     let dir = s.root().join("sum-app");
     let mut cmd = Command::new(crate::support::bin());
@@ -89,9 +74,11 @@ fn generate_with_no_key_uses_the_embedded_model_and_writes_files() {
     );
     assert!(stderr.contains("asking local/smollm2-135m-instruct-q4_1"), "{stderr}");
     assert!(stderr.contains("in the sandbox"), "the tests ran: {stderr}");
-    let written: Vec<&str> = stdout.lines().filter_map(|l| l.strip_prefix("wrote ")).collect();
+    // One `wrote <path>` line per file (the summary line, `wrote 2 files; ...`, has spaces).
+    let written: Vec<&str> =
+        stdout.lines().filter_map(|l| l.strip_prefix("wrote ")).filter(|p| !p.contains(' ')).collect();
     assert!(!written.is_empty(), "{stdout}");
-    for path in written.iter().filter(|p| !p.contains(' ')) {
+    for path in &written {
         assert!(dir.join(path).is_file(), "{path} is on disk");
     }
 }
@@ -103,7 +90,7 @@ async fn the_server_answers_while_the_local_model_generates() {
 
     use serde_json::json;
 
-    let Some(model) = smollm2() else { return };
+    let Some(model) = samokoder_test_utils::smollm2() else { return };
     let s = Sandboxed::new();
     let mut options = s.options(None);
     options.env.push(("SAMOKODER_LOCAL_MODEL".into(), model.display().to_string()));

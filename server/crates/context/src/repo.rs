@@ -51,13 +51,47 @@ struct FileTables {
     refs: Vec<(u32, u32)>,
 }
 
+/// Identifier -> number, and back. Only grows.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+
+    fn tables_of(&mut self, file: &FileIndex) -> FileTables {
+        let mut defs: HashMap<u32, u32> = HashMap::new();
+        let mut refs: HashMap<u32, u32> = HashMap::new();
+        for tag in file.tags() {
+            let id = match self.ids.get(&tag.name) {
+                Some(&id) => id,
+                None => {
+                    let id = self.names.len() as u32;
+                    self.ids.insert(tag.name.clone(), id);
+                    self.names.push(tag.name.clone());
+                    id
+                }
+            };
+            *(if tag.is_definition() { &mut defs } else { &mut refs }).entry(id).or_default() += 1;
+        }
+        let sorted = |m: HashMap<u32, u32>| {
+            let mut v: Vec<(u32, u32)> = m.into_iter().collect();
+            v.sort_unstable();
+            v
+        };
+        FileTables { defs: sorted(defs), refs: sorted(refs) }
+    }
+}
+
 #[derive(Default)]
 pub struct RepoIndex {
     files: BTreeMap<String, FileIndex>,
     tables: HashMap<String, FileTables>,
-    /// Identifier -> number, and back. Only grows.
-    interned: HashMap<String, u32>,
-    names: Vec<String>,
+    names: Interner,
     /// Resolved imports per file; recomputed when a file is added or removed, or the file changes.
     resolved: Mutex<HashMap<String, Vec<String>>>,
     /// The last ranking (by path), to start the next one from.
@@ -98,8 +132,7 @@ impl RepoIndex {
     pub fn insert(&mut self, file: FileIndex, added: bool) {
         let path = file.path.clone();
         self.deferred.remove(&path);
-        let tables = self.tables_of(&file);
-        self.tables.insert(path.clone(), tables);
+        self.tables.insert(path.clone(), self.names.tables_of(&file));
         self.files.insert(path.clone(), file);
         self.invalidate(&path, added);
     }
@@ -111,13 +144,12 @@ impl RepoIndex {
             file.edit(range.clone(), text);
         }
         if file.needs_reparse() {
+            // Its tags and imports only moved: the tables and resolved imports stand until the reparse.
             self.deferred.insert(path.to_owned());
+        } else {
+            self.tables.insert(path.to_owned(), self.names.tables_of(file));
+            self.invalidate(path, false);
         }
-        let file = self.files.remove(path).expect("present above");
-        let tables = self.tables_of(&file);
-        self.files.insert(path.to_owned(), file);
-        self.tables.insert(path.to_owned(), tables);
-        self.invalidate(path, false);
         true
     }
 
@@ -131,11 +163,9 @@ impl RepoIndex {
     pub fn reparse_pending(&mut self) -> bool {
         let pending = std::mem::take(&mut self.deferred);
         for path in &pending {
-            let Some(mut file) = self.files.remove(path) else { continue };
+            let Some(file) = self.files.get_mut(path) else { continue };
             file.reparse();
-            let tables = self.tables_of(&file);
-            self.files.insert(path.clone(), file);
-            self.tables.insert(path.clone(), tables);
+            self.tables.insert(path.clone(), self.names.tables_of(file));
             self.invalidate(path, false);
         }
         !pending.is_empty()
@@ -203,29 +233,6 @@ impl RepoIndex {
         best
     }
 
-    fn tables_of(&mut self, file: &FileIndex) -> FileTables {
-        let mut defs: HashMap<u32, u32> = HashMap::new();
-        let mut refs: HashMap<u32, u32> = HashMap::new();
-        for tag in file.tags() {
-            let id = match self.interned.get(&tag.name) {
-                Some(&id) => id,
-                None => {
-                    let id = self.names.len() as u32;
-                    self.interned.insert(tag.name.clone(), id);
-                    self.names.push(tag.name.clone());
-                    id
-                }
-            };
-            *(if tag.is_definition() { &mut defs } else { &mut refs }).entry(id).or_default() += 1;
-        }
-        let sorted = |m: HashMap<u32, u32>| {
-            let mut v: Vec<(u32, u32)> = m.into_iter().collect();
-            v.sort_unstable();
-            v
-        };
-        FileTables { defs: sorted(defs), refs: sorted(refs) }
-    }
-
     /// (path, identifier) of the definitions most relevant to the request, best first: at most `limit`.
     ///
     /// Files are ranked by PageRank over "references a name defined there" and import edges, personalised
@@ -234,10 +241,11 @@ impl RepoIndex {
     /// for every file defining `i`. Each definition also gets a share of its own file's rank.
     fn rank_definitions(&self, request: &MapRequest, limit: usize) -> Vec<(&str, &str)> {
         let paths: Vec<&str> = self.files.keys().map(String::as_str).collect();
-        let n_names = self.names.len();
+        let n_names = self.names.names.len();
         let tables: Vec<&FileTables> = paths.iter().map(|p| &self.tables[*p]).collect();
-        let interned =
-            |names: &[String]| -> HashSet<u32> { names.iter().filter_map(|n| self.interned.get(n).copied()).collect() };
+        let interned = |names: &[String]| -> HashSet<u32> {
+            names.iter().filter_map(|n| self.names.ids.get(n).copied()).collect()
+        };
         let mentioned = interned(&request.mentioned);
         let focus: HashSet<&str> = request.focus.iter().map(String::as_str).collect();
 
@@ -265,7 +273,7 @@ impl RepoIndex {
             if mentioned.contains(&name) {
                 w *= 10.0;
             }
-            if self.names[name as usize].starts_with('_') {
+            if self.names.name(name).starts_with('_') {
                 w *= 0.1;
             }
             if defined_in(name).len() > 5 {
@@ -277,15 +285,19 @@ impl RepoIndex {
         // File graph: references to names defined elsewhere, and imports.
         let mut edges: Vec<(u32, u32, f64)> = Vec::new();
         let mut out_weight = vec![0.0; paths.len()];
+        // Per file, its references to defined names with their weights: the edges now, the flow below.
+        let mut weighted: Vec<Vec<(u32, f64)>> = Vec::with_capacity(tables.len());
         let index_of: HashMap<&str, u32> = paths.iter().enumerate().map(|(i, p)| (*p, i as u32)).collect();
         for (from, t) in tables.iter().enumerate() {
             let mut targets: HashMap<u32, f64> = HashMap::new();
+            let mut refs = Vec::new();
             for &(name, count) in &t.refs {
                 let to = defined_in(name);
                 if to.is_empty() {
                     continue;
                 }
                 let w = weight(name, count);
+                refs.push((name, w));
                 out_weight[from] += w * to.len() as f64;
                 for &d in to {
                     *targets.entry(d).or_default() += w;
@@ -300,6 +312,7 @@ impl RepoIndex {
             let mut targets: Vec<(u32, f64)> = targets.into_iter().collect();
             targets.sort_unstable_by_key(|(t, _)| *t);
             edges.extend(targets.into_iter().map(|(to, w)| (from as u32, to, w)));
+            weighted.push(refs);
         }
         let personalization: Option<Vec<f64>> =
             (!focus.is_empty()).then(|| paths.iter().map(|p| if focus.contains(p) { 1.0 } else { 0.0 }).collect());
@@ -313,15 +326,13 @@ impl RepoIndex {
 
         // What flows to each name along the references to it.
         let mut flow = vec![0.0f64; n_names];
-        for (from, t) in tables.iter().enumerate() {
+        for (from, refs) in weighted.iter().enumerate() {
             if out_weight[from] == 0.0 {
                 continue;
             }
             let share = ranks[from] / out_weight[from];
-            for &(name, count) in &t.refs {
-                if !defined_in(name).is_empty() {
-                    flow[name as usize] += share * weight(name, count);
-                }
+            for &(name, w) in refs {
+                flow[name as usize] += share * w;
             }
         }
         // Every definition: the flow to its name, plus a share of its file's rank (a full share in the
@@ -338,14 +349,14 @@ impl RepoIndex {
         let order = |a: &(f64, u32, u32), b: &(f64, u32, u32)| {
             b.0.total_cmp(&a.0)
                 .then_with(|| paths[a.1 as usize].cmp(paths[b.1 as usize]))
-                .then_with(|| self.names[a.2 as usize].cmp(&self.names[b.2 as usize]))
+                .then_with(|| self.names.name(a.2).cmp(self.names.name(b.2)))
         };
         if scored.len() > limit && limit > 0 {
             scored.select_nth_unstable_by(limit - 1, order);
             scored.truncate(limit);
         }
         scored.sort_unstable_by(order);
-        scored.into_iter().map(|(_, file, name)| (paths[file as usize], self.names[name as usize].as_str())).collect()
+        scored.into_iter().map(|(_, file, name)| (paths[file as usize], self.names.name(name))).collect()
     }
 
     /// `path:` then the signature of each selected definition, files in order of their best definition.

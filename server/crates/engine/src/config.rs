@@ -390,7 +390,7 @@ impl Config {
             base_url: String::new(),
             api_key: None,
             key_source: String::new(),
-            model: model_path.file_stem().and_then(|s| s.to_str()).unwrap_or("local").to_owned(),
+            model: samokoder_llm::local_model_name(&model_path),
             limits: LimitsConfig { max_concurrency: l.local.parallel, tokens_per_minute: None },
             usable,
             local: LocalLayer { model_path: Some(model_path), ..l.local.clone() },

@@ -22,7 +22,10 @@ fn main() {
         // The exact prompt, for the baseline to run the same.
         std::fs::write(path, &prompt).expect("writing the prompt file");
     }
-    let dir = PathBuf::from(std::env::var("HOME").expect("HOME is set")).join(".cache/samokoder/models");
+    // Where scripts/bench-local-llm.sh (fetch-model.sh) put the models.
+    let dir = std::env::var("SAMOKODER_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").expect("HOME is set")).join(".cache/samokoder/models"));
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     println!("{threads} threads; prompt ~{PROMPT_TOKENS} tokens, {NEW_TOKENS} new tokens, greedy");
     for (label, file) in [

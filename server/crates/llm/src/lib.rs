@@ -37,7 +37,7 @@ pub use limits::{Limits, LimitsConfig};
 pub use local::{Local, LocalConfig, Timing as LocalTiming, measure as measure_local};
 pub use log::{LlmRecord, NoLog, RequestLog};
 pub use openai::OpenAi;
-pub use provider::{ProviderConfig, ProviderKind, connect};
+pub use provider::{ProviderConfig, ProviderKind, connect, local_model_name};
 pub use retry::RetryPolicy;
 pub use router::{AgentRole, CallContext, Route, Router, gather};
 pub use sse::{SseEvent, SseParser};

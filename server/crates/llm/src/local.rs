@@ -110,7 +110,7 @@ pub struct Local {
 impl Local {
     /// Starts the workers; the model loads with the first request (or now, with [`Local::preload`]).
     pub fn new(config: LocalConfig) -> Result<Self> {
-        let model_name = config.model_path.file_stem().and_then(|s| s.to_str()).unwrap_or("local").to_owned();
+        let model_name = crate::local_model_name(&config.model_path);
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         let cancelled = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -514,7 +514,7 @@ fn bounded(mut schema: serde_json::Value) -> serde_json::Value {
 /// One greedy generation of `new_tokens` after `prompt` (a user message), timed: for benchmarks.
 #[doc(hidden)]
 pub fn measure(config: &LocalConfig, prompt: &str, new_tokens: u32) -> Result<Timing> {
-    let model_name = config.model_path.file_stem().and_then(|s| s.to_str()).unwrap_or("local").to_owned();
+    let model_name = crate::local_model_name(&config.model_path);
     let (events, _rx) = tokio::sync::mpsc::unbounded_channel();
     let job = Job {
         request: ChatRequest {

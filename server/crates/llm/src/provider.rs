@@ -26,6 +26,11 @@ pub enum ProviderKind {
     Local,
 }
 
+/// The model name the embedded provider reports for a GGUF file: its file name without the extension.
+pub fn local_model_name(path: &std::path::Path) -> String {
+    path.file_stem().and_then(|s| s.to_str()).unwrap_or("local").to_owned()
+}
+
 /// How to reach one provider.
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {

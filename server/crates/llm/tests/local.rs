@@ -10,25 +10,6 @@ use samokoder_llm::{
     PriceTable, Route, Router, StreamEvent,
 };
 
-fn model_path() -> Option<std::path::PathBuf> {
-    if let Ok(path) = std::env::var("SAMOKODER_TEST_GGUF") {
-        return Some(path.into());
-    }
-    let cache = std::env::var("XDG_CACHE_HOME")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache"));
-    let path = cache.join("samokoder/models/smollm2-135m-instruct-q4_1.gguf");
-    if path.is_file() {
-        return Some(path);
-    }
-    let hint = "the local-model tests need SmolLM2: run `scripts/fetch-model.sh smollm2` (bash .ci/run does)";
-    if samokoder_test_utils::in_ci() {
-        panic!("{hint}");
-    }
-    eprintln!("SKIPPED: {hint}");
-    None
-}
-
 fn local(path: std::path::PathBuf) -> Local {
     let mut config = LocalConfig::new(path);
     config.context_tokens = 2048;
@@ -37,7 +18,7 @@ fn local(path: std::path::PathBuf) -> Local {
 
 #[tokio::test]
 async fn streams_a_completion_with_exact_usage_and_no_cost() {
-    let Some(path) = model_path() else { return };
+    let Some(path) = samokoder_test_utils::smollm2() else { return };
     let llm = local(path);
     let shown = Mutex::new(String::new());
     let request = ChatRequest {
@@ -64,7 +45,7 @@ async fn streams_a_completion_with_exact_usage_and_no_cost() {
 
 #[tokio::test]
 async fn a_dropped_call_stops_generating_between_tokens() {
-    let Some(path) = model_path() else { return };
+    let Some(path) = samokoder_test_utils::smollm2() else { return };
     let llm = Arc::new(local(path));
     let seen = Arc::new(AtomicUsize::new(0));
     let first_tokens = Arc::new(tokio::sync::Notify::new());
@@ -131,7 +112,7 @@ struct Owner {
 /// tight that the value is steered to its end before it (at least one of them must reach that phase).
 #[tokio::test]
 async fn structured_output_is_valid_every_time_without_reprompting() {
-    let Some(path) = model_path() else { return };
+    let Some(path) = samokoder_test_utils::smollm2() else { return };
     let mut router = Router::new(PriceTable::default(), Arc::new(NoLog));
     router.add_provider("local", Arc::new(local(path)), Arc::new(Limits::new(&LimitsConfig::default())));
     router.set_chain(None, vec![Route::parse("local")]);

@@ -15,6 +15,26 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+/// SmolLM2-135M-Instruct, the smallest honest model, for the local-model tests: `SAMOKODER_TEST_GGUF`, else
+/// where `scripts/fetch-model.sh smollm2` puts it. `None` (the test skips, loudly) when it is missing outside
+/// CI; in CI a missing model fails the test.
+pub fn smollm2() -> Option<std::path::PathBuf> {
+    if let Ok(path) = std::env::var("SAMOKODER_TEST_GGUF") {
+        return Some(path.into());
+    }
+    let cache = std::env::var("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache"));
+    let path = cache.join("samokoder/models/smollm2-135m-instruct-q4_1.gguf");
+    if path.is_file() {
+        return Some(path);
+    }
+    let hint = "the local-model tests need SmolLM2: run `scripts/fetch-model.sh smollm2` (bash .ci/run does)";
+    assert!(!in_ci(), "{hint}");
+    eprintln!("SKIPPED: {hint}");
+    None
+}
+
 /// The locally built sandbox image the tests use (scripts/build-test-image.sh builds it).
 pub fn test_image() -> String {
     std::env::var("SAMOKODER_TEST_IMAGE").unwrap_or_else(|_| "samokoder-test-node:latest".to_owned())

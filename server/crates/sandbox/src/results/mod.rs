@@ -146,7 +146,6 @@ pub(crate) fn loader_error(lines: &[&str], i: usize, location: Location<'_>) -> 
     Some(TestFailure { name: String::new(), file: Some(file), line: Some(line), column, message: message? })
 }
 
-/// A number after `label` in a summary line (`Tests:       2 failed, 1 passed` -> `failed` -> 2).
 impl TestReport {
     /// A report from a runner's summary line (`Tests: 1 failed, 2 passed`); without one, the failures found
     /// are all it knows.
@@ -160,7 +159,8 @@ impl TestReport {
     }
 }
 
-pub(crate) fn count_before(line: &str, label: &str) -> Option<u32> {
+/// A number after `label` in a summary line (`Tests:       2 failed, 1 passed` -> `failed` -> 2).
+fn count_before(line: &str, label: &str) -> Option<u32> {
     let at = line.find(label)?;
     line[..at].split(|c: char| !c.is_ascii_digit()).rfind(|s| !s.is_empty())?.parse().ok()
 }
