@@ -16,12 +16,19 @@ if ldd "$busybox_bin" >/dev/null 2>&1; then
 fi
 command -v docker >/dev/null || { echo "build-test-image: the docker client is missing (apt-get install docker.io)" >&2; exit 1; }
 
+node_real="$(readlink -f "$node_bin")"
+# The image records what it was built from; the same inputs again leave it as it is.
+inputs="$(cat "$0" "$node_real" "$busybox_bin" | sha256sum | cut -c1-32)"
+if [ "$(docker image inspect -f '{{index .Config.Labels "dev.samokoder.test-image.inputs"}}' "$image" 2>/dev/null)" = "$inputs" ]; then
+  echo "$image is up to date (built from $node_real and $busybox_bin)"
+  exit 0
+fi
+
 rootfs="$(mktemp -d)"
 trap 'rm -rf "$rootfs"' EXIT
 mkdir -p "$rootfs"/{bin,usr/bin,usr/local/bin,etc,tmp,workspace,lib,lib64,proc,sys,dev}
 chmod 1777 "$rootfs/tmp"
 
-node_real="$(readlink -f "$node_bin")"
 cp "$node_real" "$rootfs/usr/local/bin/node"
 # Every library node needs, at the path the dynamic loader will look for it.
 ldd "$node_real" | awk '/=> \//{print $3} /^[[:space:]]*\/[^ ]+ \(/{print $1}' | sort -u | while read -r lib; do
@@ -51,5 +58,6 @@ tar -C "$rootfs" -c . | docker import \
   --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
   --change 'WORKDIR /workspace' \
   --change 'CMD ["sh"]' \
+  --change "LABEL dev.samokoder.test-image.inputs=$inputs" \
   - "$image" >/dev/null
 echo "built $image ($(docker image inspect -f '{{.Size}}' "$image") bytes) from $node_real and $busybox_bin"
