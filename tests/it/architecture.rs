@@ -64,3 +64,44 @@ fn arrows_point_down() {
         }
     }
 }
+
+/// A dropped tower-lsp request future turns the client's answer into a panic that kills the server
+/// (tower-lsp 0.20's `Pending::insert`); `client_request::send` never drops one. So it is the only caller of
+/// tower-lsp's server-to-client request methods.
+#[test]
+fn client_requests_go_through_client_request() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("server/crates/lsp/src");
+    let forbidden = [
+        "send_request",
+        ".apply_edit(",
+        ".configuration(",
+        ".show_message_request(",
+        ".show_document(",
+        ".workspace_folders(",
+        ".register_capability(",
+        ".unregister_capability(",
+        ".code_lens_refresh(",
+        ".semantic_tokens_refresh(",
+        ".inlay_hint_refresh(",
+        ".inline_value_refresh(",
+        ".workspace_diagnostic_refresh(",
+    ];
+    let mut files = vec![src.clone()];
+    let mut offenders = Vec::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        if path.file_name().is_some_and(|n| n == "client_request.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for needle in forbidden {
+            if text.contains(needle) {
+                offenders.push(format!("{} uses {needle}", path.display()));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "use client_request::send instead: {offenders:?}");
+}

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use samokoder_test_utils::{Reply, ScriptedLlm};
+
 use crate::support::Sandboxed;
 
 #[tokio::test]
@@ -103,4 +105,112 @@ async fn logs_go_to_the_log_file_and_never_to_stdout() {
     client.shutdown_and_exit().await.unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("initialize"), "the debug log was not written: {text:?}");
+}
+
+/// Issue: one bad frame used to cost the whole session (every later message got -32700), and an announced
+/// terabyte made the server wait forever.
+#[tokio::test]
+async fn after_a_broken_frame_the_next_message_is_read() {
+    let s = Sandboxed::new();
+    let client = s.spawn(s.options(None));
+    client.initialize().await.unwrap();
+    let status = |id: i64| format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"samokoder/status","params":{{}}}}"#);
+    let answered = |id: i64| move |m: &Value| m["id"] == id && m.get("result").is_some();
+    let wait = Duration::from_secs(5);
+
+    // A Content-Length that is not a number, then a good frame.
+    let (bad, good) = (status(100), status(101));
+    client
+        .send_raw(format!("Content-Length: abc\r\n\r\n{bad}Content-Length: {}\r\n\r\n{good}", good.len()).as_bytes())
+        .await
+        .unwrap();
+    let error = client.wait_for(wait, "the bad length's error", |m| m["error"]["code"] == -32700).await.unwrap();
+    assert!(error["error"]["message"].as_str().unwrap().contains("Content-Length: abc"), "{error}");
+    client.wait_for(wait, "the frame after a bad length", answered(101)).await.unwrap();
+
+    // A body without any header, then a good frame.
+    let good = status(102);
+    client.send_raw(format!("{}Content-Length: {}\r\n\r\n{good}", status(99), good.len()).as_bytes()).await.unwrap();
+    client.wait_for(wait, "the frame after a headerless body", answered(102)).await.unwrap();
+
+    // A frame announcing 10^12 bytes is refused at once, and the next frame is read.
+    client.send_raw(b"Content-Length: 1000000000000\r\n\r\n{\"jsonrpc\":\"2.0\"}").await.unwrap();
+    let refused = client
+        .wait_for(wait, "the oversized frame's error", |m| {
+            m["error"]["message"].as_str().is_some_and(|t| t.contains("1000000000000 bytes is over"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(refused["error"]["code"], -32700);
+    let good = status(103);
+    client.send_raw(format!("Content-Length: {}\r\n\r\n{good}", good.len()).as_bytes()).await.unwrap();
+    client.wait_for(wait, "the frame after an oversized one", answered(103)).await.unwrap();
+
+    // A header split across writes, a lower-case header, and a Content-Type header are all fine.
+    let good = status(104);
+    let whole = format!("Content-Length: {}\r\n\r\n{good}", good.len());
+    for piece in [&whole[..7], &whole[7..20], &whole[20..]] {
+        client.send_raw(piece.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    client.wait_for(wait, "a frame split across writes", answered(104)).await.unwrap();
+    let good = status(105);
+    client
+        .send_raw(
+            format!(
+                "content-length: {}\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n{good}",
+                good.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    client.wait_for(wait, "a lower-case header with Content-Type", answered(105)).await.unwrap();
+
+    let errors = client.messages().iter().filter(|m| m["error"]["code"] == -32700).count();
+    assert_eq!(errors, 3, "one error per broken frame: {:?}", client.messages());
+    assert!(client.stdout_violations().is_empty(), "{:?}", client.stdout_violations());
+    assert_eq!(client.shutdown_and_exit().await.unwrap().code(), Some(0));
+}
+
+/// Issue: eglot answered workspace/applyEdit after the server had given up on it, and tower-lsp panicked
+/// ("receiver already dropped"), killing the server. Here every request of the server's is answered 12 s
+/// late: after its 5 s wait for a progress token, after its 10 s wait for the settings, and after the run
+/// waiting on applyEdit was cancelled.
+#[tokio::test]
+async fn answers_that_come_after_the_server_stopped_waiting_do_not_kill_it() {
+    let llm = ScriptedLlm::start(vec![Reply::text(crate::run::BUGGY_SUM)]);
+    let s = Sandboxed::new();
+    let mut options = s.options(Some(&llm));
+    let late = Duration::from_secs(12);
+    options.answer_delay = Some(late);
+    let client = s.spawn(options);
+    client.initialize().await.unwrap();
+    let run = client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "samokoder.generate", "arguments": [{"description": "a sum function"}]}),
+        )
+        .await
+        .unwrap();
+    client
+        .wait_for(Duration::from_secs(30), "workspace/applyEdit", |m| m["method"] == "workspace/applyEdit")
+        .await
+        .unwrap();
+    let cancelled = client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "samokoder.cancel", "arguments": [{"runId": run["runId"]}]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(cancelled["cancelled"], true);
+    // Every late answer has arrived once the applyEdit's has (it was sent last) and a little more.
+    tokio::time::sleep(late + Duration::from_secs(2)).await;
+    let status = client.request("samokoder/status", json!({})).await.expect("the server is alive");
+    assert!(status["runs"].as_array().is_some(), "{status}");
+    let log = client.server_log();
+    assert!(!log.contains("panicked"), "the server panicked: {log}");
+    assert!(log.contains("answered after the server stopped waiting"), "the late answers were seen: {log}");
+    assert_eq!(client.shutdown_and_exit().await.unwrap().code(), Some(0));
 }

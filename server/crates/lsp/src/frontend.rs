@@ -18,10 +18,8 @@ use tokio::sync::mpsc;
 use tower_lsp::Client;
 use tower_lsp::lsp_types as lsp;
 
-use crate::{ClientCaps, to_proto};
+use crate::{ClientCaps, client_request, to_proto};
 
-/// How long a job waits for the client to answer `workspace/applyEdit` (a user may be reviewing it).
-pub(crate) const APPLY_EDIT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the outbox waits for `window/workDoneProgress/create`.
 const PROGRESS_CREATE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -50,13 +48,17 @@ impl Outbox {
                         if matches!(value, lsp::WorkDoneProgress::Begin(_)) {
                             let params =
                                 lsp::WorkDoneProgressCreateParams { token: lsp::NumberOrString::String(token.clone()) };
-                            let create = client.send_request::<lsp::request::WorkDoneProgressCreate>(params);
-                            match tokio::time::timeout(PROGRESS_CREATE_TIMEOUT, create).await {
-                                Ok(Ok(())) => {
+                            let create = client_request::send::<lsp::request::WorkDoneProgressCreate>(
+                                &client,
+                                params,
+                                Some(PROGRESS_CREATE_TIMEOUT),
+                            );
+                            match create.await {
+                                Ok(()) => {
                                     created.insert(token.clone());
                                 }
-                                outcome => {
-                                    tracing::warn!(?outcome, %token, "the client did not accept a progress token")
+                                Err(e) => {
+                                    tracing::warn!(%e, %token, "the client did not accept a progress token")
                                 }
                             }
                         }
@@ -191,19 +193,14 @@ impl Frontend for LspFrontend {
         }
         let edit = to_proto::workspace_edit(&planned, caps.encoding, caps.document_changes && caps.create_files);
         let params = lsp::ApplyWorkspaceEditParams { label: Some(self.label.clone()), edit };
-        let request = self.client.send_request::<lsp::request::ApplyWorkspaceEdit>(params);
-        let response = match tokio::time::timeout(APPLY_EDIT_TIMEOUT, request).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(e)) => {
+        // No timeout: the user may be reviewing the edit for minutes (eglot's "Proceed?", VS Code's
+        // preview). The run stays cancellable, and a cancelled wait is safe (client_request).
+        let request = client_request::send::<lsp::request::ApplyWorkspaceEdit>(&self.client, params, None);
+        let response = match request.await {
+            Ok(response) => response,
+            Err(e) => {
                 self.undo_created(&created_on_disk);
-                return Err(anyhow!("the editor failed workspace/applyEdit: {}", e.message));
-            }
-            Err(_) => {
-                self.undo_created(&created_on_disk);
-                return Err(anyhow!(
-                    "the editor did not answer workspace/applyEdit within {} s; nothing was applied",
-                    APPLY_EDIT_TIMEOUT.as_secs()
-                ));
+                return Err(anyhow!("workspace/applyEdit failed: {e}; nothing was applied"));
             }
         };
         if response.applied {

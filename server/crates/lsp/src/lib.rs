@@ -7,6 +7,8 @@
 //! tower-lsp's framing.
 
 mod capabilities;
+mod client_request;
+mod framing;
 mod from_proto;
 mod frontend;
 mod gate;

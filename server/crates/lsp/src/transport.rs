@@ -2,16 +2,16 @@
 //! message (tokio-util ends a framed stream after a decode error), so a single malformed message from an
 //! editor would silently kill the session. Here every frame is read and checked first: a well-formed
 //! JSON-RPC message goes on to tower-lsp, anything else is answered with a JSON-RPC error (parse error, or
-//! invalid request) and the session goes on. Output is forwarded frame by frame, so our error responses
+//! invalid request) and the session goes on; `framing` finds the next frame after a broken one. Output is forwarded frame by frame, so our error responses
 //! never split one of tower-lsp's messages. Nothing but framed JSON-RPC reaches stdout.
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio::sync::mpsc;
 use tower_lsp::jsonrpc::{Request, Response};
 
-/// The largest message accepted (a whole-file didOpen of a big bundle fits; a runaway stream does not).
-const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+use crate::framing::{Frame, FrameReader};
+
 const PIPE_BYTES: usize = 1 << 16;
 
 /// Starts the proxy tasks; returns the stdin and stdout tower-lsp should use.
@@ -25,65 +25,6 @@ pub(crate) fn proxy(
     tokio::spawn(read_client(stdin, feed, inject));
     tokio::spawn(write_client(stdout, drain, injected));
     (server_in, server_out)
-}
-
-enum Frame {
-    Message(Vec<u8>),
-    /// A frame that could not be read; the reason, for the error response.
-    Broken(String),
-    Eof,
-}
-
-/// Reads one `Content-Length` framed message.
-async fn read_frame<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Frame {
-    let mut length: Option<usize> = None;
-    let mut saw_header = false;
-    loop {
-        let mut line = Vec::new();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) => return Frame::Eof,
-            Ok(_) => {}
-            Err(e) => return Frame::Broken(format!("reading stdin failed: {e}")),
-        }
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end_matches(['\r', '\n']);
-        if text.is_empty() {
-            if saw_header {
-                break;
-            }
-            continue; // stray blank lines between messages
-        }
-        saw_header = true;
-        match text.split_once(':') {
-            Some((name, value)) if name.trim().eq_ignore_ascii_case("content-length") => match value.trim().parse() {
-                Ok(n) => length = Some(n),
-                Err(_) => return Frame::Broken(format!("bad Content-Length header `{text}`")),
-            },
-            Some(_) => {} // Content-Type and others
-            None => {
-                return Frame::Broken(format!(
-                    "expected a header, got `{}`",
-                    text.chars().take(80).collect::<String>()
-                ));
-            }
-        }
-    }
-    let Some(length) = length else {
-        return Frame::Broken("a message without a Content-Length header".into());
-    };
-    if length > MAX_MESSAGE_BYTES {
-        // Skip it to stay in sync.
-        let skipped = tokio::io::copy(&mut (&mut *reader).take(length as u64), &mut tokio::io::sink()).await;
-        return match skipped {
-            Ok(_) => Frame::Broken(format!("a message of {length} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")),
-            Err(_) => Frame::Eof,
-        };
-    }
-    let mut body = vec![0; length];
-    match reader.read_exact(&mut body).await {
-        Ok(_) => Frame::Message(body),
-        Err(_) => Frame::Eof,
-    }
 }
 
 fn frame(body: &[u8]) -> Vec<u8> {
@@ -123,9 +64,9 @@ fn check(body: &[u8]) -> Result<(), Vec<u8>> {
 }
 
 async fn read_client(stdin: impl AsyncRead + Unpin, mut feed: DuplexStream, inject: mpsc::UnboundedSender<Vec<u8>>) {
-    let mut reader = BufReader::new(stdin);
+    let mut reader = FrameReader::new(stdin);
     loop {
-        match read_frame(&mut reader).await {
+        match reader.next().await {
             Frame::Eof => break,
             Frame::Broken(why) => {
                 let _ = inject.send(error_response(Value::Null, -32700, format!("parse error: {why}")));
@@ -150,11 +91,11 @@ async fn write_client(
     drain: DuplexStream,
     mut injected: mpsc::UnboundedReceiver<Vec<u8>>,
 ) {
-    let mut drain = BufReader::new(drain);
+    let mut drain = FrameReader::new(drain);
     let mut server_open = true;
     loop {
         let bytes = tokio::select! {
-            frame = read_frame(&mut drain), if server_open => match frame {
+            frame = drain.next(), if server_open => match frame {
                 Frame::Message(body) => frame_bytes(body),
                 Frame::Broken(why) => {
                     tracing::error!(%why, "tower-lsp wrote a malformed frame");

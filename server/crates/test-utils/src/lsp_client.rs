@@ -36,6 +36,8 @@ pub struct ClientOptions {
     pub initialization_options: Value,
     /// Answered to `workspace/configuration` for the `samokoder` section.
     pub settings: Value,
+    /// Every request from the server is answered this late (a user reading eglot's "Proceed?").
+    pub answer_delay: Option<Duration>,
 }
 
 impl ClientOptions {
@@ -47,6 +49,7 @@ impl ClientOptions {
             env: vec![],
             initialization_options: Value::Null,
             settings: Value::Null,
+            answer_delay: None,
         }
     }
 }
@@ -63,6 +66,7 @@ struct Shared {
     encoding: Mutex<String>,
     apply: ApplyMode,
     settings: Value,
+    answer_delay: Option<Duration>,
     /// Anything on stdout that is not a framed JSON-RPC message.
     violations: Mutex<Vec<String>>,
 }
@@ -123,6 +127,7 @@ impl LspClient {
             encoding: Mutex::new("utf-16".into()),
             apply: options.apply,
             settings: options.settings.clone(),
+            answer_delay: options.answer_delay,
             violations: Mutex::new(Vec::new()),
         });
         tokio::spawn(read_loop(stdout, shared.clone()));
@@ -377,13 +382,26 @@ async fn read_loop(stdout: ChildStdout, shared: Arc<Shared>) {
             }
             continue;
         }
-        if msg.get("id").is_some()
-            && let Some(result) = answer_server_request(&shared, &msg)
-        {
-            let _ = send(&shared, json!({"jsonrpc": "2.0", "id": msg["id"], "result": result})).await;
+        if msg.get("id").is_some() {
+            match shared.answer_delay {
+                None => answer(&shared, &msg).await,
+                Some(delay) => {
+                    let (shared, msg) = (shared.clone(), msg.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        answer(&shared, &msg).await;
+                    });
+                }
+            }
         }
         shared.inbox.lock().unwrap().push(msg);
         shared.arrived.notify_waiters();
+    }
+}
+
+async fn answer(shared: &Shared, msg: &Value) {
+    if let Some(result) = answer_server_request(shared, msg) {
+        let _ = send(shared, json!({"jsonrpc": "2.0", "id": msg["id"], "result": result})).await;
     }
 }
 

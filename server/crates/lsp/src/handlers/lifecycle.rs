@@ -9,7 +9,10 @@ use tower_lsp::jsonrpc::Result;
 use tower_lsp::lsp_types as lsp;
 
 use super::invalid_params;
-use crate::{Backend, ClientCaps, capabilities, from_proto};
+use crate::{Backend, ClientCaps, capabilities, client_request, from_proto};
+
+/// How long the server waits for the editor's settings before it goes on with the other layers.
+const CONFIGURATION_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[tracing::instrument(skip_all)]
 pub(crate) fn initialize(backend: &Backend, params: lsp::InitializeParams) -> Result<lsp::InitializeResult> {
@@ -79,15 +82,20 @@ fn fetch_configuration(backend: &Backend) {
     };
     tokio::spawn(async move {
         let item = lsp::ConfigurationItem { scope_uri: None, section: Some("samokoder".into()) };
-        match tokio::time::timeout(Duration::from_secs(10), client.configuration(vec![item])).await {
-            Ok(Ok(values)) => {
+        let request = client_request::send::<lsp::request::WorkspaceConfiguration>(
+            &client,
+            lsp::ConfigurationParams { items: vec![item] },
+            Some(CONFIGURATION_TIMEOUT),
+        );
+        match request.await {
+            Ok(values) => {
                 if let Some(value) = values.first().filter(|v| !v.is_null())
                     && let Err(e) = engine.set_editor_settings(value)
                 {
                     outbox.message(lsp::MessageType::WARNING, format!("Samokoder: settings ignored: {e}"));
                 }
             }
-            outcome => tracing::warn!(?outcome, "workspace/configuration failed"),
+            Err(e) => tracing::warn!(%e, "workspace/configuration failed"),
         }
     });
 }
