@@ -113,3 +113,56 @@ fn a_reader_that_goes_away_is_not_an_error() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+/// Issue: the doctor printed `local at , model ...`. It says where the model file is, or how to get one.
+#[test]
+fn doctor_says_where_the_embedded_model_is() {
+    let s = Sandboxed::new();
+    let none = samokoder(&s, None, &["doctor", "--dir", s.root().to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&none.stdout);
+    assert!(
+        stdout.contains("ok   provider settings: local: not usable (no model: run `samokoder model fetch`)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(" at , "), "{stdout}");
+    if !cfg!(feature = "local-llm") {
+        return;
+    }
+    let Some(model) = samokoder_test_utils::smollm2() else { return };
+    let mut cmd = Command::new(bin());
+    cmd.args(["doctor", "--dir", s.root().to_str().unwrap()]).envs(s.env(None)).env("SAMOKODER_LOCAL_MODEL", &model);
+    for var in ["OPENAI_API_KEY", "OPENAI_BASE_URL", "GROQ_API_KEY", "ANTHROPIC_API_KEY", "SAMOKODER_MODEL"] {
+        cmd.env_remove(var);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let expected = format!(
+        "ok   provider settings: local: the embedded model smollm2-135m-instruct-q4_1 (93 MB) at {}",
+        model.display()
+    );
+    assert!(stdout.contains(&expected), "{stdout}");
+    assert!(stdout.contains("ok   provider: local: smollm2"), "the model answered a minimal request: {stdout}");
+}
+
+/// Issue: every run on the embedded model printed llama.cpp's own warnings to the terminal, and about a
+/// hundred loader lines with SAMOKODER_LOG=info. They are shown from `debug` on.
+#[cfg(feature = "local-llm")]
+#[test]
+fn llama_cpp_logs_only_at_debug() {
+    let Some(model) = samokoder_test_utils::smollm2() else { return };
+    let s = Sandboxed::new();
+    let stderr_at = |level: &str| {
+        let mut cmd = Command::new(bin());
+        cmd.args(["doctor", "--dir", s.root().to_str().unwrap()]).envs(s.env(None));
+        cmd.env("SAMOKODER_LOCAL_MODEL", &model).env("SAMOKODER_LOG", level);
+        for var in ["OPENAI_API_KEY", "OPENAI_BASE_URL", "GROQ_API_KEY", "ANTHROPIC_API_KEY", "SAMOKODER_MODEL"] {
+            cmd.env_remove(var);
+        }
+        String::from_utf8_lossy(&cmd.output().unwrap().stderr).into_owned()
+    };
+    let info = stderr_at("info");
+    assert!(info.contains("local model loaded"), "our own info lines stay: {info}");
+    assert!(!info.contains("llama_model_loader"), "llama.cpp's loader lines at info: {info}");
+    let debug = stderr_at("debug");
+    assert!(debug.contains("llama_model_loader"), "llama.cpp's log is there at debug: {debug}");
+}

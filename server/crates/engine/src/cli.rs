@@ -5,12 +5,9 @@
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
-use samokoder_llm::{AgentRole, ChatRequest, Message};
 use samokoder_pipeline::{GenerateRequest, RunOutcome, generate, run_tests};
-use samokoder_sandbox::Sandbox;
 use samokoder_store::RunStatus;
 
 use crate::{Engine, TerminalFrontend};
@@ -141,106 +138,4 @@ pub async fn map_command(dir: &Path, tokens: usize, focus: &[String]) -> Result<
         let _ = writeln!(std::io::stderr(), "no TypeScript or JavaScript definitions found under {}", dir.display());
     }
     Ok(0)
-}
-
-/// `samokoder doctor`: configuration, provider (one real minimal request), Docker and the image.
-pub async fn doctor_command(dir: &Path) -> Result<i32> {
-    let engine = Engine::new(dir)?;
-    let config = engine.config();
-    let mut out = std::io::stdout().lock();
-    let mut failed = 0;
-    let mut line = |ok: bool, what: &str, detail: &str| -> std::io::Result<()> {
-        if !ok {
-            failed += 1;
-        }
-        writeln!(out, "{} {what}: {detail}", if ok { "ok  " } else { "FAIL" })
-    };
-
-    line(
-        engine.config_problems.is_empty(),
-        "config",
-        &if engine.config_problems.is_empty() {
-            "no problems in the config files".to_owned()
-        } else {
-            engine.config_problems.join("; ")
-        },
-    )?;
-    let router = engine.router();
-    let llm_problems = engine.llm_problems.read().clone();
-    line(
-        llm_problems.is_empty(),
-        "llm config",
-        &if llm_problems.is_empty() { "no problems".to_owned() } else { llm_problems.join("; ") },
-    )?;
-    for p in &config.llm.providers {
-        let status = match &p.usable {
-            Ok(()) => format!(
-                "{} at {}, model {}, {}",
-                p.name,
-                p.base_url,
-                p.model,
-                if p.api_key.is_some() { "an API key is set" } else { "no API key" }
-            ),
-            Err(why) => format!("{}: not usable ({why})", p.name),
-        };
-        line(true, "provider settings", &status)?;
-    }
-    for role in AgentRole::ALL {
-        line(true, &format!("role {role}"), &router.describe(role))?;
-    }
-    // One real minimal request to each provider that is first in some role's chain.
-    let mut pinged: Vec<String> = Vec::new();
-    for role in AgentRole::ALL {
-        let Some((name, backend)) = router.primary(role) else { continue };
-        if pinged.iter().any(|p| p == name) {
-            continue;
-        }
-        pinged.push(name.to_owned());
-        let started = Instant::now();
-        let request = ChatRequest {
-            messages: vec![Message::user("Reply with the word OK.")],
-            max_tokens: Some(5),
-            ..Default::default()
-        };
-        match backend.stream(&request, &|_| {}).await {
-            Ok(c) => line(
-                true,
-                "provider",
-                &format!(
-                    "{name}: {} answered in {} ms ({} tokens)",
-                    c.model,
-                    started.elapsed().as_millis(),
-                    c.usage.total()
-                ),
-            )?,
-            Err(e) => line(false, "provider", &format!("{name}: {e}"))?,
-        }
-    }
-    if pinged.is_empty() {
-        line(false, "provider", &format!("no usable provider: {}", crate::llm::NO_PROVIDER_HINT))?;
-    }
-
-    let sandbox = engine.sandbox(&config);
-    match sandbox.health().await {
-        Ok(h) => {
-            line(true, "docker", &format!("{} (engine {}, API {})", h.endpoint, h.server_version, h.api_version))?;
-            let detail = if h.image_present {
-                format!("{} is available", h.image)
-            } else {
-                format!(
-                    "{} is not available locally; `docker pull {}` or set SAMOKODER_SANDBOX_IMAGE (samokoder.sandbox.image)",
-                    h.image, h.image
-                )
-            };
-            line(h.image_present, "image", &detail)?;
-        }
-        Err(e) => line(false, "docker", &e.to_string())?,
-    }
-    line(engine.store_problem.is_none(), "run store", engine.store_problem.as_deref().unwrap_or("durable"))?;
-    writeln!(
-        out,
-        "{}",
-        if failed == 0 { "all checks passed".to_owned() } else { format!("{failed} check(s) failed") }
-    )?;
-    Ok(if failed == 0 { 0 } else { 1 })
 }

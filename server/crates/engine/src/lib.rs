@@ -7,6 +7,7 @@
 
 mod cli;
 pub mod config;
+mod doctor;
 mod headless;
 mod index;
 mod llm;
@@ -26,8 +27,9 @@ use samokoder_prompts::Prompts;
 use samokoder_sandbox::{DockerSandbox, Sandbox, SandboxConfig};
 use samokoder_store::{MemStore, SledStore, Store};
 
-pub use cli::{doctor_command, generate_command, map_command, model_fetch_command, test_command};
+pub use cli::{generate_command, map_command, model_fetch_command, test_command};
 pub use config::{Config, ConfigLayer};
+pub use doctor::doctor_command;
 pub use headless::TerminalFrontend;
 pub use runs::RunInfo;
 pub use samokoder_pipeline::{ApplyOutcome, GenerateRequest, Level, Progress, generate, run_tests};

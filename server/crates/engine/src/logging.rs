@@ -15,6 +15,16 @@ pub fn init_to(directives: &str, file: Option<&std::path::Path>) {
         // sled's debug output is about its own pages, not our work.
         directives.push_str(",sled=warn");
     }
+    let quiet_llama = !directives.contains("llama")
+        && EnvFilter::try_new(&directives)
+            .ok()
+            .and_then(|f| f.max_level_hint())
+            .is_none_or(|max| max < tracing::level_filters::LevelFilter::DEBUG);
+    if quiet_llama {
+        // llama.cpp's own log (loader lines, vocabulary warnings such as "control-looking token") is for
+        // debugging it, not for users: shown from `debug` on, errors excepted.
+        directives.push_str(",llama-cpp-2=error");
+    }
     let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(false);
     match file {

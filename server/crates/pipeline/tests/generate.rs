@@ -79,6 +79,7 @@ impl Sandbox for FakeSandbox {
             timed_out: false,
             idle_timed_out: false,
             oom_killed: false,
+            memory_limit_mb: 1024,
             dropped_bytes: 0,
             duration: Duration::ZERO,
             synced_files: request.overlay.len(),

@@ -637,8 +637,9 @@ impl Sandbox for DockerSandbox {
         };
 
         let mut oom_killed = false;
-        if outcome.exit_code == Some(137) && !request.network {
-            // SIGKILL that we did not send: the kernel's OOM killer, if the cgroup's count went up.
+        if outcome.exit_code != Some(0) && !outcome.timed_out && !request.network {
+            // The kernel's OOM killer, if the cgroup's count went up: the command itself (exit 137), or one of
+            // its children, whose parent then fails in its own way (a test runner reports "test failed").
             if let Some(count) = oom_kills(&docker, &container, &user).await {
                 oom_killed = count > state.oom_seen;
                 state.oom_seen = count;
@@ -657,6 +658,7 @@ impl Sandbox for DockerSandbox {
             timed_out: outcome.timed_out,
             idle_timed_out: outcome.idle_timed_out,
             oom_killed,
+            memory_limit_mb: (self.config.memory_bytes.max(0) as u64) / (1024 * 1024),
             dropped_bytes: outcome.dropped,
             duration: outcome.duration,
             synced_files,

@@ -119,8 +119,11 @@ pub struct ExecResult {
     /// Killed at the wall-clock limit, or for printing nothing for too long (then `idle_timed_out` too).
     pub timed_out: bool,
     pub idle_timed_out: bool,
-    /// Killed by the kernel for using more memory than the limit.
+    /// A process of the command (the command itself or a child, such as a test runner's worker) was killed
+    /// by the kernel for using more memory than the container's limit.
     pub oom_killed: bool,
+    /// The container's memory limit, for the message.
+    pub memory_limit_mb: u64,
     /// Bytes of output dropped by the cap.
     pub dropped_bytes: u64,
     pub duration: Duration,
@@ -134,13 +137,16 @@ impl ExecResult {
     }
 
     /// Why the command did not finish normally, in words that say what to do, if it did not.
-    pub fn abnormal_end(&self) -> Option<&'static str> {
+    pub fn abnormal_end(&self) -> Option<String> {
         if self.oom_killed {
-            Some("killed: out of memory (raise samokoder.sandbox.memoryMb if the project needs more)")
+            Some(format!(
+                "killed: out of memory (limit {} MB; raise samokoder.sandbox.memoryMb if the project needs more)",
+                self.memory_limit_mb
+            ))
         } else if self.idle_timed_out {
-            Some("killed: it printed nothing for too long, a hang? (samokoder.sandbox.noOutputSecs)")
+            Some("killed: it printed nothing for too long, a hang? (samokoder.sandbox.noOutputSecs)".to_owned())
         } else if self.timed_out {
-            Some("killed: it ran past its time limit (samokoder.sandbox.timeoutSecs)")
+            Some("killed: it ran past its time limit (samokoder.sandbox.timeoutSecs)".to_owned())
         } else {
             None
         }

@@ -217,10 +217,18 @@ async fn memory_over_the_limit_is_killed_and_reported_as_such() {
     let result = sh(&sb, dir.path(), hog).await;
     assert_eq!(result.exit_code, Some(137), "{result:?}");
     assert!(result.oom_killed, "{result:?}");
-    assert!(result.abnormal_end().unwrap().contains("out of memory"));
+    assert!(result.abnormal_end().unwrap().contains("out of memory (limit 256 MB"), "{result:?}");
     // A plain failure afterwards is not mistaken for another OOM.
     let plain = sh(&sb, dir.path(), "exit 3").await;
     assert!(!plain.oom_killed && plain.exit_code == Some(3));
+    // A child killed for memory, whose parent exits 1 as a test runner does ("test failed"), is seen too.
+    let child = "node -e \"const r = require('child_process').spawnSync('node', ['-e', 'Buffer.alloc(400e6).fill(1)']); \
+                 console.log('child signal', r.signal); process.exit(1)\"";
+    let result = sh(&sb, dir.path(), child).await;
+    assert_eq!(result.exit_code, Some(1), "{result:?}");
+    assert!(result.output.contains("child signal SIGKILL"), "{result:?}");
+    assert!(result.oom_killed, "a child's OOM kill is reported: {result:?}");
+    assert!(result.abnormal_end().unwrap().contains("out of memory (limit 256 MB"), "{result:?}");
     sb.shutdown().await;
 }
 

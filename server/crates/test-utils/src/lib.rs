@@ -29,7 +29,7 @@ pub fn smollm2() -> Option<std::path::PathBuf> {
     if path.is_file() {
         return Some(path);
     }
-    let hint = "the local-model tests need SmolLM2: run `scripts/fetch-model.sh smollm2` (bash .ci/run does)";
+    let hint = "the local-model tests need SmolLM2: run `cargo xtask setup` (or `scripts/fetch-model.sh smollm2`)";
     assert!(!in_ci(), "{hint}");
     eprintln!("SKIPPED: {hint}");
     None
@@ -56,8 +56,7 @@ pub fn docker_available() -> bool {
         return false;
     }
     panic!(
-        "this test needs a Docker daemon and none answers: start one (`dockerd --iptables=false --bridge=none &` \
-         or `sudo systemctl start docker`), build the test image (`scripts/build-test-image.sh`), or run `bash .ci/run` \
-         which does both; outside CI, SAMOKODER_SKIP_DOCKER=1 skips these tests"
+        "this test needs a Docker daemon and none answers: run `cargo xtask setup`, which starts one and builds \
+         the test image (or start one yourself: `sudo systemctl start docker`, then `scripts/build-test-image.sh`); outside CI, SAMOKODER_SKIP_DOCKER=1 skips these tests"
     )
 }
