@@ -23,6 +23,8 @@ mod local;
 mod log;
 mod openai;
 mod provider;
+#[cfg(feature = "local-llm")]
+mod repetition;
 mod retry;
 mod router;
 mod sse;

@@ -20,6 +20,7 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 
+use crate::repetition::RepetitionGuard;
 use crate::{ChatRequest, Completion, FinishReason, LlmBackend, LlmError, Result, Role, StreamEvent, Usage};
 
 /// How to run the embedded model.
@@ -308,7 +309,7 @@ fn generate(config: &LocalConfig, model_name: &str, job: &Job) -> Result<(Comple
     let mut text = String::new();
     let mut pending: Vec<u8> = Vec::new();
     let mut generated = 0u32;
-    let mut history: Vec<i32> = Vec::new();
+    let mut guard = RepetitionGuard::default();
     // Under a JSON schema, the tokens that only close things (`"`, `]`, `}`), favoured once the value must
     // end: near the token limit or when the model loops. Computed when first needed.
     let mut closers: Option<Vec<bool>> = None;
@@ -338,6 +339,7 @@ fn generate(config: &LocalConfig, model_name: &str, job: &Job) -> Result<(Comple
         };
         let delta = String::from_utf8_lossy(&pending[..valid]).into_owned();
         pending.drain(..valid);
+        let delta_len = delta.len();
         if !delta.is_empty() {
             text.push_str(&delta);
             if let Some(at) = request.stop.iter().filter_map(|s| text.find(s.as_str())).min() {
@@ -348,17 +350,16 @@ fn generate(config: &LocalConfig, model_name: &str, job: &Job) -> Result<(Comple
                 return Err(LlmError::Cancelled);
             }
         }
-        history.push(token.0);
-        let looped = looping(&history);
+        let looped = guard.push(token.0, &text[text.len() - delta_len..]);
         if request.json_schema.is_some() {
             // A value cut short would not parse: steer it to its end instead.
             if closers.is_none() && (looped.is_some() || generated + reserve >= max_new) {
                 tracing::info!(tokens = generated, looped = looped.is_some(), "closing the JSON value");
                 closers = Some(closing_tokens(&vocab));
             }
-        } else if let Some(period) = looped {
-            tracing::warn!(period, tokens = generated, "the local model is repeating itself; stopping it");
-            break FinishReason::Other(format!("the model repeated the same {period} tokens over and over"));
+        } else if let Some(repetition) = looped {
+            tracing::warn!(%repetition, tokens = generated, "the local model is repeating itself; stopping it");
+            break FinishReason::Other(repetition.to_string());
         }
         if generated >= max_new {
             break FinishReason::Length;
@@ -396,19 +397,6 @@ fn generate(config: &LocalConfig, model_name: &str, job: &Job) -> Result<(Comple
     };
     Ok((completion, timing))
 }
-
-/// Small models fall into loops (the same file again and again until the context is full: minutes of
-/// decoding on a laptop). The period of the loop if the last tokens are one span repeated back to back, at
-/// least three times and over at least [`LOOP_TOKENS`] tokens: far more than code repeats verbatim.
-fn looping(tokens: &[i32]) -> Option<usize> {
-    let n = tokens.len();
-    (1..=n / 3).find(|&period| {
-        let span = (3 * period).max(LOOP_TOKENS);
-        span <= n && (n - span..n - period).all(|i| tokens[i] == tokens[i + period])
-    })
-}
-
-const LOOP_TOKENS: usize = 256;
 
 /// Tokens kept for closing a JSON value: enough for a few required fields after the open strings,
 /// arrays and objects are closed.
@@ -527,34 +515,4 @@ pub fn measure(config: &LocalConfig, prompt: &str, new_tokens: u32) -> Result<Ti
         cancel: Arc::new(AtomicBool::new(false)),
     };
     generate(config, &model_name, &job).map(|(_, timing)| timing)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_loop_is_a_span_repeated_back_to_back_over_many_tokens() {
-        let block: Vec<i32> = (0..40).collect();
-        let mut tokens: Vec<i32> = (1000..1100).collect();
-        for _ in 0..6 {
-            tokens.extend(&block);
-        }
-        assert_eq!(looping(&tokens), None, "240 repeated tokens are not yet a loop");
-        tokens.extend(&block);
-        assert_eq!(looping(&tokens), Some(40));
-        assert_eq!(looping(&[7; 255]), None);
-        assert_eq!(looping(&[7; 256]), Some(1));
-        // Code that repeats short runs (a table of zeros, similar lines) is not a loop.
-        let mut code: Vec<i32> = Vec::new();
-        for i in 0..60 {
-            code.extend([1, 2, 3, 100 + i, 4]);
-        }
-        assert_eq!(looping(&code), None);
-        // A long block written three times is.
-        let big: Vec<i32> = (0..120).collect();
-        let thrice: Vec<i32> = big.iter().chain(&big).chain(&big).copied().collect();
-        assert_eq!(looping(&thrice), Some(120));
-        assert_eq!(looping(&thrice[1..]), None);
-    }
 }

@@ -228,8 +228,9 @@ impl Router {
             };
             let mut req = request.clone();
             req.model = req.model.or_else(|| route.model.clone());
-            req.temperature = req.temperature.or(route.temperature);
-            req.max_tokens = req.max_tokens.or(route.max_tokens);
+            req.temperature = route.temperature.or(req.temperature);
+            // The user's settings for the role win over the caller's defaults and estimate of the reply's size.
+            req.max_tokens = route.max_tokens.or(req.max_tokens);
             let model = req.model.clone().unwrap_or_else(|| provider.backend.default_model().to_owned());
             if !failures.is_empty() {
                 tracing::warn!(%role, to = %format!("{}/{model}", route.provider), after = %failures.join("; "), "falling back");

@@ -139,3 +139,46 @@ async fn structured_output_is_valid_every_time_without_reprompting() {
     }
     assert!(steered > 0, "no tight trial reached the closing phase: the test did not exercise it");
 }
+
+/// Issue: the 1.5B model wrote 7,703 tokens for a 7-line file, and the guard for exact loops never fired.
+/// SmolLM2 falls into the same traps readily: exact loops, and near ones (an enumeration, `"flush_event_7",`
+/// `"flush_event_8",` ..., or a block written again with small changes). Every generation ends by itself,
+/// at a guard, or at its token limit, never past it; at these fixed seeds some are stopped by each kind of
+/// guard, well before their limit.
+#[tokio::test]
+async fn runaway_generations_are_stopped_early() {
+    let Some(path) = samokoder_test_utils::smollm2() else { return };
+    let llm = local(path);
+    let prompts = [
+        "Write a JavaScript debounce(fn, ms) function with a flush() method, and tests for it.",
+        "Write the file src/todo.js: a todo list with add, complete, remove and list. Then its tests.",
+        "Write a README for a todo app, with many sections.",
+    ];
+    const LIMIT: u32 = 1500;
+    let (mut exact, mut near) = (0, 0);
+    for prompt in prompts {
+        for temperature in [0.0f32, 0.5, 0.9] {
+            let request = ChatRequest {
+                messages: vec![Message::user(prompt)],
+                max_tokens: Some(LIMIT),
+                temperature: Some(temperature),
+                ..Default::default()
+            };
+            let c = llm.stream(&request, &|_| {}).await.unwrap();
+            let tokens = c.usage.completion_tokens;
+            eprintln!("{prompt:?} at {temperature}: {tokens} tokens, {:?}", c.finish_reason);
+            assert!(tokens <= u64::from(LIMIT), "{tokens} tokens past the limit of {LIMIT}");
+            if let samokoder_llm::FinishReason::Other(why) = &c.finish_reason {
+                assert!(tokens < u64::from(LIMIT), "a guard fired at the limit: {why}");
+                if why.contains("repeated the same") {
+                    exact += 1;
+                } else if why.contains("same shape") || why.contains("small changes") {
+                    near += 1;
+                } else {
+                    panic!("an unexpected end: {why}");
+                }
+            }
+        }
+    }
+    assert!(exact > 0 && near > 0, "{exact} exact and {near} near repeats: the trials no longer exercise both guards");
+}

@@ -252,3 +252,27 @@ async fn the_key_never_reaches_logs_or_the_request_log() {
     };
     assert!(!records.contains(SENTINEL), "the key leaked into the request log");
 }
+
+/// The user's `llm.params.<role>` win over the caller's defaults: a request's own temperature and token
+/// estimate apply only where the user set none.
+#[tokio::test]
+async fn a_roles_params_win_over_the_requests_defaults() {
+    let server = ScriptedLlm::repeating(Reply::text("ok"));
+    let mut r =
+        router(Arc::new(Recorded::default()), &[("a", provider(&server, "a", "m"), LimitsConfig::default())], &["a"]);
+    let mut tuned = Route::parse("a");
+    tuned.temperature = Some(0.7);
+    tuned.max_tokens = Some(9000);
+    r.set_chain(Some(AgentRole::CodeMonkey), vec![tuned]);
+    let request = ChatRequest { temperature: Some(0.2), max_tokens: Some(3072), ..ask("write") };
+    let budget = Budget::unlimited();
+    for role in [AgentRole::CodeMonkey, AgentRole::Architect] {
+        r.complete(role, &request, CallContext { budget: &budget, run_id: None }, &|_| {}).await.unwrap();
+    }
+    let bodies: Vec<(f64, u64)> = server
+        .requests()
+        .iter()
+        .map(|q| (q.body["temperature"].as_f64().unwrap(), q.body["max_tokens"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(bodies, [(0.7f32 as f64, 9000), (0.2f32 as f64, 3072)]);
+}

@@ -174,6 +174,9 @@ async fn recorded(
     result
 }
 
+/// The token limit of the reply that writes a whole small project.
+const WHOLE_PROJECT_TOKENS: u32 = 3072;
+
 /// One model call writes files; they are checked and applied.
 async fn write_files(ctx: &RunContext, description: &str, subdir: Option<&str>) -> Result<RunOutcome> {
     let description = description.trim();
@@ -196,6 +199,10 @@ async fn write_files(ctx: &RunContext, description: &str, subdir: Option<&str>) 
             Message::user(ctx.prompts.render("code_monkey/generate", &vars)?),
         ],
         temperature: Some(0.2),
+        // A small project in whole files is well under this; a model that goes on past it is looping, and
+        // on 2 cores every 1,000 tokens of the embedded model cost about 35 s. `llm.params.code_monkey.
+        // max_tokens` raises it.
+        max_tokens: Some(WHOLE_PROJECT_TOKENS),
         grammar: Some(WHOLE_FILES_GBNF.to_owned()),
         ..Default::default()
     };
@@ -255,7 +262,8 @@ async fn write_files(ctx: &RunContext, description: &str, subdir: Option<&str>) 
         FinishReason::ContentFilter => Some("the provider's content filter stopped it".to_owned()),
         FinishReason::Other(why) => Some(why.clone()),
     };
-    if let Some(why) = cut {
+    if let Some(why) = &cut {
+        fe.log(&ctx.id, "code_monkey", &format!("\n[stopped: {why}]\n"));
         fe.message(
             Level::Warning,
             &format!(
@@ -321,13 +329,11 @@ async fn write_files(ctx: &RunContext, description: &str, subdir: Option<&str>) 
         },
     )?;
     fe.log(&ctx.id, "code_monkey", &format!("\nwrote {}\n", files.join(", ")));
-    Ok(RunOutcome {
-        status: RunStatus::Succeeded,
-        summary: format!("wrote {} file{}", files.len(), if files.len() == 1 { "" } else { "s" }),
-        files,
-        report: None,
-        usage: completion.usage,
-    })
+    let mut summary = format!("wrote {} file{}", files.len(), if files.len() == 1 { "" } else { "s" });
+    if let Some(why) = cut {
+        summary.push_str(&format!(" (the model's reply was stopped early: {why})"));
+    }
+    Ok(RunOutcome { status: RunStatus::Succeeded, summary, files, report: None, usage: completion.usage })
 }
 
 /// The project's tests in the sandbox on the workspace as the user holds it; results to the frontend.

@@ -142,6 +142,8 @@ async fn generate_applies_files_then_tests_what_the_editor_holds() {
     assert_eq!(outcome.files, ["package.json", "src/sum.js", "test/sum.test.js"]);
     let prompt = server.requests()[0].prompt();
     assert!(prompt.contains("a sum function with tests"));
+    // The reply's size is bounded by what a small project needs, not by the model's context.
+    assert_eq!(server.requests()[0].body["max_tokens"], 3072);
     assert!(
         prompt.contains("src/existing.ts:\n  export function helper(x: number): number"),
         "the repo map is in the prompt: {prompt}"
