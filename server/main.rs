@@ -16,7 +16,7 @@ struct Cli {
 enum Command {
     /// Serve the Language Server Protocol over stdio (the default).
     Lsp,
-    /// Generate a project from a description into DIR, then run its tests in the sandbox.
+    /// Build a project from a description in DIR: spec, architecture, plan, code, tests.
     Generate {
         description: String,
         #[arg(long, default_value = ".")]
@@ -24,6 +24,47 @@ enum Command {
         /// Show the model's text and the tests' output as they stream.
         #[arg(long, short)]
         verbose: bool,
+        /// Ask no questions: the spec writer writes its assumptions instead.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Write only the spec (.samokoder/spec.md) for a description.
+    Spec {
+        description: String,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[arg(long, short)]
+        verbose: bool,
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Continue a run that stopped (killed, cancelled, paused) from its last committed step.
+    Resume {
+        /// The run's id (`samokoder runs`); the newest unfinished run when omitted.
+        run: Option<String>,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[arg(long, short)]
+        verbose: bool,
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Put the workspace back to how it was before a run (or before one of its steps).
+    Undo {
+        run: String,
+        /// Undo this step and every later one (`samokoder runs` shows a run; steps count from 0).
+        #[arg(long)]
+        step: Option<u32>,
+        /// Overwrite files changed since the run wrote them.
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// The runs of DIR, newest first, with status, tokens and cost.
+    Runs {
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
     },
     /// Run the project's tests in the sandbox and print the failures.
     Test {
@@ -71,9 +112,19 @@ async fn main() {
             samokoder_lsp::Ending::Clean => 0,
             samokoder_lsp::Ending::Abrupt => 1,
         },
-        Command::Generate { description, dir, verbose } => {
-            report(samokoder_engine::generate_command(&description, &dir, verbose).await)
+        Command::Generate { description, dir, verbose, yes } => {
+            report(samokoder_engine::generate_command(&description, &dir, verbose, yes).await)
         }
+        Command::Spec { description, dir, verbose, yes } => {
+            report(samokoder_engine::spec_command(&description, &dir, verbose, yes).await)
+        }
+        Command::Resume { run, dir, verbose, yes } => {
+            report(samokoder_engine::resume_command(&dir, run.as_deref(), verbose, yes).await)
+        }
+        Command::Undo { run, step, force, dir } => {
+            report(samokoder_engine::undo_command(&dir, &run, step, force).await)
+        }
+        Command::Runs { dir } => report(samokoder_engine::runs_command(&dir).await),
         Command::Test { dir, verbose } => report(samokoder_engine::test_command(&dir, verbose).await),
         Command::Map { dir, tokens, focus } => report(samokoder_engine::map_command(&dir, tokens, &focus).await),
         Command::Model(ModelCommand::Fetch { size }) => report(samokoder_engine::model_fetch_command(&size).await),

@@ -22,7 +22,7 @@ async fn generate_writes_files_runs_tests_and_reports_failures() {
     if !docker_available() {
         return;
     }
-    let llm = ScriptedLlm::start(vec![Reply::text(BUGGY_SUM)]);
+    let llm = crate::run::simple_run(BUGGY_SUM);
     let s = Sandboxed::new();
     let dir = s.root().join("proj");
     let out = samokoder(&s, Some(&llm), &["generate", "a sum function with a test", "--dir", dir.to_str().unwrap()]);

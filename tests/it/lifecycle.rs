@@ -18,7 +18,17 @@ async fn handshake_advertises_what_works() {
     assert_eq!(caps["positionEncoding"], "utf-16", "no encoding offered: the protocol's default");
     let commands: Vec<&str> =
         caps["executeCommandProvider"]["commands"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
-    assert_eq!(commands, ["samokoder.generate", "samokoder.runTests", "samokoder.cancel"]);
+    assert_eq!(
+        commands,
+        [
+            "samokoder.generate",
+            "samokoder.writeSpec",
+            "samokoder.runTests",
+            "samokoder.cancel",
+            "samokoder.resume",
+            "samokoder.undo"
+        ]
+    );
     assert_eq!(caps["executeCommandProvider"]["workDoneProgress"], true);
     assert!(caps["codeActionProvider"]["codeActionKinds"].as_array().is_some_and(|k| !k.is_empty()));
     assert_eq!(result["serverInfo"]["name"], "samokoder");
@@ -179,7 +189,7 @@ async fn after_a_broken_frame_the_next_message_is_read() {
 /// waiting on applyEdit was cancelled.
 #[tokio::test]
 async fn answers_that_come_after_the_server_stopped_waiting_do_not_kill_it() {
-    let llm = ScriptedLlm::start(vec![Reply::text(crate::run::BUGGY_SUM)]);
+    let llm = ScriptedLlm::start(vec![Reply::text(crate::run::SPEC_SIMPLE)]);
     let s = Sandboxed::new();
     let mut options = s.options(Some(&llm));
     let late = Duration::from_secs(12);

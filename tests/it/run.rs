@@ -11,6 +11,17 @@ use crate::support::Sandboxed;
 /// A project whose test fails: `sum` subtracts. The failing assertion is on line 6 of the test file.
 pub const BUGGY_SUM: &str = "I wrote a sum module with a test.\n\npackage.json\n```json\n{\"type\": \"module\", \"scripts\": {\"test\": \"node --test\"}}\n```\n\nsrc/sum.js\n```js\nexport function sum(a, b) {\n  return a - b;\n}\n```\n\ntest/sum.test.js\n```js\nimport { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { sum } from '../src/sum.js';\n\ntest('adds two numbers', () => {\n  assert.equal(sum(1, 2), 3);\n});\n```\n";
 
+/// The spec writer's reply for a simple request: what comes before the code.
+pub const SPEC_SIMPLE: &str = r#"{"complexity": "simple", "summary": "A sum function with a test.", "features": ["sum(a, b) returns a + b"], "assumptions": [], "questions": []}"#;
+
+/// A simple request's whole transcript: the spec, then `code` (the code writer's reply).
+pub fn simple_run(code: &str) -> ScriptedLlm {
+    ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
+        ("you are the code writer", Reply::text(code)),
+    ])
+}
+
 async fn generate(client: &LspClient, description: &str) -> String {
     let result = client
         .request(
@@ -52,7 +63,7 @@ async fn generate_applies_to_unsaved_buffers_and_tests_them_in_docker() {
     if !docker_available() {
         return;
     }
-    let llm = ScriptedLlm::start(vec![Reply::text(BUGGY_SUM)]);
+    let llm = simple_run(BUGGY_SUM);
     let s = Sandboxed::new();
     let client = s.spawn(s.options(Some(&llm)));
     client.initialize().await.unwrap();
@@ -75,10 +86,14 @@ async fn generate_applies_to_unsaved_buffers_and_tests_them_in_docker() {
     assert!(client.buffer("src/sum.js").unwrap().contains("return a - b;"));
     assert!(!s.root().join("src/sum.js").exists(), "the client never saved; nothing may be on disk");
 
-    // The model was asked over HTTP with a streaming request.
-    let request = &llm.requests()[0];
-    assert_eq!(request.body["stream"], true);
-    assert!(request.prompt().contains("a sum function with a test"));
+    // The model was asked over HTTP: the spec writer, then the code writer with a streaming request.
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(requests[0].prompt().contains("a sum function with a test"));
+    assert_eq!(requests[1].body["stream"], true);
+    // The spec and the plan were written into the client's buffers.
+    assert!(client.buffer(".samokoder/spec.md").unwrap().contains("A sum function with a test."));
+    assert!(client.buffer(".samokoder/plan.md").unwrap().contains("- [ ] a sum function with a test <!-- id:t1 -->"));
 
     client
         .wait_for(Duration::from_secs(10), "progress end", |m| {
@@ -107,7 +122,7 @@ async fn generate_applies_to_unsaved_buffers_and_tests_them_in_docker() {
 
 #[tokio::test]
 async fn a_client_that_refuses_the_edit_gets_a_clear_message_and_nothing_is_written() {
-    let llm = ScriptedLlm::start(vec![Reply::text(BUGGY_SUM)]);
+    let llm = simple_run(BUGGY_SUM);
     let s = Sandboxed::new();
     let mut options = s.options(Some(&llm));
     options.apply = ApplyMode::Refuse;
@@ -128,7 +143,8 @@ async fn a_client_that_refuses_the_edit_gets_a_clear_message_and_nothing_is_writ
 
 #[tokio::test]
 async fn a_client_that_never_answers_apply_edit_cannot_wedge_the_server() {
-    let llm = ScriptedLlm::repeating(Reply::text(BUGGY_SUM));
+    // The spec writer answers every run; each run then waits on its first applyEdit (spec.md).
+    let llm = ScriptedLlm::repeating(Reply::text(SPEC_SIMPLE));
     let s = Sandboxed::new();
     let mut options = s.options(Some(&llm));
     options.apply = ApplyMode::Never;
@@ -166,7 +182,7 @@ async fn paths_outside_the_workspace_are_refused_and_nothing_is_written() {
         "src/ok.js\n```js\nexport const ok = 1;\n```\n\n../outside.ts\n```ts\nexport const evil = 1;\n```\n\n{}\n```ts\nevil\n```\n",
         absolute.display()
     );
-    let llm = ScriptedLlm::start(vec![Reply::text(reply)]);
+    let llm = simple_run(&reply);
     let s = Sandboxed::new();
     let client = s.spawn(s.options(Some(&llm)));
     client.initialize().await.unwrap();
@@ -178,7 +194,16 @@ async fn paths_outside_the_workspace_are_refused_and_nothing_is_written() {
         text.contains("../outside.ts") && text.contains("absolute") && text.contains("nothing was written"),
         "{text}"
     );
-    assert!(!client.messages().iter().any(|m: &Value| m["method"] == "workspace/applyEdit"), "no edit may be sent");
+    let edits: Vec<String> = client
+        .messages()
+        .iter()
+        .filter(|m: &&Value| m["method"] == "workspace/applyEdit")
+        .map(|m| m["params"]["edit"].to_string())
+        .collect();
+    assert!(
+        edits.iter().all(|e| !e.contains("ok.js") && !e.contains("outside") && !e.contains("abs.ts")),
+        "no file of the refused reply may be sent: {edits:?}"
+    );
     assert!(!s.root().parent().unwrap().join("outside.ts").exists());
     assert!(!absolute.exists());
     assert!(!s.root().join("src").exists());
@@ -200,7 +225,7 @@ async fn a_missing_provider_says_how_to_configure_one() {
 
 #[tokio::test]
 async fn cancel_stops_a_run_and_records_it() {
-    let llm = ScriptedLlm::start(vec![Reply::Delayed(Duration::from_secs(60), Box::new(Reply::text(BUGGY_SUM)))]);
+    let llm = ScriptedLlm::start(vec![Reply::Delayed(Duration::from_secs(60), Box::new(Reply::text(SPEC_SIMPLE)))]);
     let s = Sandboxed::new();
     let client = s.spawn(s.options(Some(&llm)));
     client.initialize().await.unwrap();

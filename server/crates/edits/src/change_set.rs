@@ -12,17 +12,26 @@ pub struct FileChange {
     pub text: String,
 }
 
-/// The files one step of a run writes, applied together or not at all.
+/// The files one step of a run writes (and, for an undo, deletes), applied together or not at all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChangeSet {
     pub changes: Vec<FileChange>,
+    /// Files to delete (an undo removing what a run created).
+    pub deletes: Vec<RelPath>,
+    /// Paths whose change the user must confirm before it lands (a file changed since a run wrote it).
+    pub confirm: Vec<RelPath>,
 }
 
 impl ChangeSet {
-    pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+    pub fn new(changes: Vec<FileChange>) -> Self {
+        Self { changes, ..Self::default() }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.deletes.is_empty()
+    }
+
+    /// The paths written (not the deleted ones).
     pub fn paths(&self) -> impl Iterator<Item = &RelPath> {
         self.changes.iter().map(|c| &c.path)
     }

@@ -145,6 +145,12 @@ impl Jail {
                 return Err(JailError::Protected { path: change.path.to_string() });
             }
         }
+        for path in &changes.deletes {
+            self.check_symlinks(path)?;
+            if !confirmed && Self::protection(path) == Protection::NeedsConfirmation {
+                return Err(JailError::Protected { path: path.to_string() });
+            }
+        }
         Ok(())
     }
 
@@ -174,6 +180,13 @@ impl Jail {
             if let Err(source) = result {
                 let _ = fs::remove_file(&tmp);
                 return Err(io_err(source));
+            }
+        }
+        for path in &changes.deletes {
+            match fs::remove_file(self.abs(path)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => return Err(JailError::Io { path: path.to_string(), source }),
             }
         }
         Ok(())
@@ -343,11 +356,11 @@ mod tests {
         let jail = Jail::new(root.path()).unwrap().with_max_file_bytes(10);
         let good = FileChange { path: jail.check("src/a.js").unwrap(), text: "ok".into() };
         let big = FileChange { path: jail.check("src/b.js").unwrap(), text: "x".repeat(11) };
-        let err = jail.write(&ChangeSet { changes: vec![good.clone(), big] }, false).unwrap_err();
+        let err = jail.write(&ChangeSet::new(vec![good.clone(), big]), false).unwrap_err();
         assert!(matches!(err, JailError::TooLarge { .. }), "{err}");
         assert!(!root.path().join("src").exists(), "nothing may be written when one change is refused");
 
-        jail.write(&ChangeSet { changes: vec![good] }, false).unwrap();
+        jail.write(&ChangeSet::new(vec![good]), false).unwrap();
         assert_eq!(std::fs::read_to_string(root.path().join("src/a.js")).unwrap(), "ok");
         let leftovers: Vec<_> = std::fs::read_dir(root.path().join("src")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
@@ -358,10 +371,25 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let jail = Jail::new(root.path()).unwrap();
         let hook = FileChange { path: jail.check(".git/hooks/pre-commit").unwrap(), text: "rm -rf ~".into() };
-        let set = ChangeSet { changes: vec![hook] };
+        let set = ChangeSet::new(vec![hook]);
         assert!(matches!(jail.write(&set, false), Err(JailError::Protected { .. })));
         assert!(!root.path().join(".git").exists());
         jail.write(&set, true).unwrap();
+        assert!(root.path().join(".git/hooks/pre-commit").exists());
+    }
+
+    #[test]
+    fn deletes_are_checked_like_writes() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join(".git/hooks")).unwrap();
+        std::fs::write(root.path().join("made.js"), "x").unwrap();
+        std::fs::write(root.path().join(".git/hooks/pre-commit"), "x").unwrap();
+        let jail = Jail::new(root.path()).unwrap();
+        let delete = |p: &str| ChangeSet { deletes: vec![jail.check(p).unwrap()], ..ChangeSet::default() };
+        jail.write(&delete("made.js"), false).unwrap();
+        assert!(!root.path().join("made.js").exists());
+        jail.write(&delete("made.js"), false).unwrap(); // already gone: fine
+        assert!(matches!(jail.write(&delete(".git/hooks/pre-commit"), false), Err(JailError::Protected { .. })));
         assert!(root.path().join(".git/hooks/pre-commit").exists());
     }
 }

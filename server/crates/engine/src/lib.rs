@@ -22,17 +22,24 @@ use anyhow::{Context, Result};
 use parking_lot::{Mutex, RwLock};
 use samokoder_edits::{ChangeOutcome, ChangeSet, ContentChange, DocumentError, Jail, PositionEncoding};
 use samokoder_llm::{Budget, Router};
-use samokoder_pipeline::{Frontend, RunContext, RunId, RunOutcome, RunSettings};
+use samokoder_pipeline::{Frontend, RunContext, RunOutcome, RunSettings};
 use samokoder_prompts::Prompts;
 use samokoder_sandbox::{DockerSandbox, Sandbox, SandboxConfig};
 use samokoder_store::{MemStore, SledStore, Store};
 
-pub use cli::{generate_command, map_command, model_fetch_command, test_command};
+pub use cli::{
+    generate_command, map_command, model_fetch_command, resume_command, runs_command, spec_command, test_command,
+    undo_command,
+};
 pub use config::{Config, ConfigLayer};
 pub use doctor::doctor_command;
 pub use headless::TerminalFrontend;
 pub use runs::RunInfo;
-pub use samokoder_pipeline::{ApplyOutcome, GenerateRequest, Level, Progress, generate, run_tests};
+pub use samokoder_pipeline::{
+    ApplyOutcome, GenerateRequest, Level, Progress, RunId, StatusSnapshot, UndoRequest, generate, resume, run_tests,
+    undo,
+};
+pub use samokoder_store::{RunRecord, RunStatus};
 pub use workspace::PlannedEdit;
 
 /// Looks up an environment variable (the process's, or a test's).
@@ -239,26 +246,58 @@ impl Engine {
     // --- runs ------------------------------------------------------------------------------------
 
     /// Starts a run as a job and returns its id at once. The job reports through `frontend`; a failure
-    /// or a panic ends it with a message, never the server.
-    pub fn spawn_run<F, Fut>(self: &Arc<Self>, kind: &'static str, frontend: Arc<dyn Frontend>, body: F) -> RunId
+    /// or a panic ends it with a message, never the server. `id`: an existing run's (resume, undo); a new
+    /// one when `None`.
+    pub fn spawn_run<F, Fut>(
+        self: &Arc<Self>,
+        kind: &'static str,
+        id: Option<RunId>,
+        frontend: Arc<dyn Frontend>,
+        body: F,
+    ) -> Result<RunId>
     where
         F: FnOnce(Arc<RunContext>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<RunOutcome>> + Send + 'static,
     {
-        let ctx = Arc::new(self.run_context(frontend.clone()));
+        if let Some(id) = &id
+            && self.runs.is_active(&id.0)
+        {
+            anyhow::bail!("run {id} is already going on; cancel it first (samokoder.cancel)");
+        }
+        let ctx = Arc::new(self.run_context(id, frontend.clone()));
         let id = ctx.id.clone();
         self.runs.spawn(ctx.clone(), kind, self.store.clone(), body(ctx));
-        id
+        Ok(id)
     }
 
     /// Runs to the end in the caller's task (the CLI), cancellable by `cancel`.
-    pub async fn run_now<F, Fut>(self: &Arc<Self>, frontend: Arc<dyn Frontend>, body: F) -> Result<RunOutcome>
+    pub async fn run_now<F, Fut>(
+        self: &Arc<Self>,
+        id: Option<RunId>,
+        frontend: Arc<dyn Frontend>,
+        body: F,
+    ) -> Result<RunOutcome>
     where
         F: FnOnce(Arc<RunContext>) -> Fut,
         Fut: Future<Output = Result<RunOutcome>>,
     {
-        let ctx = Arc::new(self.run_context(frontend));
+        let ctx = Arc::new(self.run_context(id, frontend));
         body(ctx).await
+    }
+
+    /// Runs recorded in this workspace that did not finish and are not going on now: killed, cancelled or
+    /// paused ones, which `resume` continues.
+    pub fn unfinished_runs(&self) -> Vec<samokoder_store::RunRecord> {
+        let runs = self.store.list_runs(50).unwrap_or_default();
+        runs.into_iter()
+            .filter(|r| matches!(r.kind.as_str(), "generate" | "spec"))
+            .filter(|r| r.status.is_unfinished() && !self.runs.is_active(&r.id))
+            .collect()
+    }
+
+    /// The newest unfinished run's id, for `resume` without one.
+    pub fn last_unfinished(&self) -> Option<RunId> {
+        self.unfinished_runs().into_iter().next().map(|r| RunId(r.id))
     }
 
     /// Asks a run to stop; `false` when no such run is active.
@@ -288,10 +327,10 @@ impl Engine {
         }
     }
 
-    fn run_context(&self, frontend: Arc<dyn Frontend>) -> RunContext {
+    fn run_context(&self, id: Option<RunId>, frontend: Arc<dyn Frontend>) -> RunContext {
         let config = self.config();
         RunContext {
-            id: RunId::new(),
+            id: id.unwrap_or_default(),
             jail: self.jail.clone(),
             llm: self.router(),
             index: self.index(),
@@ -306,6 +345,8 @@ impl Engine {
                 test_idle_timeout: config.sandbox.no_output,
                 ..Default::default()
             },
+            status: Default::default(),
+            cancel: tokio_util::sync::CancellationToken::new(),
         }
     }
 

@@ -6,22 +6,31 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use parking_lot::Mutex;
-use samokoder_pipeline::{Level, Progress, RunContext, RunOutcome};
+use samokoder_pipeline::{Level, LiveStatus, Progress, RunContext, RunOutcome, StatusSnapshot};
 use samokoder_store::{RunStatus, Store};
 use tokio_util::sync::CancellationToken;
 
 /// A run that is under way, for `samokoder/status`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunInfo {
     pub id: String,
     pub kind: String,
     /// The last progress message.
     pub message: String,
+    /// The agent at work, its task and step, tokens and cost so far.
+    pub status: StatusSnapshot,
+}
+
+struct Active {
+    kind: String,
+    message: String,
+    status: Arc<LiveStatus>,
+    token: CancellationToken,
 }
 
 #[derive(Default, Clone)]
 pub(crate) struct Registry {
-    active: Arc<Mutex<HashMap<String, (RunInfo, CancellationToken)>>>,
+    active: Arc<Mutex<HashMap<String, Active>>>,
 }
 
 impl Registry {
@@ -33,9 +42,14 @@ impl Registry {
         body: impl Future<Output = Result<RunOutcome>> + Send + 'static,
     ) {
         let id = ctx.id.0.clone();
-        let token = CancellationToken::new();
-        let info = RunInfo { id: id.clone(), kind: kind.to_owned(), message: "starting".into() };
-        self.active.lock().insert(id.clone(), (info, token.clone()));
+        let token = ctx.cancel.clone();
+        let active = Active {
+            kind: kind.to_owned(),
+            message: "starting".into(),
+            status: ctx.status.clone(),
+            token: token.clone(),
+        };
+        self.active.lock().insert(id.clone(), active);
         let task = tokio::spawn(async move {
             tokio::select! {
                 _ = token.cancelled() => None,
@@ -43,6 +57,7 @@ impl Registry {
             }
         });
         let registry = self.clone();
+        let kind = kind.to_owned();
         tokio::spawn(async move {
             let joined = task.await;
             registry.active.lock().remove(&id);
@@ -54,7 +69,10 @@ impl Registry {
                 }
                 Ok(Some(Err(e))) => fe.message(Level::Error, &format!("Samokoder: {e:#}")),
                 Ok(None) => {
-                    mark(&*store, &id, RunStatus::Cancelled, "cancelled");
+                    // An undo works on another run's record; that run's status is not the undo's.
+                    if kind != "undo" {
+                        mark(&*store, &id, RunStatus::Cancelled, "cancelled");
+                    }
                     fe.progress(&ctx.id, Progress::End { message: "cancelled".into() });
                     fe.message(Level::Info, "Samokoder: run cancelled");
                 }
@@ -65,7 +83,9 @@ impl Registry {
                         "it was aborted"
                     };
                     tracing::error!(run = %id, error = %join, "run task died");
-                    mark(&*store, &id, RunStatus::Failed, why);
+                    if kind != "undo" {
+                        mark(&*store, &id, RunStatus::Failed, why);
+                    }
                     fe.progress(&ctx.id, Progress::End { message: format!("failed: {why}") });
                     fe.message(Level::Error, &format!("Samokoder: the run stopped because of {why}"));
                 }
@@ -75,8 +95,8 @@ impl Registry {
 
     pub fn cancel(&self, id: &str) -> bool {
         match self.active.lock().get(id) {
-            Some((_, token)) => {
-                token.cancel();
+            Some(active) => {
+                active.token.cancel();
                 true
             }
             None => false,
@@ -84,19 +104,33 @@ impl Registry {
     }
 
     pub fn cancel_all(&self) {
-        for (_, token) in self.active.lock().values() {
-            token.cancel();
+        for active in self.active.lock().values() {
+            active.token.cancel();
         }
     }
 
+    pub fn is_active(&self, id: &str) -> bool {
+        self.active.lock().contains_key(id)
+    }
+
     pub fn note(&self, id: &str, message: &str) {
-        if let Some((info, _)) = self.active.lock().get_mut(id) {
-            info.message = message.to_owned();
+        if let Some(active) = self.active.lock().get_mut(id) {
+            active.message = message.to_owned();
         }
     }
 
     pub fn active(&self) -> Vec<RunInfo> {
-        let mut runs: Vec<RunInfo> = self.active.lock().values().map(|(i, _)| i.clone()).collect();
+        let mut runs: Vec<RunInfo> = self
+            .active
+            .lock()
+            .iter()
+            .map(|(id, a)| RunInfo {
+                id: id.clone(),
+                kind: a.kind.clone(),
+                message: a.message.clone(),
+                status: a.status.get(),
+            })
+            .collect();
         runs.sort_by(|a, b| a.id.cmp(&b.id));
         runs
     }

@@ -25,6 +25,10 @@ pub enum PlannedEdit {
         base: String,
         edits: Vec<TextEdit>,
     },
+    /// A file to remove (an undo of a file a run created).
+    Delete {
+        path: PathBuf,
+    },
 }
 
 pub(crate) struct Workspace {
@@ -127,10 +131,22 @@ impl Workspace {
                 }
             }
         }
+        for rel in &changes.deletes {
+            let path = self.jail.abs(rel);
+            let exists = self.docs.contains_key(&path)
+                || self.accepted.contains_key(rel.as_str())
+                || self.jail.read(rel).ok().flatten().is_some();
+            if exists {
+                planned.push(PlannedEdit::Delete { path });
+            }
+        }
         planned
     }
 
     pub fn accepted(&mut self, changes: &ChangeSet) {
+        for rel in &changes.deletes {
+            self.accepted.remove(rel.as_str());
+        }
         for change in &changes.changes {
             // An open document hears of the edit through the editor's didChange.
             if !self.docs.contains_key(&self.jail.abs(&change.path)) {
@@ -153,14 +169,12 @@ mod tests {
         let mut ws = Workspace::new(jail.clone());
         ws.open(jail.root().join("open.js"), "x\ny\n", 7);
         let change = |p: &str, t: &str| FileChange { path: jail.check(p).unwrap(), text: t.into() };
-        let set = ChangeSet {
-            changes: vec![
-                change("new.js", "n\n"),
-                change("disk.js", "a\nB\n"),
-                change("open.js", "x\nY\n"),
-                change("same.js", ""),
-            ],
-        };
+        let set = ChangeSet::new(vec![
+            change("new.js", "n\n"),
+            change("disk.js", "a\nB\n"),
+            change("open.js", "x\nY\n"),
+            change("same.js", ""),
+        ]);
         std::fs::write(dir.path().join("same.js"), "").unwrap();
         let plan = ws.plan(&set);
         assert_eq!(plan.len(), 3, "an unchanged file needs no edit: {plan:?}");
@@ -177,7 +191,7 @@ mod tests {
         assert_eq!(overlay.get("disk.js").map(String::as_str), Some("a\nB\n"));
         assert_eq!(overlay.get("open.js").map(String::as_str), Some("x\ny\n"));
         // A second plan is computed against the accepted text, not the stale disk.
-        let again = ws.plan(&ChangeSet { changes: vec![change("disk.js", "a\nB\nc\n")] });
+        let again = ws.plan(&ChangeSet::new(vec![change("disk.js", "a\nB\nc\n")]));
         assert!(matches!(&again[0], PlannedEdit::Edit { base, .. } if base == "a\nB\n"));
         ws.saved(&jail.root().join("disk.js"));
         assert!(!ws.overlay().contains_key("disk.js"));

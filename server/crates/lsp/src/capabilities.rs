@@ -4,7 +4,14 @@ use samokoder_edits::PositionEncoding;
 use tower_lsp::lsp_types as lsp;
 
 /// Every command the server executes. Each one works; none is announced before it does.
-pub(crate) const COMMANDS: &[&str] = &["samokoder.generate", "samokoder.runTests", "samokoder.cancel"];
+pub(crate) const COMMANDS: &[&str] = &[
+    "samokoder.generate",
+    "samokoder.writeSpec",
+    "samokoder.runTests",
+    "samokoder.cancel",
+    "samokoder.resume",
+    "samokoder.undo",
+];
 
 /// The code action kinds the server offers.
 pub(crate) fn code_action_kinds() -> Vec<lsp::CodeActionKind> {

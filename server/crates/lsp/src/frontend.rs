@@ -95,6 +95,18 @@ impl Outbox {
     }
 }
 
+/// How long showing a file may take before the server stops waiting (the run does not wait at all).
+const SHOW_DOCUMENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `samokoder/ask {question, choices}` -> `{answer}`, for clients that announce `experimental.samokoderAsk`.
+enum SamokoderAsk {}
+
+impl lsp::request::Request for SamokoderAsk {
+    type Params = serde_json::Value;
+    type Result = serde_json::Value;
+    const METHOD: &'static str = "samokoder/ask";
+}
+
 /// `samokoder/log`: agent messages and streamed model text, for an output panel.
 enum SamokoderLog {}
 
@@ -179,8 +191,10 @@ impl Frontend for LspFrontend {
             return Ok(ApplyOutcome::Applied);
         }
         let caps = &self.caps;
+        let can_create = caps.document_changes && caps.create_files;
+        let can_delete = caps.document_changes && caps.delete_files;
         let mut created_on_disk = ChangeSet::default();
-        if !(caps.document_changes && caps.create_files) {
+        if !can_create {
             // The client cannot create files: new files go to disk through the jail, edits to the client.
             for p in &planned {
                 if let PlannedEdit::Create { path, text } = p
@@ -191,7 +205,12 @@ impl Frontend for LspFrontend {
             }
             self.engine.jail().write(&created_on_disk, false)?;
         }
-        let edit = to_proto::workspace_edit(&planned, caps.encoding, caps.document_changes && caps.create_files);
+        let options = to_proto::EditOptions {
+            document_changes: can_create,
+            delete_files: can_delete,
+            confirm: changes.confirm.iter().map(|rel| self.engine.jail().abs(rel)).collect(),
+        };
+        let edit = to_proto::workspace_edit(&planned, caps.encoding, &options);
         let params = lsp::ApplyWorkspaceEditParams { label: Some(self.label.clone()), edit };
         // No timeout: the user may be reviewing the edit for minutes (eglot's "Proceed?", VS Code's
         // preview). The run stays cancellable, and a cancelled wait is safe (client_request).
@@ -203,15 +222,76 @@ impl Frontend for LspFrontend {
                 return Err(anyhow!("workspace/applyEdit failed: {e}; nothing was applied"));
             }
         };
-        if response.applied {
-            self.engine.edits_accepted(changes);
-            Ok(ApplyOutcome::Applied)
-        } else {
+        if !response.applied {
             self.undo_created(&created_on_disk);
-            Ok(ApplyOutcome::Refused {
+            return Ok(ApplyOutcome::Refused {
                 reason: response.failure_reason.unwrap_or_else(|| "the editor refused the edit".to_owned()),
-            })
+            });
         }
+        if !can_delete && !changes.deletes.is_empty() {
+            // The client cannot delete files: the rest landed, so they go from disk now.
+            let deletes = ChangeSet { deletes: changes.deletes.clone(), ..ChangeSet::default() };
+            self.engine.jail().write(&deletes, true)?;
+        }
+        self.engine.edits_accepted(changes);
+        Ok(ApplyOutcome::Applied)
+    }
+
+    fn can_confirm(&self) -> bool {
+        self.caps.document_changes && self.caps.change_annotations
+    }
+
+    fn can_ask(&self) -> bool {
+        self.caps.samokoder_ask || self.caps.message_actions
+    }
+
+    async fn ask(&self, _run: &RunId, question: &str, suggestions: &[String]) -> Result<Option<String>> {
+        if self.caps.samokoder_ask {
+            let params = json!({ "question": question, "choices": suggestions });
+            let answer = client_request::send::<SamokoderAsk>(&self.client, params, None)
+                .await
+                .map_err(|e| anyhow!("samokoder/ask failed: {e}"))?;
+            return Ok(answer
+                .get("answer")
+                .and_then(|a| a.as_str())
+                .map(str::to_owned)
+                .filter(|a| !a.trim().is_empty()));
+        }
+        if self.caps.message_actions && !suggestions.is_empty() {
+            let params = lsp::ShowMessageRequestParams {
+                typ: lsp::MessageType::INFO,
+                message: format!("Samokoder: {question}"),
+                actions: Some(
+                    suggestions
+                        .iter()
+                        .map(|s| lsp::MessageActionItem { title: s.clone(), properties: Default::default() })
+                        .collect(),
+                ),
+            };
+            let picked = client_request::send::<lsp::request::ShowMessageRequest>(&self.client, params, None)
+                .await
+                .map_err(|e| anyhow!("window/showMessageRequest failed: {e}"))?;
+            return Ok(picked.map(|item| item.title));
+        }
+        Ok(None)
+    }
+
+    fn show_file(&self, _run: &RunId, path: &str) {
+        if !self.caps.show_document {
+            return;
+        }
+        let Ok(rel) = self.engine.jail().check(path) else { return };
+        let Some(uri) = to_proto::url(&self.engine.jail().abs(&rel)) else { return };
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            let params =
+                lsp::ShowDocumentParams { uri, external: Some(false), take_focus: Some(false), selection: None };
+            if let Err(e) =
+                client_request::send::<lsp::request::ShowDocument>(&client, params, Some(SHOW_DOCUMENT_TIMEOUT)).await
+            {
+                tracing::info!(%e, "window/showDocument failed");
+            }
+        });
     }
 
     fn overlay(&self) -> BTreeMap<String, String> {

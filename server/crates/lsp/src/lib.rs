@@ -32,7 +32,15 @@ pub(crate) struct ClientCaps {
     pub work_done_progress: bool,
     pub document_changes: bool,
     pub create_files: bool,
+    pub delete_files: bool,
     pub configuration: bool,
+    /// `experimental.samokoderAsk`: the client answers `samokoder/ask` with free text.
+    pub samokoder_ask: bool,
+    /// `window/showMessageRequest` with actions.
+    pub message_actions: bool,
+    pub show_document: bool,
+    /// `workspace.workspaceEdit.changeAnnotationSupport`: edits can ask for confirmation.
+    pub change_annotations: bool,
 }
 
 pub(crate) struct Backend {

@@ -33,15 +33,31 @@ pub(crate) fn url(path: &std::path::Path) -> Option<lsp::Url> {
     lsp::Url::from_file_path(path).ok()
 }
 
+/// What the client's workspace edits can hold.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EditOptions {
+    /// `documentChanges` with `CreateFile`: without it, the caller creates new files itself.
+    pub document_changes: bool,
+    /// `DeleteFile` operations: without them, the caller deletes files itself.
+    pub delete_files: bool,
+    /// Files whose edits need the user's confirmation (a change annotation with `needsConfirmation`).
+    pub confirm: Vec<std::path::PathBuf>,
+}
+
+const CONFIRM_ANNOTATION: &str = "samokoder.confirm";
+
 /// A workspace edit for the planned file edits. With `document_changes`, new files are `CreateFile`
 /// operations followed by their content; without it, the caller must create new files itself.
 pub(crate) fn workspace_edit(
     planned: &[PlannedEdit],
     enc: PositionEncoding,
-    document_changes: bool,
+    options: &EditOptions,
 ) -> lsp::WorkspaceEdit {
+    let document_changes = options.document_changes;
     let mut ops = Vec::new();
     let mut changes: HashMap<lsp::Url, Vec<lsp::TextEdit>> = HashMap::new();
+    let annotate =
+        |path: &std::path::Path| options.confirm.iter().any(|c| c == path).then(|| CONFIRM_ANNOTATION.to_owned());
     for edit in planned {
         match edit {
             PlannedEdit::Create { path, text } => {
@@ -50,13 +66,26 @@ pub(crate) fn workspace_edit(
                     ops.push(lsp::DocumentChangeOperation::Op(lsp::ResourceOp::Create(lsp::CreateFile {
                         uri: uri.clone(),
                         options: Some(lsp::CreateFileOptions { overwrite: Some(false), ignore_if_exists: Some(true) }),
-                        annotation_id: None,
+                        annotation_id: annotate(path),
                     })));
                     let insert = lsp::TextEdit { range: lsp::Range::default(), new_text: text.clone() };
                     ops.push(lsp::DocumentChangeOperation::Edit(lsp::TextDocumentEdit {
                         text_document: lsp::OptionalVersionedTextDocumentIdentifier { uri, version: None },
                         edits: vec![lsp::OneOf::Left(insert)],
                     }));
+                }
+            }
+            PlannedEdit::Delete { path } => {
+                let Some(uri) = url(path) else { continue };
+                if document_changes && options.delete_files {
+                    ops.push(lsp::DocumentChangeOperation::Op(lsp::ResourceOp::Delete(lsp::DeleteFile {
+                        uri,
+                        options: Some(lsp::DeleteFileOptions {
+                            recursive: Some(false),
+                            ignore_if_not_exists: Some(true),
+                            annotation_id: annotate(path),
+                        }),
+                    })));
                 }
             }
             PlannedEdit::Edit { path, version, base, edits } => {
@@ -74,9 +103,19 @@ pub(crate) fn workspace_edit(
                     })
                     .collect();
                 if document_changes {
+                    let annotation = annotate(path);
+                    let edits = text_edits
+                        .into_iter()
+                        .map(|text_edit| match &annotation {
+                            Some(id) => {
+                                lsp::OneOf::Right(lsp::AnnotatedTextEdit { text_edit, annotation_id: id.clone() })
+                            }
+                            None => lsp::OneOf::Left(text_edit),
+                        })
+                        .collect();
                     ops.push(lsp::DocumentChangeOperation::Edit(lsp::TextDocumentEdit {
                         text_document: lsp::OptionalVersionedTextDocumentIdentifier { uri, version: *version },
-                        edits: text_edits.into_iter().map(lsp::OneOf::Left).collect(),
+                        edits,
                     }));
                 } else {
                     changes.entry(uri).or_default().extend(text_edits);
@@ -85,7 +124,23 @@ pub(crate) fn workspace_edit(
         }
     }
     if document_changes {
-        lsp::WorkspaceEdit { document_changes: Some(lsp::DocumentChanges::Operations(ops)), ..Default::default() }
+        let change_annotations = (!options.confirm.is_empty()).then(|| {
+            HashMap::from([(
+                CONFIRM_ANNOTATION.to_owned(),
+                lsp::ChangeAnnotation {
+                    label: "Changed since Samokoder wrote it".into(),
+                    needs_confirmation: Some(true),
+                    description: Some(
+                        "You edited this file after the run wrote it; the undo overwrites your edits.".into(),
+                    ),
+                },
+            )])
+        });
+        lsp::WorkspaceEdit {
+            document_changes: Some(lsp::DocumentChanges::Operations(ops)),
+            change_annotations,
+            ..Default::default()
+        }
     } else {
         lsp::WorkspaceEdit { changes: Some(changes), ..Default::default() }
     }

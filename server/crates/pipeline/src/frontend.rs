@@ -33,8 +33,8 @@ pub enum ApplyOutcome {
     },
 }
 
-/// The run's window on the user. Implementations must not block: every method but `apply` returns at
-/// once, and `apply` gives up after its own timeout.
+/// The run's window on the user. Implementations must not block: every method but `apply` and `ask`
+/// returns at once; those two wait for the user, and the run stays cancellable while they do.
 #[async_trait]
 pub trait Frontend: Send + Sync {
     fn progress(&self, run: &RunId, progress: Progress);
@@ -54,4 +54,30 @@ pub trait Frontend: Send + Sync {
 
     /// The project's test results, for diagnostics.
     fn test_results(&self, run: &RunId, report: &TestReport);
+
+    /// Whether [`Frontend::apply`] can ask the user to confirm the changes a change set marks for
+    /// confirmation (`ChangeSet::confirm`).
+    fn can_confirm(&self) -> bool {
+        false
+    }
+
+    /// Whether [`Frontend::ask`] can reach someone.
+    fn can_ask(&self) -> bool {
+        false
+    }
+
+    /// Asks the user; `suggestions` are answers to pick from (the user may write another). `Ok(None)`: no one
+    /// can answer here (a terminal that is not interactive, `--yes`, an editor that cannot ask).
+    async fn ask(&self, _run: &RunId, _question: &str, _suggestions: &[String]) -> anyhow::Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// A file the run wrote for the user to read (spec.md, plan.md): an editor shows it.
+    fn show_file(&self, _run: &RunId, _path: &str) {}
+
+    /// The run's tokens and cost so far, as they grow.
+    fn usage(&self, _run: &RunId, _tokens: u64, _cost_usd: f64) {}
+
+    /// One of the files written in parallel: tokens so far, and whether it is done.
+    fn file_progress(&self, _run: &RunId, _path: &str, _tokens: u64, _done: bool) {}
 }

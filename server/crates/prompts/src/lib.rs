@@ -12,9 +12,21 @@ use serde::Serialize;
 
 /// The embedded prompts: `<agent>/<name>` -> source.
 const PROMPTS: &[(&str, &str)] = &[
-    ("code_monkey/system", include_str!("../../../../prompts/code_monkey/system.j2")),
-    ("code_monkey/generate", include_str!("../../../../prompts/code_monkey/generate.j2")),
+    ("common/system", include_str!("../../../../prompts/common/system.j2")),
+    ("common/context", include_str!("../../../../prompts/common/context.j2")),
+    ("spec_writer/task", include_str!("../../../../prompts/spec_writer/task.j2")),
+    ("spec_writer/revise", include_str!("../../../../prompts/spec_writer/revise.j2")),
+    ("architect/task", include_str!("../../../../prompts/architect/task.j2")),
+    ("tech_lead/task", include_str!("../../../../prompts/tech_lead/task.j2")),
+    ("developer/task", include_str!("../../../../prompts/developer/task.j2")),
+    ("code_monkey/task", include_str!("../../../../prompts/code_monkey/task.j2")),
+    ("code_monkey/file", include_str!("../../../../prompts/code_monkey/file.j2")),
 ];
+
+/// The names of the embedded prompts.
+pub fn prompt_names() -> impl Iterator<Item = &'static str> {
+    PROMPTS.iter().map(|(n, _)| *n)
+}
 
 /// The embedded templates: name -> template.toml.
 const TEMPLATES: &[(&str, &str)] = &[("node", include_str!("../../../../templates/node/template.toml"))];
@@ -137,21 +149,27 @@ mod tests {
     fn renders_embedded_prompts_and_refuses_missing_variables() {
         let prompts = Prompts::new(None);
         let text = prompts
-            .render("code_monkey/generate", &json!({"description": "a sum function", "files": "", "has_package_json": false, "test_command": "node --test"}))
+            .render(
+                "code_monkey/task",
+                &json!({"context": "CONTEXT", "task": {"title": "a sum function", "description": ""}, "has_package_json": false, "test_command": "node --test"}),
+            )
             .unwrap();
-        assert!(text.contains("a sum function") && text.contains("package.json"), "{text}");
-        let err = prompts.render("code_monkey/generate", &json!({})).unwrap_err().to_string();
-        assert!(err.contains("code_monkey/generate") && err.contains("undefined"), "{err}");
+        assert!(
+            text.starts_with("CONTEXT") && text.contains("a sum function") && text.contains("package.json"),
+            "{text}"
+        );
+        let err = prompts.render("code_monkey/task", &json!({})).unwrap_err().to_string();
+        assert!(err.contains("code_monkey/task") && err.contains("undefined"), "{err}");
     }
 
     #[test]
     fn a_workspace_override_wins() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".samokoder/prompts/code_monkey");
+        let path = dir.path().join(".samokoder/prompts/common");
         std::fs::create_dir_all(&path).unwrap();
         std::fs::write(path.join("system.j2"), "custom {{ test_command }}").unwrap();
         let text = Prompts::new(Some(dir.path()))
-            .render("code_monkey/system", &json!({"test_command": "t", "node_major": 20}))
+            .render("common/system", &json!({"test_command": "t", "node_major": 20}))
             .unwrap();
         assert_eq!(text, "custom t");
     }

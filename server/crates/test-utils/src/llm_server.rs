@@ -88,6 +88,16 @@ impl RecordedRequest {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// The content of the last user message.
+    pub fn last_user_message(&self) -> String {
+        self.body["messages"]
+            .as_array()
+            .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+            .and_then(|m| m["content"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// Every message's content, joined: what the model was shown.
     pub fn prompt(&self) -> String {
         self.body["messages"]
@@ -98,6 +108,9 @@ impl RecordedRequest {
 }
 
 struct Script {
+    /// Replies chosen by what the request says: the first unused route whose key is in the request's
+    /// last user message answers it (each route answers once). Tried before `replies`.
+    routes: Vec<(String, Reply, bool)>,
     replies: VecDeque<Reply>,
     /// Answers every request once `replies` is empty.
     repeat: Option<Reply>,
@@ -114,12 +127,20 @@ pub struct ScriptedLlm {
 impl ScriptedLlm {
     /// Answers the requests in order with `replies`; past the end, with a 500 that says the script ran out.
     pub fn start(replies: Vec<Reply>) -> Self {
-        Self::spawn(Script { replies: replies.into(), repeat: None, requests: Vec::new() })
+        Self::spawn(Script { routes: Vec::new(), replies: replies.into(), repeat: None, requests: Vec::new() })
+    }
+
+    /// Answers each request with the first unused route whose key appears in its last user message, so
+    /// requests made in parallel get the right replies whatever their order; past the routes, with a 500
+    /// that names the request.
+    pub fn routed(routes: Vec<(&str, Reply)>) -> Self {
+        let routes = routes.into_iter().map(|(k, r)| (k.to_owned(), r, false)).collect();
+        Self::spawn(Script { routes, replies: VecDeque::new(), repeat: None, requests: Vec::new() })
     }
 
     /// Answers every request with `reply`.
     pub fn repeating(reply: Reply) -> Self {
-        Self::spawn(Script { replies: VecDeque::new(), repeat: Some(reply), requests: Vec::new() })
+        Self::spawn(Script { routes: Vec::new(), replies: VecDeque::new(), repeat: Some(reply), requests: Vec::new() })
     }
 
     fn spawn(script: Script) -> Self {
@@ -167,9 +188,19 @@ async fn serve(mut stream: TcpStream, script: Arc<Mutex<Script>>) {
     let reply = {
         let mut s = script.lock().unwrap();
         s.requests.push(request.clone());
-        s.replies.pop_front().or_else(|| s.repeat.clone())
+        let last_user = request.last_user_message();
+        let routed =
+            s.routes.iter_mut().find(|(key, _, used)| !used && last_user.contains(key.as_str())).map(|route| {
+                route.2 = true;
+                route.1.clone()
+            });
+        routed.or_else(|| s.replies.pop_front()).or_else(|| s.repeat.clone())
     };
-    let reply = reply.unwrap_or_else(|| Reply::status(500, "scripted LLM: no reply left in the script"));
+    let reply = reply.unwrap_or_else(|| {
+        let asked: String =
+            request.last_user_message().chars().rev().take(300).collect::<Vec<_>>().into_iter().rev().collect();
+        Reply::status(500, &format!("scripted LLM: no reply left in the script for a request ending: {asked}"))
+    });
     answer(&mut stream, reply, &request).await;
 }
 

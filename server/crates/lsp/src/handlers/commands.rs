@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use samokoder_engine::{GenerateRequest, generate, run_tests};
+use samokoder_engine::{GenerateRequest, RunId, UndoRequest, generate, resume, run_tests, undo};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_lsp::jsonrpc::Result;
@@ -27,6 +27,31 @@ struct GenerateArgs {
 #[serde(rename_all = "camelCase")]
 struct RunIdArgs {
     run_id: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ResumeArgs {
+    /// The newest unfinished run when absent.
+    run_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UndoArgs {
+    run_id: String,
+    /// Undo this step and every later one; the whole run when absent.
+    step: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SpecArgs {
+    description: Option<String>,
+}
+
+fn job_error(e: anyhow::Error) -> tower_lsp::jsonrpc::Error {
+    invalid_params(format!("{e:#}"))
 }
 
 #[tracing::instrument(skip_all, fields(command = %params.command))]
@@ -55,13 +80,66 @@ pub(crate) fn execute_command(backend: &Backend, params: lsp::ExecuteCommandPara
                 None => None,
             };
             let frontend = frontend(backend, &engine, "Samokoder: generate");
-            let request = GenerateRequest { description: args.description, subdir };
-            let id = engine.spawn_run("generate", frontend, move |ctx| async move { generate(&ctx, &request).await });
+            let request = GenerateRequest { description: args.description, subdir, spec_only: false };
+            let id = engine
+                .spawn_run("generate", None, frontend, move |ctx| async move { generate(&ctx, &request).await })
+                .map_err(job_error)?;
+            Ok(Some(json!({ "runId": id.0 })))
+        }
+        "samokoder.writeSpec" => {
+            let usage = "samokoder.writeSpec takes {\"description\": \"what to build\"}";
+            let args: SpecArgs = match arg {
+                Value::Null => SpecArgs::default(),
+                Value::String(description) => SpecArgs { description: Some(description) },
+                other => serde_json::from_value(other).map_err(|e| invalid_params(format!("{usage} ({e})")))?,
+            };
+            let Some(description) = args.description.filter(|d| !d.trim().is_empty()) else {
+                return Err(invalid_params(format!("{usage}: say what the workspace is for")));
+            };
+            let frontend = frontend(backend, &engine, "Samokoder: write spec");
+            let request = GenerateRequest { description, subdir: None, spec_only: true };
+            let id = engine
+                .spawn_run("spec", None, frontend, move |ctx| async move { generate(&ctx, &request).await })
+                .map_err(job_error)?;
             Ok(Some(json!({ "runId": id.0 })))
         }
         "samokoder.runTests" => {
             let frontend = frontend(backend, &engine, "Samokoder: run tests");
-            let id = engine.spawn_run("runTests", frontend, |ctx| async move { run_tests(&ctx).await });
+            let id = engine
+                .spawn_run("runTests", None, frontend, |ctx| async move { run_tests(&ctx).await })
+                .map_err(job_error)?;
+            Ok(Some(json!({ "runId": id.0 })))
+        }
+        "samokoder.resume" => {
+            let args: ResumeArgs = match arg {
+                Value::Null => ResumeArgs::default(),
+                other => serde_json::from_value(other)
+                    .map_err(|e| invalid_params(format!("samokoder.resume takes {{\"runId\"?: \"...\"}} ({e})")))?,
+            };
+            let id = match args.run_id {
+                Some(id) => RunId(id),
+                None => engine
+                    .last_unfinished()
+                    .ok_or_else(|| invalid_params("there is no unfinished run in this workspace to resume"))?,
+            };
+            let frontend = frontend(backend, &engine, "Samokoder: resume");
+            let id = engine
+                .spawn_run("resume", Some(id), frontend, |ctx| async move { resume(&ctx).await })
+                .map_err(job_error)?;
+            Ok(Some(json!({ "runId": id.0 })))
+        }
+        "samokoder.undo" => {
+            let args: UndoArgs = serde_json::from_value(arg).map_err(|e| {
+                invalid_params(format!("samokoder.undo takes {{\"runId\": \"...\", \"step\"?: N}} ({e})"))
+            })?;
+            let frontend = frontend(backend, &engine, "Samokoder: undo");
+            let request = UndoRequest { step: args.step, force: false };
+            let id =
+                engine
+                    .spawn_run("undo", Some(RunId(args.run_id)), frontend, move |ctx| async move {
+                        undo(&ctx, &request).await
+                    })
+                    .map_err(job_error)?;
             Ok(Some(json!({ "runId": id.0 })))
         }
         "samokoder.cancel" => {

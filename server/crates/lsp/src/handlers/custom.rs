@@ -11,7 +11,14 @@ pub(crate) fn status(backend: &Backend) -> Result<Value> {
     let runs: Vec<Value> = engine
         .active_runs()
         .into_iter()
-        .map(|r| json!({ "runId": r.id, "kind": r.kind, "message": r.message }))
+        .map(|r| {
+            let s = r.status;
+            json!({
+                "runId": r.id, "kind": r.kind, "message": r.message,
+                "agent": s.agent, "task": s.task, "step": s.step,
+                "promptTokens": s.prompt_tokens, "completionTokens": s.completion_tokens, "costUsd": s.cost_usd,
+            })
+        })
         .collect();
     let config = engine.config();
     let (provider, model) = config.llm.primary().unwrap_or_default();
@@ -33,6 +40,7 @@ pub(crate) fn runs(backend: &Backend, params: Value) -> Result<Value> {
                 "runId": r.id, "kind": r.kind, "description": r.description, "status": r.status,
                 "summary": r.summary, "createdMs": r.created_ms, "updatedMs": r.updated_ms,
                 "promptTokens": r.prompt_tokens, "completionTokens": r.completion_tokens,
+                "costUsd": r.cost_usd, "phase": r.phase,
             })
         })
         .collect();

@@ -39,7 +39,23 @@ pub(crate) fn initialize(backend: &Backend, params: lsp::InitializeParams) -> Re
         create_files: edit
             .and_then(|e| e.resource_operations.as_ref())
             .is_some_and(|ops| ops.contains(&lsp::ResourceOperationKind::Create)),
+        delete_files: edit
+            .and_then(|e| e.resource_operations.as_ref())
+            .is_some_and(|ops| ops.contains(&lsp::ResourceOperationKind::Delete)),
         configuration: workspace.and_then(|w| w.configuration).unwrap_or(false),
+        samokoder_ask: caps
+            .experimental
+            .as_ref()
+            .and_then(|e| e.get("samokoderAsk"))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false),
+        message_actions: caps
+            .window
+            .as_ref()
+            .and_then(|w| w.show_message.as_ref())
+            .is_some_and(|m| m.message_action_item.is_some()),
+        show_document: caps.window.as_ref().and_then(|w| w.show_document.as_ref()).is_some_and(|d| d.support),
+        change_annotations: edit.and_then(|e| e.change_annotation_support.as_ref()).is_some(),
     };
     let encoding = client_caps.encoding;
     tracing::info!(root = %engine.root().display(), ?encoding, "initialize");

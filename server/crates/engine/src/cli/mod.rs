@@ -1,19 +1,24 @@
-//! The terminal's commands: `generate`, `test` and `doctor`, on the same engine the editor uses. Each
-//! returns the process exit code: 0 when all is well, 1 when tests fail or a check fails, 2 on an error,
-//! 130 when interrupted.
+//! The terminal's commands, on the same engine the editor uses: the runs (`runs.rs`: generate, spec,
+//! resume, undo, runs), and `test`, `map`, `model fetch` here. Each returns the process exit code: 0 when
+//! all is well, 1 when tests fail or a check fails, 2 on an error, 3 when a run paused for the user, 130 when
+//! interrupted.
+
+mod runs;
+
+pub use runs::{generate_command, resume_command, runs_command, spec_command, undo_command};
 
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use samokoder_pipeline::{GenerateRequest, RunOutcome, generate, run_tests};
+use samokoder_pipeline::{RunId, RunOutcome, run_tests};
 use samokoder_store::RunStatus;
 
 use crate::{Engine, TerminalFrontend};
 
 /// The model fetch script, embedded so the binary can run it anywhere.
-const FETCH_MODEL: &str = include_str!("../../../../scripts/fetch-model.sh");
+const FETCH_MODEL: &str = include_str!("../../../../../scripts/fetch-model.sh");
 
 /// `samokoder model fetch [--size 1.5b|0.5b|smollm2]`: downloads and verifies a GGUF; prints its path.
 pub async fn model_fetch_command(size: &str) -> Result<i32> {
@@ -23,7 +28,7 @@ pub async fn model_fetch_command(size: &str) -> Result<i32> {
 }
 
 /// Runs the fetch script (its progress on stderr); the verified model's path.
-async fn fetch_model(size: &str) -> Result<std::path::PathBuf> {
+pub(crate) async fn fetch_model(size: &str) -> Result<std::path::PathBuf> {
     let script = std::env::temp_dir().join(format!("samokoder-fetch-model-{}.sh", std::process::id()));
     std::fs::write(&script, FETCH_MODEL).context("writing the fetch script")?;
     let output = tokio::process::Command::new("bash")
@@ -40,48 +45,25 @@ async fn fetch_model(size: &str) -> Result<std::path::PathBuf> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().into())
 }
 
-/// `samokoder generate "<description>" --dir DIR`.
-pub async fn generate_command(description: &str, dir: &Path, verbose: bool) -> Result<i32> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut engine = Engine::new(dir)?;
-    if engine.config().llm.default_chain().is_empty() && cfg!(feature = "local-llm") {
-        // No provider at all: the embedded model, fetched the first time.
-        let _ = writeln!(
-            std::io::stderr(),
-            "no LLM provider is configured: fetching the embedded model (Qwen2.5-Coder-1.5B, 1.1 GB, once); \
-             set OPENAI_API_KEY or another provider to skip this (see docs/config.md)"
-        );
-        fetch_model("1.5b").await?;
-        engine.shutdown().await;
-        drop(engine);
-        engine = Engine::new(dir)?;
-    }
-    report_problems(&engine);
-    let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose));
-    let request = GenerateRequest { description: description.to_owned(), subdir: None };
-    let outcome =
-        interruptible(&engine, frontend.clone(), move |ctx| async move { generate(&ctx, &request).await }).await;
-    finish(&engine, &frontend, outcome).await
-}
-
 /// `samokoder test [DIR]`.
 pub async fn test_command(dir: &Path, verbose: bool) -> Result<i32> {
     let engine = Engine::new(dir)?;
     report_problems(&engine);
-    let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose));
-    let outcome = interruptible(&engine, frontend.clone(), |ctx| async move { run_tests(&ctx).await }).await;
+    let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose, false));
+    let outcome = interruptible(&engine, None, frontend.clone(), |ctx| async move { run_tests(&ctx).await }).await;
     finish(&engine, &frontend, outcome).await
 }
 
-fn report_problems(engine: &Engine) {
+pub(crate) fn report_problems(engine: &Engine) {
     for problem in &engine.config_problems {
         let _ = writeln!(std::io::stderr(), "warning: {problem}");
     }
 }
 
 /// Runs until done or Ctrl-C. `None` when interrupted.
-async fn interruptible<F, Fut>(
+pub(crate) async fn interruptible<F, Fut>(
     engine: &Arc<Engine>,
+    id: Option<RunId>,
     frontend: Arc<TerminalFrontend>,
     body: F,
 ) -> Option<Result<RunOutcome>>
@@ -90,12 +72,17 @@ where
     Fut: Future<Output = Result<RunOutcome>>,
 {
     tokio::select! {
-        outcome = engine.run_now(frontend, body) => Some(outcome),
+        outcome = engine.run_now(id, frontend, body) => Some(outcome),
         _ = tokio::signal::ctrl_c() => None,
     }
 }
 
-async fn finish(engine: &Engine, frontend: &TerminalFrontend, outcome: Option<Result<RunOutcome>>) -> Result<i32> {
+pub(crate) async fn finish(
+    engine: &Engine,
+    frontend: &TerminalFrontend,
+    outcome: Option<Result<RunOutcome>>,
+) -> Result<i32> {
+    frontend.finish();
     engine.shutdown().await;
     let mut out = std::io::stdout().lock();
     let Some(outcome) = outcome else {
@@ -123,7 +110,12 @@ async fn finish(engine: &Engine, frontend: &TerminalFrontend, outcome: Option<Re
         }
     }
     writeln!(out, "{}", outcome.summary)?;
-    Ok(if outcome.status == RunStatus::Succeeded { 0 } else { 1 })
+    Ok(match outcome.status {
+        RunStatus::Succeeded => 0,
+        // Waiting for the user (a plan.md to fix): not a failure of the project.
+        RunStatus::Paused => 3,
+        _ => 1,
+    })
 }
 
 /// `samokoder map [DIR] --tokens N --focus FILE...`: the repo map the agents see.

@@ -1,0 +1,129 @@
+//! The runs from a terminal: `generate`, `spec`, `resume`, `undo` and `runs`. They need the workspace's
+//! durable run store (a run that cannot be recorded cannot be resumed or undone), so they refuse to start
+//! without it, saying why (most often: an editor's samokoder holds this workspace).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use samokoder_pipeline::{GenerateRequest, RunId, UndoRequest, generate, resume, undo};
+
+use super::{fetch_model, finish, interruptible, report_problems};
+use crate::{Engine, TerminalFrontend};
+
+/// An engine on `dir` whose run store is durable.
+fn engine_with_store(dir: &Path) -> Result<Arc<Engine>> {
+    let engine = Engine::new(dir)?;
+    if let Some(problem) = &engine.store_problem {
+        bail!("{problem}");
+    }
+    Ok(engine)
+}
+
+/// Says so when the workspace has runs that did not finish.
+fn mention_unfinished(engine: &Engine) {
+    for run in engine.unfinished_runs().into_iter().take(3) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: run {} ({:?}) did not finish ({}, at {}); `samokoder resume {}` continues it",
+            run.id,
+            run.description.chars().take(60).collect::<String>(),
+            serde_json::to_value(run.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            if run.phase.is_empty() { "its start" } else { &run.phase },
+            run.id
+        );
+    }
+}
+
+/// `samokoder generate "<description>" --dir DIR [--yes]`: the whole team, then the tests.
+pub async fn generate_command(description: &str, dir: &Path, verbose: bool, yes: bool) -> Result<i32> {
+    start(description, dir, verbose, yes, false).await
+}
+
+/// `samokoder spec "<description>" --dir DIR`: the spec writer only.
+pub async fn spec_command(description: &str, dir: &Path, verbose: bool, yes: bool) -> Result<i32> {
+    start(description, dir, verbose, yes, true).await
+}
+
+async fn start(description: &str, dir: &Path, verbose: bool, yes: bool, spec_only: bool) -> Result<i32> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut engine = engine_with_store(dir)?;
+    if engine.config().llm.default_chain().is_empty() && cfg!(feature = "local-llm") {
+        // No provider at all: the embedded model, fetched the first time.
+        let _ = writeln!(
+            std::io::stderr(),
+            "no LLM provider is configured: fetching the embedded model (Qwen2.5-Coder-1.5B, 1.1 GB, once); \
+             set OPENAI_API_KEY or another provider to skip this (see docs/config.md)"
+        );
+        fetch_model("1.5b").await?;
+        engine.shutdown().await;
+        drop(engine);
+        engine = engine_with_store(dir)?;
+    }
+    report_problems(&engine);
+    mention_unfinished(&engine);
+    let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose, !yes));
+    let request = GenerateRequest { description: description.to_owned(), subdir: None, spec_only };
+    let outcome =
+        interruptible(&engine, None, frontend.clone(), move |ctx| async move { generate(&ctx, &request).await }).await;
+    finish(&engine, &frontend, outcome).await
+}
+
+/// `samokoder resume [RUN] --dir DIR`: the run (else the newest unfinished one) goes on from its last commit.
+pub async fn resume_command(dir: &Path, run: Option<&str>, verbose: bool, yes: bool) -> Result<i32> {
+    let engine = engine_with_store(dir)?;
+    report_problems(&engine);
+    let id = match run {
+        Some(id) => RunId(id.to_owned()),
+        None => match engine.last_unfinished() {
+            Some(id) => id,
+            None => bail!("no unfinished run in {}: `samokoder runs` lists the runs", dir.display()),
+        },
+    };
+    let _ = writeln!(std::io::stderr(), "resuming run {id}");
+    let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose, !yes));
+    let outcome = interruptible(&engine, Some(id), frontend.clone(), |ctx| async move { resume(&ctx).await }).await;
+    finish(&engine, &frontend, outcome).await
+}
+
+/// `samokoder undo RUN [--step N] [--force] --dir DIR`.
+pub async fn undo_command(dir: &Path, run: &str, step: Option<u32>, force: bool) -> Result<i32> {
+    let engine = engine_with_store(dir)?;
+    let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), true, false));
+    let request = UndoRequest { step, force };
+    let outcome = interruptible(&engine, Some(RunId(run.to_owned())), frontend.clone(), move |ctx| async move {
+        undo(&ctx, &request).await
+    })
+    .await;
+    finish(&engine, &frontend, outcome).await
+}
+
+/// `samokoder runs --dir DIR`: the history, newest first, with status, tokens and cost.
+pub async fn runs_command(dir: &Path) -> Result<i32> {
+    let engine = engine_with_store(dir)?;
+    let runs = engine.store().list_runs(50)?;
+    let mut out = std::io::stdout().lock();
+    if runs.is_empty() {
+        writeln!(out, "no runs in {}", dir.display())?;
+        return Ok(0);
+    }
+    writeln!(out, "{:<19} {:<9} {:<12} {:>8} {:>9}  WHAT", "RUN", "KIND", "STATUS", "TOKENS", "COST")?;
+    for run in runs {
+        let status =
+            serde_json::to_value(run.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let what = if run.summary.is_empty() { run.description.clone() } else { run.summary.clone() };
+        writeln!(
+            out,
+            "{:<19} {:<9} {:<12} {:>8} {:>9}  {}",
+            run.id,
+            run.kind,
+            status,
+            run.prompt_tokens + run.completion_tokens,
+            format!("${:.4}", run.cost_usd),
+            what.lines().next().unwrap_or("").chars().take(80).collect::<String>()
+        )?;
+    }
+    engine.shutdown().await;
+    Ok(0)
+}

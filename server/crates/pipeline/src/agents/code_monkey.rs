@@ -1,0 +1,322 @@
+//! CodeMonkey: writes the files of one step, one model call per file and all of a step's files at once
+//! (`gather`: the provider's limits decide how many talk at a time). Each reply is checked for syntax before
+//! anything lands; a file with syntax errors is asked for once more with the errors, and if it is still
+//! broken the step fails with them. The step's files are then applied as ONE change, after the jail checked
+//! every path. A step without files (a simple request) is written whole in one call.
+//!
+//! Commits: each file as it is written (`drafts/...`, so a resumed run does not ask for it again), the
+//! files' contents before the change (`tasks/<id>.applying`), the step with what it touched, then the task's
+//! progress; then the step's commands run in the sandbox.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, anyhow, bail};
+use samokoder_context::{Lang, syntax_issues};
+use samokoder_edits::{ChangeSet, FileChange};
+use samokoder_llm::{AgentRole, ChatRequest, FinishReason, Message, gather};
+use samokoder_sandbox::RunRequest;
+use samokoder_store::{RecordKind, get_typed, put_typed};
+use serde_json::{Value, json};
+
+use super::{apply_step, messages, read_file, shared_vars, stream_text, touches};
+use crate::output::{WHOLE_FILES_GBNF, parse_whole_files};
+use crate::state::{DevStep, Draft, FileInstruction, PlanTask, RunState, TaskProgress, draft_key, save_task};
+use crate::{Level, RunContext};
+
+/// A whole small project in one reply is well under this; one file, under [`FILE_TOKENS`]. A model that
+/// goes on past them is looping (on 2 cores, every 1,000 tokens of the embedded model cost about 35 s).
+const WHOLE_TASK_TOKENS: u32 = 3072;
+const FILE_TOKENS: u32 = 2048;
+const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+pub(crate) async fn run(
+    ctx: &RunContext,
+    state: &RunState,
+    task: &PlanTask,
+    mut progress: TaskProgress,
+    subdir: Option<&str>,
+) -> Result<()> {
+    let id = progress.id.clone();
+    let index = progress.applied;
+    let Some(step) = progress.steps.as_ref().and_then(|s| s.get(index)).cloned() else {
+        bail!("task {id} has no step {}", index + 1)
+    };
+    let files = if step.files.is_empty() {
+        whole_task(ctx, state, task, subdir).await?
+    } else {
+        each_file(ctx, state, task, &id, index, &step, subdir).await?
+    };
+    let mut changes = ChangeSet::default();
+    let mut refused = Vec::new();
+    for (path, text) in files {
+        let full = match subdir {
+            Some(dir) => format!("{dir}/{path}"),
+            None => path,
+        };
+        match ctx.jail.check(&full) {
+            Ok(path) => changes.changes.push(FileChange { path, text }),
+            Err(e) => refused.push(e.to_string()),
+        }
+    }
+    if !refused.is_empty() {
+        bail!("{}; nothing was written", refused.join("; "));
+    }
+    ctx.jail.validate(&changes, false).map_err(|e| anyhow!("{e}; nothing was written"))?;
+
+    // What the files held before: committed before the change goes out.
+    let touched = match progress.applying.take() {
+        Some(committed) => committed,
+        None => touches(ctx, &changes)?,
+    };
+    progress.applying = Some(touched.clone());
+    save_task(&*ctx.store, &ctx.id.0, &progress)?;
+    let summary = format!("wrote {}", changes.paths().map(|p| p.as_str()).collect::<Vec<_>>().join(", "));
+    apply_step(ctx, &changes, touched, "code_monkey", Some(&id), summary).await?;
+    progress.applied = index + 1;
+    progress.applying = None;
+    save_task(&*ctx.store, &ctx.id.0, &progress)?;
+    for (key, _) in ctx.store.records(RecordKind::Draft, &ctx.id.0)? {
+        if key.starts_with(&format!("{id}/{index:03}/")) {
+            ctx.store.delete_record(RecordKind::Draft, &ctx.id.0, &key)?;
+        }
+    }
+    ctx.frontend.log(&ctx.id, "code_monkey", &format!("{id}: wrote {} file(s)\n", changes.changes.len()));
+    for command in step.commands.iter().map(|c| c.trim()).filter(|c| !c.is_empty()) {
+        run_command(ctx, command, subdir).await?;
+    }
+    Ok(())
+}
+
+/// A simple request's one step: the whole task in one reply of whole files.
+async fn whole_task(
+    ctx: &RunContext,
+    state: &RunState,
+    task: &PlanTask,
+    subdir: Option<&str>,
+) -> Result<Vec<(String, String)>> {
+    let mut vars = shared_vars(ctx, state, subdir, &[])?;
+    let package = match subdir {
+        Some(dir) => format!("{dir}/package.json"),
+        None => "package.json".to_owned(),
+    };
+    vars["task"] = json!({"title": task.title, "description": task.description});
+    vars["has_package_json"] = json!(read_file(ctx, &package).is_some());
+    let request = ChatRequest {
+        messages: messages(ctx, &vars, "code_monkey/task")?,
+        temperature: Some(0.2),
+        max_tokens: Some(WHOLE_TASK_TOKENS),
+        grammar: Some(WHOLE_FILES_GBNF.to_owned()),
+        ..Default::default()
+    };
+    let completion = stream_text(ctx, AgentRole::CodeMonkey, &request, None).await?;
+    warn_if_cut(ctx, &completion.finish_reason, &completion.provider, &completion.model);
+    let parsed = parse_whole_files(&completion.text);
+    if parsed.is_empty() {
+        let start: String = completion.text.chars().take(200).collect();
+        bail!(
+            "the model's reply named no files in the expected format (a path alone on a line, then a fenced block); \
+             nothing was written. Its reply began: {start:?}"
+        );
+    }
+    let mut files = Vec::new();
+    for file in parsed {
+        if let Some(issue) = syntax_problem(&file.path, &file.content) {
+            ctx.frontend.log(&ctx.id, "code_monkey", &format!("warning: {}: {issue}\n", file.path));
+        }
+        files.push((file.path, file.content));
+    }
+    Ok(files)
+}
+
+/// Every file of a step, written at the same time; drafts committed as they come.
+async fn each_file(
+    ctx: &RunContext,
+    state: &RunState,
+    task: &PlanTask,
+    id: &str,
+    index: usize,
+    step: &DevStep,
+    subdir: Option<&str>,
+) -> Result<Vec<(String, String)>> {
+    let focus: Vec<String> = step.files.iter().map(|f| f.path.clone()).collect();
+    let base = shared_vars(ctx, state, subdir, &focus)?;
+    let futures: Vec<_> = step
+        .files
+        .iter()
+        .map(|file| {
+            let base = &base;
+            async move {
+                let key = draft_key(id, index, &file.path);
+                let written = async {
+                    if let Some(draft) = get_typed::<Draft>(&*ctx.store, RecordKind::Draft, &ctx.id.0, &key)? {
+                        ctx.frontend.file_progress(&ctx.id, &file.path, 0, true);
+                        return Ok(draft);
+                    }
+                    let content = write_one(ctx, base, task, step, file, subdir).await?;
+                    let draft = Draft { path: file.path.clone(), content };
+                    put_typed(&*ctx.store, RecordKind::Draft, &ctx.id.0, &key, &draft)?;
+                    anyhow::Ok(draft)
+                };
+                // gather's own error is cancellation; the file's are inside.
+                Ok::<_, samokoder_llm::LlmError>(written.await)
+            }
+        })
+        .collect();
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for (file, result) in step.files.iter().zip(gather(futures, &ctx.cancel).await) {
+        match result {
+            Ok(Ok(draft)) => files.push((draft.path, draft.content)),
+            Ok(Err(e)) => errors.push(format!("{}: {e:#}", file.path)),
+            Err(e) => errors.push(format!("{}: {e}", file.path)),
+        }
+    }
+    if !errors.is_empty() {
+        bail!("the step's files could not all be written, so none was: {}", errors.join("; "));
+    }
+    Ok(files)
+}
+
+/// One file: asked for, parsed, checked for syntax (asked once more with the errors).
+async fn write_one(
+    ctx: &RunContext,
+    base: &Value,
+    task: &PlanTask,
+    step: &DevStep,
+    file: &FileInstruction,
+    subdir: Option<&str>,
+) -> Result<String> {
+    let full = match subdir {
+        Some(dir) => format!("{dir}/{}", file.path),
+        None => file.path.clone(),
+    };
+    let siblings: Vec<&FileInstruction> = step.files.iter().filter(|f| f.path != file.path).collect();
+    let mut vars = base.clone();
+    vars["path"] = json!(file.path);
+    vars["instruction"] = json!(file.instruction);
+    vars["task"] = json!({"title": task.title});
+    vars["step"] = json!(step.description);
+    vars["siblings"] = json!(siblings);
+    vars["current"] = json!(read_file(ctx, &full).unwrap_or_default());
+    let mut request = ChatRequest {
+        messages: messages(ctx, &vars, "code_monkey/file")?,
+        temperature: Some(0.2),
+        max_tokens: Some(FILE_TOKENS),
+        grammar: Some(WHOLE_FILES_GBNF.to_owned()),
+        ..Default::default()
+    };
+    for attempt in 0..2 {
+        let completion = stream_text(ctx, AgentRole::CodeMonkey, &request, Some(&file.path)).await?;
+        warn_if_cut(ctx, &completion.finish_reason, &completion.provider, &completion.model);
+        let Some(content) = single_file(&completion.text, &file.path) else {
+            if attempt == 1 {
+                bail!("the reply held no file in the expected form (the path alone on a line, then a fenced block)");
+            }
+            request.messages.push(Message::assistant(completion.text));
+            request.messages.push(Message::user(format!(
+                "That reply holds no file. Output the path {} alone on a line, then one fenced code block with the \
+                 whole file.",
+                file.path
+            )));
+            continue;
+        };
+        match syntax_problem(&file.path, &content) {
+            None => return Ok(content),
+            Some(issue) if attempt == 1 => bail!("it still has a syntax error after a second try: {issue}"),
+            Some(issue) => {
+                ctx.frontend.log(&ctx.id, "code_monkey", &format!("{}: {issue}; asking again\n", file.path));
+                request.messages.push(Message::assistant(completion.text));
+                request.messages.push(Message::user(format!(
+                    "{} has a syntax error: {issue}. Output the corrected whole file the same way.",
+                    file.path
+                )));
+            }
+        }
+    }
+    unreachable!("the loop returns or fails on its second attempt")
+}
+
+/// The content of `path` in a reply: its block, else the reply's only block.
+pub(crate) fn single_file(reply: &str, path: &str) -> Option<String> {
+    let wanted = path.trim_start_matches("./");
+    let parsed = parse_whole_files(reply);
+    if let Some(file) = parsed.iter().find(|f| f.path.trim_start_matches("./") == wanted) {
+        return Some(file.content.clone());
+    }
+    if parsed.len() == 1 {
+        return parsed.into_iter().next().map(|f| f.content);
+    }
+    // A lone fenced block with no path line.
+    let mut blocks = reply.split("```").skip(1).step_by(2);
+    let block = blocks.next()?;
+    if blocks.next().is_some() {
+        return None;
+    }
+    let body = block.split_once('\n').map(|(_, b)| b).unwrap_or("");
+    (!body.trim().is_empty()).then(|| body.to_owned())
+}
+
+/// The first syntax error in a file, as `line N: message`.
+pub(crate) fn syntax_problem(path: &str, text: &str) -> Option<String> {
+    if path.ends_with(".json") {
+        return serde_json::from_str::<Value>(text).err().map(|e| format!("line {}: {e}", e.line()));
+    }
+    let lang = Lang::from_path(path)?;
+    let issue = syntax_issues(lang, text).into_iter().next()?;
+    let line = text[..issue.range.start.min(text.len())].matches('\n').count() + 1;
+    Some(format!("line {line}: {}", issue.message))
+}
+
+fn warn_if_cut(ctx: &RunContext, finish: &FinishReason, provider: &str, model: &str) {
+    let why = match finish {
+        FinishReason::Stop => return,
+        FinishReason::Length => "it reached the token limit".to_owned(),
+        FinishReason::ContentFilter => "the provider's content filter stopped it".to_owned(),
+        FinishReason::Other(why) => why.clone(),
+    };
+    ctx.frontend.log(&ctx.id, "code_monkey", &format!("\n[stopped: {why}]\n"));
+    ctx.frontend.message(
+        Level::Warning,
+        &format!("Samokoder: the reply of {provider}/{model} did not end by itself ({why}); a file it had not finished is left out"),
+    );
+}
+
+/// A command of the step, in the warm sandbox without network; its output goes to the log.
+async fn run_command(ctx: &RunContext, command: &str, subdir: Option<&str>) -> Result<()> {
+    let overlay: BTreeMap<String, String> = ctx.frontend.overlay();
+    let mut request = RunRequest::new(ctx.jail.root(), &overlay, command, COMMAND_TIMEOUT);
+    request.cwd = subdir;
+    request.run_id = Some(&ctx.id.0);
+    ctx.frontend.log(&ctx.id, "code_monkey", &format!("$ {command}\n"));
+    let result = ctx.sandbox.run(request, &|out| ctx.frontend.log(&ctx.id, "executor", out)).await?;
+    if !result.success() {
+        ctx.frontend.log(&ctx.id, "code_monkey", &format!("`{command}` exited with {:?}\n", result.exit_code));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_files_content_is_found_in_the_forms_models_use() {
+        let named = "src/a.js\n```js\nexport const a = 1;\n```\n";
+        assert_eq!(single_file(named, "src/a.js").as_deref(), Some("export const a = 1;\n"));
+        assert_eq!(single_file(named, "./src/a.js").as_deref(), Some("export const a = 1;\n"));
+        let bare = "Here it is:\n```js\nexport const b = 2;\n```\n";
+        assert_eq!(single_file(bare, "src/b.js").as_deref(), Some("export const b = 2;\n"));
+        let two = "```js\nx\n```\n```js\ny\n```\n";
+        assert_eq!(single_file(two, "src/c.js"), None, "two anonymous blocks: which one?");
+        assert_eq!(single_file("no code at all", "src/c.js"), None);
+    }
+
+    #[test]
+    fn syntax_errors_are_located() {
+        assert_eq!(syntax_problem("src/a.js", "export const a = 1;\n"), None);
+        let broken = syntax_problem("src/a.js", "export function f() {\n  return (1;\n}\n").unwrap();
+        assert!(broken.starts_with("line 2:"), "{broken}");
+        assert!(syntax_problem("package.json", "{\"a\": 1,}").unwrap().starts_with("line 1:"));
+        assert_eq!(syntax_problem("README.md", "# anything ("), None);
+    }
+}

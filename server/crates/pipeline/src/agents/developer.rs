@@ -1,0 +1,133 @@
+//! Developer: one task becomes steps, each a set of files to write together (with an instruction each)
+//! and optional commands. Paths are checked before anything is written: outside the workspace, a file
+//! that needs the user's confirmation (`.git/hooks`, `.vscode`, CI workflows, the config), or the same
+//! path twice in one step is refused and asked again. A simple request's one task is one step written in
+//! one call, without a model call here.
+//!
+//! Commits: `tasks/<id>` with the steps.
+
+use anyhow::Result;
+use samokoder_edits::{Jail, Protection};
+use samokoder_llm::AgentRole;
+use serde_json::json;
+
+use super::{ask_json, messages, shared_vars};
+use crate::RunContext;
+use crate::state::{Complexity, DevStep, DeveloperReply, PlanTask, RunState, TaskProgress, save_task};
+
+pub(crate) const MAX_FILES_PER_STEP: usize = 8;
+const REPLY_TOKENS: u32 = 1536;
+
+pub(crate) async fn run(
+    ctx: &RunContext,
+    state: &RunState,
+    task: &PlanTask,
+    done: &[String],
+    subdir: Option<&str>,
+) -> Result<()> {
+    let id = task.id.as_deref().unwrap_or_default();
+    let simple = state.spec.as_ref().is_some_and(|s| s.complexity == Complexity::Simple);
+    let steps = if simple {
+        vec![DevStep { description: task.title.clone(), files: vec![], commands: vec![] }]
+    } else {
+        let mut vars = shared_vars(ctx, state, subdir, &[])?;
+        vars["task"] = json!({"title": task.title, "description": task.description, "test": task.test});
+        vars["done"] = json!(done);
+        let reply: DeveloperReply = ask_json(
+            ctx,
+            AgentRole::Developer,
+            messages(ctx, &vars, "developer/task")?,
+            REPLY_TOKENS,
+            |r: &DeveloperReply| check_steps(&ctx.jail, subdir, &r.steps),
+        )
+        .await?;
+        reply.steps
+    };
+    let mut progress = state.task(id).cloned().unwrap_or_else(|| TaskProgress::new(id));
+    progress.basis = task.basis();
+    progress.steps = Some(steps);
+    progress.applied = 0;
+    progress.applying = None;
+    progress.outcome = None;
+    save_task(&*ctx.store, &ctx.id.0, &progress)?;
+    let files: usize = progress.steps.iter().flatten().map(|s| s.files.len()).sum();
+    ctx.frontend.log(
+        &ctx.id,
+        "developer",
+        &format!("{id}: {} step(s), {files} file(s)\n", progress.steps.as_ref().map_or(0, Vec::len)),
+    );
+    Ok(())
+}
+
+/// Why these steps cannot be carried out, if they cannot.
+pub(crate) fn check_steps(jail: &Jail, subdir: Option<&str>, steps: &[DevStep]) -> Result<(), String> {
+    if steps.is_empty() {
+        return Err("there are no steps: give at least one step with its files".into());
+    }
+    for (i, step) in steps.iter().enumerate() {
+        let n = i + 1;
+        if step.files.is_empty() {
+            return Err(format!("step {n} has no files"));
+        }
+        if step.files.len() > MAX_FILES_PER_STEP {
+            return Err(format!(
+                "step {n} has {} files; split it into steps of at most {MAX_FILES_PER_STEP}",
+                step.files.len()
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for file in &step.files {
+            let path = file.path.trim();
+            let full = match subdir {
+                Some(dir) => format!("{dir}/{path}"),
+                None => path.to_owned(),
+            };
+            let rel = jail.check(&full).map_err(|e| format!("step {n}: {e}"))?;
+            if Jail::protection(&rel) == Protection::NeedsConfirmation {
+                return Err(format!(
+                    "step {n}: {path} is a file other tools run ({rel}); the user must write it, not a step"
+                ));
+            }
+            if !seen.insert(rel.to_string()) {
+                return Err(format!("step {n} names {path} twice: give each file once, with one instruction"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::FileInstruction;
+
+    fn step(paths: &[&str]) -> DevStep {
+        DevStep {
+            description: "s".into(),
+            files: paths.iter().map(|p| FileInstruction { path: (*p).into(), instruction: "i".into() }).collect(),
+            commands: vec![],
+        }
+    }
+
+    #[test]
+    fn bad_steps_are_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let jail = Jail::new(dir.path()).unwrap();
+        assert_eq!(check_steps(&jail, None, &[step(&["src/a.js", "test/a.test.js"])]), Ok(()));
+        let cases: [(&[DevStep], &str); 6] = [
+            (&[], "no steps"),
+            (&[step(&[])], "step 1 has no files"),
+            (&[step(&["src/a.js"]), step(&["../outside.js"])], "step 2"),
+            (&[step(&["/etc/passwd"])], "absolute"),
+            (&[step(&[".github/workflows/ci.yml"])], "other tools run"),
+            (&[step(&["src/a.js", "./src/a.js"])], "names ./src/a.js twice"),
+        ];
+        for (steps, says) in cases {
+            let err = check_steps(&jail, None, steps).unwrap_err();
+            assert!(err.contains(says), "{says}: {err}");
+        }
+        let nine: Vec<String> = (0..9).map(|i| format!("f{i}.js")).collect();
+        let nine: Vec<&str> = nine.iter().map(String::as_str).collect();
+        assert!(check_steps(&jail, None, &[step(&nine)]).unwrap_err().contains("at most 8"));
+    }
+}

@@ -1,0 +1,161 @@
+//! Executor: after a task's steps, the template's install command (when the project's dependencies changed
+//! since the last install; with network, in a short-lived container) and the project's tests, in the
+//! sandbox, on the workspace as the user holds it. Results become diagnostics; the outcome is recorded on the
+//! task, and a task whose tests pass is ticked in plan.md.
+//!
+//! Commits: the install's dependency fingerprint, the task's outcome, an `executor` step, plan.md ticked.
+
+use anyhow::Result;
+use samokoder_sandbox::{Location, RunRequest, TestReport, WORKDIR, parse_test_output};
+use samokoder_store::StepRecord;
+
+use super::{read_file, run_file, write_run_file};
+use crate::plan_md::{PLAN_FILE, tick};
+use crate::run::now_ms;
+use crate::state::{PlanTask, RunState, TaskOutcome, TaskProgress, save_task};
+use crate::{Progress, RunContext};
+
+/// A test run's verdict.
+pub(crate) struct Tested {
+    pub passed: bool,
+    pub summary: String,
+    pub report: TestReport,
+}
+
+pub(crate) async fn run(
+    ctx: &RunContext,
+    state: &RunState,
+    task: &PlanTask,
+    mut progress: TaskProgress,
+    subdir: Option<&str>,
+) -> Result<()> {
+    let id = progress.id.clone();
+    install(ctx, state, &mut progress, subdir).await?;
+    let tested = test(ctx, subdir).await?;
+    let failures = tested
+        .report
+        .failures
+        .iter()
+        .map(|f| match (&f.file, f.line) {
+            (Some(file), Some(line)) => format!("{file}:{line}: {}: {}", f.name, f.message),
+            _ => format!("{}: {}", f.name, f.message),
+        })
+        .collect();
+    progress.outcome = Some(TaskOutcome { passed: tested.passed, summary: tested.summary.clone(), failures });
+    save_task(&*ctx.store, &ctx.id.0, &progress)?;
+    let mut step = StepRecord::new("executor", format!("{id}: {}", tested.summary), now_ms());
+    step.task = Some(id.clone());
+    ctx.store.append_step(&ctx.id.0, &step)?;
+    if tested.passed {
+        let path = run_file(subdir, PLAN_FILE);
+        if let Some(text) = read_file(ctx, &path) {
+            let ticked = tick(&text, &id);
+            if ticked != text {
+                write_run_file(ctx, "executor", &path, ticked).await?;
+            }
+        }
+    }
+    ctx.frontend.log(&ctx.id, "executor", &format!("{id} ({}): {}\n", task.title, tested.summary));
+    Ok(())
+}
+
+/// The template's install command, when package.json's dependencies changed since the last install.
+async fn install(ctx: &RunContext, state: &RunState, progress: &mut TaskProgress, subdir: Option<&str>) -> Result<()> {
+    let Some(template) = state.architecture.as_ref().and_then(|a| samokoder_prompts::template(&a.template).ok()) else {
+        return Ok(());
+    };
+    if template.install.trim().is_empty() {
+        return Ok(());
+    }
+    let package = match subdir {
+        Some(dir) => format!("{dir}/package.json"),
+        None => "package.json".to_owned(),
+    };
+    let manifest = read_file(ctx, &package).unwrap_or_default();
+    let fingerprint = dependencies_fingerprint(&manifest);
+    if progress.installed.as_deref() == Some(&[fingerprint.clone()][..]) {
+        return Ok(());
+    }
+    ctx.frontend.progress(
+        &ctx.id,
+        Progress::Report { message: format!("installing: `{}` (with network)", template.install), percentage: None },
+    );
+    let overlay = ctx.frontend.overlay();
+    let mut request = RunRequest::new(ctx.jail.root(), &overlay, &template.install, ctx.settings.install_timeout);
+    request.cwd = subdir;
+    request.network = true;
+    request.run_id = Some(&ctx.id.0);
+    let result = ctx.sandbox.run(request, &|out| ctx.frontend.log(&ctx.id, "executor", out)).await?;
+    if !result.success() {
+        let tail: Vec<&str> = result.output.lines().rev().take(8).collect();
+        anyhow::bail!(
+            "`{}` failed ({:?}): {}",
+            template.install,
+            result.exit_code,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    progress.installed = Some(vec![fingerprint]);
+    save_task(&*ctx.store, &ctx.id.0, progress)?;
+    Ok(())
+}
+
+/// What decides whether an install is due: the manifest's dependency sections.
+fn dependencies_fingerprint(manifest: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(manifest).unwrap_or_default();
+    let sections = ["dependencies", "devDependencies", "optionalDependencies", "peerDependencies"];
+    let wanted: Vec<String> = sections.iter().map(|s| value[s].to_string()).collect();
+    samokoder_store::blob_hash(&wanted.join("\n"))
+}
+
+/// The project's tests in the sandbox on the workspace as the user holds it; results to the frontend.
+pub(crate) async fn test(ctx: &RunContext, subdir: Option<&str>) -> Result<Tested> {
+    let fe = &ctx.frontend;
+    fe.progress(
+        &ctx.id,
+        Progress::Report {
+            message: format!("running `{}` in the sandbox", ctx.settings.test_command),
+            percentage: None,
+        },
+    );
+    let overlay = fe.overlay();
+    let mut request = RunRequest::new(ctx.jail.root(), &overlay, &ctx.settings.test_command, ctx.settings.test_timeout);
+    request.cwd = subdir;
+    request.idle_timeout = ctx.settings.test_idle_timeout;
+    request.run_id = Some(&ctx.id.0);
+    let result = ctx.sandbox.run(request, &|out| fe.log(&ctx.id, "executor", out)).await?;
+    let report = parse_test_output(&result.output, Location { root: WORKDIR, cwd: subdir.unwrap_or("") });
+    fe.test_results(&ctx.id, &report);
+    let command = &ctx.settings.test_command;
+    let (passed, summary) = if let Some(why) = result.abnormal_end() {
+        (false, format!("`{command}` was {why}"))
+    } else if result.success() && report.recognized && report.passed + report.failed == 0 {
+        // Exit code 0 with nothing run proves nothing: a generated project must come with its tests.
+        (false, format!("no tests ran: `{command}` found no tests in the project"))
+    } else if result.success() {
+        (true, format!("tests pass ({} passed)", report.passed))
+    } else if report.failed > 0 {
+        let s = if report.failed == 1 { "" } else { "s" };
+        (false, format!("{} test{s} failed, {} passed", report.failed, report.passed))
+    } else {
+        let tail: Vec<&str> = result.output.lines().rev().take(5).collect();
+        let tail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
+        (false, format!("`{command}` exited with {:?}: {tail}", result.exit_code))
+    };
+    Ok(Tested { passed, summary, report })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_dependency_changes_call_for_an_install() {
+        let a = dependencies_fingerprint(r#"{"name": "a", "dependencies": {"express": "^4"}}"#);
+        let renamed =
+            dependencies_fingerprint(r#"{"name": "b", "scripts": {"test": "x"}, "dependencies": {"express": "^4"}}"#);
+        let more = dependencies_fingerprint(r#"{"name": "a", "dependencies": {"express": "^4", "zod": "^3"}}"#);
+        assert_eq!(a, renamed);
+        assert_ne!(a, more);
+    }
+}

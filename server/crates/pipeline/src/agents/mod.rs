@@ -1,0 +1,261 @@
+//! The agents. Each is one module with one `run` that reads the committed state, does its one job (a model
+//! call or two, or a sandbox run), commits what it produced, and returns; none calls another. What they
+//! share is here: the prompt context, structured and streamed model calls with their accounting, reading
+//! the workspace as the user holds it, and applying a step's files as one change with an undo record.
+
+pub(crate) mod architect;
+pub(crate) mod code_monkey;
+pub(crate) mod developer;
+pub(crate) mod executor;
+pub(crate) mod spec_writer;
+pub(crate) mod tech_lead;
+
+use anyhow::{Context, Result, anyhow, bail};
+use samokoder_context::MapRequest;
+use samokoder_edits::ChangeSet;
+use samokoder_llm::{AgentRole, CallContext, ChatRequest, Completion, Message, StreamEvent};
+use samokoder_store::{FileTouch, StepRecord};
+use serde_json::{Value, json};
+
+use crate::run::now_ms;
+use crate::state::RunState;
+use crate::{ApplyOutcome, Level, RunContext};
+
+/// Where a run keeps its files for the user: `.samokoder/` in the project's directory.
+pub(crate) fn run_file(subdir: Option<&str>, name: &str) -> String {
+    match subdir {
+        Some(dir) => format!("{dir}/.samokoder/{name}"),
+        None => format!(".samokoder/{name}"),
+    }
+}
+
+/// A workspace file as the user holds it: the editor's buffer, else the disk. `None` when there is none.
+pub(crate) fn read_file(ctx: &RunContext, rel: &str) -> Option<String> {
+    if let Some(text) = ctx.frontend.overlay().get(rel) {
+        return Some(text.clone());
+    }
+    let rel = ctx.jail.check(rel).ok()?;
+    ctx.jail.read(&rel).ok().flatten()
+}
+
+/// The prompt variables every agent shares, in the order prompts use them: what agents share comes first
+/// (the system prompt, the project's rules, the spec, the architecture, the repo map), the task last.
+pub(crate) fn shared_vars(ctx: &RunContext, state: &RunState, subdir: Option<&str>, focus: &[String]) -> Result<Value> {
+    let template = state.architecture.as_ref().map(|a| a.template.as_str());
+    let mut vars = json!({
+        "node_major": ctx.settings.node_major,
+        "test_command": ctx.settings.test_command,
+        "rules": read_file(ctx, &run_file(subdir, "rules.md")).unwrap_or_default().trim(),
+        "spec": state.spec.as_ref().map(|s| s.markdown()).unwrap_or_default(),
+        "architecture": state
+            .architecture
+            .as_ref()
+            .map(|a| a.markdown(&template_description(template.unwrap_or(""))))
+            .unwrap_or_default(),
+        "files": repo_map(ctx, subdir, focus),
+    });
+    let context = ctx.prompts.render("common/context", &vars)?;
+    vars["context"] = Value::String(context.trim().to_owned());
+    Ok(vars)
+}
+
+pub(crate) fn template_description(name: &str) -> String {
+    samokoder_prompts::template(name).map(|t| t.description).unwrap_or_default()
+}
+
+/// The repo map for a prompt, ranked toward `focus` and the files the editor holds, with paths relative
+/// to `subdir`.
+pub(crate) fn repo_map(ctx: &RunContext, subdir: Option<&str>, focus: &[String]) -> String {
+    let prefix = subdir.map(|d| format!("{d}/")).unwrap_or_default();
+    let overlay = ctx.frontend.overlay();
+    let mut wanted: Vec<String> = overlay.keys().filter(|p| p.starts_with(&prefix)).cloned().collect();
+    wanted.extend(focus.iter().map(|f| format!("{prefix}{f}")));
+    let request = MapRequest {
+        tokens: ctx.settings.map_tokens,
+        focus: wanted,
+        within: subdir.map(str::to_owned),
+        ..Default::default()
+    };
+    let map = ctx.index.read().map(&request);
+    if prefix.is_empty() {
+        map
+    } else {
+        map.lines().map(|l| l.strip_prefix(&prefix).unwrap_or(l)).collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// The messages of an agent's call: the shared system prompt, then the agent's task prompt.
+pub(crate) fn messages(ctx: &RunContext, vars: &Value, task_prompt: &str) -> Result<Vec<Message>> {
+    Ok(vec![
+        Message::system(ctx.prompts.render("common/system", vars)?.trim().to_owned()),
+        Message::user(ctx.prompts.render(task_prompt, vars)?.trim().to_owned()),
+    ])
+}
+
+/// Adds a call's tokens and cost to the run's, and tells the user of a fallback.
+pub(crate) fn account(ctx: &RunContext, completion: &Completion) {
+    let snapshot = ctx.status.add_usage(&completion.usage, ctx.budget.spent().0);
+    ctx.frontend.usage(&ctx.id, snapshot.prompt_tokens + snapshot.completion_tokens, snapshot.cost_usd);
+    if !completion.fallbacks.is_empty() {
+        ctx.frontend.message(
+            Level::Warning,
+            &format!(
+                "Samokoder: {}/{} answered after {} failed: {}",
+                completion.provider,
+                completion.model,
+                completion.fallbacks.len(),
+                completion.fallbacks.join("; ")
+            ),
+        );
+    }
+}
+
+/// How many times a reply that parses but cannot be used (an unknown template, a path outside the
+/// workspace) is sent back with the reason before the agent gives up.
+const VALIDATION_RETRIES: u32 = 2;
+/// How many times a reply that does not parse against its schema is sent back with the exact error.
+const JSON_REPAIRS: u32 = 2;
+
+/// A typed reply from `role`'s model, parsed against `T`'s schema (repaired and re-asked with the exact
+/// error), then checked by `validate` (re-asked with its reason). A reply that stays unusable is an error
+/// that names the agent.
+pub(crate) async fn ask_json<T>(
+    ctx: &RunContext,
+    role: AgentRole,
+    mut messages: Vec<Message>,
+    max_tokens: u32,
+    validate: impl Fn(&T) -> Result<(), String>,
+) -> Result<T>
+where
+    T: serde::de::DeserializeOwned + schemars::JsonSchema,
+{
+    let agent = role.as_str();
+    let call = CallContext { budget: &ctx.budget, run_id: Some(&ctx.id.0) };
+    for attempt in 0..=VALIDATION_RETRIES {
+        let request = ChatRequest {
+            messages: messages.clone(),
+            temperature: Some(0.2),
+            max_tokens: Some(max_tokens),
+            ..Default::default()
+        };
+        let (value, completion): (T, Completion) = ctx
+            .llm
+            .complete_json(role, &request, call, JSON_REPAIRS)
+            .await
+            .map_err(|e| anyhow!("the {} could not give a usable reply: {e}", agent.replace('_', " ")))?;
+        account(ctx, &completion);
+        match validate(&value) {
+            Ok(()) => return Ok(value),
+            Err(why) if attempt == VALIDATION_RETRIES => {
+                bail!("the {}'s reply was refused {} times; the last time: {why}", agent.replace('_', " "), attempt + 1)
+            }
+            Err(why) => {
+                ctx.frontend.log(&ctx.id, agent, &format!("reply refused ({why}); asking again\n"));
+                messages.push(Message::assistant(completion.text));
+                messages.push(Message::user(format!(
+                    "That reply cannot be used: {why}. Reply again with the corrected JSON value, and nothing else."
+                )));
+            }
+        }
+    }
+    unreachable!("the loop returns or fails on its last attempt")
+}
+
+/// A streamed reply from `role`'s model: whole lines go to the output panel as they come, and when `file`
+/// is given, its progress (tokens so far) to the progress display.
+pub(crate) async fn stream_text(
+    ctx: &RunContext,
+    role: AgentRole,
+    request: &ChatRequest,
+    file: Option<&str>,
+) -> Result<Completion> {
+    let agent = role.as_str();
+    let pending = parking_lot::Mutex::new(String::new());
+    let deltas = std::sync::atomic::AtomicU64::new(0);
+    let fe = &ctx.frontend;
+    let flush = |text: &str| fe.log(&ctx.id, agent, text);
+    let call = CallContext { budget: &ctx.budget, run_id: Some(&ctx.id.0) };
+    let completion = ctx
+        .llm
+        .complete(role, request, call, &|event| match event {
+            StreamEvent::Delta(delta) => {
+                let n = deltas.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if let Some(path) = file {
+                    fe.file_progress(&ctx.id, path, n, false);
+                }
+                let mut p = pending.lock();
+                p.push_str(delta);
+                // Whole lines to the output panel, not a notification per token.
+                if let Some(i) = p.rfind('\n') {
+                    let line: String = p.drain(..=i).collect();
+                    drop(p);
+                    flush(&line);
+                }
+            }
+            StreamEvent::Restart { attempt } => {
+                pending.lock().clear();
+                flush(&format!(
+                    "\n[the reply starts over (attempt {attempt}): the stream broke or another provider took over]\n"
+                ));
+            }
+        })
+        .await
+        .map_err(|e| anyhow!("the {}'s model call failed: {e}", agent.replace('_', " ")))?;
+    let rest = std::mem::take(&mut *pending.lock());
+    if !rest.is_empty() {
+        flush(&rest);
+    }
+    if let Some(path) = file {
+        fe.file_progress(&ctx.id, path, completion.usage.completion_tokens, true);
+    }
+    account(ctx, &completion);
+    Ok(completion)
+}
+
+/// Each changed file's content before (as the user holds it now) and after, kept as blobs.
+pub(crate) fn touches(ctx: &RunContext, changes: &ChangeSet) -> Result<Vec<FileTouch>> {
+    changes
+        .changes
+        .iter()
+        .map(|c| {
+            let before = read_file(ctx, c.path.as_str()).map(|text| ctx.store.put_blob(&text)).transpose()?;
+            let after = Some(ctx.store.put_blob(&c.text)?);
+            Ok(FileTouch { path: c.path.to_string(), before, after })
+        })
+        .collect::<Result<_, samokoder_store::StoreError>>()
+        .context("keeping the files' contents for undo")
+}
+
+/// Applies a step's files as one change (all or nothing), then commits the step with what it touched.
+/// `touched`: from [`touches`], taken before the change went out. Returns the step's index.
+pub(crate) async fn apply_step(
+    ctx: &RunContext,
+    changes: &ChangeSet,
+    touched: Vec<FileTouch>,
+    agent: &str,
+    task: Option<&str>,
+    summary: String,
+) -> Result<u32> {
+    ctx.jail.validate(changes, false).map_err(|e| anyhow!("{e}; nothing was written"))?;
+    match ctx.frontend.apply(&ctx.id, changes).await? {
+        ApplyOutcome::Applied => {}
+        ApplyOutcome::Refused { reason } => {
+            bail!("the editor did not apply the changes ({reason}); nothing was written")
+        }
+    }
+    let mut step = StepRecord::new(agent, summary, now_ms());
+    step.files = changes.paths().map(|p| p.to_string()).collect();
+    step.task = task.map(str::to_owned);
+    step.touched = touched;
+    ctx.store.append_step(&ctx.id.0, &step).context("committing the step")
+}
+
+/// Writes one of the run's own files (spec.md, plan.md) as a step, and shows it.
+pub(crate) async fn write_run_file(ctx: &RunContext, agent: &str, path: &str, text: String) -> Result<()> {
+    let rel = ctx.jail.check(path)?;
+    let changes = ChangeSet::new(vec![samokoder_edits::FileChange { path: rel, text }]);
+    let touched = touches(ctx, &changes)?;
+    apply_step(ctx, &changes, touched, agent, None, format!("wrote {path}")).await?;
+    ctx.frontend.show_file(&ctx.id, path);
+    Ok(())
+}

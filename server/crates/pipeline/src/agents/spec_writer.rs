@@ -1,0 +1,105 @@
+//! SpecWriter: the description becomes `.samokoder/spec.md`. It rates the request's complexity; for one
+//! that is not simple it may ask up to five clarifying questions through `Frontend::ask` (each answer
+//! committed as it comes), then writes the spec again with the answers. With no one to answer, it asks
+//! nothing and writes its decisions as assumptions.
+//!
+//! Commits: the first reply (`spec/analysis`), each question and answer (`questions/<n>`), then the spec
+//! (`spec/spec`) and spec.md as a step.
+
+use anyhow::Result;
+use samokoder_llm::AgentRole;
+use samokoder_store::{RecordKind, get_typed, put_typed};
+use serde_json::json;
+
+use super::{ask_json, messages, run_file, shared_vars, write_run_file};
+use crate::RunContext;
+use crate::state::{Complexity, Question, RunState, Spec, SpecReply};
+
+const MAX_QUESTIONS: usize = 5;
+const REPLY_TOKENS: u32 = 1024;
+
+pub(crate) async fn run(ctx: &RunContext, state: &RunState, description: &str, subdir: Option<&str>) -> Result<()> {
+    let fe = &ctx.frontend;
+    let run = ctx.id.0.as_str();
+    let mut vars = shared_vars(ctx, state, subdir, &[])?;
+    vars["description"] = json!(description.trim());
+    vars["can_ask"] = json!(fe.can_ask());
+
+    let analysis: SpecReply = match get_typed(&*ctx.store, RecordKind::Spec, run, "analysis")? {
+        Some(committed) => committed,
+        None => {
+            fe.log(&ctx.id, "spec_writer", "reading the request\n");
+            let reply = ask_json(
+                ctx,
+                AgentRole::SpecWriter,
+                messages(ctx, &vars, "spec_writer/task")?,
+                REPLY_TOKENS,
+                |r: &SpecReply| {
+                    if r.summary.trim().is_empty() { Err("the summary is empty".into()) } else { Ok(()) }
+                },
+            )
+            .await?;
+            put_typed(&*ctx.store, RecordKind::Spec, run, "analysis", &reply)?;
+            reply
+        }
+    };
+
+    let mut decisions: Vec<(String, String)> = Vec::new();
+    let mut unanswered: Vec<String> = Vec::new();
+    if analysis.complexity != Complexity::Simple {
+        for (i, draft) in analysis.questions.iter().take(MAX_QUESTIONS).enumerate() {
+            let key = format!("{i:02}");
+            let mut question: Question = get_typed(&*ctx.store, RecordKind::Question, run, &key)?.unwrap_or(Question {
+                question: draft.question.trim().to_owned(),
+                suggestions: draft.suggestions.clone(),
+                answer: None,
+            });
+            if question.answer.is_none() && fe.can_ask() {
+                put_typed(&*ctx.store, RecordKind::Question, run, &key, &question)?;
+                question.answer = fe.ask(&ctx.id, &question.question, &question.suggestions).await?;
+                if question.answer.is_some() {
+                    put_typed(&*ctx.store, RecordKind::Question, run, &key, &question)?;
+                }
+            }
+            match question.answer {
+                Some(answer) if !answer.trim().is_empty() => {
+                    decisions.push((question.question, answer.trim().to_owned()))
+                }
+                _ => unanswered.push(match question.suggestions.first() {
+                    Some(first) => format!("{} Assumed: {first}.", question.question),
+                    None => format!("{} Left open.", question.question),
+                }),
+            }
+        }
+    }
+
+    let mut reply = if decisions.is_empty() {
+        analysis.clone()
+    } else {
+        fe.log(&ctx.id, "spec_writer", "writing the spec with your answers\n");
+        vars["draft"] = json!(Spec::from_reply(description, analysis.clone(), vec![]).markdown());
+        vars["decisions"] = json!(decisions);
+        ask_json(
+            ctx,
+            AgentRole::SpecWriter,
+            messages(ctx, &vars, "spec_writer/revise")?,
+            REPLY_TOKENS,
+            |r: &SpecReply| {
+                if r.summary.trim().is_empty() { Err("the summary is empty".into()) } else { Ok(()) }
+            },
+        )
+        .await?
+    };
+    // A revision keeps the complexity the questions were asked for.
+    reply.complexity = analysis.complexity;
+    reply.assumptions.extend(unanswered);
+    let spec = Spec::from_reply(description, reply, decisions);
+    put_typed(&*ctx.store, RecordKind::Spec, run, "spec", &spec)?;
+    write_run_file(ctx, "spec_writer", &run_file(subdir, "spec.md"), spec.markdown()).await?;
+    fe.log(
+        &ctx.id,
+        "spec_writer",
+        &format!("a {} request: {} features\n", spec.complexity.as_str(), spec.features.len()),
+    );
+    Ok(())
+}

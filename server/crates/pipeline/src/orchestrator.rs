@@ -1,0 +1,318 @@
+//! The run as a state machine. The committed state (`RunState`: spec, architecture, plan, each task's
+//! progress) and plan.md as the user holds it decide the next agent; the agent does its one job and commits
+//! what it produced; the loop reads the state again. Nothing is carried between agents in memory, so a run
+//! killed anywhere resumes at its last commit, and an edited plan.md changes what comes next.
+//!
+//! ```text
+//! no spec -> SpecWriter -> no architecture -> Architect -> no plan -> TechLead
+//! for the first task in plan.md not ticked:
+//!   no steps (or reworded before any was applied) -> Developer
+//!   steps left to apply -> CodeMonkey (one step)
+//!   all applied, not tested -> Executor
+//!   tests fail -> [the fix loop goes here] the run ends `tests_failed`
+//! no task left -> done
+//! ```
+
+use anyhow::{Result, bail};
+use samokoder_edits::FileChange;
+use samokoder_store::{RunRecord, RunStatus, StepRecord};
+
+use crate::agents::{self, read_file, run_file};
+use crate::plan_md::{self, PLAN_FILE, PlanError};
+use crate::run::{new_record, now_ms, recorded};
+use crate::state::{PlanTask, RunState, TaskOutcome};
+use crate::{GenerateRequest, Level, Progress, RunContext, RunOutcome};
+
+/// What the committed state calls for next.
+#[derive(Debug, Clone, PartialEq)]
+enum Next {
+    Spec,
+    Architecture,
+    Plan,
+    Develop(PlanTask),
+    Code(PlanTask),
+    Test(PlanTask),
+    /// The task's tests fail. The fix loop (troubleshooter) takes over here; until it exists the run ends.
+    Failed(PlanTask, TaskOutcome),
+    /// plan.md cannot be followed as it is: the run waits for the user.
+    Pause(String),
+    Done,
+}
+
+/// `samokoder.generate` (and `samokoder spec`): the team turns the description into a tested project.
+#[tracing::instrument(skip_all, fields(run = %ctx.id))]
+pub async fn generate(ctx: &RunContext, request: &GenerateRequest) -> Result<RunOutcome> {
+    let kind = if request.spec_only { "spec" } else { "generate" };
+    let record = new_record(ctx, kind, request.description.trim(), request.subdir.as_deref());
+    if request.description.trim().is_empty() {
+        bail!("nothing to build: give a description, e.g. `a function that sums two numbers, with tests`");
+    }
+    recorded(ctx, record.clone(), "Samokoder: generate", drive(ctx, &record)).await
+}
+
+/// `samokoder resume`: a run that was stopped (killed, cancelled, paused) goes on from its last commit.
+#[tracing::instrument(skip_all, fields(run = %ctx.id))]
+pub async fn resume(ctx: &RunContext) -> Result<RunOutcome> {
+    let Some(record) = ctx.store.get_run(&ctx.id.0)? else {
+        bail!("there is no run {} in this workspace: `samokoder runs` lists them", ctx.id)
+    };
+    if !matches!(record.kind.as_str(), "generate" | "spec") {
+        bail!("run {} is a `{}` run; only generate and spec runs can be resumed", ctx.id, record.kind);
+    }
+    if !record.status.is_unfinished() {
+        bail!("run {} already ended ({}); start a new one instead", ctx.id, record.summary);
+    }
+    restore_lost_files(ctx).await?;
+    recorded(ctx, record.clone(), "Samokoder: resume", drive(ctx, &record)).await
+}
+
+async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOutcome> {
+    let subdir = record.subdir.as_deref();
+    let spec_only = record.kind == "spec";
+    loop {
+        let state = RunState::load(&*ctx.store, &ctx.id.0)?;
+        let next = next(ctx, &state, spec_only, subdir).await?;
+        let (agent, task) = match &next {
+            Next::Spec => ("spec_writer", None),
+            Next::Architecture => ("architect", None),
+            Next::Plan => ("tech_lead", None),
+            Next::Develop(t) => ("developer", Some(t)),
+            Next::Code(t) => ("code_monkey", Some(t)),
+            Next::Test(t) => ("executor", Some(t)),
+            Next::Failed(..) | Next::Pause(_) | Next::Done => ("", None),
+        };
+        if !agent.is_empty() {
+            enter(ctx, agent, task, &state)?;
+        }
+        match next {
+            Next::Spec => agents::spec_writer::run(ctx, &state, &record.description, subdir).await?,
+            Next::Architecture => agents::architect::run(ctx, &state, subdir).await?,
+            Next::Plan => agents::tech_lead::run(ctx, &state, subdir).await?,
+            Next::Develop(task) => {
+                let done = done_titles(ctx, &state, subdir);
+                agents::developer::run(ctx, &state, &task, &done, subdir).await?
+            }
+            Next::Code(task) => {
+                let progress = state.task(task.id.as_deref().unwrap_or_default()).cloned().expect("a planned task");
+                agents::code_monkey::run(ctx, &state, &task, progress, subdir).await?
+            }
+            Next::Test(task) => {
+                let progress = state.task(task.id.as_deref().unwrap_or_default()).cloned().expect("a planned task");
+                agents::executor::run(ctx, &state, &task, progress, subdir).await?
+            }
+            Next::Failed(task, outcome) => {
+                let mut summary =
+                    format!("task {} ({}): {}", task.id.as_deref().unwrap_or("?"), task.title, outcome.summary);
+                if !outcome.failures.is_empty() {
+                    summary.push_str(&format!("; {}", outcome.failures.join("; ")));
+                }
+                return Ok(outcome_of(ctx, RunStatus::TestsFailed, summary));
+            }
+            Next::Pause(why) => {
+                ctx.frontend.message(Level::Warning, &format!("Samokoder: {why}"));
+                return Ok(outcome_of(ctx, RunStatus::Paused, why));
+            }
+            Next::Done => {
+                let summary = match (&state.spec, spec_only) {
+                    (Some(_), true) => format!("wrote {}", run_file(subdir, "spec.md")),
+                    _ => {
+                        let tasks = state.tasks.iter().filter(|t| t.outcome.as_ref().is_some_and(|o| o.passed)).count();
+                        let last = state.tasks.iter().rev().find_map(|t| t.outcome.as_ref()).map(|o| o.summary.clone());
+                        format!("built {tasks} task{}; {}", if tasks == 1 { "" } else { "s" }, last.unwrap_or_default())
+                    }
+                };
+                return Ok(outcome_of(ctx, RunStatus::Succeeded, summary));
+            }
+        }
+    }
+}
+
+/// Marks the agent at work: the run's phase in the store, the live status, progress.
+fn enter(ctx: &RunContext, agent: &str, task: Option<&PlanTask>, state: &RunState) -> Result<()> {
+    let task_label = task.map(|t| format!("{}: {}", t.id.as_deref().unwrap_or("new"), t.title));
+    let step_label = task.and_then(|t| {
+        let progress = state.task(t.id.as_deref()?)?;
+        let steps = progress.steps.as_ref()?;
+        let step = steps.get(progress.applied)?;
+        (agent == "code_monkey").then(|| format!("{}/{}: {}", progress.applied + 1, steps.len(), step.description))
+    });
+    ctx.status.set_agent(agent, task_label.clone(), step_label.clone());
+    if let Some(mut record) = ctx.store.get_run(&ctx.id.0)? {
+        record.phase = match &task {
+            Some(t) => format!("{} {agent}", t.id.as_deref().unwrap_or("")),
+            None => agent.to_owned(),
+        };
+        let status = ctx.status.get();
+        record.prompt_tokens = status.prompt_tokens;
+        record.completion_tokens = status.completion_tokens;
+        record.cost_usd = status.cost_usd;
+        record.updated_ms = now_ms();
+        ctx.store.put_run(&record)?;
+    }
+    let message = match (&task_label, &step_label) {
+        (_, Some(step)) => format!("{}: {step}", label(agent)),
+        (Some(task), None) => format!("{}: {task}", label(agent)),
+        (None, None) => label(agent).to_owned(),
+    };
+    ctx.frontend.progress(&ctx.id, Progress::Report { message, percentage: None });
+    Ok(())
+}
+
+fn label(agent: &str) -> &str {
+    match agent {
+        "spec_writer" => "spec writer: writing the spec",
+        "architect" => "architect: choosing the template",
+        "tech_lead" => "tech lead: planning the tasks",
+        "developer" => "developer: planning the steps",
+        "code_monkey" => "code writer: writing files",
+        "executor" => "executor: running the tests",
+        other => other,
+    }
+}
+
+async fn next(ctx: &RunContext, state: &RunState, spec_only: bool, subdir: Option<&str>) -> Result<Next> {
+    if state.spec.is_none() {
+        return Ok(Next::Spec);
+    }
+    if spec_only {
+        return Ok(Next::Done);
+    }
+    if state.architecture.is_none() {
+        return Ok(Next::Architecture);
+    }
+    if state.planned.is_empty() {
+        return Ok(Next::Plan);
+    }
+    let tasks = match read_plan(ctx, state, subdir).await? {
+        Ok(tasks) => tasks,
+        Err(e) => return Ok(Next::Pause(format!("{e}; fix {}, then resume the run", run_file(subdir, PLAN_FILE)))),
+    };
+    for task in tasks.into_iter().filter(|t| !t.done) {
+        let Some(id) = task.id.as_deref() else { continue };
+        let Some(progress) = state.task(id) else { return Ok(Next::Develop(task)) };
+        let Some(steps) = &progress.steps else { return Ok(Next::Develop(task)) };
+        if progress.basis != task.basis() && progress.applied == 0 && progress.applying.is_none() {
+            return Ok(Next::Develop(task));
+        }
+        if progress.applied < steps.len() {
+            return Ok(Next::Code(task));
+        }
+        match &progress.outcome {
+            None => return Ok(Next::Test(task)),
+            Some(outcome) if outcome.passed => continue,
+            Some(outcome) => return Ok(Next::Failed(task.clone(), outcome.clone())),
+        }
+    }
+    Ok(Next::Done)
+}
+
+/// plan.md as the user holds it, every task with an id (new ones get theirs written into the file). A
+/// plan.md that is gone is written again from the committed plan.
+async fn read_plan(
+    ctx: &RunContext,
+    state: &RunState,
+    subdir: Option<&str>,
+) -> Result<Result<Vec<PlanTask>, PlanError>> {
+    let path = run_file(subdir, PLAN_FILE);
+    let text = match read_file(ctx, &path) {
+        Some(text) => text,
+        None => {
+            let text = plan_md::render(&state.planned);
+            ctx.frontend.log(&ctx.id, "orchestrator", &format!("{path} is gone: written again from the run's plan\n"));
+            write_plain(ctx, &path, &text).await?;
+            text
+        }
+    };
+    let mut tasks = match plan_md::parse(&text) {
+        Ok(tasks) => tasks,
+        Err(e) => return Ok(Err(e)),
+    };
+    if tasks.iter().any(|t| t.id.is_none()) {
+        let with_ids = plan_md::assign_ids(&text, &mut tasks);
+        write_plain(ctx, &path, &with_ids).await?;
+    }
+    Ok(Ok(tasks))
+}
+
+/// Writes a file of the run's own (plan.md) without recording a step.
+async fn write_plain(ctx: &RunContext, path: &str, text: &str) -> Result<()> {
+    let rel = ctx.jail.check(path)?;
+    let changes = samokoder_edits::ChangeSet::new(vec![FileChange { path: rel, text: text.to_owned() }]);
+    match ctx.frontend.apply(&ctx.id, &changes).await? {
+        crate::ApplyOutcome::Applied => Ok(()),
+        crate::ApplyOutcome::Refused { reason } => bail!("the editor did not apply the change to {path} ({reason})"),
+    }
+}
+
+/// The titles of the tasks whose tests passed, for the developer's prompt.
+fn done_titles(ctx: &RunContext, state: &RunState, subdir: Option<&str>) -> Vec<String> {
+    let text = read_file(ctx, &run_file(subdir, PLAN_FILE)).unwrap_or_default();
+    let tasks = plan_md::parse(&text).unwrap_or_default();
+    tasks
+        .into_iter()
+        .filter(|t| {
+            t.done
+                || t.id
+                    .as_deref()
+                    .and_then(|id| state.task(id))
+                    .is_some_and(|p| p.outcome.as_ref().is_some_and(|o| o.passed))
+        })
+        .map(|t| t.title)
+        .collect()
+}
+
+fn outcome_of(ctx: &RunContext, status: RunStatus, summary: String) -> RunOutcome {
+    let steps = ctx.store.steps(&ctx.id.0).unwrap_or_default();
+    let mut files: Vec<String> =
+        steps.iter().filter(|s| s.agent == "code_monkey").flat_map(|s| s.files.clone()).collect();
+    files.sort();
+    files.dedup();
+    let snapshot = ctx.status.get();
+    RunOutcome {
+        status,
+        summary,
+        files,
+        report: None,
+        usage: samokoder_llm::Usage {
+            prompt_tokens: snapshot.prompt_tokens,
+            completion_tokens: snapshot.completion_tokens,
+            estimated: false,
+        },
+    }
+}
+
+/// Files the run wrote that are gone from the workspace (deleted by hand while it was stopped) are put
+/// back from the run's record, as one change, and the user is told which.
+async fn restore_lost_files(ctx: &RunContext) -> Result<()> {
+    let steps: Vec<StepRecord> = ctx.store.steps(&ctx.id.0)?;
+    let mut last: std::collections::BTreeMap<String, Option<String>> = std::collections::BTreeMap::new();
+    for step in &steps {
+        for touch in &step.touched {
+            last.insert(touch.path.clone(), touch.after.clone());
+        }
+    }
+    let mut changes = samokoder_edits::ChangeSet::default();
+    for (path, after) in last {
+        let Some(hash) = after else { continue };
+        if read_file(ctx, &path).is_some() {
+            continue;
+        }
+        let Some(text) = ctx.store.get_blob(&hash)? else { continue };
+        changes.changes.push(FileChange { path: ctx.jail.check(&path)?, text });
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = changes.paths().map(|p| p.to_string()).collect();
+    match ctx.frontend.apply(&ctx.id, &changes).await? {
+        crate::ApplyOutcome::Applied => {}
+        crate::ApplyOutcome::Refused { reason } => {
+            bail!("files the run wrote are gone ({}) and could not be put back: {reason}", names.join(", "))
+        }
+    }
+    ctx.frontend.message(
+        Level::Warning,
+        &format!("Samokoder: {} file(s) the run had written were gone and are back: {}", names.len(), names.join(", ")),
+    );
+    Ok(())
+}

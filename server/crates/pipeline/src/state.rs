@@ -1,0 +1,311 @@
+//! What a run has committed, typed: the spec, the architecture, the plan's tasks and each task's progress,
+//! the questions and their answers. Each is its own record in the store (`RecordKind`), written by the agent
+//! that produced it before the next agent starts; [`RunState::load`] reads them back, and the orchestrator
+//! decides the next agent from them alone, so a run killed at any point goes on from its last commit.
+
+use anyhow::{Context, Result};
+use samokoder_store::{FileTouch, RecordKind, Store, all_typed, get_typed, put_typed};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// How much a request asks for. A simple one gets one task and no model calls whose answer is fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Complexity {
+    Simple,
+    Moderate,
+    Hard,
+}
+
+impl Complexity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Complexity::Simple => "simple",
+            Complexity::Moderate => "moderate",
+            Complexity::Hard => "hard",
+        }
+    }
+}
+
+/// A clarifying question, with answers the user can pick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct QuestionDraft {
+    pub question: String,
+    pub suggestions: Vec<String>,
+}
+
+/// The spec writer's reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SpecReply {
+    pub complexity: Complexity,
+    /// What is being built, in two or three sentences.
+    pub summary: String,
+    /// What the result does, one item per feature.
+    pub features: Vec<String>,
+    /// What was decided without asking.
+    pub assumptions: Vec<String>,
+    /// At most five, and only where the answer changes what gets built.
+    #[schemars(length(max = 5))]
+    pub questions: Vec<QuestionDraft>,
+}
+
+/// A question the spec writer asked, and what the user answered (`None`: not answered yet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Question {
+    pub question: String,
+    pub suggestions: Vec<String>,
+    pub answer: Option<String>,
+}
+
+/// The committed spec (record `spec`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spec {
+    pub description: String,
+    pub complexity: Complexity,
+    pub summary: String,
+    pub features: Vec<String>,
+    pub assumptions: Vec<String>,
+    /// Questions asked and their answers.
+    pub decisions: Vec<(String, String)>,
+}
+
+impl Spec {
+    pub fn from_reply(description: &str, reply: SpecReply, decisions: Vec<(String, String)>) -> Self {
+        Self {
+            description: description.to_owned(),
+            complexity: reply.complexity,
+            summary: reply.summary.trim().to_owned(),
+            features: clean(reply.features),
+            assumptions: clean(reply.assumptions),
+            decisions,
+        }
+    }
+
+    /// `.samokoder/spec.md`.
+    pub fn markdown(&self) -> String {
+        let mut out = format!(
+            "# Spec\n\n> {}\n\n{}\n\nComplexity: {}.\n",
+            self.description.trim(),
+            self.summary,
+            self.complexity.as_str()
+        );
+        section(&mut out, "Features", &self.features);
+        if !self.decisions.is_empty() {
+            let lines: Vec<String> = self.decisions.iter().map(|(q, a)| format!("{q} **{a}**")).collect();
+            section(&mut out, "Decisions", &lines);
+        }
+        section(&mut out, "Assumptions", &self.assumptions);
+        out
+    }
+}
+
+/// The architect's reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ArchitectureReply {
+    /// One of the templates offered, by name.
+    pub template: String,
+    pub why: String,
+    /// npm packages beyond the template's.
+    pub packages: Vec<String>,
+    /// What the system must have (a database, a service); empty when nothing.
+    pub system_needs: Vec<String>,
+}
+
+/// The committed architecture (record `architecture`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Architecture {
+    pub template: String,
+    pub why: String,
+    pub packages: Vec<String>,
+    pub system_needs: Vec<String>,
+}
+
+impl Architecture {
+    /// `.samokoder/architecture.md`.
+    pub fn markdown(&self, template_description: &str) -> String {
+        let mut out = format!(
+            "# Architecture\n\nTemplate: **{}** ({template_description}).\n\n{}\n",
+            self.template,
+            self.why.trim()
+        );
+        section(&mut out, "Packages", &self.packages);
+        section(&mut out, "System needs", &self.system_needs);
+        out
+    }
+}
+
+/// The tech lead's reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PlanReply {
+    pub epics: Vec<EpicDraft>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EpicDraft {
+    pub name: String,
+    pub tasks: Vec<TaskDraft>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TaskDraft {
+    /// What to do, in one line.
+    pub title: String,
+    /// The details a developer needs.
+    pub description: String,
+    /// How the result will be tested.
+    pub test: String,
+}
+
+/// One task of the plan, as plan.md holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanTask {
+    /// Stable across edits of plan.md (`<!-- id:t3 -->` on its line); `None` for a task the user added.
+    pub id: Option<String>,
+    pub epic: String,
+    pub title: String,
+    pub description: String,
+    pub test: String,
+    pub done: bool,
+    /// 1-based line of its checkbox in plan.md.
+    pub line: usize,
+}
+
+impl PlanTask {
+    /// What the developer plans from: a task reworded after its steps were planned is planned again.
+    pub fn basis(&self) -> String {
+        format!("{}\n{}\n{}", self.title, self.description, self.test)
+    }
+}
+
+/// The developer's reply for one task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeveloperReply {
+    pub steps: Vec<DevStep>,
+}
+
+/// One step of a task: files written together (in parallel, applied as one change), then commands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DevStep {
+    pub description: String,
+    pub files: Vec<FileInstruction>,
+    /// Shell commands to run in the sandbox after the files are written (no network); usually none.
+    #[serde(default)]
+    pub commands: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FileInstruction {
+    /// Relative to the project root.
+    pub path: String,
+    /// What the file must contain: its exports with their signatures, and what they do.
+    pub instruction: String,
+}
+
+/// How a task's tests ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskOutcome {
+    pub passed: bool,
+    pub summary: String,
+    /// `path:line: message` of each located failure.
+    pub failures: Vec<String>,
+}
+
+/// The progress of one task (record `tasks/<id>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskProgress {
+    pub id: String,
+    /// [`PlanTask::basis`] when its steps were planned.
+    pub basis: String,
+    /// `None` until the developer planned the task. A step without files writes the whole task in one call
+    /// (a simple request).
+    pub steps: Option<Vec<DevStep>>,
+    /// Steps applied so far.
+    pub applied: usize,
+    /// The files of the step being applied, before it (committed before the change goes out, so a run killed
+    /// mid-apply still knows what to undo to).
+    pub applying: Option<Vec<FileTouch>>,
+    /// The installed package list the last install ran for.
+    pub installed: Option<Vec<String>>,
+    pub outcome: Option<TaskOutcome>,
+}
+
+impl TaskProgress {
+    pub fn new(id: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            basis: String::new(),
+            steps: None,
+            applied: 0,
+            applying: None,
+            installed: None,
+            outcome: None,
+        }
+    }
+}
+
+/// A file a code writer produced, kept until its step is applied (record `drafts/<task>/<step>/<path>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Draft {
+    pub path: String,
+    pub content: String,
+}
+
+/// Everything committed for a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunState {
+    pub spec: Option<Spec>,
+    pub architecture: Option<Architecture>,
+    /// The plan as the tech lead committed it (plan.md is what the run follows; this is the fallback when
+    /// the file is gone).
+    pub planned: Vec<PlanTask>,
+    pub tasks: Vec<TaskProgress>,
+    pub questions: Vec<Question>,
+}
+
+impl RunState {
+    pub fn load(store: &dyn Store, run: &str) -> Result<Self> {
+        let context = || format!("reading the state of run {run}");
+        Ok(Self {
+            spec: get_typed(store, RecordKind::Spec, run, "spec").with_context(context)?,
+            architecture: get_typed(store, RecordKind::Architecture, run, "architecture").with_context(context)?,
+            planned: all_typed(store, RecordKind::PlanItem, run)
+                .with_context(context)?
+                .into_iter()
+                .map(|(_, t)| t)
+                .collect(),
+            tasks: all_typed(store, RecordKind::Task, run).with_context(context)?.into_iter().map(|(_, t)| t).collect(),
+            questions: all_typed(store, RecordKind::Question, run)
+                .with_context(context)?
+                .into_iter()
+                .map(|(_, q)| q)
+                .collect(),
+        })
+    }
+
+    pub fn task(&self, id: &str) -> Option<&TaskProgress> {
+        self.tasks.iter().find(|t| t.id == id)
+    }
+}
+
+pub fn save_task(store: &dyn Store, run: &str, task: &TaskProgress) -> Result<()> {
+    put_typed(store, RecordKind::Task, run, &task.id, task).context("committing the task's progress")
+}
+
+/// A draft's key: `<task>/<step:03>/<path>`.
+pub fn draft_key(task: &str, step: usize, path: &str) -> String {
+    format!("{task}/{step:03}/{path}")
+}
+
+fn clean(items: Vec<String>) -> Vec<String> {
+    items.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+}
+
+fn section(out: &mut String, title: &str, items: &[String]) {
+    if items.is_empty() {
+        return;
+    }
+    out.push_str(&format!("\n## {title}\n\n"));
+    for item in items {
+        out.push_str(&format!("- {item}\n"));
+    }
+}

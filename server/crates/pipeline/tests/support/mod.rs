@@ -1,0 +1,286 @@
+//! The pipeline's test bench: a scripted model over real HTTP, a fake sandbox, a frontend that keeps the
+//! workspace in memory like an editor's buffers (and can play the user: answer questions, edit plan.md),
+//! and the transcripts of a simple and a moderate request.
+#![allow(dead_code)] // each test binary uses a part
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use samokoder_edits::{ChangeSet, Jail};
+use samokoder_llm::{
+    Budget, Limits, LimitsConfig, NoLog, PriceTable, ProviderConfig, RetryPolicy, Route, Router, connect,
+};
+use samokoder_pipeline::{ApplyOutcome, Frontend, GenerateRequest, Level, Progress, RunContext, RunId, RunSettings};
+use samokoder_prompts::Prompts;
+use samokoder_sandbox::{ExecResult, Health, RunRequest, Sandbox, TestReport};
+use samokoder_store::{MemStore, Store};
+use samokoder_test_utils::ScriptedLlm;
+
+pub fn req(description: &str) -> GenerateRequest {
+    GenerateRequest { description: description.into(), subdir: None, spec_only: false }
+}
+
+/// A user edit, played when a change set touching `trigger` has been applied.
+pub type Edit = Box<dyn Fn(&mut BTreeMap<String, String>) + Send + Sync>;
+
+#[derive(Default)]
+pub struct RecordingFrontend {
+    pub refuse: bool,
+    /// The workspace as the "editor" holds it: every applied change lands here.
+    pub files: Mutex<BTreeMap<String, String>>,
+    pub progress: Mutex<Vec<Progress>>,
+    pub reports: Mutex<Vec<TestReport>>,
+    pub log: Mutex<String>,
+    pub messages: Mutex<Vec<String>>,
+    pub shown: Mutex<Vec<String>>,
+    /// Answers to questions, in order; `None` in `can_ask` means nobody can answer.
+    pub answers: Mutex<VecDeque<String>>,
+    pub can_ask: bool,
+    pub asked: Mutex<Vec<(String, Vec<String>)>>,
+    pub can_confirm: bool,
+    pub confirmed: Mutex<Vec<String>>,
+    /// (path whose change triggers it, the edit), played once.
+    pub user_edits: Mutex<Vec<(String, Edit)>>,
+    pub apply_count: Mutex<usize>,
+}
+
+#[async_trait]
+impl Frontend for RecordingFrontend {
+    fn progress(&self, _: &RunId, progress: Progress) {
+        self.progress.lock().unwrap().push(progress);
+    }
+    fn log(&self, _: &RunId, _: &str, text: &str) {
+        self.log.lock().unwrap().push_str(text);
+    }
+    fn message(&self, _: Level, text: &str) {
+        self.messages.lock().unwrap().push(text.to_owned());
+    }
+    async fn apply(&self, _: &RunId, changes: &ChangeSet) -> anyhow::Result<ApplyOutcome> {
+        if self.refuse {
+            return Ok(ApplyOutcome::Refused { reason: "declined".into() });
+        }
+        *self.apply_count.lock().unwrap() += 1;
+        let mut files = self.files.lock().unwrap();
+        for c in &changes.changes {
+            files.insert(c.path.to_string(), c.text.clone());
+        }
+        for d in &changes.deletes {
+            files.remove(d.as_str());
+        }
+        self.confirmed.lock().unwrap().extend(changes.confirm.iter().map(|p| p.to_string()));
+        let mut edits = self.user_edits.lock().unwrap();
+        let mut i = 0;
+        while i < edits.len() {
+            if changes.paths().any(|p| p.as_str() == edits[i].0) {
+                let (_, edit) = edits.remove(i);
+                edit(&mut files);
+            } else {
+                i += 1;
+            }
+        }
+        Ok(ApplyOutcome::Applied)
+    }
+    fn overlay(&self) -> BTreeMap<String, String> {
+        self.files.lock().unwrap().clone()
+    }
+    fn test_results(&self, _: &RunId, report: &TestReport) {
+        self.reports.lock().unwrap().push(report.clone());
+    }
+    fn can_ask(&self) -> bool {
+        self.can_ask
+    }
+    fn can_confirm(&self) -> bool {
+        self.can_confirm
+    }
+    async fn ask(&self, _: &RunId, question: &str, suggestions: &[String]) -> anyhow::Result<Option<String>> {
+        self.asked.lock().unwrap().push((question.to_owned(), suggestions.to_vec()));
+        Ok(if self.can_ask { self.answers.lock().unwrap().pop_front() } else { None })
+    }
+    fn show_file(&self, _: &RunId, path: &str) {
+        self.shown.lock().unwrap().push(path.to_owned());
+    }
+}
+
+impl RecordingFrontend {
+    pub fn file(&self, path: &str) -> Option<String> {
+        self.files.lock().unwrap().get(path).cloned()
+    }
+
+    pub fn on_change(&self, path: &str, edit: impl Fn(&mut BTreeMap<String, String>) + Send + Sync + 'static) {
+        self.user_edits.lock().unwrap().push((path.to_owned(), Box::new(edit)));
+    }
+}
+
+/// Answers every command with canned output (the test command's: `test_output` / `test_exit`);
+/// remembers what it was shown.
+pub struct FakeSandbox {
+    pub test_output: Mutex<String>,
+    pub test_exit: Mutex<i64>,
+    pub seen: Mutex<Vec<(String, BTreeMap<String, String>)>>,
+}
+
+impl FakeSandbox {
+    pub fn new(output: &str, exit: i64) -> Self {
+        Self { test_output: Mutex::new(output.into()), test_exit: Mutex::new(exit), seen: Mutex::default() }
+    }
+
+    pub fn commands(&self) -> Vec<String> {
+        self.seen.lock().unwrap().iter().map(|(c, _)| c.clone()).collect()
+    }
+}
+
+#[async_trait]
+impl Sandbox for FakeSandbox {
+    async fn run(
+        &self,
+        request: RunRequest<'_>,
+        on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync),
+    ) -> samokoder_sandbox::Result<ExecResult> {
+        self.seen.lock().unwrap().push((request.command.to_owned(), request.overlay.clone()));
+        let output = self.test_output.lock().unwrap().clone();
+        on_output(&output);
+        Ok(ExecResult {
+            exit_code: Some(*self.test_exit.lock().unwrap()),
+            output,
+            timed_out: false,
+            idle_timed_out: false,
+            oom_killed: false,
+            memory_limit_mb: 1024,
+            dropped_bytes: 0,
+            duration: Duration::ZERO,
+            synced_files: request.overlay.len(),
+        })
+    }
+    async fn health(&self) -> samokoder_sandbox::Result<Health> {
+        unreachable!()
+    }
+    async fn shutdown(&self) {}
+}
+
+pub const PASSING_TAP: &str = "TAP version 13\nok 1 - works\n# pass 1\n# fail 0\n";
+pub const FAILING_TAP: &str = "TAP version 13\nnot ok 1 - adds\n  ---\n  location: '/workspace/test/sum.test.js:5:1'\n  error: 'boom'\n  stack: |-\n    TestContext.<anonymous> (file:///workspace/test/sum.test.js:6:10)\n  ...\n# pass 0\n# fail 1\n";
+
+pub struct Bench {
+    pub ctx: RunContext,
+    pub frontend: Arc<RecordingFrontend>,
+    pub sandbox: Arc<FakeSandbox>,
+    pub store: Arc<dyn Store>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Bench {
+    pub fn new(server: &ScriptedLlm, frontend: RecordingFrontend, sandbox: FakeSandbox) -> Self {
+        Self::with_store(server, frontend, sandbox, Arc::new(MemStore::default()))
+    }
+
+    pub fn with_store(
+        server: &ScriptedLlm,
+        frontend: RecordingFrontend,
+        sandbox: FakeSandbox,
+        store: Arc<dyn Store>,
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let frontend = Arc::new(frontend);
+        let sandbox = Arc::new(sandbox);
+        let ctx = context(server, dir.path(), frontend.clone(), sandbox.clone(), store.clone(), RunId::new());
+        Self { ctx, frontend, sandbox, store, dir }
+    }
+
+    /// The same run, as a new process would see it after a crash: a fresh context on the same store,
+    /// workspace and id.
+    pub fn restarted(&self, server: &ScriptedLlm) -> RunContext {
+        context(
+            server,
+            self.dir.path(),
+            self.frontend.clone(),
+            self.sandbox.clone(),
+            self.store.clone(),
+            self.ctx.id.clone(),
+        )
+    }
+
+    /// The requests' last user messages, in order: what each agent was asked.
+    pub fn asked(server: &ScriptedLlm) -> Vec<String> {
+        server.requests().iter().map(|r| r.last_user_message()).collect()
+    }
+}
+
+fn context(
+    server: &ScriptedLlm,
+    dir: &std::path::Path,
+    frontend: Arc<RecordingFrontend>,
+    sandbox: Arc<FakeSandbox>,
+    store: Arc<dyn Store>,
+    id: RunId,
+) -> RunContext {
+    let mut config = ProviderConfig::openai(server.base_url(), "scripted-model");
+    config.retry = RetryPolicy { base_delay: Duration::from_millis(5), ..Default::default() };
+    let mut router = Router::new(PriceTable::default(), Arc::new(NoLog));
+    router.add_provider("openai", connect(config).unwrap(), Arc::new(Limits::new(&LimitsConfig::default())));
+    router.set_chain(None, vec![Route::parse("openai")]);
+    // What the engine's indexer would hold for a workspace with one existing module.
+    let mut index = samokoder_context::RepoIndex::new();
+    index.upsert("src/existing.ts", "export function helper(x: number): number { return x; }\n".into());
+    RunContext {
+        id,
+        jail: Jail::new(dir).unwrap(),
+        llm: Arc::new(router),
+        budget: Arc::new(Budget::unlimited()),
+        index: Arc::new(parking_lot::RwLock::new(index)),
+        sandbox,
+        store,
+        prompts: Prompts::new(Some(dir)),
+        frontend,
+        settings: RunSettings::default(),
+        status: Default::default(),
+        cancel: Default::default(),
+    }
+}
+
+// --- transcripts ------------------------------------------------------------------------------------
+
+pub const SPEC_SIMPLE: &str = r#"{"complexity": "simple", "summary": "A sum function with a test.", "features": ["sum(a, b) returns a + b"], "assumptions": ["numbers only"], "questions": []}"#;
+
+pub const WHOLE_SUM: &str = "package.json\n```json\n{\"type\": \"module\", \"scripts\": {\"test\": \"node --test\"}}\n```\n\nsrc/sum.js\n```js\nexport function sum(a, b) {\n  return a + b;\n}\n```\n\ntest/sum.test.js\n```js\nimport { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { sum } from '../src/sum.js';\n\ntest('adds', () => {\n  assert.equal(sum(1, 2), 3);\n});\n```\n";
+
+pub const SPEC_MODERATE: &str = r#"{"complexity": "moderate", "summary": "A todo store and a text formatter for it.", "features": ["add and list todos", "format todos as numbered lines"], "assumptions": ["no user accounts"], "questions": [{"question": "Where are todos kept?", "suggestions": ["in memory", "in a JSON file"]}]}"#;
+
+pub const SPEC_REVISED: &str = r#"{"complexity": "moderate", "summary": "A todo store kept in memory, and a text formatter for it.", "features": ["add and list todos", "format todos as numbered lines"], "assumptions": ["no user accounts"], "questions": []}"#;
+
+pub const ARCHITECTURE: &str =
+    r#"{"template": "node", "why": "Plain Node modules are enough.", "packages": [], "system_needs": []}"#;
+
+pub const PLAN: &str = r#"{"epics": [{"name": "Todos", "tasks": [{"title": "A todo store", "description": "src/todos.js with add(title) and list()", "test": "test/todos.test.js checks add and list"}, {"title": "A formatter", "description": "src/format.js with format(todos)", "test": "test/format.test.js"}]}]}"#;
+
+pub const DEV_STORE: &str = r#"{"steps": [{"description": "the store and its test", "files": [{"path": "src/todos.js", "instruction": "export function add(title) and export function list()"}, {"path": "test/todos.test.js", "instruction": "tests add and list"}], "commands": []}]}"#;
+
+pub const DEV_FORMAT: &str = r#"{"steps": [{"description": "the formatter and its test", "files": [{"path": "src/format.js", "instruction": "export function format(todos)"}, {"path": "test/format.test.js", "instruction": "tests format"}], "commands": []}]}"#;
+
+pub fn file_reply(path: &str, body: &str) -> String {
+    format!("{path}\n```js\n{body}\n```\n")
+}
+
+pub const TODOS_JS: &str = "const todos = [];\nexport function add(title) {\n  const todo = { id: todos.length + 1, title, done: false };\n  todos.push(todo);\n  return todo;\n}\nexport function list() {\n  return [...todos];\n}";
+pub const TODOS_TEST: &str = "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { add, list } from '../src/todos.js';\ntest('adds', () => {\n  add('a');\n  assert.equal(list().length, 1);\n});";
+pub const FORMAT_JS: &str =
+    "export function format(todos) {\n  return todos.map((t, i) => `${i + 1}. ${t.title}`).join('\\n');\n}";
+pub const FORMAT_TEST: &str = "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { format } from '../src/format.js';\ntest('numbers lines', () => {\n  assert.equal(format([{ title: 'a' }]), '1. a');\n});";
+
+/// The whole moderate transcript, routed by what each request says.
+pub fn moderate_routes() -> Vec<(&'static str, samokoder_test_utils::Reply)> {
+    use samokoder_test_utils::Reply;
+    vec![
+        ("you are the spec writer. The user asked for", Reply::text(SPEC_MODERATE)),
+        ("Write the spec again", Reply::text(SPEC_REVISED)),
+        ("you are the architect", Reply::text(ARCHITECTURE)),
+        ("you are the tech lead", Reply::text(PLAN)),
+        ("Task: A todo store", Reply::text(DEV_STORE)),
+        ("Task: A formatter", Reply::text(DEV_FORMAT)),
+        ("Write the file src/todos.js", Reply::text(file_reply("src/todos.js", TODOS_JS))),
+        ("Write the file test/todos.test.js", Reply::text(file_reply("test/todos.test.js", TODOS_TEST))),
+        ("Write the file src/format.js", Reply::text(file_reply("src/format.js", FORMAT_JS))),
+        ("Write the file test/format.test.js", Reply::text(file_reply("test/format.test.js", FORMAT_TEST))),
+    ]
+}
