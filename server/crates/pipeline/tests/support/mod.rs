@@ -22,7 +22,7 @@ pub fn req(description: &str) -> GenerateRequest {
     GenerateRequest { description: description.into(), subdir: None, spec_only: false }
 }
 
-/// A user edit, played when a change set touching `trigger` has been applied.
+/// A user edit, played each time a change set touching its path has been applied.
 pub type Edit = Box<dyn Fn(&mut BTreeMap<String, String>) + Send + Sync>;
 
 #[derive(Default)]
@@ -41,9 +41,13 @@ pub struct RecordingFrontend {
     pub asked: Mutex<Vec<(String, Vec<String>)>>,
     pub can_confirm: bool,
     pub confirmed: Mutex<Vec<String>>,
-    /// (path whose change triggers it, the edit), played once.
+    /// (path whose change triggers it, the edit), played after every change to that path.
     pub user_edits: Mutex<Vec<(String, Edit)>>,
     pub apply_count: Mutex<usize>,
+    /// Paths whose next change makes `apply` hang forever (an editor that stopped answering, or a process
+    /// about to be killed); `blocked` is notified when it happens.
+    pub hang_on: Mutex<Vec<String>>,
+    pub blocked: tokio::sync::Notify,
 }
 
 #[async_trait]
@@ -61,6 +65,15 @@ impl Frontend for RecordingFrontend {
         if self.refuse {
             return Ok(ApplyOutcome::Refused { reason: "declined".into() });
         }
+        let hang = {
+            let mut hang_on = self.hang_on.lock().unwrap();
+            let at = hang_on.iter().position(|p| changes.paths().any(|c| c.as_str() == p));
+            at.map(|i| hang_on.remove(i)).is_some()
+        };
+        if hang {
+            self.blocked.notify_one();
+            std::future::pending::<()>().await;
+        }
         *self.apply_count.lock().unwrap() += 1;
         let mut files = self.files.lock().unwrap();
         for c in &changes.changes {
@@ -70,14 +83,9 @@ impl Frontend for RecordingFrontend {
             files.remove(d.as_str());
         }
         self.confirmed.lock().unwrap().extend(changes.confirm.iter().map(|p| p.to_string()));
-        let mut edits = self.user_edits.lock().unwrap();
-        let mut i = 0;
-        while i < edits.len() {
-            if changes.paths().any(|p| p.as_str() == edits[i].0) {
-                let (_, edit) = edits.remove(i);
+        for (path, edit) in self.user_edits.lock().unwrap().iter() {
+            if changes.paths().any(|p| p.as_str() == path) {
                 edit(&mut files);
-            } else {
-                i += 1;
             }
         }
         Ok(ApplyOutcome::Applied)
