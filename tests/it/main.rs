@@ -8,6 +8,7 @@ mod architecture;
 mod headless;
 mod lifecycle;
 mod model;
+mod pipeline;
 mod run;
 mod symbols;
 mod sync;

@@ -38,6 +38,9 @@ pub struct ClientOptions {
     pub settings: Value,
     /// Every request from the server is answered this late (a user reading eglot's "Proceed?").
     pub answer_delay: Option<Duration>,
+    /// Answers to `samokoder/ask`, in order; when not empty the client announces
+    /// `experimental.samokoderAsk`.
+    pub ask_answers: Vec<String>,
 }
 
 impl ClientOptions {
@@ -50,6 +53,7 @@ impl ClientOptions {
             initialization_options: Value::Null,
             settings: Value::Null,
             answer_delay: None,
+            ask_answers: vec![],
         }
     }
 }
@@ -67,6 +71,7 @@ struct Shared {
     apply: ApplyMode,
     settings: Value,
     answer_delay: Option<Duration>,
+    ask_answers: Mutex<std::collections::VecDeque<String>>,
     /// Anything on stdout that is not a framed JSON-RPC message.
     violations: Mutex<Vec<String>>,
 }
@@ -128,6 +133,7 @@ impl LspClient {
             apply: options.apply,
             settings: options.settings.clone(),
             answer_delay: options.answer_delay,
+            ask_answers: Mutex::new(options.ask_answers.iter().cloned().collect()),
             violations: Mutex::new(Vec::new()),
         });
         tokio::spawn(read_loop(stdout, shared.clone()));
@@ -155,6 +161,7 @@ impl LspClient {
                     "executeCommand": {"dynamicRegistration": false},
                 },
                 "window": {"workDoneProgress": true, "showDocument": {"support": true}},
+                "experimental": {"samokoderAsk": !self.options.ask_answers.is_empty()},
                 "textDocument": {
                     "synchronization": {"didSave": true},
                     "codeAction": {"codeActionLiteralSupport": {"codeActionKind": {"valueSet": ["", "quickfix", "refactor", "refactor.rewrite", "source"]}}},
@@ -417,6 +424,11 @@ fn answer_server_request(shared: &Shared, msg: &Value) -> Option<Value> {
                 Err(e) => json!({"applied": false, "failureReason": e.to_string()}),
             }),
         },
+        "window/showDocument" => Some(json!({"success": true})),
+        "samokoder/ask" => {
+            let answer = shared.ask_answers.lock().unwrap().pop_front();
+            Some(json!({"answer": answer}))
+        }
         "workspace/configuration" => {
             let items = params["items"].as_array().map(|a| a.len()).unwrap_or(0);
             Some(Value::Array(vec![shared.settings.clone(); items]))
@@ -442,6 +454,15 @@ fn apply_workspace_edit(shared: &Shared, edit: &Value) -> Result<()> {
                 }
                 if !exists || overwrite {
                     next.insert(uri, String::new());
+                }
+            }
+            Some("delete") => {
+                let uri = change["uri"].as_str().context("delete without uri")?.to_owned();
+                next.remove(&uri);
+                // A file the client never opened lives on disk: the client deletes it there.
+                let path = uri_path(&uri);
+                if Path::new(&path).exists() {
+                    std::fs::remove_file(&path)?;
                 }
             }
             Some(other) => bail!("unsupported resource operation {other}"),

@@ -83,6 +83,22 @@ pub(crate) fn initialized(backend: &Backend) {
     for problem in backend.startup_problems.lock().drain(..) {
         backend.outbox.message(lsp::MessageType::WARNING, format!("Samokoder: {problem}"));
     }
+    if let Some(engine) = backend.engine.get() {
+        for run in engine.unfinished_runs().into_iter().take(3) {
+            let at = if run.phase.is_empty() { "its start".to_owned() } else { run.phase.clone() };
+            backend.outbox.message(
+                lsp::MessageType::INFO,
+                format!(
+                    "Samokoder: the run {} (\"{}\") did not finish; it stopped at {at}. Resume it with the command \
+                     samokoder.resume {{\"runId\": \"{}\"}} (or `samokoder resume {}` in a terminal)",
+                    run.id,
+                    run.description.chars().take(60).collect::<String>(),
+                    run.id,
+                    run.id
+                ),
+            );
+        }
+    }
     fetch_configuration(backend);
 }
 
