@@ -48,9 +48,10 @@ fn a_model_with_the_wrong_hash_is_refused_and_nothing_is_left() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("choose 1.5b, 0.5b or smollm2"));
 }
 
-/// The README's run command with no key and no model server: the embedded model writes the project (its
-/// output held to the whole-file grammar, its loops cut short) and the tests run in the sandbox. A 135M
-/// model writes poor code, so the test asks for files and a verdict, not for passing tests.
+/// The README's run command with no key and no model server: the whole pipeline on the embedded model (its
+/// structured replies held to their schemas by a grammar, its code to the whole-file format, its loops cut
+/// short), then the tests in the sandbox. A 135M model writes poor code and may rate the request as more
+/// than simple, so the test asks for a run that ends with a verdict or a clear failure, not for passing tests.
 #[cfg(feature = "local-llm")]
 #[test]
 fn generate_with_no_key_uses_the_embedded_model_and_writes_files() {
@@ -65,16 +66,24 @@ fn generate_with_no_key_uses_the_embedded_model_and_writes_files() {
     for var in ["OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "GROQ_API_KEY", "SAMOKODER_MODEL"] {
         cmd.env_remove(var);
     }
-    let out = cmd.envs(s.env(None)).env("SAMOKODER_LOCAL_MODEL", &model).output().unwrap();
+    let out = cmd.envs(s.env(None)).env("SAMOKODER_LOCAL_MODEL", &model).env("SAMOKODER_LOG", "info").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "files written and tests run (pass or fail), not an error\nstdout: {stdout}\nstderr: {stderr}"
-    );
-    assert!(stderr.contains("asking local/smollm2-135m-instruct-q4_1"), "{stderr}");
+    // The whole pipeline ends: tests pass (0) or fail (1), or a clear failure (2) that names what went
+    // wrong; never a hang, a crash or a silent nothing.
+    let code = out.status.code();
+    assert!(matches!(code, Some(0..=3)), "{code:?}\nstdout: {stdout}\nstderr: {stderr}");
+    assert!(stderr.contains("spec writer: writing the spec"), "the pipeline ran: {stderr}");
+    assert!(dir.join(".samokoder/spec.md").is_file(), "the spec writer's reply parsed and was written: {stderr}");
+    // Every structured reply parsed on its first try: the grammar holds the small model to its schema.
+    assert!(!stderr.contains("asking the model to repair its JSON"), "{stderr}");
+    if code == Some(2) {
+        let error = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_default();
+        assert!(error.len() > 20, "a failure says what failed: {stderr}");
+        return;
+    }
     assert!(stderr.contains("in the sandbox"), "the tests ran: {stderr}");
-    // One `wrote <path>` line per file (the summary line, `wrote 2 files; ...`, has spaces).
+    // One `wrote <path>` line per file (the summary line has spaces).
     let written: Vec<&str> =
         stdout.lines().filter_map(|l| l.strip_prefix("wrote ")).filter(|p| !p.contains(' ')).collect();
     assert!(!written.is_empty(), "{stdout}");
@@ -106,8 +115,8 @@ async fn the_server_answers_while_the_local_model_generates() {
         )
         .await
         .unwrap();
-    // The model is streaming text into the output panel...
-    client.wait_notification("samokoder/log", Duration::from_secs(120), |p| p["agent"] == "code_monkey").await.unwrap();
+    // The agents are at work (their lines reach the output panel)...
+    client.wait_notification("samokoder/log", Duration::from_secs(120), |p| p["agent"] == "spec_writer").await.unwrap();
     // ...and requests are still answered.
     for _ in 0..3 {
         let actions = client

@@ -7,9 +7,10 @@ use serde_json::{Value, json};
 
 use crate::support::Sandboxed;
 
-/// Asks until the answer satisfies `pred`: the index catches up in the background.
+/// Asks until the answer satisfies `pred`: the index catches up in the background. The limit only keeps a
+/// broken server from hanging the suite (a debug build parsing a 1 MB bundle on a loaded machine is slow).
 async fn eventually(client: &LspClient, method: &str, params: Value, pred: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..100 {
+    for _ in 0..1200 {
         let answer = client.request(method, params.clone()).await.unwrap();
         if pred(&answer) {
             return answer;

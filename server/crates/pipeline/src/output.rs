@@ -30,6 +30,13 @@ segment ::= [A-Za-z0-9_-] [A-Za-z0-9_.-]{0,39}
 name ::= [A-Za-z0-9_-]{0,40} ("." [A-Za-z0-9_-]{1,12}){1,3}
 "##;
 
+/// One file's content as one fenced block, for a call that asks for a single file it names itself.
+pub const ONE_FILE_GBNF: &str = r##"root ::= "```" tag "\n" body "```" "\n"?
+tag ::= [A-Za-z0-9_+-]{0,16}
+body ::= line*
+line ::= ([^`\n] [^\n]* | "`" [^`\n] [^\n]* | "``" [^`\n] [^\n]*)? "\n"
+"##;
+
 /// One file the model wrote: the path exactly as named (not yet checked) and its content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedFile {

@@ -30,7 +30,7 @@ impl SledStore {
                 StoreError::Open { path: shown.clone(), message }
             }
         };
-        let db = sled::Config::new().path(path).mode(sled::Mode::LowSpace).open().map_err(open_err)?;
+        let db = open_waiting(path).map_err(open_err)?;
         let found = match db.get("schema_version").map_err(open_err)? {
             Some(v) => {
                 u32::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Corrupt("schema_version".into()))?)
@@ -81,6 +81,20 @@ impl SledStore {
 
     fn table(&self, kind: RecordKind) -> &sled::Tree {
         &self.records[kind.table()]
+    }
+}
+
+/// Opens the database, waiting a moment while another holder lets go of its lock: a store just closed in
+/// this process (an engine rebuilt) releases it only when sled's background thread has finished.
+fn open_waiting(path: &Path) -> sled::Result<sled::Db> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        match sled::Config::new().path(path).mode(sled::Mode::LowSpace).open() {
+            Err(e) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
     }
 }
 

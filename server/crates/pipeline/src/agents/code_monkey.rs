@@ -19,7 +19,7 @@ use samokoder_store::{RecordKind, get_typed, put_typed};
 use serde_json::{Value, json};
 
 use super::{apply_step, messages, read_file, shared_vars, stream_text, touches};
-use crate::output::{WHOLE_FILES_GBNF, parse_whole_files};
+use crate::output::{ONE_FILE_GBNF, WHOLE_FILES_GBNF, parse_whole_files};
 use crate::state::{DevStep, Draft, FileInstruction, PlanTask, RunState, TaskProgress, draft_key, save_task};
 use crate::{Level, RunContext};
 
@@ -202,20 +202,19 @@ async fn write_one(
         messages: messages(ctx, &vars, "code_monkey/file")?,
         temperature: Some(0.2),
         max_tokens: Some(FILE_TOKENS),
-        grammar: Some(WHOLE_FILES_GBNF.to_owned()),
+        grammar: Some(ONE_FILE_GBNF.to_owned()),
         ..Default::default()
     };
     for attempt in 0..2 {
         let completion = stream_text(ctx, AgentRole::CodeMonkey, &request, Some(&file.path)).await?;
         warn_if_cut(ctx, &completion.finish_reason, &completion.provider, &completion.model);
-        let Some(content) = single_file(&completion.text, &file.path) else {
+        let Some(content) = single_file(&completion.text, &file.path).filter(|c| !c.trim().is_empty()) else {
             if attempt == 1 {
-                bail!("the reply held no file in the expected form (the path alone on a line, then a fenced block)");
+                bail!("the reply held no file content (one fenced code block was expected)");
             }
             request.messages.push(Message::assistant(completion.text));
             request.messages.push(Message::user(format!(
-                "That reply holds no file. Output the path {} alone on a line, then one fenced code block with the \
-                 whole file.",
+                "That reply holds no content for {}. Output its complete content as one fenced code block.",
                 file.path
             )));
             continue;
@@ -236,24 +235,18 @@ async fn write_one(
     unreachable!("the loop returns or fails on its second attempt")
 }
 
-/// The content of `path` in a reply: its block, else the reply's only block.
+/// The content of `path` in a reply: the reply's only fenced block (what the call asks for), else the block
+/// the reply names `path`.
 pub(crate) fn single_file(reply: &str, path: &str) -> Option<String> {
-    let wanted = path.trim_start_matches("./");
-    let parsed = parse_whole_files(reply);
-    if let Some(file) = parsed.iter().find(|f| f.path.trim_start_matches("./") == wanted) {
-        return Some(file.content.clone());
-    }
-    if parsed.len() == 1 {
-        return parsed.into_iter().next().map(|f| f.content);
-    }
-    // A lone fenced block with no path line.
     let mut blocks = reply.split("```").skip(1).step_by(2);
-    let block = blocks.next()?;
-    if blocks.next().is_some() {
-        return None;
+    if let Some(block) = blocks.next()
+        && blocks.next().is_none()
+    {
+        let body = block.split_once('\n').map(|(_, b)| b).unwrap_or("");
+        return (!body.trim().is_empty()).then(|| body.to_owned());
     }
-    let body = block.split_once('\n').map(|(_, b)| b).unwrap_or("");
-    (!body.trim().is_empty()).then(|| body.to_owned())
+    let wanted = path.trim_start_matches("./");
+    parse_whole_files(reply).into_iter().find(|f| f.path.trim_start_matches("./") == wanted).map(|f| f.content)
 }
 
 /// The first syntax error in a file, as `line N: message`.
@@ -301,13 +294,15 @@ mod tests {
 
     #[test]
     fn a_files_content_is_found_in_the_forms_models_use() {
-        let named = "src/a.js\n```js\nexport const a = 1;\n```\n";
-        assert_eq!(single_file(named, "src/a.js").as_deref(), Some("export const a = 1;\n"));
-        assert_eq!(single_file(named, "./src/a.js").as_deref(), Some("export const a = 1;\n"));
-        let bare = "Here it is:\n```js\nexport const b = 2;\n```\n";
+        let bare = "```js\nexport const b = 2;\n```\n";
         assert_eq!(single_file(bare, "src/b.js").as_deref(), Some("export const b = 2;\n"));
-        let two = "```js\nx\n```\n```js\ny\n```\n";
-        assert_eq!(single_file(two, "src/c.js"), None, "two anonymous blocks: which one?");
+        let named = "src/a.js\n```js\nexport const a = 1;\n```\n";
+        assert_eq!(single_file(named, "./src/a.js").as_deref(), Some("export const a = 1;\n"));
+        let two = "src/a.js\n```js\na\n```\nsrc/b.js\n```js\nb\n```\n";
+        assert_eq!(single_file(two, "src/b.js").as_deref(), Some("b\n"), "the named one of several");
+        let anonymous = "```js\nx\n```\n```js\ny\n```\n";
+        assert_eq!(single_file(anonymous, "src/c.js"), None, "two anonymous blocks: which one?");
+        assert_eq!(single_file("```js\n\n```\n", "src/c.js"), None, "an empty block is no file");
         assert_eq!(single_file("no code at all", "src/c.js"), None);
     }
 

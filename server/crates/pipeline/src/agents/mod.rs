@@ -161,8 +161,9 @@ where
     unreachable!("the loop returns or fails on its last attempt")
 }
 
-/// A streamed reply from `role`'s model: whole lines go to the output panel as they come, and when `file`
-/// is given, its progress (tokens so far) to the progress display.
+/// A streamed reply from `role`'s model: whole lines go to the output panel as they come; when `file` is
+/// given (one of several written at once), its progress (tokens so far) goes to the progress display and
+/// its text to the output panel whole, at its end.
 pub(crate) async fn stream_text(
     ctx: &RunContext,
     role: AgentRole,
@@ -185,8 +186,11 @@ pub(crate) async fn stream_text(
                 }
                 let mut p = pending.lock();
                 p.push_str(delta);
-                // Whole lines to the output panel, not a notification per token.
-                if let Some(i) = p.rfind('\n') {
+                // Whole lines to the output panel, not a notification per token. A file written beside
+                // others goes out whole at its end, so parallel replies do not interleave.
+                if file.is_none()
+                    && let Some(i) = p.rfind('\n')
+                {
                     let line: String = p.drain(..=i).collect();
                     drop(p);
                     flush(&line);
@@ -202,8 +206,10 @@ pub(crate) async fn stream_text(
         .await
         .map_err(|e| anyhow!("the {}'s model call failed: {e}", agent.replace('_', " ")))?;
     let rest = std::mem::take(&mut *pending.lock());
-    if !rest.is_empty() {
-        flush(&rest);
+    match file {
+        Some(path) => flush(&format!("--- {path}\n{}\n", rest.trim_end())),
+        None if !rest.is_empty() => flush(&rest),
+        None => {}
     }
     if let Some(path) = file {
         fe.file_progress(&ctx.id, path, completion.usage.completion_tokens, true);
