@@ -61,8 +61,9 @@ enum Command {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
-    /// The runs of DIR, newest first, with status, tokens and cost.
+    /// The runs of DIR, newest first, with status, tokens and cost; with a run's id, its steps and model calls.
     Runs {
+        run: Option<String>,
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
@@ -124,7 +125,7 @@ async fn main() {
         Command::Undo { run, step, force, dir } => {
             report(samokoder_engine::undo_command(&dir, &run, step, force).await)
         }
-        Command::Runs { dir } => report(samokoder_engine::runs_command(&dir).await),
+        Command::Runs { run, dir } => report(samokoder_engine::runs_command(&dir, run.as_deref()).await),
         Command::Test { dir, verbose } => report(samokoder_engine::test_command(&dir, verbose).await),
         Command::Map { dir, tokens, focus } => report(samokoder_engine::map_command(&dir, tokens, &focus).await),
         Command::Model(ModelCommand::Fetch { size }) => report(samokoder_engine::model_fetch_command(&size).await),

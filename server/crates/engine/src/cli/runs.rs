@@ -99,9 +99,15 @@ pub async fn undo_command(dir: &Path, run: &str, step: Option<u32>, force: bool)
     finish(&engine, &frontend, outcome).await
 }
 
-/// `samokoder runs --dir DIR`: the history, newest first, with status, tokens and cost.
-pub async fn runs_command(dir: &Path) -> Result<i32> {
+/// `samokoder runs [RUN] --dir DIR`: the history, newest first, with status, tokens and cost; with a run's
+/// id, its steps and its model calls (time, tokens and cost per agent).
+pub async fn runs_command(dir: &Path, run: Option<&str>) -> Result<i32> {
     let engine = engine_with_store(dir)?;
+    if let Some(id) = run {
+        let code = run_detail(&engine, id);
+        engine.shutdown().await;
+        return code;
+    }
     let runs = engine.store().list_runs(50)?;
     let mut out = std::io::stdout().lock();
     if runs.is_empty() {
@@ -125,5 +131,44 @@ pub async fn runs_command(dir: &Path) -> Result<i32> {
         )?;
     }
     engine.shutdown().await;
+    Ok(0)
+}
+
+fn run_detail(engine: &Engine, id: &str) -> Result<i32> {
+    let store = engine.store();
+    let Some(run) = store.get_run(id)? else {
+        bail!("there is no run {id} in this workspace: `samokoder runs` lists them");
+    };
+    let mut out = std::io::stdout().lock();
+    let status = serde_json::to_value(run.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    writeln!(out, "run {} ({}): {status}: {}", run.id, run.kind, run.summary)?;
+    writeln!(out, "asked: {}", run.description)?;
+    writeln!(out, "\nSTEP AGENT        SUMMARY")?;
+    for (i, step) in store.steps(id)?.iter().enumerate() {
+        writeln!(out, "{i:>4} {:<13} {}", step.agent, step.summary.lines().next().unwrap_or(""))?;
+    }
+    let calls = store.llm_requests(id)?;
+    writeln!(out, "\nMODEL CALLS   AGENT           CALLS   SECONDS  PROMPT  OUTPUT      COST")?;
+    let mut per_agent: Vec<(String, u64, u64, u64, u64, f64)> = Vec::new();
+    for call in &calls {
+        let role = call["role"].as_str().unwrap_or("?").to_owned();
+        let entry = match per_agent.iter_mut().find(|e| e.0 == role) {
+            Some(e) => e,
+            None => {
+                per_agent.push((role, 0, 0, 0, 0, 0.0));
+                per_agent.last_mut().expect("just pushed")
+            }
+        };
+        entry.1 += 1;
+        entry.2 += call["latency_ms"].as_u64().unwrap_or(0);
+        entry.3 += call["prompt_tokens"].as_u64().unwrap_or(0);
+        entry.4 += call["completion_tokens"].as_u64().unwrap_or(0);
+        entry.5 += call["cost_usd"].as_f64().unwrap_or(0.0);
+    }
+    for (role, n, ms, prompt, output, cost) in &per_agent {
+        writeln!(out, "              {role:<15} {n:>5} {:>9.1} {prompt:>7} {output:>7} {:>9}", *ms as f64 / 1000.0, format!("${cost:.4}"))?;
+    }
+    let total_ms: u64 = per_agent.iter().map(|e| e.2).sum();
+    writeln!(out, "              {:<15} {:>5} {:>9.1}", "all", calls.len(), total_ms as f64 / 1000.0)?;
     Ok(0)
 }
