@@ -166,7 +166,12 @@ fn run_detail(engine: &Engine, id: &str) -> Result<i32> {
         entry.5 += call["cost_usd"].as_f64().unwrap_or(0.0);
     }
     for (role, n, ms, prompt, output, cost) in &per_agent {
-        writeln!(out, "              {role:<15} {n:>5} {:>9.1} {prompt:>7} {output:>7} {:>9}", *ms as f64 / 1000.0, format!("${cost:.4}"))?;
+        writeln!(
+            out,
+            "              {role:<15} {n:>5} {:>9.1} {prompt:>7} {output:>7} {:>9}",
+            *ms as f64 / 1000.0,
+            format!("${cost:.4}")
+        )?;
     }
     let total_ms: u64 = per_agent.iter().map(|e| e.2).sum();
     writeln!(out, "              {:<15} {:>5} {:>9.1}", "all", calls.len(), total_ms as f64 / 1000.0)?;
