@@ -224,3 +224,25 @@ async fn answers_that_come_after_the_server_stopped_waiting_do_not_kill_it() {
     assert!(log.contains("answered after the server stopped waiting"), "the late answers were seen: {log}");
     assert_eq!(client.shutdown_and_exit().await.unwrap().code(), Some(0));
 }
+
+/// One process holds a workspace's run store: a second server on the same workspace says so (and keeps
+/// its runs in memory), and the first one's store is untouched.
+#[tokio::test]
+async fn a_second_server_on_the_workspace_is_told_the_store_is_in_use() {
+    let s = Sandboxed::new();
+    let first = s.spawn(s.options(None));
+    first.initialize().await.unwrap();
+    let second = s.spawn(s.options(None));
+    second.initialize().await.unwrap();
+    let warning = second
+        .wait_notification("window/showMessage", Duration::from_secs(15), |p| {
+            p["message"].as_str().is_some_and(|t| t.contains("in use by another samokoder"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(warning["type"], 2, "a warning: {warning}");
+    assert_eq!(second.request("samokoder/runs", json!({})).await.unwrap()["runs"], json!([]));
+    assert_eq!(second.shutdown_and_exit().await.unwrap().code(), Some(0));
+    assert_eq!(first.request("samokoder/runs", json!({})).await.unwrap()["runs"], json!([]));
+    assert_eq!(first.shutdown_and_exit().await.unwrap().code(), Some(0));
+}
