@@ -18,7 +18,7 @@ use samokoder_sandbox::RunRequest;
 use samokoder_store::{RecordKind, get_typed, put_typed};
 use serde_json::{Value, json};
 
-use super::{apply_step, messages, read_file, shared_vars, stream_text, touches};
+use super::{apply_step, in_project, messages, read_file, shared_vars, stream_text, touches};
 use crate::output::{ONE_FILE_GBNF, WHOLE_FILES_GBNF, parse_whole_files};
 use crate::state::{DevStep, Draft, FileInstruction, PlanTask, RunState, TaskProgress, draft_key, save_task};
 use crate::{Level, RunContext};
@@ -49,11 +49,7 @@ pub(crate) async fn run(
     let mut changes = ChangeSet::default();
     let mut refused = Vec::new();
     for (path, text) in files {
-        let full = match subdir {
-            Some(dir) => format!("{dir}/{path}"),
-            None => path,
-        };
-        match ctx.jail.check(&full) {
+        match ctx.jail.check(&in_project(subdir, &path)) {
             Ok(path) => changes.changes.push(FileChange { path, text }),
             Err(e) => refused.push(e.to_string()),
         }
@@ -95,10 +91,7 @@ async fn whole_task(
     subdir: Option<&str>,
 ) -> Result<Vec<(String, String)>> {
     let mut vars = shared_vars(ctx, state, subdir, &[])?;
-    let package = match subdir {
-        Some(dir) => format!("{dir}/package.json"),
-        None => "package.json".to_owned(),
-    };
+    let package = in_project(subdir, "package.json");
     vars["task"] = json!({"title": task.title, "description": task.description});
     vars["has_package_json"] = json!(read_file(ctx, &package).is_some());
     let request = ChatRequest {
@@ -186,10 +179,7 @@ async fn write_one(
     file: &FileInstruction,
     subdir: Option<&str>,
 ) -> Result<String> {
-    let full = match subdir {
-        Some(dir) => format!("{dir}/{}", file.path),
-        None => file.path.clone(),
-    };
+    let full = in_project(subdir, &file.path);
     let siblings: Vec<&FileInstruction> = step.files.iter().filter(|f| f.path != file.path).collect();
     let mut vars = base.clone();
     vars["path"] = json!(file.path);

@@ -78,11 +78,7 @@ pub(crate) fn check_steps(jail: &Jail, subdir: Option<&str>, steps: &[DevStep]) 
         let mut seen = std::collections::HashSet::new();
         for file in &step.files {
             let path = file.path.trim();
-            let full = match subdir {
-                Some(dir) => format!("{dir}/{path}"),
-                None => path.to_owned(),
-            };
-            let rel = jail.check(&full).map_err(|e| format!("step {n}: {e}"))?;
+            let rel = jail.check(&super::in_project(subdir, path)).map_err(|e| format!("step {n}: {e}"))?;
             if Jail::protection(&rel) == Protection::NeedsConfirmation {
                 return Err(format!(
                     "step {n}: {path} is a file other tools run ({rel}); the user must write it, not a step"

@@ -67,10 +67,7 @@ async fn install(ctx: &RunContext, state: &RunState, progress: &mut TaskProgress
     if template.install.trim().is_empty() {
         return Ok(());
     }
-    let package = match subdir {
-        Some(dir) => format!("{dir}/package.json"),
-        None => "package.json".to_owned(),
-    };
+    let package = super::in_project(subdir, "package.json");
     let manifest = read_file(ctx, &package).unwrap_or_default();
     let fingerprint = dependencies_fingerprint(&manifest);
     if progress.installed.as_deref() == Some(&[fingerprint.clone()][..]) {

@@ -21,12 +21,17 @@ use crate::run::now_ms;
 use crate::state::RunState;
 use crate::{ApplyOutcome, Level, RunContext};
 
+/// A project path as a workspace path: under `subdir` when the run builds in one.
+pub(crate) fn in_project(subdir: Option<&str>, path: &str) -> String {
+    match subdir {
+        Some(dir) => format!("{dir}/{path}"),
+        None => path.to_owned(),
+    }
+}
+
 /// Where a run keeps its files for the user: `.samokoder/` in the project's directory.
 pub(crate) fn run_file(subdir: Option<&str>, name: &str) -> String {
-    match subdir {
-        Some(dir) => format!("{dir}/.samokoder/{name}"),
-        None => format!(".samokoder/{name}"),
-    }
+    in_project(subdir, &format!(".samokoder/{name}"))
 }
 
 /// A workspace file as the user holds it: the editor's buffer, else the disk. `None` when there is none.
