@@ -8,6 +8,7 @@
 //! It must never write a file except through [`Frontend::apply`], after the jail has checked every path.
 
 mod agents;
+pub mod edit_format;
 pub mod frontend;
 pub mod orchestrator;
 pub mod output;

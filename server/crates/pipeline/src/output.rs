@@ -96,7 +96,7 @@ fn fence_open(line: &str) -> Option<(char, usize)> {
 }
 
 /// The path a line names, if the line is only a path (with common decoration removed).
-fn path_line(line: &str) -> Option<String> {
+pub(crate) fn path_line(line: &str) -> Option<String> {
     let mut t = line.trim();
     for prefix in ["###", "##", "#", "File:", "file:", "Path:", "path:", "**File:**", "- "] {
         t = t.strip_prefix(prefix).unwrap_or(t).trim();

@@ -1,0 +1,148 @@
+//! Edits in a model's reply: SEARCH/REPLACE blocks for files that exist, whole files for new (or small)
+//! ones. A block follows its file's path, alone on a line (the block may sit in a fenced code block, as
+//! models often write it):
+//!
+//! ```text
+//! src/sum.js
+//! <<<<<<< SEARCH
+//!   return a - b;
+//! =======
+//!   return a + b;
+//! >>>>>>> REPLACE
+//! ```
+//!
+//! Whole files are the documented format (`output.rs`). A reply that gives one path both a whole file and
+//! blocks is refused: which one is meant cannot be known.
+
+use samokoder_edits::Block;
+
+use crate::output::{parse_whole_files, path_line};
+
+/// What a reply does to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileEdit {
+    Whole(String),
+    Blocks(Vec<Block>),
+}
+
+fn marker(line: &str, c: char, word: &str) -> bool {
+    let t = line.trim();
+    let n = t.chars().take_while(|x| *x == c).count();
+    (5..=9).contains(&n) && t[n..].trim() == word
+}
+
+/// The edits of a reply, per path in the order they first appear.
+pub fn parse_edits(reply: &str) -> Result<Vec<(String, FileEdit)>, String> {
+    let lines: Vec<&str> = reply.lines().collect();
+    let mut blocks: Vec<(String, Block)> = Vec::new();
+    let mut rest: Vec<&str> = Vec::new();
+    let mut last_path: Option<String> = None;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if !marker(line, '<', "SEARCH") {
+            if let Some(path) = path_line(line).filter(|_| !line.trim_start().starts_with("```")) {
+                last_path = Some(path);
+            }
+            rest.push(line);
+            i += 1;
+            continue;
+        }
+        let Some(path) = last_path.clone() else {
+            return Err(format!(
+                "a SEARCH block at line {} has no file path before it: put the path alone on the line above",
+                i + 1
+            ));
+        };
+        let divider = (i + 1..lines.len()).find(|&j| marker(lines[j], '=', ""));
+        let end = divider.and_then(|d| (d + 1..lines.len()).find(|&j| marker(lines[j], '>', "REPLACE")));
+        let (Some(divider), Some(end)) = (divider, end) else {
+            return Err(format!(
+                "the SEARCH block for {path} at line {} is not closed: it needs a `=======` line and a `>>>>>>> REPLACE` line",
+                i + 1
+            ));
+        };
+        let join = |range: &[&str]| {
+            let mut text = range.join("\n");
+            if !range.is_empty() {
+                text.push('\n');
+            }
+            text
+        };
+        blocks.push((path, Block { search: join(&lines[i + 1..divider]), replace: join(&lines[divider + 1..end]) }));
+        i = end + 1;
+    }
+    let mut edits: Vec<(String, FileEdit)> = Vec::new();
+    for (path, block) in blocks {
+        match edits.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, FileEdit::Blocks(list))) => list.push(block),
+            _ => edits.push((path, FileEdit::Blocks(vec![block]))),
+        }
+    }
+    for file in parse_whole_files(&rest.join("\n")) {
+        let has_blocks = edits.iter().any(|(p, _)| *p == file.path);
+        match (has_blocks, file.content.trim().is_empty()) {
+            // What is left of a fence that held only blocks.
+            (true, true) => {}
+            (true, false) => {
+                return Err(format!(
+                    "the reply gives {} both as a whole file and as SEARCH/REPLACE blocks: give one or the other",
+                    file.path
+                ));
+            }
+            (false, _) => edits.push((file.path, FileEdit::Whole(file.content))),
+        }
+    }
+    Ok(edits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocks(pairs: &[(&str, &str)]) -> FileEdit {
+        FileEdit::Blocks(pairs.iter().map(|(s, r)| Block { search: s.to_string(), replace: r.to_string() }).collect())
+    }
+
+    #[test]
+    fn blocks_bare_or_fenced_and_whole_files_together() {
+        let reply = "I fix the sign and add a test.\n\nsrc/sum.js\n```js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return a + b;\n>>>>>>> REPLACE\n```\n\nsrc/sum.js\n<<<<<<< SEARCH\nexport function sum(a, b) {\n=======\n/** Adds. */\nexport function sum(a, b) {\n>>>>>>> REPLACE\n\ntest/more.test.js\n```js\nimport 'x';\n```\n";
+        let edits = parse_edits(reply).unwrap();
+        assert_eq!(
+            edits,
+            [
+                (
+                    "src/sum.js".to_owned(),
+                    blocks(&[
+                        ("  return a - b;\n", "  return a + b;\n"),
+                        ("export function sum(a, b) {\n", "/** Adds. */\nexport function sum(a, b) {\n")
+                    ])
+                ),
+                ("test/more.test.js".to_owned(), FileEdit::Whole("import 'x';\n".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_replace_deletes_and_longer_markers_are_read() {
+        let reply = "a.js\n<<<<<<<< SEARCH\nconsole.log(1);\n========\n>>>>>>>> REPLACE\n";
+        assert_eq!(parse_edits(reply).unwrap(), [("a.js".to_owned(), blocks(&[("console.log(1);\n", "")]))]);
+    }
+
+    #[test]
+    fn bad_replies_say_what_is_wrong() {
+        let cases = [
+            ("<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n", "has no file path before it"),
+            ("a.js\n<<<<<<< SEARCH\nx\n=======\ny\n", "is not closed"),
+            ("a.js\n<<<<<<< SEARCH\nx\n>>>>>>> REPLACE\n", "is not closed"),
+            (
+                "a.js\n```js\nconst a = 2;\n```\na.js\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n",
+                "both as a whole file and as SEARCH/REPLACE blocks",
+            ),
+        ];
+        for (reply, says) in cases {
+            let err = parse_edits(reply).unwrap_err();
+            assert!(err.contains(says), "{reply:?}: {err}");
+        }
+    }
+}
