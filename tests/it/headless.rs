@@ -28,12 +28,14 @@ async fn generate_writes_files_runs_tests_and_reports_failures() {
     let out = samokoder(&s, Some(&llm), &["generate", "a sum function with a test", "--dir", dir.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "tests fail, so exit 1\nstdout: {stdout}\nstderr: {stderr}");
-    assert!(std::fs::read_to_string(dir.join("src/sum.js")).unwrap().contains("a - b"));
+    let asked: Vec<String> = llm.requests().iter().map(|r| r.last_user_message().chars().take(300).collect()).collect();
+    assert_eq!(out.status.code(), Some(1), "tests fail, so exit 1\nstdout: {stdout}\nasked: {asked:#?}");
+    assert!(std::fs::read_to_string(dir.join("src/sum.js")).unwrap().contains("-(b - a)"), "the fix landed");
     assert!(stdout.contains("wrote test/sum.test.js"), "{stdout}");
     assert!(stdout.contains("FAIL test/sum.test.js:6: adds two numbers"), "{stdout}");
     assert!(stderr.contains("running `node --test` in the sandbox"), "progress is printed: {stderr}");
 
+    assert!(stdout.contains("no one to ask"), "the fix loop stopped by rule: {stdout}");
     // Fix the bug by hand: `samokoder test` now passes.
     std::fs::write(dir.join("src/sum.js"), "export function sum(a, b) {\n  return a + b;\n}\n").unwrap();
     let out = samokoder(&s, None, &["test", dir.to_str().unwrap()]);

@@ -14,11 +14,18 @@ pub const BUGGY_SUM: &str = "I wrote a sum module with a test.\n\npackage.json\n
 /// The spec writer's reply for a simple request: what comes before the code.
 pub const SPEC_SIMPLE: &str = r#"{"complexity": "simple", "summary": "A sum function with a test.", "features": ["sum(a, b) returns a + b"], "assumptions": [], "questions": []}"#;
 
-/// A simple request's whole transcript: the spec, then `code` (the code writer's reply).
+/// A fix to BUGGY_SUM that does not fix it (the troubleshooter's one try before the loop stops: the same
+/// failure again, and no one to ask).
+pub const NO_HELP_FIX: &str =
+    "src/sum.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return -(b - a);\n>>>>>>> REPLACE\n";
+
+/// A simple request's whole transcript: the spec, then `code` (the code writer's reply), then a fix that
+/// does not help.
 pub fn simple_run(code: &str) -> ScriptedLlm {
     ScriptedLlm::routed(vec![
         ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
         ("you are the code writer", Reply::text(code)),
+        ("you are the troubleshooter", Reply::text(NO_HELP_FIX)),
     ])
 }
 
@@ -88,7 +95,7 @@ async fn generate_applies_to_unsaved_buffers_and_tests_them_in_docker() {
 
     // The model was asked over HTTP: the spec writer, then the code writer with a streaming request.
     let requests = llm.requests();
-    assert_eq!(requests.len(), 2);
+    assert_eq!(requests.len(), 3, "the spec, the code, one fix");
     assert!(requests[0].prompt().contains("a sum function with a test"));
     assert_eq!(requests[1].body["stream"], true);
     // The spec and the plan were written into the client's buffers.

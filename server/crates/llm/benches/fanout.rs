@@ -51,7 +51,7 @@ async fn fan_out() {
     let server = ScriptedLlm::repeating(Reply::Delayed(Duration::from_millis(300), Box::new(Reply::text("ok, done."))));
     let router = router(&server, 32);
     let budget = Budget::unlimited();
-    let ctx = CallContext { budget: &budget, run_id: None };
+    let ctx = CallContext { budget: &budget, run_id: None, tier: 0 };
     let client = reqwest::Client::new();
     let url = format!("{}/chat/completions", server.base_url());
     let (mut one, mut twenty, mut bare) = (Vec::new(), Vec::new(), Vec::new());
@@ -99,7 +99,7 @@ async fn cpu_per_thousand_tokens() {
     let server = ScriptedLlm::repeating(Reply::styled(text.clone(), Style { chunk: 4, ..Style::default() }));
     let router = router(&server, 4);
     let budget = Budget::unlimited();
-    let ctx = CallContext { budget: &budget, run_id: None };
+    let ctx = CallContext { budget: &budget, run_id: None, tier: 0 };
     let client = reqwest::Client::new();
     let url = format!("{}/chat/completions", server.base_url());
     let runs = 10;

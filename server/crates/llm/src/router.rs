@@ -114,6 +114,9 @@ pub struct Router {
 pub struct CallContext<'a> {
     pub budget: &'a Budget,
     pub run_id: Option<&'a str>,
+    /// Links of the role's chain to pass over: 0 starts at the first; a fix loop escalates to a stronger
+    /// model by starting further down the chain.
+    pub tier: usize,
 }
 
 impl Router {
@@ -197,7 +200,13 @@ impl Router {
         ctx: CallContext<'_>,
         on_event: &(dyn for<'e> Fn(StreamEvent<'e>) + Send + Sync),
     ) -> Result<Completion> {
-        let chain = self.chain(role);
+        let full = self.chain(role);
+        if ctx.tier > 0 && ctx.tier >= full.len() {
+            return Err(LlmError::NotConfigured {
+                hint: format!("{role} has no model past link {} of its chain to escalate to", full.len()),
+            });
+        }
+        let chain = &full[ctx.tier.min(full.len())..];
         if chain.is_empty() || chain.iter().all(|r| !self.providers.contains_key(&r.provider)) {
             let named: Vec<String> = chain
                 .iter()

@@ -127,7 +127,7 @@ async fn structured_output_is_valid_every_time_without_reprompting() {
             ..Default::default()
         };
         let (plan, completion): (Plan, _) = router
-            .complete_json(AgentRole::TechLead, &request, CallContext { budget: &budget, run_id: None }, 0)
+            .complete_json(AgentRole::TechLead, &request, CallContext { budget: &budget, run_id: None, tier: 0 }, 0)
             .await
             .unwrap_or_else(|e| panic!("trial {trial}: {e}"));
         assert_eq!(completion.provider, "local");

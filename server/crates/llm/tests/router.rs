@@ -62,7 +62,12 @@ async fn a_provider_that_is_down_falls_back_and_the_log_shows_both() {
     );
     let budget = Budget::unlimited();
     let completion = r
-        .complete(AgentRole::CodeMonkey, &ask("hi"), CallContext { budget: &budget, run_id: Some("run-1") }, &|_| {})
+        .complete(
+            AgentRole::CodeMonkey,
+            &ask("hi"),
+            CallContext { budget: &budget, run_id: Some("run-1"), tier: 0 },
+            &|_| {},
+        )
         .await
         .unwrap();
     assert_eq!((completion.text.as_str(), completion.provider.as_str()), ("from B", "b"));
@@ -95,7 +100,12 @@ async fn a_bad_request_does_not_fall_back() {
         &["a", "b"],
     );
     let err = r
-        .complete(AgentRole::Developer, &ask("x"), CallContext { budget: &Budget::unlimited(), run_id: None }, &|_| {})
+        .complete(
+            AgentRole::Developer,
+            &ask("x"),
+            CallContext { budget: &Budget::unlimited(), run_id: None, tier: 0 },
+            &|_| {},
+        )
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(400));
@@ -133,7 +143,7 @@ async fn structured_output_is_extracted_repaired_and_reprompted_within_the_bound
         router(Arc::new(Recorded::default()), &[("p", provider(&server, "p", "m"), LimitsConfig::default())], &["p"]);
     let budget = Budget::unlimited();
     let (task, _): (Task, _) = r
-        .complete_json(AgentRole::TechLead, &ask("plan it"), CallContext { budget: &budget, run_id: None }, 2)
+        .complete_json(AgentRole::TechLead, &ask("plan it"), CallContext { budget: &budget, run_id: None, tier: 0 }, 2)
         .await
         .unwrap();
     assert_eq!(
@@ -151,7 +161,12 @@ async fn structured_output_is_extracted_repaired_and_reprompted_within_the_bound
     let r =
         router(Arc::new(Recorded::default()), &[("p", provider(&server, "p", "m"), LimitsConfig::default())], &["p"]);
     let err = r
-        .complete_json::<Task>(AgentRole::TechLead, &ask("plan"), CallContext { budget: &budget, run_id: None }, 2)
+        .complete_json::<Task>(
+            AgentRole::TechLead,
+            &ask("plan"),
+            CallContext { budget: &budget, run_id: None, tier: 0 },
+            2,
+        )
         .await
         .unwrap_err();
     match err {
@@ -173,7 +188,7 @@ async fn a_run_capped_at_one_cent_stops_before_the_call_that_would_pass_it() {
         &["openai"],
     );
     let budget = Budget::new(Some(0.01), None);
-    let ctx = CallContext { budget: &budget, run_id: None };
+    let ctx = CallContext { budget: &budget, run_id: None, tier: 0 };
     // gpt-4o: $2.50 / $10 per million. Each call: ~40 prompt tokens, 1000 completion tokens = ~$0.0101?
     // max_tokens 500 bounds the estimate at about $0.005; the reply really uses 1000 tokens ($0.01).
     let request = ChatRequest { max_tokens: Some(500), ..ask("write") };
@@ -198,7 +213,9 @@ async fn fan_out_respects_the_concurrency_limit_and_keeps_order() {
     let requests: Vec<ChatRequest> = (0..4).map(|i| ask(&format!("request {i}"))).collect();
     let calls: Vec<_> = requests
         .iter()
-        .map(|req| r.complete(AgentRole::CodeMonkey, req, CallContext { budget: &budget, run_id: None }, &|_| {}))
+        .map(|req| {
+            r.complete(AgentRole::CodeMonkey, req, CallContext { budget: &budget, run_id: None, tier: 0 }, &|_| {})
+        })
         .collect();
     let results = gather(calls, &CancellationToken::new()).await;
     let elapsed = started.elapsed();
@@ -233,7 +250,7 @@ async fn the_key_never_reaches_logs_or_the_request_log() {
     let log = Arc::new(Recorded::default());
     let r = router(log.clone(), &[("p", provider(&server, "p", "m"), LimitsConfig::default())], &["p"]);
     let budget = Budget::unlimited();
-    let ctx = CallContext { budget: &budget, run_id: None };
+    let ctx = CallContext { budget: &budget, run_id: None, tier: 0 };
     let err = r.complete(AgentRole::CodeMonkey, &ask("one"), ctx, &|_| {}).await.unwrap_err();
     assert!(!format!("{err} {err:?}").contains(SENTINEL));
     r.complete(AgentRole::CodeMonkey, &ask("two"), ctx, &|_| {}).await.unwrap();
@@ -267,7 +284,7 @@ async fn a_roles_params_win_over_the_requests_defaults() {
     let request = ChatRequest { temperature: Some(0.2), max_tokens: Some(3072), ..ask("write") };
     let budget = Budget::unlimited();
     for role in [AgentRole::CodeMonkey, AgentRole::Architect] {
-        r.complete(role, &request, CallContext { budget: &budget, run_id: None }, &|_| {}).await.unwrap();
+        r.complete(role, &request, CallContext { budget: &budget, run_id: None, tier: 0 }, &|_| {}).await.unwrap();
     }
     let bodies: Vec<(f64, u64)> = server
         .requests()

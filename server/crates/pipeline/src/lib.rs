@@ -9,6 +9,7 @@
 
 mod agents;
 pub mod edit_format;
+mod fix_loop;
 pub mod frontend;
 pub mod orchestrator;
 pub mod output;

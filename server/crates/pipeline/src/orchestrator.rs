@@ -9,7 +9,8 @@
 //!   no steps (or reworded before any was applied) -> Developer
 //!   steps left to apply -> CodeMonkey (one step)
 //!   all applied, not tested -> Executor
-//!   tests fail -> [the fix loop goes here] the run ends `tests_failed`
+//!   tests fail -> the fix loop (`fix_loop.rs`): Troubleshooter, undo of a worse fix, a stronger model, the
+//!                 user, or the run ends `tests_failed`, by rule
 //! no task left -> done
 //! ```
 
@@ -18,6 +19,7 @@ use samokoder_edits::FileChange;
 use samokoder_store::{RunRecord, RunStatus, StepRecord};
 
 use crate::agents::{self, read_file, run_file};
+use crate::fix_loop;
 use crate::plan_md::{self, PLAN_FILE, PlanError};
 use crate::run::{new_record, now_ms, recorded};
 use crate::state::{PlanTask, RunState, TaskOutcome};
@@ -32,8 +34,10 @@ enum Next {
     Develop(PlanTask),
     Code(PlanTask),
     Test(PlanTask),
-    /// The task's tests fail. The fix loop (troubleshooter) takes over here; until it exists the run ends.
-    Failed(PlanTask, TaskOutcome),
+    /// The task's tests fail: the fix loop decides (`fix_loop::decide`).
+    Fix(PlanTask, fix_loop::Decision),
+    /// The task's tests fail and the fix loop stopped: the run ends.
+    Failed(PlanTask, TaskOutcome, String),
     /// plan.md cannot be followed as it is: the run waits for the user.
     Pause(String),
     Done,
@@ -79,6 +83,7 @@ async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOutcome> {
             Next::Develop(t) => ("developer", Some(t)),
             Next::Code(t) => ("code_monkey", Some(t)),
             Next::Test(t) => ("executor", Some(t)),
+            Next::Fix(t, _) => ("troubleshooter", Some(t)),
             Next::Failed(..) | Next::Pause(_) | Next::Done => ("", None),
         };
         if !agent.is_empty() {
@@ -100,11 +105,18 @@ async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOutcome> {
                 let progress = state.task(task.id.as_deref().unwrap_or_default()).cloned().expect("a planned task");
                 agents::executor::run(ctx, &state, &task, progress, subdir).await?
             }
-            Next::Failed(task, outcome) => {
+            Next::Fix(task, decision) => {
+                let progress = state.task(task.id.as_deref().unwrap_or_default()).cloned().expect("a planned task");
+                fix_loop::act(ctx, &state, &task, progress, decision, subdir).await?
+            }
+            Next::Failed(task, outcome, why) => {
                 let mut summary =
                     format!("task {} ({}): {}", task.id.as_deref().unwrap_or("?"), task.title, outcome.summary);
                 if !outcome.failures.is_empty() {
                     summary.push_str(&format!("; {}", outcome.failures.join("; ")));
+                }
+                if !why.is_empty() {
+                    summary.push_str(&format!("; {why}"));
                 }
                 return Ok(outcome_of(ctx, RunStatus::TestsFailed, summary));
             }
@@ -166,6 +178,7 @@ fn label(agent: &str) -> &str {
         "developer" => "developer: planning the steps",
         "code_monkey" => "code writer: writing files",
         "executor" => "executor: running the tests",
+        "troubleshooter" => "troubleshooter: fixing the failing tests",
         other => other,
     }
 }
@@ -197,10 +210,18 @@ async fn next(ctx: &RunContext, state: &RunState, spec_only: bool, subdir: Optio
         if progress.applied < steps.len() {
             return Ok(Next::Code(task));
         }
+        if progress.skipped {
+            continue;
+        }
         match &progress.outcome {
             None => return Ok(Next::Test(task)),
             Some(outcome) if outcome.passed => continue,
-            Some(outcome) => return Ok(Next::Failed(task.clone(), outcome.clone())),
+            Some(outcome) => {
+                return Ok(match fix_loop::decide(ctx, state, progress, outcome) {
+                    fix_loop::Decision::Stop(why) => Next::Failed(task.clone(), outcome.clone(), why),
+                    decision => Next::Fix(task.clone(), decision),
+                });
+            }
         }
     }
     Ok(Next::Done)

@@ -57,6 +57,8 @@ pub struct RunSettings {
     pub map_tokens: usize,
     /// Wall-clock limit of a template's install command.
     pub install_timeout: Duration,
+    /// Fix iterations one run may make (over all its tasks).
+    pub max_fix_iterations: usize,
 }
 
 impl Default for RunSettings {
@@ -68,6 +70,7 @@ impl Default for RunSettings {
             node_major: 20,
             map_tokens: 2048,
             install_timeout: Duration::from_secs(600),
+            max_fix_iterations: 4,
         }
     }
 }

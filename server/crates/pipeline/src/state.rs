@@ -206,8 +206,39 @@ pub struct FileInstruction {
 pub struct TaskOutcome {
     pub passed: bool,
     pub summary: String,
-    /// `path:line: message` of each located failure.
+    /// `path:line: name: message` of each failure.
     pub failures: Vec<String>,
+    /// Tests that failed and passed (the failed count decides whether a fix made things worse).
+    #[serde(default)]
+    pub failed: u32,
+    #[serde(default)]
+    pub passed_count: u32,
+    /// The end of the test command's output, for the troubleshooter.
+    #[serde(default)]
+    pub output: String,
+}
+
+impl TaskOutcome {
+    /// What identifies a failure set: the failures, sorted (the same set twice in a row is the same failure).
+    pub fn signature(&self) -> String {
+        let mut failures = self.failures.clone();
+        failures.sort();
+        if failures.is_empty() { self.summary.clone() } else { failures.join("\n") }
+    }
+}
+
+/// One iteration of the fix loop on a task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fix {
+    /// The run's step that applied it (for undo).
+    pub step: u32,
+    /// The outcome it tried to fix.
+    pub before: TaskOutcome,
+    /// The link of the troubleshooter's chain that wrote it.
+    pub tier: usize,
+    /// Undone because it made more tests fail.
+    #[serde(default)]
+    pub undone: bool,
 }
 
 /// The progress of one task (record `tasks/<id>`).
@@ -227,6 +258,24 @@ pub struct TaskProgress {
     /// The installed package list the last install ran for.
     pub installed: Option<Vec<String>>,
     pub outcome: Option<TaskOutcome>,
+    /// The fix loop's iterations on this task.
+    #[serde(default)]
+    pub fixes: Vec<Fix>,
+    /// The link of the troubleshooter's chain the next fix uses (raised when the same failure comes back).
+    #[serde(default)]
+    pub tier: usize,
+    /// The user's hint for the next fix.
+    #[serde(default)]
+    pub hint: Option<String>,
+    /// The user chose to skip the task after the loop gave up.
+    #[serde(default)]
+    pub skipped: bool,
+    /// The fix loop stopped on this task, and why.
+    #[serde(default)]
+    pub stopped: Option<String>,
+    /// How many fixes there were when the user last answered (the same-failure rule starts over there).
+    #[serde(default)]
+    pub asked_at: usize,
 }
 
 impl TaskProgress {
@@ -239,6 +288,12 @@ impl TaskProgress {
             applying: None,
             installed: None,
             outcome: None,
+            fixes: Vec::new(),
+            tier: 0,
+            hint: None,
+            skipped: false,
+            stopped: None,
+            asked_at: 0,
         }
     }
 }

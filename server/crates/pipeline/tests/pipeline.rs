@@ -109,10 +109,12 @@ async fn with_no_one_to_answer_questions_become_assumptions() {
 }
 
 #[tokio::test]
-async fn failing_tests_end_the_run_with_the_failures_listed() {
+async fn tests_that_stay_failing_end_the_run_with_the_failures_listed() {
     let server = ScriptedLlm::routed(vec![
         ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
         ("you are the code writer", Reply::text(WHOLE_SUM)),
+        // A fix that changes nothing about the failure: with no one to ask, the loop stops.
+        ("you are the troubleshooter", Reply::text(NO_HELP_FIX)),
     ]);
     let b = Bench::new(&server, RecordingFrontend::default(), FakeSandbox::new(FAILING_TAP, 1));
     let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();

@@ -20,6 +20,23 @@ pub(crate) struct Tested {
     pub passed: bool,
     pub summary: String,
     pub report: TestReport,
+    pub output: String,
+}
+
+/// How much of the test output a task's outcome keeps (its end: where the failures are summed up).
+const OUTPUT_TAIL: usize = 6000;
+
+/// The last `max` bytes of `text`, from a line start.
+pub(crate) fn tail(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let from = text[start..].find('\n').map_or(start, |i| start + i + 1);
+    format!("[... {} bytes before ...]\n{}", from, &text[from..])
 }
 
 pub(crate) async fn run(
@@ -41,7 +58,14 @@ pub(crate) async fn run(
             _ => format!("{}: {}", f.name, f.message),
         })
         .collect();
-    progress.outcome = Some(TaskOutcome { passed: tested.passed, summary: tested.summary.clone(), failures });
+    progress.outcome = Some(TaskOutcome {
+        passed: tested.passed,
+        summary: tested.summary.clone(),
+        failures,
+        failed: tested.report.failed,
+        passed_count: tested.report.passed,
+        output: tail(&tested.output, OUTPUT_TAIL),
+    });
     save_task(&*ctx.store, &ctx.id.0, &progress)?;
     let mut step = StepRecord::new("executor", format!("{id}: {}", tested.summary), now_ms());
     step.task = Some(id.clone());
@@ -139,7 +163,7 @@ pub(crate) async fn test(ctx: &RunContext, subdir: Option<&str>) -> Result<Teste
         let tail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
         (false, format!("`{command}` exited with {:?}: {tail}", result.exit_code))
     };
-    Ok(Tested { passed, summary, report })
+    Ok(Tested { passed, summary, report, output: result.output })
 }
 
 #[cfg(test)]

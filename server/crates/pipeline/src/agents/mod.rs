@@ -4,11 +4,13 @@
 //! the workspace as the user holds it, and applying a step's files as one change with an undo record.
 
 pub(crate) mod architect;
+pub(crate) mod checks;
 pub(crate) mod code_monkey;
 pub(crate) mod developer;
 pub(crate) mod executor;
 pub(crate) mod spec_writer;
 pub(crate) mod tech_lead;
+pub(crate) mod troubleshooter;
 
 use anyhow::{Context, Result, anyhow, bail};
 use samokoder_context::MapRequest;
@@ -135,7 +137,7 @@ where
     T: serde::de::DeserializeOwned + schemars::JsonSchema,
 {
     let agent = role.as_str();
-    let call = CallContext { budget: &ctx.budget, run_id: Some(&ctx.id.0) };
+    let call = CallContext { budget: &ctx.budget, run_id: Some(&ctx.id.0), tier: 0 };
     for attempt in 0..=VALIDATION_RETRIES {
         let request = ChatRequest {
             messages: messages.clone(),
@@ -175,12 +177,23 @@ pub(crate) async fn stream_text(
     request: &ChatRequest,
     file: Option<&str>,
 ) -> Result<Completion> {
+    stream_text_at(ctx, role, 0, request, file).await
+}
+
+/// [`stream_text`] from link `tier` of the role's chain on (a fix loop escalating to a stronger model).
+pub(crate) async fn stream_text_at(
+    ctx: &RunContext,
+    role: AgentRole,
+    tier: usize,
+    request: &ChatRequest,
+    file: Option<&str>,
+) -> Result<Completion> {
     let agent = role.as_str();
     let pending = parking_lot::Mutex::new(String::new());
     let deltas = std::sync::atomic::AtomicU64::new(0);
     let fe = &ctx.frontend;
     let flush = |text: &str| fe.log(&ctx.id, agent, text);
-    let call = CallContext { budget: &ctx.budget, run_id: Some(&ctx.id.0) };
+    let call = CallContext { budget: &ctx.budget, run_id: Some(&ctx.id.0), tier };
     let completion = ctx
         .llm
         .complete(role, request, call, &|event| match event {

@@ -121,21 +121,30 @@ impl RecordingFrontend {
     }
 }
 
-/// Answers every command with canned output (the test command's: `test_output` / `test_exit`);
-/// remembers what it was shown.
+/// Answers the test command with canned outputs, in turn (the last one repeats), and `node --check` with
+/// `check_output` (nothing: every file loads); remembers what it was shown.
 pub struct FakeSandbox {
-    pub test_output: Mutex<String>,
-    pub test_exit: Mutex<i64>,
+    pub outputs: Mutex<VecDeque<(String, i64)>>,
+    pub check_output: Mutex<String>,
     pub seen: Mutex<Vec<(String, BTreeMap<String, String>)>>,
 }
 
 impl FakeSandbox {
     pub fn new(output: &str, exit: i64) -> Self {
-        Self { test_output: Mutex::new(output.into()), test_exit: Mutex::new(exit), seen: Mutex::default() }
+        Self::sequence(&[(output, exit)])
+    }
+
+    /// The test command's outputs, one per run of it.
+    pub fn sequence(outputs: &[(&str, i64)]) -> Self {
+        Self {
+            outputs: Mutex::new(outputs.iter().map(|(o, e)| (o.to_string(), *e)).collect()),
+            check_output: Mutex::new(String::new()),
+            seen: Mutex::default(),
+        }
     }
 
     pub fn commands(&self) -> Vec<String> {
-        self.seen.lock().unwrap().iter().map(|(c, _)| c.clone()).collect()
+        self.seen.lock().unwrap().iter().map(|(c, _)| c.clone()).filter(|c| !c.contains("node --check")).collect()
     }
 }
 
@@ -147,10 +156,15 @@ impl Sandbox for FakeSandbox {
         on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync),
     ) -> samokoder_sandbox::Result<ExecResult> {
         self.seen.lock().unwrap().push((request.command.to_owned(), request.overlay.clone()));
-        let output = self.test_output.lock().unwrap().clone();
+        let (output, exit) = if request.command.contains("node --check") {
+            (self.check_output.lock().unwrap().clone(), 0)
+        } else {
+            let mut outputs = self.outputs.lock().unwrap();
+            if outputs.len() > 1 { outputs.pop_front().unwrap() } else { outputs.front().cloned().unwrap_or_default() }
+        };
         on_output(&output);
         Ok(ExecResult {
-            exit_code: Some(*self.test_exit.lock().unwrap()),
+            exit_code: Some(exit),
             output,
             timed_out: false,
             idle_timed_out: false,
@@ -252,6 +266,9 @@ fn context(
 pub const SPEC_SIMPLE: &str = r#"{"complexity": "simple", "summary": "A sum function with a test.", "features": ["sum(a, b) returns a + b"], "assumptions": ["numbers only"], "questions": []}"#;
 
 pub const WHOLE_SUM: &str = "package.json\n```json\n{\"type\": \"module\", \"scripts\": {\"test\": \"node --test\"}}\n```\n\nsrc/sum.js\n```js\nexport function sum(a, b) {\n  return a + b;\n}\n```\n\ntest/sum.test.js\n```js\nimport { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { sum } from '../src/sum.js';\n\ntest('adds', () => {\n  assert.equal(sum(1, 2), 3);\n});\n```\n";
+
+/// A fix to WHOLE_SUM that changes nothing about its behaviour.
+pub const NO_HELP_FIX: &str = "Swapping the operands.\n\nsrc/sum.js\n<<<<<<< SEARCH\n  return a + b;\n=======\n  return b + a;\n>>>>>>> REPLACE\n";
 
 pub const SPEC_MODERATE: &str = r#"{"complexity": "moderate", "summary": "A todo store and a text formatter for it.", "features": ["add and list todos", "format todos as numbered lines"], "assumptions": ["no user accounts"], "questions": [{"question": "Where are todos kept?", "suggestions": ["in memory", "in a JSON file"]}]}"#;
 

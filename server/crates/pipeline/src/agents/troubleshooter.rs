@@ -1,0 +1,333 @@
+//! Troubleshooter: a task's tests fail; it reads the failures, the end of the test output, the spec and the
+//! code involved (the failing files, what they import, the task's files), and proposes edits: SEARCH/REPLACE
+//! blocks for files that exist, whole files for new ones. An edit that cannot be applied (a SEARCH that
+//! matches nothing or several places), a file with a syntax error, or a change to a test that is not allowed
+//! is sent back with the exact reason. The edits land as one change; `node --check` then runs on the touched
+//! files, and errors the edits introduced go back to the model in the same iteration. The executor runs the
+//! tests again; the orchestrator's rules decide whether to go on (docs/agents.md).
+//!
+//! Tests are guarded: a test file the user wrote is changed only with the user's confirmation; a change that
+//! deletes tests or assertions is refused; a generated test changes only when the reply quotes the spec line
+//! that proves the test wrong (`Spec: ...`).
+//!
+//! Commits: the fix as a step, and the task's progress (`fixes`, outcome cleared).
+
+use anyhow::{Result, bail};
+use samokoder_edits::{ChangeSet, FileChange, Jail, Protection, apply_blocks};
+use samokoder_llm::{AgentRole, ChatRequest, Message};
+use serde_json::json;
+
+use super::checks::{checkable, introduced, node_check};
+use super::{apply_step, in_project, messages, read_file, run_file, shared_vars, stream_text_at, touches};
+use crate::edit_format::{FileEdit, parse_edits};
+use crate::state::{Fix, PlanTask, RunState, TaskProgress, save_task};
+use crate::{Level, RunContext};
+
+/// How many times an edit that cannot be applied, or that broke the code, is sent back.
+const EDIT_RETRIES: usize = 2;
+const REPLY_TOKENS: u32 = 2048;
+/// The most of a file shown to the model.
+const FILE_BYTES: usize = 12_000;
+
+pub(crate) async fn run(
+    ctx: &RunContext,
+    state: &RunState,
+    task: &PlanTask,
+    mut progress: TaskProgress,
+    subdir: Option<&str>,
+) -> Result<()> {
+    let Some(outcome) = progress.outcome.clone() else { bail!("the troubleshooter has no failure to fix") };
+    let files = involved(ctx, &progress, &outcome.failures, subdir);
+    let focus: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
+    let mut vars = shared_vars(ctx, state, subdir, &focus)?;
+    vars["task"] = json!({"title": task.title, "description": task.description});
+    vars["failures"] = json!(outcome.failures.iter().take(20).collect::<Vec<_>>());
+    vars["output"] = json!(outcome.output);
+    vars["tried"] = json!(!progress.fixes.is_empty());
+    vars["hint"] = json!(progress.hint.clone().unwrap_or_default());
+    vars["files"] = json!(files.iter().map(|(p, t)| json!({"path": p, "text": t})).collect::<Vec<_>>());
+    let mut request = ChatRequest {
+        messages: messages(ctx, &vars, "troubleshooter/task")?,
+        temperature: Some(0.2),
+        max_tokens: Some(REPLY_TOKENS),
+        ..Default::default()
+    };
+    let spec = read_file(ctx, &run_file(subdir, "spec.md")).unwrap_or_default();
+    let mut first_step: Option<u32> = None;
+    let mut attempt = 0;
+    loop {
+        let completion = stream_text_at(ctx, AgentRole::Troubleshooter, progress.tier, &request, None).await?;
+        let changes = match prepare(ctx, &completion.text, subdir, &spec) {
+            Ok(changes) => changes,
+            Err(why) if attempt < EDIT_RETRIES => {
+                attempt += 1;
+                ctx.frontend.log(&ctx.id, "troubleshooter", &format!("\n[not applied: {why}; asking again]\n"));
+                request.messages.push(Message::assistant(completion.text));
+                request.messages.push(Message::user(format!(
+                    "That change cannot be applied: {why}. Reply again with the corrected changes."
+                )));
+                continue;
+            }
+            Err(why) => bail!("the troubleshooter's changes could not be applied after {} tries: {why}", attempt + 1),
+        };
+        let paths: Vec<String> = changes.paths().map(|p| p.to_string()).collect();
+        let checked = checkable(&paths);
+        let before = node_check(ctx, &checked).await?;
+        let touched = touches(ctx, &changes)?;
+        let step = apply_step(
+            ctx,
+            &changes,
+            touched,
+            "troubleshooter",
+            Some(&progress.id),
+            format!("fixed {}", paths.join(", ")),
+        )
+        .await?;
+        first_step.get_or_insert(step);
+        let after = node_check(ctx, &checked).await?;
+        let broken = introduced(&before, &after);
+        if broken.is_empty() || attempt >= EDIT_RETRIES {
+            if !broken.is_empty() {
+                ctx.frontend.log(
+                    &ctx.id,
+                    "troubleshooter",
+                    &format!("the fix still does not load: {}\n", broken.join("; ")),
+                );
+            }
+            break;
+        }
+        attempt += 1;
+        ctx.frontend.log(&ctx.id, "troubleshooter", &format!("node --check: {}; asking again\n", broken.join("; ")));
+        request.messages.push(Message::assistant(completion.text));
+        request.messages.push(Message::user(format!(
+            "Those changes were applied, but Node refuses the code: {}. Fix that with SEARCH/REPLACE blocks against the \
+             files as they are now.",
+            broken.join("; ")
+        )));
+    }
+    progress.fixes.push(Fix {
+        step: first_step.expect("a fix was applied"),
+        before: outcome,
+        tier: progress.tier,
+        undone: false,
+    });
+    progress.outcome = None;
+    progress.hint = None;
+    save_task(&*ctx.store, &ctx.id.0, &progress)?;
+    Ok(())
+}
+
+/// The files the model sees: the failing files, the relative modules they import, and the task's files.
+fn involved(
+    ctx: &RunContext,
+    progress: &TaskProgress,
+    failures: &[String],
+    subdir: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut paths: Vec<String> = failures.iter().filter_map(|f| f.split(':').next()).map(str::to_owned).collect();
+    for step in progress.steps.iter().flatten() {
+        paths.extend(step.files.iter().map(|f| f.path.clone()));
+    }
+    // Files the task's code-writing steps wrote (a simple request's step names none up front).
+    if let Ok(steps) = ctx.store.steps(&ctx.id.0) {
+        for step in steps.iter().filter(|s| s.task.as_deref() == Some(progress.id.as_str()) && s.agent == "code_monkey")
+        {
+            let prefix = subdir.map(|d| format!("{d}/")).unwrap_or_default();
+            paths.extend(step.files.iter().map(|f| f.strip_prefix(&prefix).unwrap_or(f).to_owned()));
+        }
+    }
+    let mut files: Vec<(String, String)> = Vec::new();
+    let mut queue = paths;
+    while let Some(path) = queue.pop() {
+        if files.iter().any(|(p, _)| *p == path) || files.len() >= 12 {
+            continue;
+        }
+        let Some(text) = read_file(ctx, &in_project(subdir, &path)) else { continue };
+        queue.extend(relative_imports(&path, &text));
+        let shown = if text.len() > FILE_BYTES {
+            format!("{}\n[... cut ...]", &text[..floor(&text, FILE_BYTES)])
+        } else {
+            text
+        };
+        files.push((path, shown));
+    }
+    files.sort();
+    files
+}
+
+fn floor(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// The files a JavaScript or TypeScript file imports by a relative path, resolved against its directory.
+fn relative_imports(path: &str, text: &str) -> Vec<String> {
+    let dir: Vec<&str> = path.split('/').collect::<Vec<_>>().split_last().map(|(_, d)| d.to_vec()).unwrap_or_default();
+    let mut out = Vec::new();
+    for quote in ['\'', '"'] {
+        for piece in text.split(&format!("from {quote}")).skip(1).chain(text.split(&format!("require({quote}")).skip(1))
+        {
+            let Some(spec) = piece.split(quote).next() else { continue };
+            if !spec.starts_with('.') {
+                continue;
+            }
+            let mut parts: Vec<&str> = dir.clone();
+            for part in spec.split('/') {
+                match part {
+                    "." | "" => {}
+                    ".." => {
+                        parts.pop();
+                    }
+                    p => parts.push(p),
+                }
+            }
+            out.push(parts.join("/"));
+        }
+    }
+    out
+}
+
+/// Whether a path is a test file.
+pub(crate) fn is_test(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    path.starts_with("test/")
+        || path.starts_with("tests/")
+        || path.contains("/test/")
+        || path.contains("/tests/")
+        || path.contains("__tests__/")
+        || name.contains(".test.")
+        || name.contains(".spec.")
+}
+
+/// Tests and assertions in a file: what a fix may not take away.
+fn test_weight(text: &str) -> (usize, usize) {
+    let count = |needle: &str| {
+        text.match_indices(needle)
+            .filter(|(i, _)| {
+                text[..*i].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'))
+            })
+            .count()
+    };
+    (count("test(") + count("it("), count("assert") + count("expect("))
+}
+
+/// The reply's changes, checked: applied to what the user holds, within the workspace, valid, and fair to
+/// the tests.
+fn prepare(ctx: &RunContext, reply: &str, subdir: Option<&str>, spec: &str) -> Result<ChangeSet, String> {
+    let edits = parse_edits(reply)?;
+    if edits.is_empty() {
+        return Err("the reply changes no file: give SEARCH/REPLACE blocks after each file's path".into());
+    }
+    let created_by_run: Vec<String> = ctx
+        .store
+        .steps(&ctx.id.0)
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|s| s.touched.iter().filter(|t| t.before.is_none()).map(|t| t.path.clone()))
+        .collect();
+    let mut changes = ChangeSet::default();
+    for (path, edit) in edits {
+        let full = in_project(subdir, &path);
+        let rel = ctx.jail.check(&full).map_err(|e| e.to_string())?;
+        if Jail::protection(&rel) == Protection::NeedsConfirmation {
+            return Err(format!("{path} is a file other tools run; it is the user's to change"));
+        }
+        let current = read_file(ctx, &full);
+        let text = match edit {
+            FileEdit::Whole(text) => text,
+            FileEdit::Blocks(blocks) => {
+                apply_blocks(current.as_deref(), &blocks).map_err(|e| format!("{path}: {e}"))?.0
+            }
+        };
+        if current.as_deref() == Some(text.as_str()) {
+            continue;
+        }
+        if is_test(&path)
+            && let Some(old) = &current
+        {
+            let (old_tests, old_asserts) = test_weight(old);
+            let (new_tests, new_asserts) = test_weight(&text);
+            if new_tests < old_tests || new_asserts < old_asserts {
+                ctx.frontend.message(
+                    Level::Warning,
+                    &format!("Samokoder: a fix that took tests or assertions out of {path} was refused"),
+                );
+                return Err(format!(
+                    "the change to {path} takes out tests or assertions ({old_tests} tests and {old_asserts} assertions \
+                     before, {new_tests} and {new_asserts} after); fix the code, not the tests"
+                ));
+            }
+            if !created_by_run.contains(&full) {
+                if !ctx.frontend.can_confirm() {
+                    ctx.frontend.message(
+                        Level::Warning,
+                        &format!("Samokoder: a fix wanted to change {path}, a test you wrote; it was not applied"),
+                    );
+                    return Err(format!(
+                        "{path} is a test the user wrote and may not be changed; fix the code instead"
+                    ));
+                }
+                changes.confirm.push(rel.clone());
+            } else if !quotes_spec(reply, spec) {
+                return Err(format!(
+                    "the change to the test {path} needs the spec's line that proves the test wrong, quoted on a line \
+                     starting with `Spec:`; otherwise fix the code"
+                ));
+            }
+        }
+        if let Some(issue) = super::code_monkey::syntax_problem(&path, &text) {
+            return Err(format!("{path} would have a syntax error: {issue}"));
+        }
+        changes.changes.push(FileChange { path: rel, text });
+    }
+    if changes.is_empty() {
+        return Err("the changes leave every file as it is".into());
+    }
+    Ok(changes)
+}
+
+/// Whether the reply quotes a line of the spec on a `Spec:` line.
+fn quotes_spec(reply: &str, spec: &str) -> bool {
+    let normal = |s: &str| {
+        s.split_whitespace().collect::<Vec<_>>().join(" ").trim_matches(['"', '`', '*', '-', ' ']).to_lowercase()
+    };
+    let spec_lines: Vec<String> = spec.lines().map(normal).filter(|l| l.len() >= 8).collect();
+    reply.lines().filter_map(|l| l.trim().strip_prefix("Spec:")).map(normal).any(|quoted| {
+        quoted.len() >= 8 && spec_lines.iter().any(|line| line.contains(&quoted) || quoted.contains(line.as_str()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_resolve_against_the_files_directory() {
+        let text =
+            "import { sum } from '../src/sum.js';\nconst x = require(\"./util/x.js\");\nimport fs from 'node:fs';\n";
+        let mut got = relative_imports("test/sum.test.js", text);
+        got.sort();
+        assert_eq!(got, ["src/sum.js", "test/util/x.js"]);
+    }
+
+    #[test]
+    fn tests_and_assertions_are_counted() {
+        let text = "test('a', () => { assert.equal(1, 1); assert.ok(true); });\nit('b', () => expect(1).toBe(1));\nfunction retest() {}\n";
+        assert_eq!(test_weight(text), (2, 3));
+        assert!(is_test("test/sum.test.js") && is_test("src/__tests__/a.js") && is_test("src/a.spec.ts"));
+        assert!(!is_test("src/contest.js") && !is_test("src/testing.js"));
+    }
+
+    #[test]
+    fn a_spec_quote_must_be_a_line_of_the_spec() {
+        let spec = "# Spec\n\n## Features\n\n- render(list) prints one line per todo, numbered from 1\n";
+        assert!(quotes_spec(
+            "The test expects 0-based.\nSpec: render(list) prints one line per todo, numbered from 1\n",
+            spec
+        ));
+        assert!(!quotes_spec("Spec: numbers start at zero\n", spec));
+        assert!(!quotes_spec("no quote at all", spec));
+    }
+}

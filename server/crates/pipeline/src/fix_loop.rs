@@ -1,0 +1,134 @@
+//! The fix loop's rules. When a task's tests fail, the loop goes on or stops by rule, never by the model's
+//! mood, and each rule is checked against the committed state alone:
+//!
+//! - all tests pass: the task is done (the executor ticks it);
+//! - a fix that made more tests fail (or the test command crash) is undone before the next try;
+//! - the run's cap on fix iterations (`RunSettings::max_fix_iterations`, default 4) stops it; tokens and
+//!   dollars are capped by the run's budget, which refuses the call that would pass them;
+//! - the same failure set twice in a row (the last fix changed nothing about it): the next try goes to the
+//!   next model of the troubleshooter's chain; when there is none, the user is asked ("stop", "try again
+//!   with a hint", "skip the task"); never a third identical try; with no one to ask, the loop stops.
+//!
+//! Every iteration is a step in the store (undoable, resumable).
+
+use anyhow::Result;
+use samokoder_llm::AgentRole;
+
+use crate::agents::troubleshooter;
+use crate::state::{PlanTask, RunState, TaskOutcome, TaskProgress, save_task};
+use crate::undo::{UndoRequest, undo};
+use crate::{Level, RunContext};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Decision {
+    Troubleshoot,
+    /// The last fix made things worse: undo it, then try again.
+    UndoWorse,
+    /// The same failure came back: try with the next model of the chain.
+    Escalate,
+    /// The same failure came back and no stronger model is left: ask the user.
+    AskUser,
+    Stop(String),
+}
+
+/// How bad an outcome is: failing tests, and a crash (nothing recognisable ran) worse than any of them.
+fn badness(outcome: &TaskOutcome) -> u64 {
+    let crashed = !outcome.passed && outcome.failed == 0;
+    u64::from(outcome.failed) + if crashed { 1_000_000 } else { 0 }
+}
+
+pub(crate) fn decide(ctx: &RunContext, state: &RunState, progress: &TaskProgress, outcome: &TaskOutcome) -> Decision {
+    if let Some(why) = &progress.stopped {
+        return Decision::Stop(why.clone());
+    }
+    if let Some(last) = progress.fixes.last()
+        && !last.undone
+        && badness(outcome) > badness(&last.before)
+    {
+        return Decision::UndoWorse;
+    }
+    let in_run: usize = state.tasks.iter().map(|t| t.fixes.len()).sum();
+    if in_run >= ctx.settings.max_fix_iterations {
+        return Decision::Stop(format!(
+            "the fix loop stopped after {in_run} iterations, the run's cap (llm.budget.maxFixIterations)"
+        ));
+    }
+    let since_the_user = &progress.fixes[progress.asked_at.min(progress.fixes.len())..];
+    let same = since_the_user.last().is_some_and(|f| f.before.signature() == outcome.signature());
+    if !same {
+        return Decision::Troubleshoot;
+    }
+    if progress.tier + 1 < ctx.llm.chain(AgentRole::Troubleshooter).len() {
+        Decision::Escalate
+    } else {
+        Decision::AskUser
+    }
+}
+
+const STOP: &str = "stop";
+const HINT: &str = "try again with a hint";
+const SKIP: &str = "skip the task";
+
+pub(crate) async fn act(
+    ctx: &RunContext,
+    state: &RunState,
+    task: &PlanTask,
+    mut progress: TaskProgress,
+    decision: Decision,
+    subdir: Option<&str>,
+) -> Result<()> {
+    let fe = &ctx.frontend;
+    match decision {
+        Decision::Troubleshoot => troubleshooter::run(ctx, state, task, progress, subdir).await,
+        Decision::Escalate => {
+            progress.tier += 1;
+            fe.log(&ctx.id, "troubleshooter", "the same failure came back: a stronger model tries next\n");
+            save_task(&*ctx.store, &ctx.id.0, &progress)?;
+            troubleshooter::run(ctx, state, task, progress, subdir).await
+        }
+        Decision::UndoWorse => {
+            let Some(last) = progress.fixes.last_mut() else { return Ok(()) };
+            fe.log(&ctx.id, "troubleshooter", "the last fix made more tests fail: undoing it\n");
+            undo(ctx, &UndoRequest { step: Some(last.step), force: true }).await?;
+            last.undone = true;
+            progress.outcome = Some(last.before.clone());
+            save_task(&*ctx.store, &ctx.id.0, &progress)?;
+            Ok(())
+        }
+        Decision::AskUser => {
+            let outcome = progress.outcome.clone().map(|o| o.summary).unwrap_or_default();
+            let question = format!(
+                "The tests of \"{}\" still fail the same way after {} fix(es) ({outcome}). What now?",
+                task.title,
+                progress.fixes.len()
+            );
+            let choices = [STOP.to_owned(), HINT.to_owned(), SKIP.to_owned()];
+            let answer = if fe.can_ask() { fe.ask(&ctx.id, &question, &choices).await? } else { None };
+            match answer.as_deref().map(str::trim) {
+                None => {
+                    progress.stopped = Some(
+                        "the same failure came back after a fix, and there was no one to ask whether to go on".into(),
+                    );
+                }
+                Some(STOP) => progress.stopped = Some("stopped by the user".into()),
+                Some(SKIP) => {
+                    progress.skipped = true;
+                    fe.message(Level::Warning, &format!("Samokoder: skipped \"{}\"; its tests still fail", task.title));
+                }
+                Some(answer) => {
+                    let hint = if answer == HINT {
+                        fe.ask(&ctx.id, "Your hint for the next try:", &[]).await?.unwrap_or_default()
+                    } else {
+                        answer.to_owned()
+                    };
+                    progress.hint = Some(hint);
+                    progress.asked_at = progress.fixes.len();
+                    progress.tier = 0;
+                }
+            }
+            save_task(&*ctx.store, &ctx.id.0, &progress)?;
+            Ok(())
+        }
+        Decision::Stop(_) => Ok(()),
+    }
+}
