@@ -139,9 +139,10 @@ fn apply_one(text: &str, block: &Block, number: usize) -> Result<(String, Found)
         let shift = indent_shift(&file[at..at + n], &search);
         return Ok((splice(&file, at, n, &replace, &shift), Found::Whitespace));
     }
-    // Fuzzy, bounded.
+    // Fuzzy, bounded. Short searches are scored too, to show the nearest lines, but never matched.
+    let fuzzy_allowed = search.iter().filter(|l| !l.trim().is_empty()).count() >= FUZZY_MIN_LINES;
     let mut scored: Vec<(f32, usize)> = Vec::new();
-    if file.len() <= FUZZY_MAX_LINES && search.iter().filter(|l| !l.trim().is_empty()).count() >= FUZZY_MIN_LINES {
+    if file.len() <= FUZZY_MAX_LINES {
         let wanted = search.iter().map(|l| l.trim()).collect::<Vec<_>>().join("\n");
         for at in windows() {
             let there = file[at..at + n].iter().map(|l| bare(l).trim()).collect::<Vec<_>>().join("\n");
@@ -154,7 +155,7 @@ fn apply_one(text: &str, block: &Block, number: usize) -> Result<(String, Found)
         (at + 1, ensure_newline(&shown), similarity)
     });
     match scored.as_slice() {
-        [(best, at), rest @ ..] if *best >= FUZZY_THRESHOLD => {
+        [(best, at), rest @ ..] if fuzzy_allowed && *best >= FUZZY_THRESHOLD => {
             let close: Vec<usize> = rest
                 .iter()
                 .filter(|(s, other)| *s > best - FUZZY_MARGIN && other.abs_diff(*at) >= n.max(1))

@@ -54,7 +54,8 @@ pub(crate) fn decide(ctx: &RunContext, state: &RunState, progress: &TaskProgress
         ));
     }
     let since_the_user = &progress.fixes[progress.asked_at.min(progress.fixes.len())..];
-    let same = since_the_user.last().is_some_and(|f| f.before.signature() == outcome.signature());
+    // An undone fix left the failure as it was by construction: that says nothing about fixing it.
+    let same = since_the_user.last().is_some_and(|f| !f.undone && f.before.signature() == outcome.signature());
     if !same {
         return Decision::Troubleshoot;
     }

@@ -1,0 +1,283 @@
+//! The fix loop against scripted transcripts: fixed on a later try; the same failure twice escalates to the
+//! next model and then to the user; the cap stops it; a worse fix is undone; edits that cannot apply are
+//! asked again with the reason; tests are not weakened, a user's test is not changed, a generated test only
+//! with the spec line that proves it wrong; huge output stays bounded.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use samokoder_llm::{
+    AgentRole, Limits, LimitsConfig, NoLog, PriceTable, ProviderConfig, RetryPolicy, Route, Router, connect,
+};
+use samokoder_pipeline::generate;
+use samokoder_store::{RecordKind, RunStatus};
+use samokoder_test_utils::{Reply, ScriptedLlm};
+use support::*;
+
+/// The sum module with its bug: `a - b`.
+const BUGGY: &str = "src/sum.js\n```js\nexport function sum(a, b) {\n  return a - b;\n}\n```\n\ntest/sum.test.js\n```js\nimport { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { sum } from '../src/sum.js';\n\ntest('adds', () => {\n  assert.equal(sum(1, 2), 3);\n});\n```\n";
+const FIX: &str =
+    "The sign is wrong.\n\nsrc/sum.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
+const NO_HELP: &str = "src/sum.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return -(b - a);\n>>>>>>> REPLACE\n";
+/// Another fix that does not help, against the code as NO_HELP left it.
+const NO_HELP_AGAIN: &str =
+    "src/sum.js\n<<<<<<< SEARCH\n  return -(b - a);\n=======\n  return 0 - (b - a);\n>>>>>>> REPLACE\n";
+/// The real fix, against the code as NO_HELP left it.
+const FIX_AFTER_NO_HELP: &str =
+    "src/sum.js\n<<<<<<< SEARCH\n  return -(b - a);\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
+const OTHER_FAILURE: &str = "TAP version 13\nnot ok 1 - adds\n  ---\n  location: '/workspace/test/sum.test.js:5:1'\n  error: 'something else'\n  ...\n# pass 0\n# fail 1\n";
+const TWO_FAIL: &str = "TAP version 13\nnot ok 1 - adds\n  ---\n  error: 'a'\n  ...\nnot ok 2 - more\n  ---\n  error: 'b'\n  ...\n# pass 0\n# fail 2\n";
+
+fn script(fixes: Vec<Reply>) -> ScriptedLlm {
+    let mut routes =
+        vec![("you are the spec writer", Reply::text(SPEC_SIMPLE)), ("you are the code writer", Reply::text(BUGGY))];
+    for fix in fixes {
+        routes.push(("you are the troubleshooter", fix));
+    }
+    ScriptedLlm::routed(routes)
+}
+
+fn troubleshooter_calls(server: &ScriptedLlm) -> usize {
+    Bench::asked(server).iter().filter(|a| a.contains("you are the troubleshooter")).count()
+}
+
+#[tokio::test]
+async fn a_fix_that_does_not_work_is_followed_by_one_that_does() {
+    // The first fix changes the failure (so it is not the same twice); the second makes the tests pass.
+    let first = "src/sum.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return a * b;\n>>>>>>> REPLACE\n";
+    let second = "src/sum.js\n<<<<<<< SEARCH\n  return a * b;\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
+    let server = script(vec![Reply::text(first), Reply::text(second)]);
+    let sandbox = FakeSandbox::sequence(&[(FAILING_TAP, 1), (OTHER_FAILURE, 1), (PASSING_TAP, 0)]);
+    let b = Bench::new(&server, RecordingFrontend::default(), sandbox);
+    let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert_eq!(b.frontend.file("src/sum.js").unwrap(), "export function sum(a, b) {\n  return a + b;\n}\n");
+    assert_eq!(troubleshooter_calls(&server), 2);
+    // Every iteration is a step; the second prompt knew a fix had been tried.
+    let agents: Vec<String> = b.store.steps(&b.ctx.id.0).unwrap().into_iter().map(|s| s.agent).collect();
+    assert_eq!(agents.iter().filter(|a| *a == "troubleshooter").count(), 2, "{agents:?}");
+    let asked = Bench::asked(&server);
+    assert!(asked.last().unwrap().contains("Fixes already tried did not work"), "{}", asked.last().unwrap());
+    assert!(asked.last().unwrap().contains("something else"), "it saw the new failure");
+    assert!(b.frontend.file(".samokoder/plan.md").unwrap().contains("- [x]"));
+}
+
+#[tokio::test]
+async fn the_same_failure_twice_goes_to_a_stronger_model_then_to_the_user() {
+    let strong = ScriptedLlm::routed(vec![("you are the troubleshooter", Reply::text(NO_HELP_AGAIN))]);
+    let server = script(vec![Reply::text(NO_HELP)]);
+    let frontend = RecordingFrontend {
+        can_ask: true,
+        answers: std::sync::Mutex::new(["skip the task".to_owned()].into()),
+        ..Default::default()
+    };
+    let mut b = Bench::new(&server, frontend, FakeSandbox::new(FAILING_TAP, 1));
+    b.ctx.llm = Arc::new(two_links(&server, &strong));
+    let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
+    // First fix on the primary, the same failure: the second on the stronger model, the same again: the user.
+    assert_eq!(troubleshooter_calls(&server), 1);
+    assert_eq!(troubleshooter_calls(&strong), 1, "the escalation went to the next link of the chain");
+    let asked = b.frontend.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].0.contains("still fail the same way after 2 fix(es)"), "{asked:?}");
+    assert_eq!(asked[0].1, ["stop", "try again with a hint", "skip the task"]);
+    // Skipped: the run goes on (there is nothing after it) and ends.
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert!(b.frontend.messages.lock().unwrap().iter().any(|m| m.contains("skipped")));
+}
+
+fn two_links(primary: &ScriptedLlm, strong: &ScriptedLlm) -> Router {
+    let mut router = Router::new(PriceTable::default(), Arc::new(NoLog));
+    for (name, server) in [("primary", primary), ("strong", strong)] {
+        let mut config = ProviderConfig::openai(server.base_url(), name);
+        config.retry = RetryPolicy { base_delay: Duration::from_millis(5), ..Default::default() };
+        router.add_provider(name, connect(config).unwrap(), Arc::new(Limits::new(&LimitsConfig::default())));
+    }
+    router.set_chain(None, vec![Route::parse("primary")]);
+    router.set_chain(Some(AgentRole::Troubleshooter), vec![Route::parse("primary"), Route::parse("strong")]);
+    router
+}
+
+#[tokio::test]
+async fn a_user_hint_starts_the_count_again_and_stop_stops() {
+    let server = script(vec![Reply::text(NO_HELP), Reply::text(FIX_AFTER_NO_HELP)]);
+    let frontend = RecordingFrontend {
+        can_ask: true,
+        answers: std::sync::Mutex::new(["the sign is wrong".to_owned()].into()),
+        ..Default::default()
+    };
+    let b =
+        Bench::new(&server, frontend, FakeSandbox::sequence(&[(FAILING_TAP, 1), (FAILING_TAP, 1), (PASSING_TAP, 0)]));
+    let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    let last = Bench::asked(&server).last().unwrap().clone();
+    assert!(last.contains("The user's hint: the sign is wrong"), "{last}");
+
+    let server = script(vec![Reply::text(NO_HELP)]);
+    let frontend = RecordingFrontend {
+        can_ask: true,
+        answers: std::sync::Mutex::new(["stop".to_owned()].into()),
+        ..Default::default()
+    };
+    let b = Bench::new(&server, frontend, FakeSandbox::new(FAILING_TAP, 1));
+    let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::TestsFailed);
+    assert!(outcome.summary.contains("stopped by the user"), "{}", outcome.summary);
+}
+
+#[tokio::test]
+async fn the_same_fix_every_time_is_stopped_within_two_iterations() {
+    // The model repeats itself; the failure does not change; nobody can be asked.
+    let server = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
+        ("you are the code writer", Reply::text(BUGGY)),
+    ]);
+    let repeating = ScriptedLlm::repeating(Reply::text(NO_HELP));
+    let mut b = Bench::new(&server, RecordingFrontend::default(), FakeSandbox::new(FAILING_TAP, 1));
+    let mut router = Router::new(PriceTable::default(), Arc::new(NoLog));
+    for (name, s) in [("main", &server), ("fixer", &repeating)] {
+        router.add_provider(
+            name,
+            connect(ProviderConfig::openai(s.base_url(), name)).unwrap(),
+            Arc::new(Limits::new(&LimitsConfig::default())),
+        );
+    }
+    router.set_chain(None, vec![Route::parse("main")]);
+    router.set_chain(Some(AgentRole::Troubleshooter), vec![Route::parse("fixer")]);
+    b.ctx.llm = Arc::new(router);
+    let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::TestsFailed);
+    assert!(repeating.requests().len() <= 2, "{} fix calls", repeating.requests().len());
+    assert!(outcome.summary.contains("the same failure came back"), "{}", outcome.summary);
+}
+
+#[tokio::test]
+async fn the_cap_stops_the_loop() {
+    let fixes: Vec<Reply> = (0..5)
+        .map(|i| {
+            Reply::text(format!(
+                "src/sum.js\n<<<<<<< SEARCH\nexport function sum(a, b) {{\n=======\nexport function sum(a, b) {{\n  // try {i}\n>>>>>>> REPLACE\n"
+            ))
+        })
+        .collect();
+    let server = script(fixes);
+    // Each run of the tests fails differently, so only the cap can stop the loop.
+    let outputs: Vec<String> = (0..6)
+        .map(|i| format!("TAP version 13\nnot ok 1 - adds\n  ---\n  error: 'failure {i}'\n  ...\n# pass 0\n# fail 1\n"))
+        .collect();
+    let outputs: Vec<(&str, i64)> = outputs.iter().map(|o| (o.as_str(), 1)).collect();
+    let mut b = Bench::new(&server, RecordingFrontend::default(), FakeSandbox::sequence(&outputs));
+    b.ctx.settings.max_fix_iterations = 3;
+    let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::TestsFailed);
+    assert!(outcome.summary.contains("stopped after 3 iterations, the run's cap"), "{}", outcome.summary);
+    assert_eq!(troubleshooter_calls(&server), 3);
+}
+
+#[tokio::test]
+async fn a_fix_that_makes_more_tests_fail_is_undone_before_the_next_try() {
+    let worse = "src/sum.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return null;\n>>>>>>> REPLACE\n";
+    let server = script(vec![Reply::text(worse), Reply::text(FIX)]);
+    let sandbox = FakeSandbox::sequence(&[(FAILING_TAP, 1), (TWO_FAIL, 1), (PASSING_TAP, 0)]);
+    let b = Bench::new(&server, RecordingFrontend::default(), sandbox);
+    let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    let agents: Vec<String> = b.store.steps(&b.ctx.id.0).unwrap().into_iter().map(|s| s.agent).collect();
+    let undo = agents.iter().position(|a| a == "undo").expect("the worse fix was undone");
+    assert_eq!(agents[undo - 2], "troubleshooter", "{agents:?}");
+    assert_eq!(b.frontend.file("src/sum.js").unwrap(), "export function sum(a, b) {\n  return a + b;\n}\n");
+    // The second fix was written against the code as it was before the worse one (a - b).
+    let second = Bench::asked(&server).last().unwrap().clone();
+    assert!(second.contains("return a - b;"), "{second}");
+    let tasks = b.store.records(RecordKind::Task, &b.ctx.id.0).unwrap();
+    assert_eq!(tasks[0].1["fixes"][0]["undone"], true);
+}
+
+#[tokio::test]
+async fn an_edit_that_cannot_apply_is_asked_again_with_the_reason() {
+    let missing = "src/sum.js\n<<<<<<< SEARCH\n  return a minus b;\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
+    let server = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
+        ("you are the code writer", Reply::text(BUGGY)),
+        ("you are the troubleshooter", Reply::text(missing)),
+        ("That change cannot be applied: src/sum.js: SEARCH block 1 matches nothing", Reply::text(FIX)),
+    ]);
+    let sandbox = FakeSandbox::sequence(&[(FAILING_TAP, 1), (PASSING_TAP, 0)]);
+    let b = Bench::new(&server, RecordingFrontend::default(), sandbox);
+    let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    let reask = Bench::asked(&server).last().unwrap().clone();
+    assert!(reask.contains("the nearest lines") && reask.contains("return a - b;"), "{reask}");
+}
+
+#[tokio::test]
+async fn tests_are_not_weakened_and_a_users_test_is_not_changed() {
+    let weaken = "test/sum.test.js\n<<<<<<< SEARCH\n  assert.equal(sum(1, 2), 3);\n=======\n>>>>>>> REPLACE\n";
+    let server = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
+        ("you are the code writer", Reply::text(BUGGY)),
+        ("you are the troubleshooter", Reply::text(weaken)),
+        ("takes out tests or assertions", Reply::text(FIX)),
+    ]);
+    let b =
+        Bench::new(&server, RecordingFrontend::default(), FakeSandbox::sequence(&[(FAILING_TAP, 1), (PASSING_TAP, 0)]));
+    let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert!(b.frontend.file("test/sum.test.js").unwrap().contains("assert.equal(sum(1, 2), 3)"));
+    assert!(
+        b.frontend
+            .messages
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.contains("took tests or assertions out of test/sum.test.js"))
+    );
+
+    // A test the user wrote (it was there before the run) is not the fix's to change.
+    let change_users = "test/mine.test.js\n<<<<<<< SEARCH\n  assert.equal(sum(2, 2), 4);\n=======\n  assert.equal(sum(2, 2), 0);\n>>>>>>> REPLACE\n";
+    let server = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
+        ("you are the code writer", Reply::text(BUGGY)),
+        ("you are the troubleshooter", Reply::text(change_users)),
+        ("is a test the user wrote", Reply::text(FIX)),
+    ]);
+    let frontend = RecordingFrontend::default();
+    let mine = "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { sum } from '../src/sum.js';\ntest('mine', () => {\n  assert.equal(sum(2, 2), 4);\n});\n";
+    frontend.files.lock().unwrap().insert("test/mine.test.js".into(), mine.into());
+    let b = Bench::new(&server, frontend, FakeSandbox::sequence(&[(FAILING_TAP, 1), (PASSING_TAP, 0)]));
+    let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert_eq!(b.frontend.file("test/mine.test.js").unwrap(), mine);
+    assert!(b.frontend.messages.lock().unwrap().iter().any(|m| m.contains("test/mine.test.js, a test you wrote")));
+}
+
+#[tokio::test]
+async fn a_generated_test_changes_only_with_the_spec_line_that_proves_it_wrong() {
+    let unproven = "test/sum.test.js\n<<<<<<< SEARCH\n  assert.equal(sum(1, 2), 3);\n=======\n  assert.equal(sum(1, 2), -1);\n>>>>>>> REPLACE\n";
+    let proven = "The test contradicts the spec.\nSpec: sum(a, b) returns a + b\n\ntest/sum.test.js\n<<<<<<< SEARCH\n  assert.equal(sum(1, 2), 3);\n=======\n  assert.equal(sum(1, 2), 3, 'sum adds');\n>>>>>>> REPLACE\n\nsrc/sum.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
+    let server = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
+        ("you are the code writer", Reply::text(BUGGY)),
+        ("you are the troubleshooter", Reply::text(unproven)),
+        ("needs the spec's line that proves the test wrong", Reply::text(proven)),
+    ]);
+    let b =
+        Bench::new(&server, RecordingFrontend::default(), FakeSandbox::sequence(&[(FAILING_TAP, 1), (PASSING_TAP, 0)]));
+    let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert!(b.frontend.file("test/sum.test.js").unwrap().contains("'sum adds'"));
+}
+
+#[tokio::test]
+async fn fifty_megabytes_of_test_output_reach_the_troubleshooter_bounded() {
+    let huge = format!("{}\n{FAILING_TAP}", "noise line\n".repeat(50 * 1024 * 1024 / 11));
+    let server = script(vec![Reply::text(FIX)]);
+    let b = Bench::new(&server, RecordingFrontend::default(), FakeSandbox::sequence(&[(&huge, 1), (PASSING_TAP, 0)]));
+    let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    let prompt = Bench::asked(&server).into_iter().find(|a| a.contains("you are the troubleshooter")).unwrap();
+    assert!(prompt.len() < 40_000, "{} bytes", prompt.len());
+    assert!(prompt.contains("bytes before ...]") && prompt.contains("# fail 1"), "the end of the output is kept");
+}
