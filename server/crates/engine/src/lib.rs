@@ -343,6 +343,7 @@ impl Engine {
                 test_command: config.sandbox.test_command.clone(),
                 test_timeout: config.sandbox.timeout,
                 test_idle_timeout: config.sandbox.no_output,
+                max_fix_iterations: config.llm.budget.max_fix_iterations.unwrap_or(4),
                 ..Default::default()
             },
             status: Default::default(),

@@ -281,3 +281,29 @@ async fn fifty_megabytes_of_test_output_reach_the_troubleshooter_bounded() {
     assert!(prompt.len() < 40_000, "{} bytes", prompt.len());
     assert!(prompt.contains("bytes before ...]") && prompt.contains("# fail 1"), "the end of the output is kept");
 }
+
+#[tokio::test]
+async fn what_node_refuses_to_load_goes_back_to_the_writer_before_any_test() {
+    // tree-sitter accepts this; Node does not ("Malformed arrow function parameter list").
+    let code = "src/sum.js\n```js\nexport function Sorter(compare) {\n  this.compare = compare || (a, b) => a - b;\n}\n```\n\ntest/sum.test.js\n```js\nimport { test } from 'node:test';\ntest('x', () => {});\n```\n";
+    let repaired = "```js\nexport function Sorter(compare) {\n  this.compare = compare || ((a, b) => a - b);\n}\n```\n";
+    let server = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
+        ("you are the code writer. Build this", Reply::text(code)),
+        ("Node refuses to load it", Reply::text(repaired)),
+    ]);
+    let sandbox = FakeSandbox::new(PASSING_TAP, 0);
+    *sandbox.check_output.lock().unwrap() = "==samokoder-check== src/sum.js\nfile:///workspace/src/sum.js:2\n  this.compare = compare || (a, b) => a - b;\n                            ^^^^^^\n\nSyntaxError: Malformed arrow function parameter list\n==samokoder-check== failed\n==samokoder-check== test/sum.test.js\n".into();
+    let b = Bench::new(&server, RecordingFrontend::default(), sandbox);
+    let outcome = generate(&b.ctx, &req("a sorter")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    let asked = Bench::asked(&server);
+    let repair = asked.iter().find(|a| a.contains("Node refuses to load it")).expect("the writer was asked again");
+    assert!(repair.contains("Malformed arrow function parameter list"), "{repair}");
+    assert!(b.frontend.file("src/sum.js").unwrap().contains("((a, b) => a - b)"));
+    // The check ran before the tests.
+    let commands: Vec<String> = b.sandbox.seen.lock().unwrap().iter().map(|(c, _)| c.clone()).collect();
+    let check = commands.iter().position(|c| c.contains("node --check")).unwrap();
+    let tests = commands.iter().position(|c| c == "node --test").unwrap();
+    assert!(check < tests, "{commands:?}");
+}

@@ -29,7 +29,7 @@ async fn a_simple_request_is_one_task_written_in_one_call_and_tested() {
         [".samokoder/spec.md", ".samokoder/architecture.md", ".samokoder/plan.md", ".samokoder/plan.md"]
     );
     // The tests ran on what the editor holds.
-    let (command, overlay) = b.sandbox.seen.lock().unwrap()[0].clone();
+    let (command, overlay) = b.sandbox.seen.lock().unwrap().iter().find(|(c, _)| c == "node --test").cloned().unwrap();
     assert_eq!(command, "node --test");
     assert!(overlay["src/sum.js"].contains("return a + b"));
     let agents: Vec<String> = b.store.steps(&b.ctx.id.0).unwrap().into_iter().map(|s| s.agent).collect();

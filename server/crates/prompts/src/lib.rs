@@ -21,6 +21,7 @@ const PROMPTS: &[(&str, &str)] = &[
     ("developer/task", include_str!("../../../../prompts/developer/task.j2")),
     ("code_monkey/task", include_str!("../../../../prompts/code_monkey/task.j2")),
     ("code_monkey/file", include_str!("../../../../prompts/code_monkey/file.j2")),
+    ("code_monkey/repair", include_str!("../../../../prompts/code_monkey/repair.j2")),
     ("troubleshooter/task", include_str!("../../../../prompts/troubleshooter/task.j2")),
 ];
 

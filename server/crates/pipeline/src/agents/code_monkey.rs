@@ -18,6 +18,7 @@ use samokoder_sandbox::RunRequest;
 use samokoder_store::{RecordKind, get_typed, put_typed};
 use serde_json::{Value, json};
 
+use super::checks::{checkable, node_check};
 use super::{apply_step, in_project, messages, read_file, shared_vars, stream_text, touches};
 use crate::output::{ONE_FILE_GBNF, WHOLE_FILES_GBNF, parse_whole_files};
 use crate::state::{DevStep, Draft, FileInstruction, PlanTask, RunState, TaskProgress, draft_key, save_task};
@@ -66,8 +67,18 @@ pub(crate) async fn run(
     };
     progress.applying = Some(touched.clone());
     save_task(&*ctx.store, &ctx.id.0, &progress)?;
-    let summary = format!("wrote {}", changes.paths().map(|p| p.as_str()).collect::<Vec<_>>().join(", "));
+    let written: Vec<String> = changes.paths().map(|p| p.to_string()).collect();
+    let checked = checkable(&written);
+    let before = node_check(ctx, &checked).await?;
+    let summary = format!("wrote {}", written.join(", "));
     apply_step(ctx, &changes, touched, "code_monkey", Some(&id), summary).await?;
+    // Diagnostics follow every write: what Node refuses to load goes back to the writer now, not to the tests.
+    let after = node_check(ctx, &checked).await?;
+    let broken: Vec<(String, String)> =
+        after.into_iter().filter(|(file, error)| before.get(file) != Some(error)).collect();
+    if !broken.is_empty() {
+        repair(ctx, state, &id, &broken, subdir).await?;
+    }
     progress.applied = index + 1;
     progress.applying = None;
     save_task(&*ctx.store, &ctx.id.0, &progress)?;
@@ -80,6 +91,50 @@ pub(crate) async fn run(
     for command in step.commands.iter().map(|c| c.trim()).filter(|c| !c.is_empty()) {
         run_command(ctx, command, subdir).await?;
     }
+    Ok(())
+}
+
+/// One more call per file Node refused, with the error; what parses is applied as a correction step. What
+/// is still broken after it is left to the tests and the fix loop.
+async fn repair(
+    ctx: &RunContext,
+    state: &RunState,
+    task: &str,
+    broken: &[(String, String)],
+    subdir: Option<&str>,
+) -> Result<()> {
+    let mut changes = ChangeSet::default();
+    for (path, error) in broken {
+        ctx.frontend.log(&ctx.id, "code_monkey", &format!("{path} does not load: {error}; asking again\n"));
+        let mut vars = shared_vars(ctx, state, subdir, std::slice::from_ref(path))?;
+        vars["path"] = json!(path);
+        vars["error"] = json!(error);
+        vars["current"] = json!(read_file(ctx, path).unwrap_or_default());
+        let request = ChatRequest {
+            messages: messages(ctx, &vars, "code_monkey/repair")?,
+            temperature: Some(0.2),
+            max_tokens: Some(FILE_TOKENS),
+            grammar: Some(ONE_FILE_GBNF.to_owned()),
+            ..Default::default()
+        };
+        let completion = stream_text(ctx, AgentRole::CodeMonkey, &request, Some(path)).await?;
+        match single_file(&completion.text, path) {
+            Some(text) if syntax_problem(path, &text).is_none() => {
+                changes.changes.push(FileChange { path: ctx.jail.check(path)?, text });
+            }
+            _ => ctx.frontend.log(
+                &ctx.id,
+                "code_monkey",
+                &format!("{path}: the repair did not parse; left to the tests\n"),
+            ),
+        }
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let touched = touches(ctx, &changes)?;
+    let summary = format!("repaired {}", changes.paths().map(|p| p.as_str()).collect::<Vec<_>>().join(", "));
+    apply_step(ctx, &changes, touched, "code_monkey", Some(task), summary).await?;
     Ok(())
 }
 

@@ -1,0 +1,201 @@
+//! The configuration's layers as they are written: every key optional, merged lowest first.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use samokoder_llm::{ApiKey, Price, ProviderKind};
+use serde::Deserialize;
+
+/// One layer of configuration: every key optional. TOML files use snake_case or camelCase keys; editor
+/// settings use camelCase.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigLayer {
+    pub llm: LlmLayer,
+    pub sandbox: SandboxLayer,
+    /// The editor's own tracing setting (`samokoder.trace.server` in VS Code); read by the editor, not us.
+    pub trace: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct LlmLayer {
+    /// The name of the default OpenAI-compatible provider in messages, logs and role chains: "openai",
+    /// "ollama", "lmstudio", ...; guessed from the base URL when absent.
+    pub provider: Option<String>,
+    /// The default provider's endpoint, up to the version segment: `https://api.openai.com/v1`,
+    /// `http://localhost:11434/v1` (Ollama), `http://localhost:8080/v1` (llama.cpp), ...
+    #[serde(alias = "base_url")]
+    pub base_url: Option<String>,
+    /// The default provider's API key. Accepted from editor settings and the environment only.
+    #[serde(alias = "api_key")]
+    pub api_key: Option<ApiKey>,
+    /// The model of the primary provider, for every agent without its own.
+    pub model: Option<String>,
+    /// More providers, by name: `[llm.providers.local] kind = "openai", base_url = "http://..."`. The
+    /// built-in names `openai`, `anthropic` and `groq` can be configured here too.
+    pub providers: BTreeMap<String, ProviderLayer>,
+    /// Role -> chain: `code_monkey = ["groq/llama-3.1-8b-instant", "openai/gpt-4o-mini"]`; the first answers,
+    /// the rest take over when it is down. `default` is the chain of roles without their own.
+    pub roles: BTreeMap<String, Vec<String>>,
+    /// Role -> parameters: `[llm.params.code_monkey] temperature = 0.1`.
+    pub params: BTreeMap<String, ParamsLayer>,
+    /// Limits per run.
+    pub budget: BudgetLayer,
+    /// Model -> USD per million tokens: `[llm.prices."my-model"] input = 1.0, output = 2.0`.
+    pub prices: BTreeMap<String, Price>,
+    /// The embedded model, used when no other provider is configured.
+    pub local: LocalLayer,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct LocalLayer {
+    /// A GGUF file; else the model `samokoder model fetch` put in the cache (1.5B, then 0.5B).
+    #[serde(alias = "model_path")]
+    pub model_path: Option<PathBuf>,
+    /// CPU threads per generation (default: every core).
+    pub threads: Option<usize>,
+    /// Context window in tokens (default 8192, capped at the model's).
+    #[serde(alias = "context_tokens")]
+    pub context_tokens: Option<u32>,
+    /// Generations at once (default 1); each holds its own context in memory.
+    pub parallel: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProviderLayer {
+    /// `openai` (any Chat Completions server) or `anthropic`.
+    pub kind: Option<ProviderKind>,
+    #[serde(alias = "base_url")]
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    /// From editor settings only (never a workspace file).
+    #[serde(alias = "api_key")]
+    pub api_key: Option<ApiKey>,
+    /// The environment variable holding the key.
+    #[serde(alias = "api_key_env")]
+    pub api_key_env: Option<String>,
+    /// Requests in flight at once (default 8).
+    #[serde(alias = "max_concurrency")]
+    pub max_concurrency: Option<usize>,
+    /// Tokens per minute across all of a run's calls to this provider.
+    #[serde(alias = "tokens_per_minute")]
+    pub tokens_per_minute: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct ParamsLayer {
+    pub temperature: Option<f32>,
+    #[serde(alias = "max_tokens")]
+    pub max_tokens: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct BudgetLayer {
+    /// Dollars one run may spend on models.
+    #[serde(alias = "max_usd")]
+    pub max_usd: Option<f64>,
+    /// Tokens one run may use.
+    #[serde(alias = "max_tokens")]
+    pub max_tokens: Option<u64>,
+    /// Fix iterations (the troubleshooter's tries) one run may make, over all its tasks (default 4).
+    #[serde(alias = "max_fix_iterations")]
+    pub max_fix_iterations: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct SandboxLayer {
+    /// The image project commands run in.
+    pub image: Option<String>,
+    /// The command that runs the project's tests, in the workspace directory, with `sh -c`.
+    #[serde(alias = "test_command")]
+    pub test_command: Option<String>,
+    /// Wall-clock limit for one test run, in seconds.
+    #[serde(alias = "timeout_secs")]
+    pub timeout_secs: Option<u64>,
+    /// Memory limit of the container, in MiB.
+    #[serde(alias = "memory_mb")]
+    pub memory_mb: Option<u64>,
+    /// CPUs for the container (fractions allowed).
+    pub cpus: Option<f64>,
+    /// Process limit of the container.
+    pub pids: Option<i64>,
+    /// A test run that prints nothing for this many seconds is killed (0 turns this off).
+    #[serde(alias = "no_output_secs")]
+    pub no_output_secs: Option<u64>,
+    /// The warm container is removed after this many idle seconds.
+    #[serde(alias = "idle_stop_secs")]
+    pub idle_stop_secs: Option<u64>,
+    /// The Docker network of steps that need one (installs): `bridge`, `host`, or a network's name.
+    pub network: Option<String>,
+    /// A PEM bundle given to network steps, for registries behind an intercepting proxy.
+    #[serde(alias = "ca_bundle")]
+    pub ca_bundle: Option<PathBuf>,
+    /// Directories normally left out of the sync (node_modules, dist, build, coverage, .next) to send anyway.
+    #[serde(alias = "sync_include")]
+    pub sync_include: Option<Vec<String>>,
+    /// The Docker engine (`unix:///var/run/docker.sock`, `tcp://host:2375`); `DOCKER_HOST` when unset.
+    #[serde(alias = "docker_host")]
+    pub docker_host: Option<String>,
+}
+
+impl ConfigLayer {
+    /// `other` wins where it sets a key; maps merge by key.
+    pub fn merge(&mut self, other: ConfigLayer) {
+        macro_rules! take {
+            ($($section:ident . $($key:ident).+),*) => { $( if other.$section.$($key).+.is_some() { self.$section.$($key).+ = other.$section.$($key).+; } )* };
+        }
+        take!(llm.provider, llm.base_url, llm.api_key, llm.model, llm.budget.max_usd, llm.budget.max_tokens);
+        take!(llm.budget.max_fix_iterations);
+        take!(llm.local.model_path, llm.local.threads, llm.local.context_tokens, llm.local.parallel);
+        take!(sandbox.image, sandbox.test_command, sandbox.timeout_secs, sandbox.memory_mb, sandbox.cpus, sandbox.pids);
+        take!(sandbox.no_output_secs, sandbox.idle_stop_secs, sandbox.network, sandbox.ca_bundle, sandbox.sync_include);
+        take!(sandbox.docker_host);
+        for (name, p) in other.llm.providers {
+            let mine = self.llm.providers.entry(name).or_default();
+            macro_rules! field {
+                ($($f:ident),*) => { $( if p.$f.is_some() { mine.$f = p.$f; } )* };
+            }
+            field!(kind, base_url, model, api_key, api_key_env, max_concurrency, tokens_per_minute);
+        }
+        self.llm.roles.extend(other.llm.roles);
+        self.llm.params.extend(other.llm.params);
+        self.llm.prices.extend(other.llm.prices);
+    }
+
+    /// Parses editor settings: either the `samokoder` section itself or an object holding it.
+    pub fn from_json(value: &serde_json::Value) -> Result<Self, String> {
+        let section = value.get("samokoder").unwrap_or(value);
+        if section.is_null() {
+            return Ok(Self::default());
+        }
+        serde_json::from_value(section.clone()).map_err(|e| format!("editor settings (samokoder): {e}"))
+    }
+
+    /// The environment layer, following the providers' SDKs.
+    pub fn from_env(var: &dyn Fn(&str) -> Option<String>) -> Self {
+        let var = |k: &str| var(k).filter(|v| !v.trim().is_empty());
+        let mut layer = Self::default();
+        layer.llm.api_key = var("OPENAI_API_KEY").map(ApiKey::new);
+        layer.llm.base_url = var("OPENAI_BASE_URL");
+        layer.llm.model = var("SAMOKODER_MODEL");
+        for (name, key_var, url_var) in
+            [("anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"), ("groq", "GROQ_API_KEY", "GROQ_BASE_URL")]
+        {
+            let (key, url) = (var(key_var), var(url_var));
+            if key.is_some() || url.is_some() {
+                let p = layer.llm.providers.entry(name.to_owned()).or_default();
+                p.api_key = key.map(ApiKey::new);
+                p.base_url = url;
+            }
+        }
+        layer.llm.local.model_path = var("SAMOKODER_LOCAL_MODEL").map(PathBuf::from);
+        layer.sandbox.image = var("SAMOKODER_SANDBOX_IMAGE");
+        layer
+    }
+}
