@@ -9,6 +9,7 @@
 
 mod agents;
 pub mod edit_format;
+mod edit_runs;
 mod fix_loop;
 pub mod frontend;
 pub mod orchestrator;
@@ -18,6 +19,8 @@ pub mod run;
 pub mod state;
 pub mod undo;
 
+pub use agents::implementer::{EditRequest, instruction_at};
+pub use edit_runs::{fix, implement};
 pub use frontend::{ApplyOutcome, Frontend, Level, Progress};
 pub use orchestrator::{generate, resume};
 pub use output::{ParsedFile, WHOLE_FILES_GBNF, parse_whole_files};

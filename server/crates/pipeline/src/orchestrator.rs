@@ -18,16 +18,23 @@ use anyhow::{Result, bail};
 use samokoder_edits::FileChange;
 use samokoder_store::{RunRecord, RunStatus, StepRecord};
 
+use crate::agents::implementer::EditRequest;
 use crate::agents::{self, read_file, run_file};
-use crate::fix_loop;
 use crate::plan_md::{self, PLAN_FILE, PlanError};
 use crate::run::{new_record, now_ms, recorded};
 use crate::state::{PlanTask, RunState, TaskOutcome};
 use crate::{GenerateRequest, Level, Progress, RunContext, RunOutcome};
+use crate::{edit_runs, fix_loop};
 
 /// What the committed state calls for next.
 #[derive(Debug, Clone, PartialEq)]
-enum Next {
+pub(crate) enum Next {
+    /// An implement run's one edit.
+    Implement(EditRequest),
+    /// A fix run begins: its task, then a first test run.
+    StartFix,
+    /// A fix run whose diagnostic is not a failing test: it becomes the failure to fix.
+    SeedDiagnostic(EditRequest),
     Spec,
     Architecture,
     Plan,
@@ -60,8 +67,8 @@ pub async fn resume(ctx: &RunContext) -> Result<RunOutcome> {
     let Some(record) = ctx.store.get_run(&ctx.id.0)? else {
         bail!("there is no run {} in this workspace: `samokoder runs` lists them", ctx.id)
     };
-    if !matches!(record.kind.as_str(), "generate" | "spec") {
-        bail!("run {} is a `{}` run; only generate and spec runs can be resumed", ctx.id, record.kind);
+    if !matches!(record.kind.as_str(), "generate" | "spec" | "implement" | "fix") {
+        bail!("run {} is a `{}` run; only generate, spec, implement and fix runs can be resumed", ctx.id, record.kind);
     }
     if !record.status.is_unfinished() {
         bail!("run {} already ended ({}); start a new one instead", ctx.id, record.summary);
@@ -70,13 +77,18 @@ pub async fn resume(ctx: &RunContext) -> Result<RunOutcome> {
     recorded(ctx, record.clone(), "Samokoder: resume", drive(ctx, &record)).await
 }
 
-async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOutcome> {
+pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOutcome> {
     let subdir = record.subdir.as_deref();
     let spec_only = record.kind == "spec";
     loop {
         let state = RunState::load(&*ctx.store, &ctx.id.0)?;
-        let next = next(ctx, &state, spec_only, subdir).await?;
+        let next = match record.kind.as_str() {
+            "implement" | "fix" => edit_runs::next(ctx, &state, &record.kind)?,
+            _ => next(ctx, &state, spec_only, subdir).await?,
+        };
         let (agent, task) = match &next {
+            Next::Implement(_) => ("code_monkey", None),
+            Next::StartFix | Next::SeedDiagnostic(_) => ("", None),
             Next::Spec => ("spec_writer", None),
             Next::Architecture => ("architect", None),
             Next::Plan => ("tech_lead", None),
@@ -90,6 +102,9 @@ async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOutcome> {
             enter(ctx, agent, task, &state)?;
         }
         match next {
+            Next::Implement(request) => agents::implementer::run(ctx, &state, &request).await?,
+            Next::StartFix => edit_runs::start_fix(ctx)?,
+            Next::SeedDiagnostic(request) => edit_runs::seed(ctx, &state, &request)?,
             Next::Spec => agents::spec_writer::run(ctx, &state, &record.description, subdir).await?,
             Next::Architecture => agents::architect::run(ctx, &state, subdir).await?,
             Next::Plan => agents::tech_lead::run(ctx, &state, subdir).await?,
@@ -126,6 +141,9 @@ async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOutcome> {
             }
             Next::Done => {
                 let summary = match (&state.spec, spec_only) {
+                    _ if matches!(record.kind.as_str(), "implement" | "fix") => {
+                        edit_runs::summary(&state, &record.kind)
+                    }
                     (Some(_), true) => format!("wrote {}", run_file(subdir, "spec.md")),
                     _ => {
                         let tasks = state.tasks.iter().filter(|t| t.outcome.as_ref().is_some_and(|o| o.passed)).count();

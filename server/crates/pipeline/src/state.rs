@@ -276,6 +276,12 @@ pub struct TaskProgress {
     /// How many fixes there were when the user last answered (the same-failure rule starts over there).
     #[serde(default)]
     pub asked_at: usize,
+    /// A project without tests is fine for this task (an implement or fix run in a project that has none).
+    #[serde(default)]
+    pub no_tests_ok: bool,
+    /// A fix run's diagnostic was made the failure to fix.
+    #[serde(default)]
+    pub seeded: bool,
 }
 
 impl TaskProgress {
@@ -294,6 +300,8 @@ impl TaskProgress {
             skipped: false,
             stopped: None,
             asked_at: 0,
+            no_tests_ok: false,
+            seeded: false,
         }
     }
 }

@@ -21,6 +21,8 @@ pub(crate) struct Tested {
     pub summary: String,
     pub report: TestReport,
     pub output: String,
+    /// The command found no tests (it may still have succeeded).
+    pub no_tests: bool,
 }
 
 /// How much of the test output a task's outcome keeps (its end: where the failures are summed up).
@@ -48,7 +50,11 @@ pub(crate) async fn run(
 ) -> Result<()> {
     let id = progress.id.clone();
     install(ctx, state, &mut progress, subdir).await?;
-    let tested = test(ctx, subdir).await?;
+    let mut tested = test(ctx, subdir).await?;
+    if tested.no_tests && progress.no_tests_ok && tested.report.failed == 0 {
+        tested.passed = true;
+        tested.summary = "the project has no tests to run".into();
+    }
     let failures = tested
         .report
         .failures
@@ -163,7 +169,8 @@ pub(crate) async fn test(ctx: &RunContext, subdir: Option<&str>) -> Result<Teste
         let tail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
         (false, format!("`{command}` exited with {:?}: {tail}", result.exit_code))
     };
-    Ok(Tested { passed, summary, report, output: result.output })
+    let no_tests = report.recognized && report.passed + report.failed == 0 && result.abnormal_end().is_none();
+    Ok(Tested { passed, summary, report, output: result.output, no_tests })
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub(crate) mod checks;
 pub(crate) mod code_monkey;
 pub(crate) mod developer;
 pub(crate) mod executor;
+pub(crate) mod implementer;
 pub(crate) mod spec_writer;
 pub(crate) mod tech_lead;
 pub(crate) mod troubleshooter;

@@ -215,7 +215,7 @@ fn test_weight(text: &str) -> (usize, usize) {
 
 /// The reply's changes, checked: applied to what the user holds, within the workspace, valid, and fair to
 /// the tests.
-fn prepare(ctx: &RunContext, reply: &str, subdir: Option<&str>, spec: &str) -> Result<ChangeSet, String> {
+pub(crate) fn prepare(ctx: &RunContext, reply: &str, subdir: Option<&str>, spec: &str) -> Result<ChangeSet, String> {
     let edits = parse_edits(reply)?;
     if edits.is_empty() {
         return Err("the reply changes no file: give SEARCH/REPLACE blocks after each file's path".into());

@@ -1,0 +1,109 @@
+//! Implementer: `samokoder.implement` on a `TODO(samokoder): ...` / `samokoder: ...` comment or a selection.
+//! The code writer gets the file, the lines to replace and the instruction, with the repo map, and answers
+//! with SEARCH/REPLACE blocks; they are applied like a troubleshooter's (checked, re-asked with the reason,
+//! never guessed) as one change of minimal edits, so the user's cursor and unsaved work elsewhere survive.
+//! Then the project's tests run, and the fix loop follows if they fail.
+//!
+//! Commits: the step, then `tasks/t1` (nothing left to apply, not yet tested).
+
+use anyhow::{Result, bail};
+use samokoder_llm::{AgentRole, ChatRequest, Message};
+use serde_json::json;
+
+use super::troubleshooter::prepare;
+use super::{apply_step, messages, read_file, shared_vars, stream_text, touches};
+use crate::RunContext;
+use crate::state::{RunState, TaskProgress, save_task};
+
+const EDIT_RETRIES: usize = 2;
+const REPLY_TOKENS: u32 = 2048;
+
+/// What `implement` and `fix` were asked (record `specs/request`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EditRequest {
+    /// Workspace-relative.
+    pub path: String,
+    /// 1-based, inclusive.
+    pub start_line: u32,
+    pub end_line: u32,
+    /// What to do: the comment's text, the user's words, or the diagnostic's message.
+    pub instruction: String,
+}
+
+pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: &EditRequest) -> Result<()> {
+    let Some(current) = read_file(ctx, &request.path) else {
+        bail!("{} does not exist: implement works on a file the workspace has", request.path)
+    };
+    let lines: Vec<&str> = current.lines().collect();
+    let (start, end) = (request.start_line as usize, request.end_line as usize);
+    if start == 0 || start > end || end > lines.len() {
+        bail!("{} has {} lines; there is no line {start} to implement at", request.path, lines.len());
+    }
+    let target = lines[start - 1..end].join("\n");
+    let mut vars = shared_vars(ctx, state, None, std::slice::from_ref(&request.path))?;
+    vars["path"] = json!(request.path);
+    vars["line"] = json!(start);
+    vars["instruction"] = json!(request.instruction);
+    vars["current"] = json!(current);
+    vars["target"] = json!(target);
+    let mut chat = ChatRequest {
+        messages: messages(ctx, &vars, "implementer/task")?,
+        temperature: Some(0.2),
+        max_tokens: Some(REPLY_TOKENS),
+        ..Default::default()
+    };
+    let mut attempt = 0;
+    let changes = loop {
+        let completion = stream_text(ctx, AgentRole::CodeMonkey, &chat, None).await?;
+        match prepare(ctx, &completion.text, None, "") {
+            Ok(changes) => break changes,
+            Err(why) if attempt < EDIT_RETRIES => {
+                attempt += 1;
+                ctx.frontend.log(&ctx.id, "code_monkey", &format!("\n[not applied: {why}; asking again]\n"));
+                chat.messages.push(Message::assistant(completion.text));
+                chat.messages.push(Message::user(format!(
+                    "That change cannot be applied: {why}. Reply again with the corrected changes."
+                )));
+            }
+            Err(why) => bail!("the implementation could not be applied after {} tries: {why}", attempt + 1),
+        }
+    };
+    let touched = touches(ctx, &changes)?;
+    let paths: Vec<String> = changes.paths().map(|p| p.to_string()).collect();
+    apply_step(ctx, &changes, touched, "code_monkey", Some("t1"), format!("implemented in {}", paths.join(", ")))
+        .await?;
+    let mut progress = TaskProgress::new("t1");
+    progress.basis = request.instruction.clone();
+    progress.steps = Some(Vec::new());
+    progress.no_tests_ok = true;
+    save_task(&*ctx.store, &ctx.id.0, &progress)?;
+    Ok(())
+}
+
+/// The instruction a line holds: the text after `TODO(samokoder):` or `samokoder:` in a comment.
+pub fn instruction_at(line: &str) -> Option<String> {
+    let text = line.trim();
+    let comment = ["//", "#", "/*", "*", "<!--", "--"].iter().find_map(|p| text.strip_prefix(p))?;
+    let comment = comment.trim().trim_end_matches("*/").trim_end_matches("-->").trim();
+    let rest = comment
+        .strip_prefix("TODO(samokoder):")
+        .or_else(|| comment.strip_prefix("todo(samokoder):"))
+        .or_else(|| comment.strip_prefix("samokoder:"))?;
+    let rest = rest.trim();
+    (!rest.is_empty()).then(|| rest.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instructions_come_from_marked_comments_only() {
+        assert_eq!(instruction_at("  // TODO(samokoder): return the sum").as_deref(), Some("return the sum"));
+        assert_eq!(instruction_at("# samokoder: parse the flags").as_deref(), Some("parse the flags"));
+        assert_eq!(instruction_at("/* samokoder: a cache */").as_deref(), Some("a cache"));
+        assert_eq!(instruction_at("// TODO: not ours"), None);
+        assert_eq!(instruction_at("let samokoder = 1; // samokoder: inline"), None);
+        assert_eq!(instruction_at("// samokoder:   "), None);
+    }
+}

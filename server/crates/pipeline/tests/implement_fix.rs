@@ -1,0 +1,110 @@
+//! implement and fix: one task in place, then the tests, then the fix loop when they fail.
+
+mod support;
+
+use samokoder_pipeline::{EditRequest, fix, implement, instruction_at};
+use samokoder_store::RunStatus;
+use samokoder_test_utils::{Reply, ScriptedLlm};
+use support::*;
+
+const TODO_SUM: &str =
+    "export function sum(a, b) {\n  // TODO(samokoder): return the sum of a and b\n}\n\nexport const unrelated = 1;\n";
+const IMPLEMENTED: &str = "src/sum.js\n<<<<<<< SEARCH\n  // TODO(samokoder): return the sum of a and b\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
+
+fn with_todo() -> RecordingFrontend {
+    let frontend = RecordingFrontend::default();
+    frontend.files.lock().unwrap().insert("src/sum.js".into(), TODO_SUM.into());
+    frontend
+}
+
+fn todo_request() -> EditRequest {
+    let line = TODO_SUM.lines().nth(1).unwrap();
+    EditRequest { path: "src/sum.js".into(), start_line: 2, end_line: 2, instruction: instruction_at(line).unwrap() }
+}
+
+#[tokio::test]
+async fn implement_replaces_the_comment_in_place_then_tests() {
+    let server = ScriptedLlm::routed(vec![("Implement this in src/sum.js", Reply::text(IMPLEMENTED))]);
+    let b = Bench::new(&server, with_todo(), FakeSandbox::new(PASSING_TAP, 0));
+    let outcome = implement(&b.ctx, &todo_request()).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert_eq!(outcome.summary, "implemented; tests pass (1 passed)");
+    assert_eq!(
+        b.frontend.file("src/sum.js").unwrap(),
+        TODO_SUM.replace("  // TODO(samokoder): return the sum of a and b", "  return a + b;")
+    );
+    let asked = &Bench::asked(&server)[0];
+    assert!(asked.contains("return the sum of a and b") && asked.contains("(line 2)"), "{asked}");
+    assert_eq!(b.sandbox.commands(), ["node --test"]);
+    let run = b.store.get_run(&b.ctx.id.0).unwrap().unwrap();
+    assert_eq!(run.kind, "implement");
+}
+
+#[tokio::test]
+async fn an_implementation_whose_tests_fail_goes_through_the_fix_loop() {
+    let wrong = IMPLEMENTED.replace("return a + b;", "return a - b;");
+    let fixed = "src/sum.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
+    let server = ScriptedLlm::routed(vec![
+        ("Implement this in src/sum.js", Reply::text(wrong)),
+        ("you are the troubleshooter", Reply::text(fixed)),
+    ]);
+    let b = Bench::new(&server, with_todo(), FakeSandbox::sequence(&[(FAILING_TAP, 1), (PASSING_TAP, 0)]));
+    let outcome = implement(&b.ctx, &todo_request()).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert_eq!(outcome.summary, "implemented, then fixed in 1 iteration(s); tests pass (1 passed)");
+    assert!(b.frontend.file("src/sum.js").unwrap().contains("return a + b;"));
+}
+
+#[tokio::test]
+async fn fix_makes_failing_tests_pass_and_a_diagnostic_no_test_sees_is_fixed_too() {
+    let buggy = TODO_SUM.replace("  // TODO(samokoder): return the sum of a and b", "  return a - b;");
+    let fixed = "src/sum.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
+    // The failing tests.
+    let server = ScriptedLlm::routed(vec![("you are the troubleshooter", Reply::text(fixed))]);
+    let frontend = RecordingFrontend::default();
+    frontend.files.lock().unwrap().insert("src/sum.js".into(), buggy.clone());
+    let b = Bench::new(&server, frontend, FakeSandbox::sequence(&[(FAILING_TAP, 1), (PASSING_TAP, 0)]));
+    let outcome = fix(&b.ctx, None).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert_eq!(outcome.summary, "fixed in 1 iteration(s); tests pass (1 passed)");
+
+    // A diagnostic from another server (the tests pass already): it becomes the failure to fix.
+    let typed = "src/sum.js\n<<<<<<< SEARCH\nexport const unrelated = 1;\n=======\nexport const unrelated: number = 1;\n>>>>>>> REPLACE\n";
+    let server = ScriptedLlm::routed(vec![("you are the troubleshooter", Reply::text(typed))]);
+    let frontend = RecordingFrontend::default();
+    frontend.files.lock().unwrap().insert("src/sum.js".into(), TODO_SUM.into());
+    let b = Bench::new(&server, frontend, FakeSandbox::new(PASSING_TAP, 0));
+    let request = EditRequest {
+        path: "src/sum.js".into(),
+        start_line: 5,
+        end_line: 5,
+        instruction: "Variable 'unrelated' implicitly has an 'any' type.".into(),
+    };
+    let outcome = fix(&b.ctx, Some(&request)).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    let asked = &Bench::asked(&server)[0];
+    assert!(asked.contains("- src/sum.js:5: Variable 'unrelated' implicitly has an 'any' type."), "{asked}");
+    assert!(b.frontend.file("src/sum.js").unwrap().contains("unrelated: number"));
+
+    // Nothing to fix: the tests pass and no diagnostic was named.
+    let server = ScriptedLlm::routed(vec![]);
+    let b = Bench::new(&server, RecordingFrontend::default(), FakeSandbox::new(PASSING_TAP, 0));
+    let outcome = fix(&b.ctx, None).await.unwrap();
+    assert_eq!(
+        (outcome.status, outcome.summary.as_str()),
+        (RunStatus::Succeeded, "nothing to fix; tests pass (1 passed)")
+    );
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn implement_at_a_line_that_is_not_there_says_so() {
+    let server = ScriptedLlm::routed(vec![]);
+    let b = Bench::new(&server, with_todo(), FakeSandbox::new(PASSING_TAP, 0));
+    let request = EditRequest { path: "src/sum.js".into(), start_line: 40, end_line: 40, instruction: "x".into() };
+    let err = format!("{:#}", implement(&b.ctx, &request).await.unwrap_err());
+    assert!(err.contains("has 5 lines; there is no line 40"), "{err}");
+    let request = EditRequest { path: "src/nope.js".into(), start_line: 1, end_line: 1, instruction: "x".into() };
+    let err = format!("{:#}", implement(&b.ctx, &request).await.unwrap_err());
+    assert!(err.contains("src/nope.js does not exist"), "{err}");
+}
