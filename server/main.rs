@@ -49,6 +49,28 @@ enum Command {
         #[arg(long, short)]
         yes: bool,
     },
+    /// Implement a `TODO(samokoder): ...` comment (or the given instruction) at FILE:LINE, then test and fix.
+    Implement {
+        /// FILE:LINE or FILE:LINE-LINE.
+        at: String,
+        #[arg(long)]
+        instruction: Option<String>,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Fix the failing tests, or the problem at FILE:LINE (described by --message), until the tests pass.
+    Fix {
+        /// FILE:LINE of a diagnostic; the failing tests when omitted.
+        at: Option<String>,
+        #[arg(long)]
+        message: Option<String>,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[arg(long, short)]
+        verbose: bool,
+    },
     /// Put the workspace back to how it was before a run (or before one of its steps).
     Undo {
         run: String,
@@ -124,6 +146,12 @@ async fn main() {
         }
         Command::Undo { run, step, force, dir } => {
             report(samokoder_engine::undo_command(&dir, &run, step, force).await)
+        }
+        Command::Implement { at, instruction, dir, verbose } => {
+            report(samokoder_engine::implement_command(&dir, &at, instruction.as_deref(), verbose).await)
+        }
+        Command::Fix { at, message, dir, verbose } => {
+            report(samokoder_engine::fix_command(&dir, at.as_deref(), message.as_deref(), verbose).await)
         }
         Command::Runs { run, dir } => report(samokoder_engine::runs_command(&dir, run.as_deref()).await),
         Command::Test { dir, verbose } => report(samokoder_engine::test_command(&dir, verbose).await),

@@ -6,6 +6,7 @@ mod support;
 mod architecture;
 
 mod headless;
+mod implement_fix;
 mod lifecycle;
 mod model;
 mod pipeline;

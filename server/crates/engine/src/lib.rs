@@ -28,16 +28,16 @@ use samokoder_sandbox::{DockerSandbox, Sandbox, SandboxConfig};
 use samokoder_store::{MemStore, SledStore, Store};
 
 pub use cli::{
-    generate_command, map_command, model_fetch_command, resume_command, runs_command, spec_command, test_command,
-    undo_command,
+    fix_command, generate_command, implement_command, map_command, model_fetch_command, resume_command, runs_command,
+    spec_command, test_command, undo_command,
 };
 pub use config::{Config, ConfigLayer};
 pub use doctor::doctor_command;
 pub use headless::TerminalFrontend;
 pub use runs::RunInfo;
 pub use samokoder_pipeline::{
-    ApplyOutcome, GenerateRequest, Level, Progress, RunId, StatusSnapshot, UndoRequest, generate, resume, run_tests,
-    undo,
+    ApplyOutcome, EditRequest, GenerateRequest, Level, Progress, RunId, StatusSnapshot, UndoRequest, fix, generate,
+    implement, instruction_at, resume, run_tests, undo,
 };
 pub use samokoder_store::{RunRecord, RunStatus};
 pub use workspace::PlannedEdit;

@@ -11,11 +11,13 @@ pub(crate) const COMMANDS: &[&str] = &[
     "samokoder.cancel",
     "samokoder.resume",
     "samokoder.undo",
+    "samokoder.implement",
+    "samokoder.fix",
 ];
 
 /// The code action kinds the server offers.
 pub(crate) fn code_action_kinds() -> Vec<lsp::CodeActionKind> {
-    vec![lsp::CodeActionKind::SOURCE]
+    vec![lsp::CodeActionKind::QUICKFIX, lsp::CodeActionKind::REFACTOR_REWRITE, lsp::CodeActionKind::SOURCE]
 }
 
 pub(crate) fn server_capabilities(enc: PositionEncoding) -> lsp::ServerCapabilities {

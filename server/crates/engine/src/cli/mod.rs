@@ -5,7 +5,9 @@
 
 mod runs;
 
-pub use runs::{generate_command, resume_command, runs_command, spec_command, undo_command};
+pub use runs::{
+    fix_command, generate_command, implement_command, resume_command, runs_command, spec_command, undo_command,
+};
 
 use std::io::Write;
 use std::path::Path;

@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use samokoder_pipeline::{GenerateRequest, RunId, UndoRequest, generate, resume, undo};
+use samokoder_pipeline::{
+    EditRequest, GenerateRequest, RunId, UndoRequest, fix, generate, implement, instruction_at, resume, undo,
+};
 
 use super::{fetch_model, finish, interruptible, report_problems};
 use crate::{Engine, TerminalFrontend};
@@ -84,6 +86,66 @@ pub async fn resume_command(dir: &Path, run: Option<&str>, verbose: bool, yes: b
     let _ = writeln!(std::io::stderr(), "resuming run {id}");
     let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose, !yes));
     let outcome = interruptible(&engine, Some(id), frontend.clone(), |ctx| async move { resume(&ctx).await }).await;
+    finish(&engine, &frontend, outcome).await
+}
+
+/// `FILE:LINE` or `FILE:LINE-LINE`: a workspace-relative path and 1-based lines.
+fn location(engine: &Engine, at: &str) -> Result<(String, u32, u32)> {
+    let usage = || anyhow::anyhow!("`{at}` is not FILE:LINE (for example src/sum.js:12, or src/sum.js:12-20)");
+    let (file, lines) = at.rsplit_once(':').ok_or_else(usage)?;
+    let (start, end) = match lines.split_once('-') {
+        Some((a, b)) => (a.parse().map_err(|_| usage())?, b.parse().map_err(|_| usage())?),
+        None => {
+            let n = lines.parse().map_err(|_| usage())?;
+            (n, n)
+        }
+    };
+    let rel = engine.jail().check(file)?;
+    Ok((rel.to_string(), start, end))
+}
+
+/// `samokoder implement FILE:LINE [--instruction "..."] --dir DIR`.
+pub async fn implement_command(dir: &Path, at: &str, instruction: Option<&str>, verbose: bool) -> Result<i32> {
+    let engine = engine_with_store(dir)?;
+    report_problems(&engine);
+    let (path, start_line, end_line) = location(&engine, at)?;
+    let instruction = match instruction.filter(|i| !i.trim().is_empty()) {
+        Some(i) => i.to_owned(),
+        None => {
+            let text = std::fs::read_to_string(engine.jail().abs(&engine.jail().check(&path)?))
+                .with_context(|| format!("reading {path}"))?;
+            let line = text.lines().nth(start_line.saturating_sub(1) as usize).unwrap_or_default();
+            instruction_at(line).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "line {start_line} of {path} is not a `TODO(samokoder): ...` comment; give --instruction \"what to do\""
+                )
+            })?
+        }
+    };
+    let request = EditRequest { path, start_line, end_line, instruction };
+    let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose, true));
+    let outcome =
+        interruptible(&engine, None, frontend.clone(), move |ctx| async move { implement(&ctx, &request).await }).await;
+    finish(&engine, &frontend, outcome).await
+}
+
+/// `samokoder fix [FILE:LINE --message "..."] --dir DIR`: a diagnostic, or the failing tests.
+pub async fn fix_command(dir: &Path, at: Option<&str>, message: Option<&str>, verbose: bool) -> Result<i32> {
+    let engine = engine_with_store(dir)?;
+    report_problems(&engine);
+    let request = match at {
+        Some(at) => {
+            let (path, start_line, end_line) = location(&engine, at)?;
+            let instruction =
+                message.map(str::to_owned).unwrap_or_else(|| "the failure reported at this line".to_owned());
+            Some(EditRequest { path, start_line, end_line, instruction })
+        }
+        None => None,
+    };
+    let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose, true));
+    let outcome =
+        interruptible(&engine, None, frontend.clone(), move |ctx| async move { fix(&ctx, request.as_ref()).await })
+            .await;
     finish(&engine, &frontend, outcome).await
 }
 

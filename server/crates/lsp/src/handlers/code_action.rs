@@ -15,6 +15,45 @@ pub(crate) fn code_action(backend: &Backend, params: lsp::CodeActionParams) -> R
         }
     };
     let mut actions = Vec::new();
+    let uri = &params.text_document.uri;
+    let command = |title: &str, kind: lsp::CodeActionKind, command: &str, argument: serde_json::Value| {
+        lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
+            title: title.into(),
+            kind: Some(kind),
+            command: Some(lsp::Command {
+                title: title.into(),
+                command: command.into(),
+                arguments: Some(vec![argument]),
+            }),
+            ..Default::default()
+        })
+    };
+    if in_workspace && wanted(&lsp::CodeActionKind::REFACTOR_REWRITE) {
+        // From what the editor holds (no disk read: listing actions never waits).
+        let line = from_proto::path(uri)
+            .and_then(|p| engine.document_text(&p))
+            .and_then(|(text, _)| text.lines().nth(params.range.start.line as usize).map(str::to_owned));
+        let marked = line.as_deref().and_then(samokoder_engine::instruction_at).is_some();
+        if marked || params.range.start != params.range.end {
+            actions.push(command(
+                "Samokoder: implement this",
+                lsp::CodeActionKind::REFACTOR_REWRITE,
+                "samokoder.implement",
+                serde_json::json!({ "uri": uri, "range": params.range }),
+            ));
+        }
+    }
+    if in_workspace && wanted(&lsp::CodeActionKind::QUICKFIX) {
+        for diagnostic in &params.context.diagnostics {
+            let first = diagnostic.message.lines().next().unwrap_or("").chars().take(60).collect::<String>();
+            actions.push(command(
+                &format!("Samokoder: fix this ({first})"),
+                lsp::CodeActionKind::QUICKFIX,
+                "samokoder.fix",
+                serde_json::json!({ "uri": uri, "diagnostic": diagnostic }),
+            ));
+        }
+    }
     if in_workspace && wanted(&lsp::CodeActionKind::SOURCE) {
         actions.push(lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
             title: "Samokoder: run tests".into(),

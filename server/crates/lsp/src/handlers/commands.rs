@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use samokoder_engine::{GenerateRequest, RunId, UndoRequest, generate, resume, run_tests, undo};
+use samokoder_engine::{
+    EditRequest, GenerateRequest, RunId, UndoRequest, fix, generate, implement, instruction_at, resume, run_tests, undo,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_lsp::jsonrpc::Result;
@@ -48,6 +50,39 @@ struct UndoArgs {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SpecArgs {
     description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ImplementArgs {
+    uri: lsp::Url,
+    range: lsp::Range,
+    instruction: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FixArgs {
+    uri: Option<lsp::Url>,
+    diagnostic: Option<lsp::Diagnostic>,
+    /// Fix a run's failing tests (the same as no argument: the workspace's failing tests).
+    run_id: Option<String>,
+}
+
+/// The workspace-relative path of a URI, or an error that says why it cannot be used.
+fn workspace_path(engine: &samokoder_engine::Engine, uri: &lsp::Url) -> Result<String> {
+    let path = crate::from_proto::path(uri).ok_or_else(|| invalid_params(format!("{uri} is not a file")))?;
+    let rel =
+        engine.jail().relativize(&path).ok_or_else(|| invalid_params(format!("{uri} is outside the workspace")))?;
+    Ok(rel.to_string())
+}
+
+/// The lines a range covers, 1-based and inclusive (a range that ends at a line's start stops before it).
+fn lines_of(range: &lsp::Range) -> (u32, u32) {
+    let start = range.start.line + 1;
+    let end =
+        if range.end.line > range.start.line && range.end.character == 0 { range.end.line } else { range.end.line + 1 };
+    (start, end.max(start))
 }
 
 fn job_error(e: anyhow::Error) -> tower_lsp::jsonrpc::Error {
@@ -140,6 +175,69 @@ pub(crate) fn execute_command(backend: &Backend, params: lsp::ExecuteCommandPara
                         undo(&ctx, &request).await
                     })
                     .map_err(job_error)?;
+            Ok(Some(json!({ "runId": id.0 })))
+        }
+        "samokoder.implement" => {
+            let args: ImplementArgs = serde_json::from_value(arg).map_err(|e| {
+                invalid_params(format!(
+                    "samokoder.implement takes {{\"uri\": \"...\", \"range\": {{...}}, \"instruction\"?: \"...\"}} ({e})"
+                ))
+            })?;
+            let path = workspace_path(&engine, &args.uri)?;
+            let (start_line, end_line) = lines_of(&args.range);
+            let line = crate::from_proto::path(&args.uri)
+                .and_then(|p| engine.document_text(&p).map(|(t, _)| t).or_else(|| std::fs::read_to_string(p).ok()))
+                .and_then(|text| text.lines().nth(start_line as usize - 1).map(str::to_owned));
+            let instruction = match args.instruction.filter(|i| !i.trim().is_empty()) {
+                Some(instruction) => instruction,
+                None => match line.as_deref().and_then(instruction_at) {
+                    Some(found) => found,
+                    None if args.range.start != args.range.end => {
+                        "implement what the selected lines describe".to_owned()
+                    }
+                    None => {
+                        return Err(invalid_params(
+                            "nothing to implement here: put the cursor on a `TODO(samokoder): ...` comment, select code, \
+                             or give an instruction",
+                        ));
+                    }
+                },
+            };
+            let request = EditRequest { path, start_line, end_line, instruction };
+            let frontend = frontend(backend, &engine, "Samokoder: implement");
+            let id = engine
+                .spawn_run("implement", None, frontend, move |ctx| async move { implement(&ctx, &request).await })
+                .map_err(job_error)?;
+            Ok(Some(json!({ "runId": id.0 })))
+        }
+        "samokoder.fix" => {
+            let args: FixArgs = match arg {
+                Value::Null => FixArgs::default(),
+                other => serde_json::from_value(other).map_err(|e| {
+                    invalid_params(format!(
+                        "samokoder.fix takes {{\"uri\": \"...\", \"diagnostic\": {{...}}}} or {{\"runId\": \"...\"}} ({e})"
+                    ))
+                })?,
+            };
+            let request = match (&args.uri, &args.diagnostic) {
+                (Some(uri), Some(diagnostic)) => {
+                    let (start_line, end_line) = lines_of(&diagnostic.range);
+                    let source = diagnostic.source.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+                    Some(EditRequest {
+                        path: workspace_path(&engine, uri)?,
+                        start_line,
+                        end_line,
+                        instruction: format!("{}{source}", diagnostic.message.lines().next().unwrap_or("")),
+                    })
+                }
+                (None, None) => None,
+                _ => return Err(invalid_params("samokoder.fix needs both `uri` and `diagnostic`, or neither")),
+            };
+            let _ = args.run_id;
+            let frontend = frontend(backend, &engine, "Samokoder: fix");
+            let id = engine
+                .spawn_run("fix", None, frontend, move |ctx| async move { fix(&ctx, request.as_ref()).await })
+                .map_err(job_error)?;
             Ok(Some(json!({ "runId": id.0 })))
         }
         "samokoder.cancel" => {

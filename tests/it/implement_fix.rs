@@ -1,0 +1,108 @@
+//! implement and fix through the real binary: a TODO comment over LSP becomes minimal edits in the open
+//! buffer (the rest of the buffer, unsaved work included, untouched); a project with a failing test is
+//! fixed by a scripted fix from a terminal; both tested in the real sandbox.
+
+use std::time::Duration;
+
+use samokoder_test_utils::{Reply, ScriptedLlm, docker_available};
+use serde_json::json;
+
+use crate::support::{Sandboxed, bin};
+
+const PACKAGE: &str = "{\"type\": \"module\", \"scripts\": {\"test\": \"node --test\"}}\n";
+const TEST: &str = "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { sum } from '../src/sum.js';\n\ntest('adds', () => {\n  assert.equal(sum(1, 2), 3);\n});\n";
+
+#[tokio::test]
+async fn implement_on_a_todo_comment_lands_as_minimal_edits_in_the_open_buffer() {
+    if !docker_available() {
+        return;
+    }
+    let llm = ScriptedLlm::routed(vec![(
+        "Implement this in src/sum.js",
+        Reply::text(
+            "src/sum.js\n<<<<<<< SEARCH\n  // TODO(samokoder): return the sum of a and b\n=======\n  return a + b;\n>>>>>>> REPLACE\n",
+        ),
+    )]);
+    let s = Sandboxed::new();
+    std::fs::create_dir_all(s.root().join("src")).unwrap();
+    std::fs::create_dir_all(s.root().join("test")).unwrap();
+    std::fs::write(s.root().join("package.json"), PACKAGE).unwrap();
+    std::fs::write(s.root().join("test/sum.test.js"), TEST).unwrap();
+    // The editor holds unsaved work the disk does not have.
+    let buffer =
+        "// my unsaved note\nexport function sum(a, b) {\n  // TODO(samokoder): return the sum of a and b\n}\n";
+    std::fs::write(s.root().join("src/sum.js"), "export function sum(a, b) {\n}\n").unwrap();
+    let client = s.spawn(s.options(Some(&llm)));
+    client.initialize().await.unwrap();
+    client.did_open("src/sum.js", "javascript", buffer).await.unwrap();
+
+    // The code action is offered on the comment, and carries the command.
+    let range = json!({"start": {"line": 2, "character": 4}, "end": {"line": 2, "character": 4}});
+    let actions = client
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": client.uri("src/sum.js")}, "range": range, "context": {"diagnostics": []}}),
+        )
+        .await
+        .unwrap();
+    let implement =
+        actions.as_array().unwrap().iter().find(|a| a["title"] == "Samokoder: implement this").expect("offered");
+    assert_eq!(implement["kind"], "refactor.rewrite");
+    let command = &implement["command"];
+    client
+        .request("workspace/executeCommand", json!({"command": command["command"], "arguments": command["arguments"]}))
+        .await
+        .unwrap();
+    let end = client
+        .wait_for(Duration::from_secs(60), "the run's end", |m| {
+            m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end"
+        })
+        .await
+        .unwrap();
+    assert_eq!(end["params"]["value"]["message"], "implemented; tests pass (1 passed)", "{end}");
+    // One edit, of the one line, against the open document's version.
+    let edit = client.messages().into_iter().find(|m| m["method"] == "workspace/applyEdit").unwrap();
+    let changes = edit["params"]["edit"]["documentChanges"].as_array().unwrap().clone();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["textDocument"]["version"], 1);
+    let edits = changes[0]["edits"].as_array().unwrap();
+    assert_eq!(edits.len(), 1);
+    assert_eq!(edits[0]["range"]["start"]["line"], 2);
+    assert_eq!(edits[0]["newText"], "  return a + b;\n");
+    assert_eq!(
+        client.buffer("src/sum.js").unwrap(),
+        "// my unsaved note\nexport function sum(a, b) {\n  return a + b;\n}\n",
+        "the unsaved note survived"
+    );
+    client.shutdown_and_exit().await.unwrap();
+}
+
+#[test]
+fn a_failing_test_is_fixed_from_a_terminal() {
+    if !docker_available() {
+        return;
+    }
+    let llm = ScriptedLlm::routed(vec![(
+        "you are the troubleshooter",
+        Reply::text(
+            "The sign is wrong.\n\nsrc/sum.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return a + b;\n>>>>>>> REPLACE\n",
+        ),
+    )]);
+    let s = Sandboxed::new();
+    std::fs::create_dir_all(s.root().join("src")).unwrap();
+    std::fs::create_dir_all(s.root().join("test")).unwrap();
+    std::fs::write(s.root().join("package.json"), PACKAGE).unwrap();
+    std::fs::write(s.root().join("test/sum.test.js"), TEST).unwrap();
+    std::fs::write(s.root().join("src/sum.js"), "export function sum(a, b) {\n  return a - b;\n}\n").unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["fix", "--dir", s.root().to_str().unwrap()])
+        .envs(s.env(Some(&llm)))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("fixed in 1 iteration(s); tests pass (1 passed)"), "{stdout}");
+    assert!(std::fs::read_to_string(s.root().join("src/sum.js")).unwrap().contains("a + b"));
+    let asked = llm.requests()[0].last_user_message();
+    assert!(asked.contains("test/sum.test.js:6: adds") && asked.contains("return a - b;"), "{asked}");
+}
