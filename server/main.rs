@@ -27,6 +27,9 @@ enum Command {
         /// Ask no questions: the spec writer writes its assumptions instead.
         #[arg(long, short)]
         yes: bool,
+        /// One model call writes the files; no spec, no plan, no tests (a baseline).
+        #[arg(long)]
+        one_shot: bool,
     },
     /// Write only the spec (.samokoder/spec.md) for a description.
     Spec {
@@ -135,8 +138,8 @@ async fn main() {
             samokoder_lsp::Ending::Clean => 0,
             samokoder_lsp::Ending::Abrupt => 1,
         },
-        Command::Generate { description, dir, verbose, yes } => {
-            report(samokoder_engine::generate_command(&description, &dir, verbose, yes).await)
+        Command::Generate { description, dir, verbose, yes, one_shot } => {
+            report(samokoder_engine::generate_command(&description, &dir, verbose, yes, one_shot).await)
         }
         Command::Spec { description, dir, verbose, yes } => {
             report(samokoder_engine::spec_command(&description, &dir, verbose, yes).await)

@@ -58,6 +58,17 @@ pub async fn generate(ctx: &RunContext, request: &GenerateRequest) -> Result<Run
     if request.description.trim().is_empty() {
         bail!("nothing to build: give a description, e.g. `a function that sums two numbers, with tests`");
     }
+    if request.one_shot {
+        let subdir = request.subdir.as_deref();
+        return recorded(ctx, record, "Samokoder: generate (one shot)", async {
+            let files = agents::code_monkey::one_shot(ctx, &request.description, subdir).await?;
+            let summary = format!("wrote {} file(s) in one call, untested", files.len());
+            let mut outcome = outcome_of(ctx, RunStatus::Succeeded, summary);
+            outcome.files = files;
+            Ok(outcome)
+        })
+        .await;
+    }
     recorded(ctx, record.clone(), "Samokoder: generate", drive(ctx, &record)).await
 }
 

@@ -152,6 +152,8 @@ pub struct GenerateRequest {
     pub subdir: Option<String>,
     /// Stop after the spec (`samokoder spec`).
     pub spec_only: bool,
+    /// One model call writes the files, untested (`samokoder generate --one-shot`).
+    pub one_shot: bool,
 }
 
 /// `samokoder.runTests`: the project's tests, in the sandbox, on what the editor holds.

@@ -162,3 +162,15 @@ async fn a_refused_edit_stops_the_run_and_nothing_is_tested() {
 }
 
 use std::sync::Mutex;
+
+#[tokio::test]
+async fn one_shot_is_one_call_and_no_tests() {
+    let server = ScriptedLlm::routed(vec![("you are the code writer", Reply::text(WHOLE_SUM))]);
+    let b = Bench::new(&server, RecordingFrontend::default(), FakeSandbox::new(PASSING_TAP, 0));
+    let request = samokoder_pipeline::GenerateRequest { one_shot: true, ..req("a sum function") };
+    let outcome = generate(&b.ctx, &request).await.unwrap();
+    assert_eq!(outcome.summary, "wrote 3 file(s) in one call, untested");
+    assert_eq!(server.requests().len(), 1);
+    assert!(b.sandbox.commands().is_empty(), "no tests in one shot");
+    assert!(b.frontend.file("src/sum.js").is_some() && b.frontend.file(".samokoder/spec.md").is_none());
+}

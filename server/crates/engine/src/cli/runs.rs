@@ -38,17 +38,20 @@ fn mention_unfinished(engine: &Engine) {
     }
 }
 
-/// `samokoder generate "<description>" --dir DIR [--yes]`: the whole team, then the tests.
-pub async fn generate_command(description: &str, dir: &Path, verbose: bool, yes: bool) -> Result<i32> {
-    start(description, dir, verbose, yes, false).await
+/// `samokoder generate "<description>" --dir DIR [--yes] [--one-shot]`: the whole team, then the tests; with
+/// `--one-shot`, one model call and no tests.
+pub async fn generate_command(description: &str, dir: &Path, verbose: bool, yes: bool, one_shot: bool) -> Result<i32> {
+    let request = GenerateRequest { description: description.to_owned(), one_shot, ..Default::default() };
+    start(request, dir, verbose, yes).await
 }
 
 /// `samokoder spec "<description>" --dir DIR`: the spec writer only.
 pub async fn spec_command(description: &str, dir: &Path, verbose: bool, yes: bool) -> Result<i32> {
-    start(description, dir, verbose, yes, true).await
+    let request = GenerateRequest { description: description.to_owned(), spec_only: true, ..Default::default() };
+    start(request, dir, verbose, yes).await
 }
 
-async fn start(description: &str, dir: &Path, verbose: bool, yes: bool, spec_only: bool) -> Result<i32> {
+async fn start(request: GenerateRequest, dir: &Path, verbose: bool, yes: bool) -> Result<i32> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut engine = engine_with_store(dir)?;
     if engine.config().llm.default_chain().is_empty() && cfg!(feature = "local-llm") {
@@ -66,7 +69,6 @@ async fn start(description: &str, dir: &Path, verbose: bool, yes: bool, spec_onl
     report_problems(&engine);
     mention_unfinished(&engine);
     let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose, !yes));
-    let request = GenerateRequest { description: description.to_owned(), subdir: None, spec_only };
     let outcome =
         interruptible(&engine, None, frontend.clone(), move |ctx| async move { generate(&ctx, &request).await }).await;
     finish(&engine, &frontend, outcome).await

@@ -115,7 +115,7 @@ pub(crate) fn execute_command(backend: &Backend, params: lsp::ExecuteCommandPara
                 None => None,
             };
             let frontend = frontend(backend, &engine, "Samokoder: generate");
-            let request = GenerateRequest { description: args.description, subdir, spec_only: false };
+            let request = GenerateRequest { description: args.description, subdir, ..Default::default() };
             let id = engine
                 .spawn_run("generate", None, frontend, move |ctx| async move { generate(&ctx, &request).await })
                 .map_err(job_error)?;
@@ -132,7 +132,7 @@ pub(crate) fn execute_command(backend: &Backend, params: lsp::ExecuteCommandPara
                 return Err(invalid_params(format!("{usage}: say what the workspace is for")));
             };
             let frontend = frontend(backend, &engine, "Samokoder: write spec");
-            let request = GenerateRequest { description, subdir: None, spec_only: true };
+            let request = GenerateRequest { description, spec_only: true, ..Default::default() };
             let id = engine
                 .spawn_run("spec", None, frontend, move |ctx| async move { generate(&ctx, &request).await })
                 .map_err(job_error)?;

@@ -138,6 +138,36 @@ async fn repair(
     Ok(())
 }
 
+/// `samokoder generate --one-shot`: the description written as whole files in one call, applied as one
+/// step; no spec, no plan, no tests, no fix loop (the baseline the team is measured against).
+pub(crate) async fn one_shot(ctx: &RunContext, description: &str, subdir: Option<&str>) -> Result<Vec<String>> {
+    let task = PlanTask {
+        id: Some("t1".into()),
+        epic: String::new(),
+        title: description.trim().to_owned(),
+        description: String::new(),
+        test: String::new(),
+        done: false,
+        line: 0,
+    };
+    let files = whole_task(ctx, &RunState::default(), &task, subdir).await?;
+    let mut changes = ChangeSet::default();
+    let mut refused = Vec::new();
+    for (path, text) in files {
+        match ctx.jail.check(&in_project(subdir, &path)) {
+            Ok(path) => changes.changes.push(FileChange { path, text }),
+            Err(e) => refused.push(e.to_string()),
+        }
+    }
+    if !refused.is_empty() {
+        bail!("{}; nothing was written", refused.join("; "));
+    }
+    let touched = touches(ctx, &changes)?;
+    let written: Vec<String> = changes.paths().map(|p| p.to_string()).collect();
+    apply_step(ctx, &changes, touched, "code_monkey", Some("t1"), format!("wrote {}", written.join(", "))).await?;
+    Ok(written)
+}
+
 /// A simple request's one step: the whole task in one reply of whole files.
 async fn whole_task(
     ctx: &RunContext,

@@ -19,7 +19,7 @@ use samokoder_store::{MemStore, Store};
 use samokoder_test_utils::ScriptedLlm;
 
 pub fn req(description: &str) -> GenerateRequest {
-    GenerateRequest { description: description.into(), subdir: None, spec_only: false }
+    GenerateRequest { description: description.into(), ..Default::default() }
 }
 
 /// A user edit, played each time a change set touching its path has been applied.
