@@ -1,0 +1,3 @@
+export function clamp(value, min, max) {
+  // TODO(samokoder): return value limited to the range from min to max
+}

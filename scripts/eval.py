@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""How often Samokoder gets a task right: the tasks of eval/tasks (generate a module from a description,
+implement a TODO(samokoder) comment, fix a failing test), each judged afterwards by tests the model never
+sees (eval/tasks/<task>/hidden), run in the sandbox. Prints a table per mode: task, passed or not, model
+calls, fix iterations, wall time.
+
+Modes:
+  one-shot   generate: one call, no spec, no tests (`generate --one-shot`); implement: the edit, no fix loop;
+             fix: one try
+  no-loop    the pipeline without the fix loop (llm.budget.max_fix_iterations = 0; fix runs get their one try)
+  loop       the pipeline with the fix loop (4 iterations at most)
+
+usage: scripts/eval.py [--bin target/release/samokoder] [--modes one-shot,no-loop,loop] [--tasks g1,i2,...]
+Needs a provider (or the embedded model: `samokoder model fetch`), a Docker daemon and a sandbox image
+(`cargo xtask setup run`; SAMOKODER_SANDBOX_IMAGE as there).
+"""
+import argparse, json, os, re, shutil, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TASKS = os.path.join(ROOT, "eval", "tasks")
+
+
+def run(cmd, cwd=None):
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+
+
+def config(work, fixes, test_command=None):
+    os.makedirs(os.path.join(work, ".samokoder"), exist_ok=True)
+    text = f"[llm.budget]\nmax_fix_iterations = {fixes}\n"
+    if test_command:
+        text += f'\n[sandbox]\ntest_command = "{test_command}"\n'
+    with open(os.path.join(work, ".samokoder", "config.toml"), "w") as f:
+        f.write(text)
+
+
+def one(bin, name, mode):
+    task = json.load(open(os.path.join(TASKS, name, "task.json")))
+    work = tempfile.mkdtemp(prefix=f"samokoder-eval-{name}-")
+    shutil.copytree(os.path.join(TASKS, name, "project"), work, dirs_exist_ok=True)
+    kind = task["kind"]
+    fixes = {"one-shot": 0, "no-loop": 0, "loop": 4}[mode]
+    if kind == "fix":
+        fixes = max(fixes, 1)  # a fix run's first try is the fix itself
+    config(work, fixes)
+    if kind == "generate":
+        cmd = [bin, "generate", task["description"], "--dir", work, "--yes"] + (["--one-shot"] if mode == "one-shot" else [])
+    elif kind == "implement":
+        cmd = [bin, "implement", task["at"], "--dir", work]
+    else:
+        cmd = [bin, "fix", "--dir", work]
+    started = time.time()
+    done = run(cmd)
+    wall = time.time() - started
+    # What the run did, from its own record.
+    listing = run([bin, "runs", "--dir", work]).stdout.splitlines()
+    calls, fix_iterations = 0, 0
+    if len(listing) > 1:
+        detail = run([bin, "runs", listing[1].split()[0], "--dir", work]).stdout
+        m = re.search(r"^\s+all\s+(\d+)", detail, re.M)
+        calls = int(m.group(1)) if m else 0
+        fix_iterations = len(re.findall(r"^\s+\d+ troubleshooter ", detail, re.M))
+    # The judge: the hidden tests alone, in the sandbox.
+    shutil.copytree(os.path.join(TASKS, name, "hidden"), os.path.join(work, "hidden"))
+    config(work, fixes, "node --test hidden/")
+    judged = run([bin, "test", work])
+    passed = judged.returncode == 0
+    last = (done.stdout.strip().splitlines() or done.stderr.strip().splitlines() or [""])[-1]
+    shutil.rmtree(work, ignore_errors=True)
+    return {"task": name, "mode": mode, "passed": passed, "calls": calls, "fixes": fix_iterations,
+            "wall": wall, "exit": done.returncode, "said": last[:90]}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "samokoder"))
+    p.add_argument("--modes", default="one-shot,no-loop,loop")
+    p.add_argument("--tasks", default="")
+    a = p.parse_args()
+    names = sorted(os.listdir(TASKS))
+    if a.tasks:
+        wanted = a.tasks.split(",")
+        names = [n for n in names if any(n.startswith(w) for w in wanted)]
+    results = []
+    for mode in a.modes.split(","):
+        print(f"\n## {mode}\n\n| task | passed | calls | fix iterations | wall s | the run said |\n| --- | --- | --- | --- | --- | --- |")
+        for name in names:
+            r = one(a.bin, name, mode)
+            results.append(r)
+            print(f"| {name} | {'yes' if r['passed'] else 'no'} | {r['calls']} | {r['fixes']} | {r['wall']:.1f} | {r['said']} |", flush=True)
+        ok = [r for r in results if r["mode"] == mode and r["passed"]]
+        print(f"\n{mode}: {len(ok)} of {len(names)} passed the hidden tests")
+    json.dump(results, open(os.path.join(tempfile.gettempdir(), "samokoder-eval.json"), "w"), indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
