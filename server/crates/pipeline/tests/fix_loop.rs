@@ -307,3 +307,21 @@ async fn what_node_refuses_to_load_goes_back_to_the_writer_before_any_test() {
     let tests = commands.iter().position(|c| c == "node --test").unwrap();
     assert!(check < tests, "{commands:?}");
 }
+
+#[tokio::test]
+async fn a_failure_no_test_reports_goes_to_the_bug_hunter() {
+    // The test file cannot even load: no test fails, the command does.
+    let crash = "TAP version 13\n# SyntaxError: The requested module '../src/sum.js' does not provide an export named 'sum'\n# Subtest: /workspace/test/sum.test.js\n# tests 0\n# pass 0\n# fail 0\n";
+    let server = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
+        ("you are the code writer", Reply::text(BUGGY)),
+        ("you are the bug hunter", Reply::text(FIX)),
+    ]);
+    let b = Bench::new(&server, RecordingFrontend::default(), FakeSandbox::sequence(&[(crash, 1), (PASSING_TAP, 0)]));
+    let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    let hunt = Bench::asked(&server).into_iter().find(|a| a.contains("you are the bug hunter")).unwrap();
+    assert!(hunt.contains("does not provide an export named 'sum'"), "{hunt}");
+    let agents: Vec<String> = b.store.steps(&b.ctx.id.0).unwrap().into_iter().map(|s| s.agent).collect();
+    assert!(agents.contains(&"bug_hunter".to_owned()), "{agents:?}");
+}

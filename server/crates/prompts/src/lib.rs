@@ -24,6 +24,7 @@ const PROMPTS: &[(&str, &str)] = &[
     ("code_monkey/repair", include_str!("../../../../prompts/code_monkey/repair.j2")),
     ("troubleshooter/task", include_str!("../../../../prompts/troubleshooter/task.j2")),
     ("implementer/task", include_str!("../../../../prompts/implementer/task.j2")),
+    ("bug_hunter/task", include_str!("../../../../prompts/bug_hunter/task.j2")),
 ];
 
 /// The names of the embedded prompts.

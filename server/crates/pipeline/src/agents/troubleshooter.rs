@@ -1,4 +1,4 @@
-//! Troubleshooter: a task's tests fail; it reads the failures, the end of the test output, the spec and the
+//! Troubleshooter (and BugHunter, for a failure no test reports): a task's tests fail; it reads the failures, the end of the test output, the spec and the
 //! code involved (the failing files, what they import, the task's files), and proposes edits: SEARCH/REPLACE
 //! blocks for files that exist, whole files for new ones. An edit that cannot be applied (a SEARCH that
 //! matches nothing or several places), a file with a syntax error, or a change to a test that is not allowed
@@ -37,6 +37,14 @@ pub(crate) async fn run(
     subdir: Option<&str>,
 ) -> Result<()> {
     let Some(outcome) = progress.outcome.clone() else { bail!("the troubleshooter has no failure to fix") };
+    // A failure no test reports (a crash, a module that will not load, no tests at all) is the bug hunter's:
+    // the same loop and rules, a prompt about the output instead of failing tests.
+    let (role, prompt) = if outcome.failures.is_empty() {
+        (AgentRole::BugHunter, "bug_hunter/task")
+    } else {
+        (AgentRole::Troubleshooter, "troubleshooter/task")
+    };
+    let agent = role.as_str();
     let files = involved(ctx, &progress, &outcome.failures, subdir);
     let focus: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
     let mut vars = shared_vars(ctx, state, subdir, &focus)?;
@@ -47,7 +55,7 @@ pub(crate) async fn run(
     vars["hint"] = json!(progress.hint.clone().unwrap_or_default());
     vars["files"] = json!(files.iter().map(|(p, t)| json!({"path": p, "text": t})).collect::<Vec<_>>());
     let mut request = ChatRequest {
-        messages: messages(ctx, &vars, "troubleshooter/task")?,
+        messages: messages(ctx, &vars, prompt)?,
         temperature: Some(0.2),
         max_tokens: Some(REPLY_TOKENS),
         ..Default::default()
@@ -56,48 +64,41 @@ pub(crate) async fn run(
     let mut first_step: Option<u32> = None;
     let mut attempt = 0;
     loop {
-        let completion = stream_text_at(ctx, AgentRole::Troubleshooter, progress.tier, &request, None).await?;
+        let completion = stream_text_at(ctx, role, progress.tier, &request, None).await?;
         let changes = match prepare(ctx, &completion.text, subdir, &spec) {
             Ok(changes) => changes,
             Err(why) if attempt < EDIT_RETRIES => {
                 attempt += 1;
-                ctx.frontend.log(&ctx.id, "troubleshooter", &format!("\n[not applied: {why}; asking again]\n"));
+                ctx.frontend.log(&ctx.id, agent, &format!("\n[not applied: {why}; asking again]\n"));
                 request.messages.push(Message::assistant(completion.text));
                 request.messages.push(Message::user(format!(
                     "That change cannot be applied: {why}. Reply again with the corrected changes."
                 )));
                 continue;
             }
-            Err(why) => bail!("the troubleshooter's changes could not be applied after {} tries: {why}", attempt + 1),
+            Err(why) => bail!(
+                "the {}'s changes could not be applied after {} tries: {why}",
+                agent.replace('_', " "),
+                attempt + 1
+            ),
         };
         let paths: Vec<String> = changes.paths().map(|p| p.to_string()).collect();
         let checked = checkable(&paths);
         let before = node_check(ctx, &checked).await?;
         let touched = touches(ctx, &changes)?;
-        let step = apply_step(
-            ctx,
-            &changes,
-            touched,
-            "troubleshooter",
-            Some(&progress.id),
-            format!("fixed {}", paths.join(", ")),
-        )
-        .await?;
+        let step = apply_step(ctx, &changes, touched, agent, Some(&progress.id), format!("fixed {}", paths.join(", ")))
+            .await?;
         first_step.get_or_insert(step);
         let after = node_check(ctx, &checked).await?;
         let broken = introduced(&before, &after);
         if broken.is_empty() || attempt >= EDIT_RETRIES {
             if !broken.is_empty() {
-                ctx.frontend.log(
-                    &ctx.id,
-                    "troubleshooter",
-                    &format!("the fix still does not load: {}\n", broken.join("; ")),
-                );
+                ctx.frontend.log(&ctx.id, agent, &format!("the fix still does not load: {}\n", broken.join("; ")));
             }
             break;
         }
         attempt += 1;
-        ctx.frontend.log(&ctx.id, "troubleshooter", &format!("node --check: {}; asking again\n", broken.join("; ")));
+        ctx.frontend.log(&ctx.id, agent, &format!("node --check: {}; asking again\n", broken.join("; ")));
         request.messages.push(Message::assistant(completion.text));
         request.messages.push(Message::user(format!(
             "Those changes were applied, but Node refuses the code: {}. Fix that with SEARCH/REPLACE blocks against the \
