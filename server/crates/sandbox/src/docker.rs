@@ -19,13 +19,13 @@ use async_trait::async_trait;
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, VolumeCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, TopOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 use futures::StreamExt;
 use tokio::time::Instant;
 
 use crate::agent::{Agent, MAX_JOB_BYTES, job_script, nonce};
+use crate::cleanup::{RemoveOnDrop, hostname, process_identity, remove_all, remove_leftovers, survivors};
 use crate::exec::{ExecOutcome, ExecSpec, KillOnDrop, base_env, kill_user_processes, oom_kills, run_exec};
 use crate::files::collect_files;
 use crate::sync::{SYNC_FAILED, SYNC_FAILED_MESSAGE, SyncPlan};
@@ -36,9 +36,9 @@ pub const LABEL: &str = "dev.samokoder";
 const LABEL_WORKSPACE: &str = "dev.samokoder.workspace";
 const LABEL_RUN: &str = "dev.samokoder.run";
 /// `<pid>:<start time>` of the server that created it: alive only while that very process is.
-const LABEL_OWNER: &str = "dev.samokoder.owner";
+pub(crate) const LABEL_OWNER: &str = "dev.samokoder.owner";
 /// The host of that server: owners are only judged on the host they ran on.
-const LABEL_HOST: &str = "dev.samokoder.host";
+pub(crate) const LABEL_HOST: &str = "dev.samokoder.host";
 /// The container's own process runs as nobody, out of reach of `kill -1` by the command user.
 const KEEPER_USER: &str = "65534:65534";
 /// Any single Docker API call (not a command's run time) that takes longer than this has failed.
@@ -432,91 +432,6 @@ impl DockerSandbox {
 
 fn request_env(env: &[(String, String)]) -> Vec<String> {
     base_env().into_iter().chain(env.iter().map(|(k, v)| format!("{k}={v}"))).collect()
-}
-
-/// Removes a short-lived container when its step ends, however it ends.
-struct RemoveOnDrop {
-    docker: Docker,
-    id: String,
-}
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let (docker, id) = (self.docker.clone(), std::mem::take(&mut self.id));
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let options = RemoveContainerOptionsBuilder::default().force(true).build();
-                let _ = call("remove container", docker.remove_container(&id, Some(options))).await;
-            });
-        }
-    }
-}
-
-async fn remove_all(docker: &Docker, container: Option<String>, volume: Option<String>) {
-    if let Some(id) = container {
-        let options = RemoveContainerOptionsBuilder::default().force(true).build();
-        let _ = call("remove container", docker.remove_container(&id, Some(options))).await;
-    }
-    if let Some(volume) = volume {
-        let options = RemoveVolumeOptionsBuilder::default().force(true).build();
-        let _ = call("remove volume", docker.remove_volume(&volume, Some(options))).await;
-    }
-}
-
-async fn remove_leftovers(docker: &Docker) -> Result<usize> {
-    let filters = HashMap::from([("label".to_owned(), vec![LABEL.to_owned()])]);
-    let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-    let list = call("list containers", docker.list_containers(Some(options))).await?;
-    let host = hostname();
-    let mut removed = 0;
-    for c in list {
-        let labels = c.labels.unwrap_or_default();
-        if labels.get(LABEL_HOST) != Some(&host) {
-            continue; // another machine's server, on a shared engine: not ours to judge
-        }
-        let owner = labels.get(LABEL_OWNER).cloned().unwrap_or_default();
-        let alive = owner
-            .split_once(':')
-            .and_then(|(pid, _)| pid.parse::<u32>().ok())
-            .and_then(process_identity)
-            .is_some_and(|identity| identity == owner);
-        if !alive {
-            let name = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_owned());
-            // Only warm containers own a volume (`<name>-ws`); network steps share it.
-            let volume = name.filter(|n| !n.contains("-net-")).map(|n| format!("{n}-ws"));
-            tracing::info!(container = ?c.names, "removing a sandbox container left by a server that is gone");
-            remove_all(docker, c.id, volume).await;
-            removed += 1;
-        }
-    }
-    Ok(removed)
-}
-
-/// Processes of `uid` still running in the container, from `docker top`.
-async fn survivors(docker: &Docker, container: &str, uid: u64) -> usize {
-    let options = TopOptionsBuilder::default().ps_args("-o uid,pid").build();
-    match call("top", docker.top_processes(container, Some(options))).await {
-        Ok(top) => top
-            .processes
-            .unwrap_or_default()
-            .iter()
-            .filter(|row| row.first().and_then(|u| u.trim().parse::<u64>().ok()) == Some(uid))
-            .count(),
-        Err(_) => 0,
-    }
-}
-
-/// `<pid>:<start time in clock ticks since boot>`, which names a process uniquely across pid reuse.
-fn process_identity(pid: u32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses; fields resume after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let start_time = rest.split_whitespace().nth(19)?;
-    Some(format!("{pid}:{start_time}"))
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default()
 }
 
 #[async_trait]

@@ -9,6 +9,7 @@
 //! container, and never run generated code on the host.
 
 mod agent;
+mod cleanup;
 mod docker;
 mod exec;
 mod files;
