@@ -30,7 +30,7 @@ async fn generate_writes_files_runs_tests_and_reports_failures() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let asked: Vec<String> = llm.requests().iter().map(|r| r.last_user_message().chars().take(300).collect()).collect();
     assert_eq!(out.status.code(), Some(1), "tests fail, so exit 1\nstdout: {stdout}\nasked: {asked:#?}");
-    assert!(std::fs::read_to_string(dir.join("src/sum.js")).unwrap().contains("-(b - a)"), "the fix landed");
+    assert!(std::fs::read_to_string(dir.join("src/sum.js")).unwrap().contains("0 - (b - a)"), "the fixes landed");
     assert!(stdout.contains("wrote test/sum.test.js"), "{stdout}");
     assert!(stdout.contains("FAIL test/sum.test.js:6: adds two numbers"), "{stdout}");
     assert!(stderr.contains("running `node --test` in the sandbox"), "progress is printed: {stderr}");

@@ -59,7 +59,13 @@ async fn implement_on_a_todo_comment_lands_as_minimal_edits_in_the_open_buffer()
         })
         .await
         .unwrap();
-    assert_eq!(end["params"]["value"]["message"], "implemented; tests pass (1 passed)", "{end}");
+    let log: String = client
+        .messages()
+        .iter()
+        .filter(|m| m["method"] == "samokoder/log")
+        .map(|m| m["params"]["text"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(end["params"]["value"]["message"], "implemented; tests pass (1 passed)", "{log}");
     // One edit, of the one line, against the open document's version.
     let edit = client.messages().into_iter().find(|m| m["method"] == "workspace/applyEdit").unwrap();
     let changes = edit["params"]["edit"]["documentChanges"].as_array().unwrap().clone();

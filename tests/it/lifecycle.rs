@@ -26,7 +26,9 @@ async fn handshake_advertises_what_works() {
             "samokoder.runTests",
             "samokoder.cancel",
             "samokoder.resume",
-            "samokoder.undo"
+            "samokoder.undo",
+            "samokoder.implement",
+            "samokoder.fix"
         ]
     );
     assert_eq!(caps["executeCommandProvider"]["workDoneProgress"], true);

@@ -14,10 +14,12 @@ pub const BUGGY_SUM: &str = "I wrote a sum module with a test.\n\npackage.json\n
 /// The spec writer's reply for a simple request: what comes before the code.
 pub const SPEC_SIMPLE: &str = r#"{"complexity": "simple", "summary": "A sum function with a test.", "features": ["sum(a, b) returns a + b"], "assumptions": [], "questions": []}"#;
 
-/// A fix to BUGGY_SUM that does not fix it (the troubleshooter's one try before the loop stops: the same
-/// failure again, and no one to ask).
+/// Two fixes to BUGGY_SUM that do not fix it (the troubleshooter's try, then its hotter try, before the loop
+/// stops: the same failure again, and no one to ask).
 pub const NO_HELP_FIX: &str =
     "src/sum.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return -(b - a);\n>>>>>>> REPLACE\n";
+pub const NO_HELP_AGAIN: &str =
+    "src/sum.js\n<<<<<<< SEARCH\n  return -(b - a);\n=======\n  return 0 - (b - a);\n>>>>>>> REPLACE\n";
 
 /// A simple request's whole transcript: the spec, then `code` (the code writer's reply), then a fix that
 /// does not help.
@@ -26,6 +28,7 @@ pub fn simple_run(code: &str) -> ScriptedLlm {
         ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
         ("you are the code writer", Reply::text(code)),
         ("you are the troubleshooter", Reply::text(NO_HELP_FIX)),
+        ("you are the troubleshooter", Reply::text(NO_HELP_AGAIN)),
     ])
 }
 
@@ -99,13 +102,13 @@ async fn generate_applies_to_unsaved_buffers_and_tests_them_in_docker() {
         .unwrap();
     // The files live in the client's buffers only: the container tested what the editor holds, and the
     // troubleshooter's fix (which does not help) landed there too, as an edit.
-    assert!(client.buffer("src/sum.js").unwrap().contains("return -(b - a);"));
+    assert!(client.buffer("src/sum.js").unwrap().contains("return 0 - (b - a);"));
     assert!(!s.root().join("src/sum.js").exists(), "the client never saved; nothing may be on disk");
 
     // The model was asked over HTTP: the spec writer, then the code writer with a streaming request, then
-    // the troubleshooter once (the same failure came back, and no one could be asked).
+    // the troubleshooter twice (the same failure came back, a hotter try, the same again, and no one to ask).
     let requests = llm.requests();
-    assert_eq!(requests.len(), 3, "the spec, the code, one fix");
+    assert_eq!(requests.len(), 4, "the spec, the code, two fixes");
     assert!(requests[0].prompt().contains("a sum function with a test"));
     assert_eq!(requests[1].body["stream"], true);
     // The spec and the plan were written into the client's buffers.

@@ -33,6 +33,12 @@ fn marker(line: &str, c: char, word: &str) -> bool {
 
 /// The edits of a reply, per path in the order they first appear.
 pub fn parse_edits(reply: &str) -> Result<Vec<(String, FileEdit)>, String> {
+    parse_edits_among(reply, &[])
+}
+
+/// [`parse_edits`], where a block with no path before it belongs to the one of `files` (path, text) whose
+/// text holds its SEARCH lines, when exactly one does (small models often leave the path out).
+pub fn parse_edits_among(reply: &str, files: &[(String, String)]) -> Result<Vec<(String, FileEdit)>, String> {
     let lines: Vec<&str> = reply.lines().collect();
     let mut blocks: Vec<(String, Block)> = Vec::new();
     let mut rest: Vec<&str> = Vec::new();
@@ -48,19 +54,36 @@ pub fn parse_edits(reply: &str) -> Result<Vec<(String, FileEdit)>, String> {
             i += 1;
             continue;
         }
-        let Some(path) = last_path.clone() else {
-            return Err(format!(
-                "a SEARCH block at line {} has no file path before it: put the path alone on the line above",
-                i + 1
-            ));
-        };
         let divider = (i + 1..lines.len()).find(|&j| marker(lines[j], '=', ""));
         let end = divider.and_then(|d| (d + 1..lines.len()).find(|&j| marker(lines[j], '>', "REPLACE")));
         let (Some(divider), Some(end)) = (divider, end) else {
             return Err(format!(
-                "the SEARCH block for {path} at line {} is not closed: it needs a `=======` line and a `>>>>>>> REPLACE` line",
+                "the SEARCH block at line {} is not closed: it needs a `=======` line and a `>>>>>>> REPLACE` line",
                 i + 1
             ));
+        };
+        let search = lines[i + 1..divider].iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect::<Vec<_>>();
+        let path = match last_path.clone() {
+            Some(path) => path,
+            None => {
+                let holders: Vec<&String> = files
+                    .iter()
+                    .filter(|(_, text)| {
+                        let text: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+                        !search.is_empty() && text.windows(search.len()).any(|w| w == search.as_slice())
+                    })
+                    .map(|(path, _)| path)
+                    .collect();
+                match holders.as_slice() {
+                    [one] => (*one).clone(),
+                    _ => {
+                        return Err(format!(
+                            "a SEARCH block at line {} has no file path before it: put the path alone on the line above",
+                            i + 1
+                        ));
+                    }
+                }
+            }
         };
         let join = |range: &[&str]| {
             let mut text = range.join("\n");
@@ -127,6 +150,21 @@ mod tests {
     fn an_empty_replace_deletes_and_longer_markers_are_read() {
         let reply = "a.js\n<<<<<<<< SEARCH\nconsole.log(1);\n========\n>>>>>>>> REPLACE\n";
         assert_eq!(parse_edits(reply).unwrap(), [("a.js".to_owned(), blocks(&[("console.log(1);\n", "")]))]);
+    }
+
+    #[test]
+    fn a_block_without_a_path_belongs_to_the_one_file_that_holds_its_lines() {
+        let files = [
+            ("src/a.js".to_owned(), "let a = 1;\nlet b = 2;\n".to_owned()),
+            ("src/c.js".to_owned(), "let c = 3;\n".to_owned()),
+        ];
+        let reply = "<<<<<<< SEARCH\n  let b = 2;\n=======\nlet b = 3;\n>>>>>>> REPLACE\n";
+        assert_eq!(
+            parse_edits_among(reply, &files).unwrap(),
+            [("src/a.js".to_owned(), blocks(&[("  let b = 2;\n", "let b = 3;\n")]))]
+        );
+        let nowhere = "<<<<<<< SEARCH\nlet z = 0;\n=======\nx\n>>>>>>> REPLACE\n";
+        assert!(parse_edits_among(nowhere, &files).unwrap_err().contains("has no file path before it"));
     }
 
     #[test]

@@ -6,8 +6,11 @@
 //! - the run's cap on fix iterations (`RunSettings::max_fix_iterations`, default 4) stops it; tokens and
 //!   dollars are capped by the run's budget, which refuses the call that would pass them;
 //! - the same failure set twice in a row (the last fix changed nothing about it): the next try goes to the
-//!   next model of the troubleshooter's chain; when there is none, the user is asked ("stop", "try again
-//!   with a hint", "skip the task"); never a third identical try; with no one to ask, the loop stops.
+//!   next model of the troubleshooter's chain; when there is none, one try sampled hotter (a different
+//!   try, not an identical one), then the user is asked ("stop", "try again with a hint", "skip the task");
+//!   with no one to ask, the loop stops;
+//! - a reply none of whose edits could be applied (after its re-asks) is a failed iteration, not a failed
+//!   run: it counts against the cap, and since it changed nothing, the same-failure rule applies to it.
 //!
 //! Every iteration is a step in the store (undoable, resumable).
 
@@ -26,6 +29,8 @@ pub(crate) enum Decision {
     UndoWorse,
     /// The same failure came back: try with the next model of the chain.
     Escalate,
+    /// The same failure came back and the chain has no stronger model: one try sampled hotter.
+    Heat,
     /// The same failure came back and no stronger model is left: ask the user.
     AskUser,
     Stop(String),
@@ -43,6 +48,7 @@ pub(crate) fn decide(ctx: &RunContext, state: &RunState, progress: &TaskProgress
     }
     if let Some(last) = progress.fixes.last()
         && !last.undone
+        && last.step.is_some()
         && badness(outcome) > badness(&last.before)
     {
         return Decision::UndoWorse;
@@ -54,13 +60,16 @@ pub(crate) fn decide(ctx: &RunContext, state: &RunState, progress: &TaskProgress
         ));
     }
     let since_the_user = &progress.fixes[progress.asked_at.min(progress.fixes.len())..];
-    // An undone fix left the failure as it was by construction: that says nothing about fixing it.
+    // An undone fix left the failure as it was by construction: that says nothing about fixing it. A reply
+    // none of whose edits applied changed nothing either: the model is stuck, as with the same failure.
     let same = since_the_user.last().is_some_and(|f| !f.undone && f.before.signature() == outcome.signature());
     if !same {
         return Decision::Troubleshoot;
     }
     if progress.tier + 1 < ctx.llm.chain(AgentRole::Troubleshooter).len() {
         Decision::Escalate
+    } else if !progress.heated {
+        Decision::Heat
     } else {
         Decision::AskUser
     }
@@ -87,10 +96,17 @@ pub(crate) async fn act(
             save_task(&*ctx.store, &ctx.id.0, &progress)?;
             troubleshooter::run(ctx, state, task, progress, subdir).await
         }
+        Decision::Heat => {
+            progress.heated = true;
+            fe.log(&ctx.id, "troubleshooter", "the same failure came back: one more try, sampled differently\n");
+            save_task(&*ctx.store, &ctx.id.0, &progress)?;
+            troubleshooter::run(ctx, state, task, progress, subdir).await
+        }
         Decision::UndoWorse => {
             let Some(last) = progress.fixes.last_mut() else { return Ok(()) };
+            let Some(step) = last.step else { return Ok(()) };
             fe.log(&ctx.id, "troubleshooter", "the last fix made more tests fail: undoing it\n");
-            undo(ctx, &UndoRequest { step: Some(last.step), force: true }).await?;
+            undo(ctx, &UndoRequest { step: Some(step), force: true }).await?;
             last.undone = true;
             progress.outcome = Some(last.before.clone());
             save_task(&*ctx.store, &ctx.id.0, &progress)?;

@@ -230,8 +230,8 @@ impl TaskOutcome {
 /// One iteration of the fix loop on a task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fix {
-    /// The run's step that applied it (for undo).
-    pub step: u32,
+    /// The run's step that applied it (for undo); `None` when no edit of the reply could be applied.
+    pub step: Option<u32>,
     /// The outcome it tried to fix.
     pub before: TaskOutcome,
     /// The link of the troubleshooter's chain that wrote it.
@@ -282,6 +282,10 @@ pub struct TaskProgress {
     /// A fix run's diagnostic was made the failure to fix.
     #[serde(default)]
     pub seeded: bool,
+    /// The same failure came back and no stronger model was left: one more try sampled hotter, before the
+    /// user is asked.
+    #[serde(default)]
+    pub heated: bool,
 }
 
 impl TaskProgress {
@@ -302,6 +306,7 @@ impl TaskProgress {
             asked_at: 0,
             no_tests_ok: false,
             seeded: false,
+            heated: false,
         }
     }
 }

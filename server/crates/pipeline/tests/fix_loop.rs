@@ -24,9 +24,9 @@ const NO_HELP: &str = "src/sum.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  r
 /// Another fix that does not help, against the code as NO_HELP left it.
 const NO_HELP_AGAIN: &str =
     "src/sum.js\n<<<<<<< SEARCH\n  return -(b - a);\n=======\n  return 0 - (b - a);\n>>>>>>> REPLACE\n";
-/// The real fix, against the code as NO_HELP left it.
-const FIX_AFTER_NO_HELP: &str =
-    "src/sum.js\n<<<<<<< SEARCH\n  return -(b - a);\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
+/// A third fix that does not help, against the code as NO_HELP_AGAIN left it.
+const NO_HELP_THIRD: &str =
+    "src/sum.js\n<<<<<<< SEARCH\n  return 0 - (b - a);\n=======\n  return -1 * (b - a);\n>>>>>>> REPLACE\n";
 const OTHER_FAILURE: &str = "TAP version 13\nnot ok 1 - adds\n  ---\n  location: '/workspace/test/sum.test.js:5:1'\n  error: 'something else'\n  ...\n# pass 0\n# fail 1\n";
 const TWO_FAIL: &str = "TAP version 13\nnot ok 1 - adds\n  ---\n  error: 'a'\n  ...\nnot ok 2 - more\n  ---\n  error: 'b'\n  ...\n# pass 0\n# fail 2\n";
 
@@ -66,7 +66,10 @@ async fn a_fix_that_does_not_work_is_followed_by_one_that_does() {
 
 #[tokio::test]
 async fn the_same_failure_twice_goes_to_a_stronger_model_then_to_the_user() {
-    let strong = ScriptedLlm::routed(vec![("you are the troubleshooter", Reply::text(NO_HELP_AGAIN))]);
+    let strong = ScriptedLlm::routed(vec![
+        ("you are the troubleshooter", Reply::text(NO_HELP_AGAIN)),
+        ("you are the troubleshooter", Reply::text(NO_HELP_THIRD)),
+    ]);
     let server = script(vec![Reply::text(NO_HELP)]);
     let frontend = RecordingFrontend {
         can_ask: true,
@@ -76,12 +79,15 @@ async fn the_same_failure_twice_goes_to_a_stronger_model_then_to_the_user() {
     let mut b = Bench::new(&server, frontend, FakeSandbox::new(FAILING_TAP, 1));
     b.ctx.llm = Arc::new(two_links(&server, &strong));
     let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
-    // First fix on the primary, the same failure: the second on the stronger model, the same again: the user.
+    // First fix on the primary, the same failure: the second on the stronger model, the same again: one
+    // hotter try on it (the chain has nothing stronger), the same again: the user.
     assert_eq!(troubleshooter_calls(&server), 1);
-    assert_eq!(troubleshooter_calls(&strong), 1, "the escalation went to the next link of the chain");
+    assert_eq!(troubleshooter_calls(&strong), 2, "the escalation went to the next link of the chain");
+    let temperatures: Vec<f64> = strong.requests().iter().map(|r| r.body["temperature"].as_f64().unwrap()).collect();
+    assert!(temperatures[1] > temperatures[0], "the last try is sampled hotter: {temperatures:?}");
     let asked = b.frontend.asked.lock().unwrap().clone();
     assert_eq!(asked.len(), 1, "{asked:?}");
-    assert!(asked[0].0.contains("still fail the same way after 2 fix(es)"), "{asked:?}");
+    assert!(asked[0].0.contains("still fail the same way after 3 fix(es)"), "{asked:?}");
     assert_eq!(asked[0].1, ["stop", "try again with a hint", "skip the task"]);
     // Skipped: the run goes on (there is nothing after it) and ends.
     assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
@@ -102,20 +108,22 @@ fn two_links(primary: &ScriptedLlm, strong: &ScriptedLlm) -> Router {
 
 #[tokio::test]
 async fn a_user_hint_starts_the_count_again_and_stop_stops() {
-    let server = script(vec![Reply::text(NO_HELP), Reply::text(FIX_AFTER_NO_HELP)]);
+    let fix_after_again =
+        "src/sum.js\n<<<<<<< SEARCH\n  return 0 - (b - a);\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
+    let server = script(vec![Reply::text(NO_HELP), Reply::text(NO_HELP_AGAIN), Reply::text(fix_after_again)]);
     let frontend = RecordingFrontend {
         can_ask: true,
         answers: std::sync::Mutex::new(["the sign is wrong".to_owned()].into()),
         ..Default::default()
     };
-    let b =
-        Bench::new(&server, frontend, FakeSandbox::sequence(&[(FAILING_TAP, 1), (FAILING_TAP, 1), (PASSING_TAP, 0)]));
+    let outputs = [(FAILING_TAP, 1), (FAILING_TAP, 1), (FAILING_TAP, 1), (PASSING_TAP, 0)];
+    let b = Bench::new(&server, frontend, FakeSandbox::sequence(&outputs));
     let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
     assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
     let last = Bench::asked(&server).last().unwrap().clone();
     assert!(last.contains("The user's hint: the sign is wrong"), "{last}");
 
-    let server = script(vec![Reply::text(NO_HELP)]);
+    let server = script(vec![Reply::text(NO_HELP), Reply::text(NO_HELP_AGAIN)]);
     let frontend = RecordingFrontend {
         can_ask: true,
         answers: std::sync::Mutex::new(["stop".to_owned()].into()),
@@ -149,7 +157,11 @@ async fn the_same_fix_every_time_is_stopped_within_two_iterations() {
     b.ctx.llm = Arc::new(router);
     let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
     assert_eq!(outcome.status, RunStatus::TestsFailed);
-    assert!(repeating.requests().len() <= 2, "{} fix calls", repeating.requests().len());
+    // The first try lands; the second (sampled hotter) is the same reply, which no longer applies (asked
+    // again twice): the same failure after two iterations, and no one to ask.
+    let tasks = b.store.records(RecordKind::Task, &b.ctx.id.0).unwrap();
+    assert_eq!(tasks[0].1["fixes"].as_array().unwrap().len(), 2, "{}", tasks[0].1);
+    assert!(repeating.requests().len() <= 4, "{} fix calls", repeating.requests().len());
     assert!(outcome.summary.contains("the same failure came back"), "{}", outcome.summary);
 }
 

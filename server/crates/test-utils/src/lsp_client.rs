@@ -67,6 +67,8 @@ struct Shared {
     arrived: Notify,
     /// What the client holds: open documents and applied edits, by URI.
     buffers: Mutex<BTreeMap<String, String>>,
+    /// Documents opened with didOpen, and their versions: an edit to one is announced with didChange.
+    open: Mutex<BTreeMap<String, i32>>,
     encoding: Mutex<String>,
     apply: ApplyMode,
     settings: Value,
@@ -129,6 +131,7 @@ impl LspClient {
             inbox: Mutex::new(Vec::new()),
             arrived: Notify::new(),
             buffers: Mutex::new(BTreeMap::new()),
+            open: Mutex::new(BTreeMap::new()),
             encoding: Mutex::new("utf-16".into()),
             apply: options.apply,
             settings: options.settings.clone(),
@@ -272,6 +275,7 @@ impl LspClient {
 
     pub async fn did_open(&self, rel: &str, language: &str, text: &str) -> Result<()> {
         self.shared.buffers.lock().unwrap().insert(self.uri(rel), text.to_owned());
+        self.shared.open.lock().unwrap().insert(self.uri(rel), 1);
         self.notify(
             "textDocument/didOpen",
             json!({"textDocument": {"uri": self.uri(rel), "languageId": language, "version": 1, "text": text}}),
@@ -283,6 +287,9 @@ impl LspClient {
     /// negotiated encoding.
     pub async fn did_change(&self, rel: &str, version: i32, range: [u32; 4], text: &str) -> Result<()> {
         let [l1, c1, l2, c2] = range;
+        if let Some(known) = self.shared.open.lock().unwrap().get_mut(&self.uri(rel)) {
+            *known = (*known).max(version);
+        }
         self.notify(
             "textDocument/didChange",
             json!({
@@ -407,7 +414,31 @@ async fn read_loop(stdout: ChildStdout, shared: Arc<Shared>) {
 }
 
 async fn answer(shared: &Shared, msg: &Value) {
-    if let Some(result) = answer_server_request(shared, msg) {
+    let before = shared.buffers.lock().unwrap().clone();
+    let result = answer_server_request(shared, msg);
+    // As editors do, an edit to an open document is announced with didChange before the answer.
+    let changed: Vec<(String, String, i32)> = {
+        let buffers = shared.buffers.lock().unwrap();
+        let mut open = shared.open.lock().unwrap();
+        open.iter_mut()
+            .filter_map(|(uri, version)| {
+                let now = buffers.get(uri)?;
+                (before.get(uri) != Some(now)).then(|| {
+                    *version += 1;
+                    (uri.clone(), now.clone(), *version)
+                })
+            })
+            .collect()
+    };
+    for (uri, text, version) in changed {
+        let _ = send(
+            shared,
+            json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+                "textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]}}),
+        )
+        .await;
+    }
+    if let Some(result) = result {
         let _ = send(shared, json!({"jsonrpc": "2.0", "id": msg["id"], "result": result})).await;
     }
 }

@@ -55,7 +55,7 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: &EditReques
     let mut attempt = 0;
     let changes = loop {
         let completion = stream_text(ctx, AgentRole::CodeMonkey, &chat, None).await?;
-        match prepare(ctx, &completion.text, None, "") {
+        match prepare(ctx, &completion.text, None, "", &[(request.path.clone(), current.clone())]) {
             Ok(changes) => break changes,
             Err(why) if attempt < EDIT_RETRIES => {
                 attempt += 1;

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::checks::{checkable, introduced, node_check};
 use super::{apply_step, in_project, messages, read_file, run_file, shared_vars, stream_text_at, touches};
-use crate::edit_format::{FileEdit, parse_edits};
+use crate::edit_format::{FileEdit, parse_edits_among};
 use crate::state::{Fix, PlanTask, RunState, TaskProgress, save_task};
 use crate::{Level, RunContext};
 
@@ -56,7 +56,7 @@ pub(crate) async fn run(
     vars["files"] = json!(files.iter().map(|(p, t)| json!({"path": p, "text": t})).collect::<Vec<_>>());
     let mut request = ChatRequest {
         messages: messages(ctx, &vars, prompt)?,
-        temperature: Some(0.2),
+        temperature: Some(if progress.heated { 0.8 } else { 0.2 }),
         max_tokens: Some(REPLY_TOKENS),
         ..Default::default()
     };
@@ -65,7 +65,7 @@ pub(crate) async fn run(
     let mut attempt = 0;
     loop {
         let completion = stream_text_at(ctx, role, progress.tier, &request, None).await?;
-        let changes = match prepare(ctx, &completion.text, subdir, &spec) {
+        let changes = match prepare(ctx, &completion.text, subdir, &spec, &files) {
             Ok(changes) => changes,
             Err(why) if attempt < EDIT_RETRIES => {
                 attempt += 1;
@@ -76,11 +76,15 @@ pub(crate) async fn run(
                 )));
                 continue;
             }
-            Err(why) => bail!(
-                "the {}'s changes could not be applied after {} tries: {why}",
-                agent.replace('_', " "),
-                attempt + 1
-            ),
+            Err(why) => {
+                // A failed iteration, not a failed run: the loop's rules decide what comes next.
+                let note = format!("\n[no fix could be applied after {} tries: {why}]\n", attempt + 1);
+                ctx.frontend.log(&ctx.id, agent, &note);
+                progress.fixes.push(Fix { step: None, before: outcome, tier: progress.tier, undone: false });
+                progress.hint = None;
+                save_task(&*ctx.store, &ctx.id.0, &progress)?;
+                return Ok(());
+            }
         };
         let paths: Vec<String> = changes.paths().map(|p| p.to_string()).collect();
         let checked = checkable(&paths);
@@ -106,12 +110,7 @@ pub(crate) async fn run(
             broken.join("; ")
         )));
     }
-    progress.fixes.push(Fix {
-        step: first_step.expect("a fix was applied"),
-        before: outcome,
-        tier: progress.tier,
-        undone: false,
-    });
+    progress.fixes.push(Fix { step: first_step, before: outcome, tier: progress.tier, undone: false });
     progress.outcome = None;
     progress.hint = None;
     save_task(&*ctx.store, &ctx.id.0, &progress)?;
@@ -216,8 +215,14 @@ fn test_weight(text: &str) -> (usize, usize) {
 
 /// The reply's changes, checked: applied to what the user holds, within the workspace, valid, and fair to
 /// the tests.
-pub(crate) fn prepare(ctx: &RunContext, reply: &str, subdir: Option<&str>, spec: &str) -> Result<ChangeSet, String> {
-    let edits = parse_edits(reply)?;
+pub(crate) fn prepare(
+    ctx: &RunContext,
+    reply: &str,
+    subdir: Option<&str>,
+    spec: &str,
+    files: &[(String, String)],
+) -> Result<ChangeSet, String> {
+    let edits = parse_edits_among(reply, files)?;
     if edits.is_empty() {
         return Err("the reply changes no file: give SEARCH/REPLACE blocks after each file's path".into());
     }
