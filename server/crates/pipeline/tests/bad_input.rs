@@ -87,7 +87,7 @@ async fn a_plan_with_no_tasks_is_asked_again() {
 }
 
 #[tokio::test]
-async fn a_step_naming_forbidden_or_repeated_paths_is_asked_again() {
+async fn a_step_naming_forbidden_paths_is_asked_again_and_a_repeated_path_is_merged() {
     let outside =
         r#"{"steps": [{"description": "s", "files": [{"path": "../escape.js", "instruction": "x"}], "commands": []}]}"#;
     let hook = r#"{"steps": [{"description": "s", "files": [{"path": ".git/hooks/pre-commit", "instruction": "x"}], "commands": []}]}"#;
@@ -97,20 +97,19 @@ async fn a_step_naming_forbidden_or_repeated_paths_is_asked_again() {
     routes.push(("Task: A todo store", Reply::text(outside)));
     routes.push(("`..` would leave the workspace", Reply::text(hook)));
     routes.push(("other tools run", Reply::text(twice)));
-    routes.push(("names src/todos.js twice", Reply::text(DEV_STORE)));
     let server = ScriptedLlm::routed(routes);
     let b = Bench::new(&server, answered(), FakeSandbox::new(PASSING_TAP, 0));
-    // Two refusals are the most a reply gets; the third (the duplicate) fails the run.
-    let err = format!("{:#}", generate(&b.ctx, &req("a todo list")).await.unwrap_err());
-    assert!(
-        err.contains("the developer's reply was refused 3 times") && err.contains("names src/todos.js twice"),
-        "{err}"
-    );
+    let outcome = generate(&b.ctx, &req("a todo list")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
     let asked = Bench::asked(&server);
     assert!(asked.iter().any(|a| a.contains("`..` would leave the workspace root")), "{asked:#?}");
     assert!(asked.iter().any(|a| a.contains(".git/hooks/pre-commit is a file other tools run")), "{asked:#?}");
+    // The file named twice is written once, with both instructions.
+    let writes: Vec<&String> = asked.iter().filter(|a| a.contains("Write the file src/todos.js")).collect();
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    assert!(writes[0].contains("a; b"), "{}", writes[0]);
     let files = b.frontend.files.lock().unwrap().clone();
-    assert!(files.keys().all(|k| k.starts_with(".samokoder/")), "no code was written: {:?}", files.keys());
+    assert!(!files.keys().any(|k| k.contains("escape") || k.contains(".git/")), "{:?}", files.keys());
 }
 
 #[tokio::test]

@@ -113,8 +113,10 @@ async fn tests_that_stay_failing_end_the_run_with_the_failures_listed() {
     let server = ScriptedLlm::routed(vec![
         ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
         ("you are the code writer", Reply::text(WHOLE_SUM)),
-        // A fix that changes nothing about the failure: with no one to ask, the loop stops.
+        // A fix that changes nothing about the failure, then one hotter try that changes nothing either:
+        // with no one to ask, the loop stops.
         ("you are the troubleshooter", Reply::text(NO_HELP_FIX)),
+        ("you are the troubleshooter", Reply::text(NO_HELP_FIX_BACK)),
     ]);
     let b = Bench::new(&server, RecordingFrontend::default(), FakeSandbox::new(FAILING_TAP, 1));
     let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
@@ -127,6 +129,14 @@ async fn tests_that_stay_failing_end_the_run_with_the_failures_listed() {
     let report = &b.frontend.reports.lock().unwrap()[0];
     assert_eq!((report.failures[0].file.as_deref(), report.failures[0].line), (Some("test/sum.test.js"), Some(6)));
     assert!(b.frontend.file(".samokoder/plan.md").unwrap().contains("- [ ] a sum function"), "not ticked");
+    let temperatures: Vec<f64> = server
+        .requests()
+        .iter()
+        .filter(|r| r.last_user_message().contains("you are the troubleshooter"))
+        .map(|r| r.body["temperature"].as_f64().unwrap_or(0.0))
+        .collect();
+    assert_eq!(temperatures.len(), 2, "{temperatures:?}");
+    assert!(temperatures[1] > temperatures[0], "the second try is sampled hotter: {temperatures:?}");
 }
 
 #[tokio::test]

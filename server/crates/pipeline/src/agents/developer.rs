@@ -1,7 +1,8 @@
 //! Developer: one task becomes steps, each a set of files to write together (with an instruction each)
 //! and optional commands. Paths are checked before anything is written: outside the workspace, a file
 //! that needs the user's confirmation (`.git/hooks`, `.vscode`, CI workflows, the config), or the same
-//! path twice in one step is refused and asked again. A simple request's one task is one step written in
+//! path named twice in one step is merged into one file with both instructions (small models repeat a test
+//! file; nothing is lost, nothing guessed). A simple request's one task is one step written in
 //! one call, without a model call here.
 //!
 //! Commits: `tasks/<id>` with the steps.
@@ -38,10 +39,10 @@ pub(crate) async fn run(
             AgentRole::Developer,
             messages(ctx, &vars, "developer/task")?,
             REPLY_TOKENS,
-            |r: &DeveloperReply| check_steps(&ctx.jail, subdir, &r.steps),
+            |r: &DeveloperReply| check_steps(&ctx.jail, subdir, &merged(&r.steps)),
         )
         .await?;
-        reply.steps
+        merged(&reply.steps)
     };
     let mut progress = state.task(id).cloned().unwrap_or_else(|| TaskProgress::new(id));
     progress.basis = task.basis();
@@ -57,6 +58,24 @@ pub(crate) async fn run(
         &format!("{id}: {} step(s), {files} file(s)\n", progress.steps.as_ref().map_or(0, Vec::len)),
     );
     Ok(())
+}
+
+/// The steps with each path once per step: a path named twice keeps its first place and both instructions.
+pub(crate) fn merged(steps: &[DevStep]) -> Vec<DevStep> {
+    steps
+        .iter()
+        .map(|step| {
+            let mut files: Vec<crate::state::FileInstruction> = Vec::new();
+            for file in &step.files {
+                let key = file.path.trim().trim_start_matches("./");
+                match files.iter_mut().find(|f| f.path.trim().trim_start_matches("./") == key) {
+                    Some(first) => first.instruction = format!("{}; {}", first.instruction, file.instruction),
+                    None => files.push(file.clone()),
+                }
+            }
+            DevStep { files, ..step.clone() }
+        })
+        .collect()
 }
 
 /// Why these steps cannot be carried out, if they cannot.
@@ -122,6 +141,10 @@ mod tests {
             let err = check_steps(&jail, None, steps).unwrap_err();
             assert!(err.contains(says), "{says}: {err}");
         }
+        let twice = merged(&[step(&["src/a.js", "./src/a.js", "test/a.test.js"])]);
+        let files: Vec<(&str, &str)> =
+            twice[0].files.iter().map(|f| (f.path.as_str(), f.instruction.as_str())).collect();
+        assert_eq!(files, [("src/a.js", "i; i"), ("test/a.test.js", "i")]);
         let nine: Vec<String> = (0..9).map(|i| format!("f{i}.js")).collect();
         let nine: Vec<&str> = nine.iter().map(String::as_str).collect();
         assert!(check_steps(&jail, None, &[step(&nine)]).unwrap_err().contains("at most 8"));

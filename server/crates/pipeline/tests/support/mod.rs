@@ -270,6 +270,10 @@ pub const WHOLE_SUM: &str = "package.json\n```json\n{\"type\": \"module\", \"scr
 /// A fix to WHOLE_SUM that changes nothing about its behaviour.
 pub const NO_HELP_FIX: &str = "Swapping the operands.\n\nsrc/sum.js\n<<<<<<< SEARCH\n  return a + b;\n=======\n  return b + a;\n>>>>>>> REPLACE\n";
 
+/// NO_HELP_FIX undone by hand: changes nothing either.
+pub const NO_HELP_FIX_BACK: &str =
+    "Swapping them back.\n\nsrc/sum.js\n<<<<<<< SEARCH\n  return b + a;\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
+
 pub const SPEC_MODERATE: &str = r#"{"complexity": "moderate", "summary": "A todo store and a text formatter for it.", "features": ["add and list todos", "format todos as numbered lines"], "assumptions": ["no user accounts"], "questions": [{"question": "Where are todos kept?", "suggestions": ["in memory", "in a JSON file"]}]}"#;
 
 pub const SPEC_REVISED: &str = r#"{"complexity": "moderate", "summary": "A todo store kept in memory, and a text formatter for it.", "features": ["add and list todos", "format todos as numbered lines"], "assumptions": ["no user accounts"], "questions": []}"#;
