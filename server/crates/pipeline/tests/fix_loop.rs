@@ -305,7 +305,7 @@ async fn what_node_refuses_to_load_goes_back_to_the_writer_before_any_test() {
         ("Node refuses to load it", Reply::text(repaired)),
     ]);
     let sandbox = FakeSandbox::new(PASSING_TAP, 0);
-    *sandbox.check_output.lock().unwrap() = "==samokoder-check== src/sum.js\nfile:///workspace/src/sum.js:2\n  this.compare = compare || (a, b) => a - b;\n                            ^^^^^^\n\nSyntaxError: Malformed arrow function parameter list\n==samokoder-check== failed\n==samokoder-check== test/sum.test.js\n".into();
+    sandbox.check_outputs.lock().unwrap().push_back("==samokoder-check== src/sum.js\nfile:///workspace/src/sum.js:2\n  this.compare = compare || (a, b) => a - b;\n                            ^^^^^^\n\nSyntaxError: Malformed arrow function parameter list\n==samokoder-check== failed\n==samokoder-check== test/sum.test.js\n".into());
     let b = Bench::new(&server, RecordingFrontend::default(), sandbox);
     let outcome = generate(&b.ctx, &req("a sorter")).await.unwrap();
     assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
@@ -317,6 +317,44 @@ async fn what_node_refuses_to_load_goes_back_to_the_writer_before_any_test() {
     let commands: Vec<String> = b.sandbox.seen.lock().unwrap().iter().map(|(c, _)| c.clone()).collect();
     let check = commands.iter().position(|c| c.contains("node --check")).unwrap();
     let tests = commands.iter().position(|c| c == "node --test").unwrap();
+    assert!(check < tests, "{commands:?}");
+}
+
+#[tokio::test]
+async fn a_type_error_the_write_introduced_goes_back_to_the_writer_and_an_old_one_does_not() {
+    let code = "src/sum.ts\n```ts\nexport function sum(a: number, b: number): number {\n  return `${a}${b}`;\n}\n```\n\ntest/sum.test.ts\n```ts\nimport { test } from 'node:test';\ntest('x', () => {});\n```\n";
+    let repaired = "```ts\nexport function sum(a: number, b: number): number {\n  return a + b;\n}\n```\n";
+    let server = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
+        ("you are the code writer. Build this", Reply::text(code)),
+        ("TypeScript's type check (tsc --noEmit) reports errors in it", Reply::text(repaired)),
+    ]);
+    let sandbox = FakeSandbox::new(PASSING_TAP, 0);
+    let old = "src/old.ts(3,5): error TS2322: Type 'number' is not assignable to type 'string'.";
+    let moved = "src/old.ts(7,5): error TS2322: Type 'number' is not assignable to type 'string'.";
+    let new = "src/sum.ts(2,3): error TS2322: Type 'string' is not assignable to type 'number'.";
+    sandbox.check_outputs.lock().unwrap().extend([
+        format!("{CHECK} tsc\n{old}\n{CHECK} tsc-end\n"),
+        format!("{CHECK} tsc\n{moved}\n{new}\n{CHECK} tsc-end\n"),
+    ]);
+    let frontend = RecordingFrontend::default();
+    frontend.files.lock().unwrap().extend([
+        ("tsconfig.json".to_owned(), "{\"compilerOptions\": {\"strict\": true}}\n".to_owned()),
+        ("src/old.ts".to_owned(), "export const x: string = 1;\n".to_owned()),
+    ]);
+    let b = Bench::new(&server, frontend, sandbox);
+    let outcome = generate(&b.ctx, &req("a typed sum")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    let asked = Bench::asked(&server);
+    let repairs: Vec<&String> = asked.iter().filter(|a| a.contains("TypeScript's type check")).collect();
+    assert_eq!(repairs.len(), 1, "one file had a new error");
+    assert!(repairs[0].contains("line 2: TS2322: Type 'string' is not assignable to type 'number'."), "{}", repairs[0]);
+    assert!(!repairs[0].contains("src/old.ts"), "the error that was there before is not the write's");
+    assert!(b.frontend.file("src/sum.ts").unwrap().contains("return a + b;"));
+    let commands: Vec<String> = b.sandbox.seen.lock().unwrap().iter().map(|(c, _)| c.clone()).collect();
+    let check = commands.iter().position(|c| c.contains("--noEmit")).expect("the type check ran");
+    assert!(commands[check].contains("node_modules/typescript/bin/tsc"), "{}", commands[check]);
+    let tests = commands.iter().position(|c| !c.contains(CHECK)).unwrap();
     assert!(check < tests, "{commands:?}");
 }
 

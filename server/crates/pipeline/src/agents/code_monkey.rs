@@ -18,7 +18,7 @@ use samokoder_sandbox::RunRequest;
 use samokoder_store::{RecordKind, get_typed, put_typed};
 use serde_json::{Value, json};
 
-use super::checks::{checkable, node_check};
+use super::checks::{Checks, introduced, refusal};
 use super::{apply_step, in_project, messages, read_file, shared_vars, stream_text, touches};
 use crate::output::{ONE_FILE_GBNF, WHOLE_FILES_GBNF, parse_whole_files};
 use crate::state::{DevStep, Draft, FileInstruction, PlanTask, RunState, TaskProgress, draft_key, save_task};
@@ -68,14 +68,13 @@ pub(crate) async fn run(
     progress.applying = Some(touched.clone());
     save_task(&*ctx.store, &ctx.id.0, &progress)?;
     let written: Vec<String> = changes.paths().map(|p| p.to_string()).collect();
-    let checked = checkable(&written);
-    let before = node_check(ctx, &checked).await?;
+    let checks = Checks::for_write(ctx, &written, subdir);
+    let before = checks.run(ctx).await?;
     let summary = format!("wrote {}", written.join(", "));
     apply_step(ctx, &changes, touched, "code_monkey", Some(&id), summary).await?;
-    // Diagnostics follow every write: what Node refuses to load goes back to the writer now, not to the tests.
-    let after = node_check(ctx, &checked).await?;
-    let broken: Vec<(String, String)> =
-        after.into_iter().filter(|(file, error)| before.get(file) != Some(error)).collect();
+    // Diagnostics follow every write: what Node refuses to load, or tsc to type, goes back to the writer now,
+    // not to the tests.
+    let broken = introduced(&before, &checks.run(ctx).await?);
     if !broken.is_empty() {
         repair(ctx, state, &id, &broken, subdir).await?;
     }
@@ -94,7 +93,7 @@ pub(crate) async fn run(
     Ok(())
 }
 
-/// One more call per file Node refused, with the error; what parses is applied as a correction step. What
+/// One more call per file a check refused, with the error; what parses is applied as a correction step. What
 /// is still broken after it is left to the tests and the fix loop.
 async fn repair(
     ctx: &RunContext,
@@ -105,10 +104,12 @@ async fn repair(
 ) -> Result<()> {
     let mut changes = ChangeSet::default();
     for (path, error) in broken {
-        ctx.frontend.log(&ctx.id, "code_monkey", &format!("{path} does not load: {error}; asking again\n"));
+        let checker = refusal(std::slice::from_ref(&(path.clone(), error.clone())), "it");
+        ctx.frontend.log(&ctx.id, "code_monkey", &format!("{path}: {checker}:\n{error}\nasking again\n"));
         let mut vars = shared_vars(ctx, state, subdir, std::slice::from_ref(path))?;
         vars["path"] = json!(path);
         vars["error"] = json!(error);
+        vars["checker"] = json!(checker);
         vars["current"] = json!(read_file(ctx, path).unwrap_or_default());
         let request = ChatRequest {
             messages: messages(ctx, &vars, "code_monkey/repair")?,

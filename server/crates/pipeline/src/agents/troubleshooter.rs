@@ -1,10 +1,11 @@
-//! Troubleshooter (and BugHunter, for a failure no test reports): a task's tests fail; it reads the failures, the end of the test output, the spec and the
-//! code involved (the failing files, what they import, the task's files), and proposes edits: SEARCH/REPLACE
-//! blocks for files that exist, whole files for new ones. An edit that cannot be applied (a SEARCH that
-//! matches nothing or several places), a file with a syntax error, or a change to a test that is not allowed
-//! is sent back with the exact reason. The edits land as one change; `node --check` then runs on the touched
-//! files, and errors the edits introduced go back to the model in the same iteration. The executor runs the
-//! tests again; the orchestrator's rules decide whether to go on (docs/agents.md).
+//! Troubleshooter (and BugHunter, for a failure no test reports): a task's tests fail; it reads the failures,
+//! the end of the test output, the spec and the code involved (the failing files, what they import, the
+//! task's files), and proposes edits: SEARCH/REPLACE blocks for files that exist, whole files for new ones.
+//! An edit that cannot be applied (a SEARCH that matches nothing or several places), a file with a syntax
+//! error, or a change to a test that is not allowed is sent back with the exact reason. The edits land as one
+//! change; the checks then run (`node --check` on touched JavaScript, `tsc --noEmit` for TypeScript:
+//! agents/checks.rs), and errors the edits introduced go back to the model in the same iteration. The
+//! executor runs the tests again; the orchestrator's rules decide whether to go on (docs/agents.md).
 //!
 //! Tests are guarded: a test file the user wrote is changed only with the user's confirmation; a change that
 //! deletes tests or assertions is refused; a generated test changes only when the reply quotes the spec line
@@ -17,7 +18,7 @@ use samokoder_edits::{ChangeSet, FileChange, Jail, Protection, apply_blocks};
 use samokoder_llm::{AgentRole, ChatRequest, Message};
 use serde_json::json;
 
-use super::checks::{checkable, introduced, node_check};
+use super::checks::{Checks, introduced, refusal};
 use super::{apply_step, in_project, messages, read_file, run_file, shared_vars, stream_text_at, touches};
 use crate::edit_format::{FileEdit, parse_edits_among};
 use crate::state::{Fix, PlanTask, RunState, TaskProgress, save_task};
@@ -87,27 +88,32 @@ pub(crate) async fn run(
             }
         };
         let paths: Vec<String> = changes.paths().map(|p| p.to_string()).collect();
-        let checked = checkable(&paths);
-        let before = node_check(ctx, &checked).await?;
+        let checks = Checks::for_write(ctx, &paths, subdir);
+        let before = checks.run(ctx).await?;
         let touched = touches(ctx, &changes)?;
         let step = apply_step(ctx, &changes, touched, agent, Some(&progress.id), format!("fixed {}", paths.join(", ")))
             .await?;
         first_step.get_or_insert(step);
-        let after = node_check(ctx, &checked).await?;
-        let broken = introduced(&before, &after);
+        let broken = introduced(&before, &checks.run(ctx).await?);
+        let errors: Vec<String> = broken.iter().map(|(file, error)| format!("{file}: {error}")).collect();
         if broken.is_empty() || attempt >= EDIT_RETRIES {
             if !broken.is_empty() {
-                ctx.frontend.log(&ctx.id, agent, &format!("the fix still does not load: {}\n", broken.join("; ")));
+                ctx.frontend.log(&ctx.id, agent, &format!("the fix still fails its checks: {}\n", errors.join("; ")));
             }
             break;
         }
         attempt += 1;
-        ctx.frontend.log(&ctx.id, agent, &format!("node --check: {}; asking again\n", broken.join("; ")));
+        ctx.frontend.log(
+            &ctx.id,
+            agent,
+            &format!("{}: {}; asking again\n", refusal(&broken, "the code"), errors.join("; ")),
+        );
         request.messages.push(Message::assistant(completion.text));
         request.messages.push(Message::user(format!(
-            "Those changes were applied, but Node refuses the code: {}. Fix that with SEARCH/REPLACE blocks against the \
-             files as they are now.",
-            broken.join("; ")
+            "Those changes were applied, but {}: {}. Fix that with SEARCH/REPLACE blocks against the files as they \
+             are now.",
+            refusal(&broken, "the code"),
+            errors.join("; ")
         )));
     }
     progress.fixes.push(Fix { step: first_step, before: outcome, tier: progress.tier, undone: false });

@@ -121,11 +121,15 @@ impl RecordingFrontend {
     }
 }
 
-/// Answers the test command with canned outputs, in turn (the last one repeats), and `node --check` with
-/// `check_output` (nothing: every file loads); remembers what it was shown.
+/// The marker of the checks that follow every write (`node --check`, `tsc --noEmit`).
+pub const CHECK: &str = "==samokoder-check==";
+
+/// Answers the test command with canned outputs, in turn (the last one repeats), and the checks after a
+/// write with `check_outputs`, in turn (the last one repeats; none: every file passes); remembers what it was
+/// shown.
 pub struct FakeSandbox {
     pub outputs: Mutex<VecDeque<(String, i64)>>,
-    pub check_output: Mutex<String>,
+    pub check_outputs: Mutex<VecDeque<String>>,
     pub seen: Mutex<Vec<(String, BTreeMap<String, String>)>>,
 }
 
@@ -138,13 +142,13 @@ impl FakeSandbox {
     pub fn sequence(outputs: &[(&str, i64)]) -> Self {
         Self {
             outputs: Mutex::new(outputs.iter().map(|(o, e)| (o.to_string(), *e)).collect()),
-            check_output: Mutex::new(String::new()),
+            check_outputs: Mutex::default(),
             seen: Mutex::default(),
         }
     }
 
     pub fn commands(&self) -> Vec<String> {
-        self.seen.lock().unwrap().iter().map(|(c, _)| c.clone()).filter(|c| !c.contains("node --check")).collect()
+        self.seen.lock().unwrap().iter().map(|(c, _)| c.clone()).filter(|c| !c.contains(CHECK)).collect()
     }
 }
 
@@ -156,8 +160,9 @@ impl Sandbox for FakeSandbox {
         on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync),
     ) -> samokoder_sandbox::Result<ExecResult> {
         self.seen.lock().unwrap().push((request.command.to_owned(), request.overlay.clone()));
-        let (output, exit) = if request.command.contains("node --check") {
-            (self.check_output.lock().unwrap().clone(), 0)
+        let (output, exit) = if request.command.contains(CHECK) {
+            let mut outputs = self.check_outputs.lock().unwrap();
+            (if outputs.len() > 1 { outputs.pop_front() } else { outputs.front().cloned() }.unwrap_or_default(), 0)
         } else {
             let mut outputs = self.outputs.lock().unwrap();
             if outputs.len() > 1 { outputs.pop_front().unwrap() } else { outputs.front().cloned().unwrap_or_default() }
