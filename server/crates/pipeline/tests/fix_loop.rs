@@ -359,6 +359,25 @@ async fn a_type_error_the_write_introduced_goes_back_to_the_writer_and_an_old_on
 }
 
 #[tokio::test]
+async fn a_test_command_that_never_ends_counts_as_a_failure_the_loop_works_on() {
+    let server = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
+        ("you are the code writer", Reply::text(BUGGY)),
+        ("you are the bug hunter", Reply::text(FIX)),
+    ]);
+    let sandbox = FakeSandbox::new(PASSING_TAP, 0);
+    *sandbox.time_outs.lock().unwrap() = 1;
+    let b = Bench::new(&server, RecordingFrontend::default(), sandbox);
+    let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    let hunt = Bench::asked(&server).into_iter().find(|a| a.contains("you are the bug hunter")).unwrap();
+    assert!(hunt.contains("ran past its time limit"), "the model is told the tests hung: {hunt}");
+    assert_eq!(b.sandbox.commands().len(), 2, "the hung run, then the run after the fix");
+    let tasks = b.store.records(RecordKind::Task, &b.ctx.id.0).unwrap();
+    assert_eq!(tasks[0].1["fixes"].as_array().unwrap().len(), 1, "the time-out was one iteration: {}", tasks[0].1);
+}
+
+#[tokio::test]
 async fn a_failure_no_test_reports_goes_to_the_bug_hunter() {
     // The test file cannot even load: no test fails, the command does.
     let crash = "TAP version 13\n# SyntaxError: The requested module '../src/sum.js' does not provide an export named 'sum'\n# Subtest: /workspace/test/sum.test.js\n# tests 0\n# pass 0\n# fail 0\n";

@@ -52,6 +52,7 @@ pub(crate) async fn run(
     vars["task"] = json!({"title": task.title, "description": task.description});
     vars["failures"] = json!(outcome.failures.iter().take(20).collect::<Vec<_>>());
     vars["output"] = json!(outcome.output);
+    vars["summary"] = json!(outcome.summary);
     vars["tried"] = json!(!progress.fixes.is_empty());
     vars["hint"] = json!(progress.hint.clone().unwrap_or_default());
     vars["files"] = json!(files.iter().map(|(p, t)| json!({"path": p, "text": t})).collect::<Vec<_>>());

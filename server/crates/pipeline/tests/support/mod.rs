@@ -130,6 +130,8 @@ pub const CHECK: &str = "==samokoder-check==";
 pub struct FakeSandbox {
     pub outputs: Mutex<VecDeque<(String, i64)>>,
     pub check_outputs: Mutex<VecDeque<String>>,
+    /// How many of the first test runs hit the sandbox's time limit (a command that never ends).
+    pub time_outs: Mutex<usize>,
     pub seen: Mutex<Vec<(String, BTreeMap<String, String>)>>,
 }
 
@@ -143,6 +145,7 @@ impl FakeSandbox {
         Self {
             outputs: Mutex::new(outputs.iter().map(|(o, e)| (o.to_string(), *e)).collect()),
             check_outputs: Mutex::default(),
+            time_outs: Mutex::default(),
             seen: Mutex::default(),
         }
     }
@@ -160,18 +163,23 @@ impl Sandbox for FakeSandbox {
         on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync),
     ) -> samokoder_sandbox::Result<ExecResult> {
         self.seen.lock().unwrap().push((request.command.to_owned(), request.overlay.clone()));
+        let mut timed_out = false;
         let (output, exit) = if request.command.contains(CHECK) {
             let mut outputs = self.check_outputs.lock().unwrap();
             (if outputs.len() > 1 { outputs.pop_front() } else { outputs.front().cloned() }.unwrap_or_default(), 0)
+        } else if let Some(left) = Some(&mut *self.time_outs.lock().unwrap()).filter(|n| **n > 0) {
+            *left -= 1;
+            timed_out = true;
+            ("TAP version 13\n# Subtest: adds\n".to_owned(), -1)
         } else {
             let mut outputs = self.outputs.lock().unwrap();
             if outputs.len() > 1 { outputs.pop_front().unwrap() } else { outputs.front().cloned().unwrap_or_default() }
         };
         on_output(&output);
         Ok(ExecResult {
-            exit_code: Some(exit),
+            exit_code: (!timed_out).then_some(exit),
             output,
-            timed_out: false,
+            timed_out,
             idle_timed_out: false,
             oom_killed: false,
             memory_limit_mb: 1024,
