@@ -6,6 +6,7 @@
 use anyhow::Result;
 use samokoder_store::{RecordKind, get_typed, put_typed};
 
+use crate::agents::checks::Checks;
 use crate::agents::implementer::EditRequest;
 use crate::fix_loop::{Decision, decide};
 use crate::orchestrator::{Next, drive};
@@ -80,6 +81,7 @@ pub(crate) fn next(ctx: &RunContext, state: &RunState, kind: &str) -> Result<Nex
             Some(request) if kind == "fix" && progress.fixes.is_empty() && !progress.seeded => {
                 Next::SeedDiagnostic(request)
             }
+            Some(request) if kind == "fix" && progress.seeded && !progress.verified => Next::VerifyDiagnostic(request),
             _ => Next::Done,
         });
     }
@@ -97,19 +99,51 @@ pub(crate) fn start_fix(ctx: &RunContext) -> Result<()> {
     save_task(&*ctx.store, &ctx.id.0, &progress)
 }
 
-/// The tests pass, but the diagnostic was not one of them: it becomes the failure the troubleshooter fixes.
-pub(crate) fn seed(ctx: &RunContext, state: &RunState, request: &EditRequest) -> Result<()> {
+/// The tests pass, but the diagnostic was not one of them: it becomes the failure the troubleshooter fixes
+/// (again, with `still` saying which check still reports it).
+pub(crate) fn seed(ctx: &RunContext, state: &RunState, request: &EditRequest, still: Option<&str>) -> Result<()> {
     let Some(mut progress) = state.task(TASK).cloned() else { return Ok(()) };
     let failure = format!("{}:{}: {}", request.path, request.start_line, request.instruction);
     progress.outcome = Some(TaskOutcome {
         passed: false,
-        summary: format!("to fix: {failure}"),
+        summary: match still {
+            Some(check) => format!("still reported by {check}: {failure}"),
+            None => format!("to fix: {failure}"),
+        },
         failures: vec![failure],
         failed: 1,
         passed_count: progress.outcome.as_ref().map_or(0, |o| o.passed_count),
         output: String::new(),
     });
     progress.seeded = true;
+    save_task(&*ctx.store, &ctx.id.0, &progress)
+}
+
+/// After a fix of a seeded diagnostic, with the tests passing: the checks that follow every write run on the
+/// diagnostic's file (`tsc --noEmit` in the nearest project with a tsconfig.json, `node --check`), and a
+/// diagnostic they still report is the failure again, under the loop's rules (the same failure twice
+/// escalates). A diagnostic no check of ours can see (a linter's, say) counts as gone when the tests pass.
+pub(crate) async fn verify(ctx: &RunContext, state: &RunState, request: &EditRequest) -> Result<()> {
+    let Some(mut progress) = state.task(TASK).cloned() else { return Ok(()) };
+    let project = request
+        .path
+        .match_indices('/')
+        .map(|(i, _)| &request.path[..i])
+        .rev()
+        .find(|dir| crate::agents::read_file(ctx, &format!("{dir}/tsconfig.json")).is_some());
+    let checks = Checks::for_write(ctx, std::slice::from_ref(&request.path), project);
+    let problems = checks.run(ctx).await?;
+    let reported = problems.get(&request.path).into_iter().flatten().any(|p| {
+        let message = p.what.split_once(": ").filter(|(code, _)| code.starts_with("TS")).map_or(&*p.what, |(_, m)| m);
+        let last = message.lines().last().unwrap_or_default().trim();
+        !last.is_empty() && request.instruction.contains(last)
+    });
+    if reported {
+        let check = if checks.tsc.is_some() { "tsc --noEmit" } else { "node --check" };
+        ctx.frontend.log(&ctx.id, "executor", &format!("{}: {check} still reports it\n", request.path));
+        return seed(ctx, state, request, Some(check));
+    }
+    progress.verified = true;
     save_task(&*ctx.store, &ctx.id.0, &progress)
 }
 

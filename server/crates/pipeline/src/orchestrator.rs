@@ -35,6 +35,8 @@ pub(crate) enum Next {
     StartFix,
     /// A fix run whose diagnostic is not a failing test: it becomes the failure to fix.
     SeedDiagnostic(EditRequest),
+    /// The seeded diagnostic was fixed and the tests pass: is the diagnostic gone?
+    VerifyDiagnostic(EditRequest),
     Spec,
     Architecture,
     Plan,
@@ -99,7 +101,7 @@ pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOut
         };
         let (agent, task) = match &next {
             Next::Implement(_) => ("code_monkey", None),
-            Next::StartFix | Next::SeedDiagnostic(_) => ("", None),
+            Next::StartFix | Next::SeedDiagnostic(_) | Next::VerifyDiagnostic(_) => ("", None),
             Next::Spec => ("spec_writer", None),
             Next::Architecture => ("architect", None),
             Next::Plan => ("tech_lead", None),
@@ -115,7 +117,8 @@ pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOut
         match next {
             Next::Implement(request) => agents::implementer::run(ctx, &state, &request).await?,
             Next::StartFix => edit_runs::start_fix(ctx)?,
-            Next::SeedDiagnostic(request) => edit_runs::seed(ctx, &state, &request)?,
+            Next::SeedDiagnostic(request) => edit_runs::seed(ctx, &state, &request, None)?,
+            Next::VerifyDiagnostic(request) => edit_runs::verify(ctx, &state, &request).await?,
             Next::Spec => agents::spec_writer::run(ctx, &state, &record.description, subdir).await?,
             Next::Architecture => agents::architect::run(ctx, &state, subdir).await?,
             Next::Plan => agents::tech_lead::run(ctx, &state, subdir).await?,

@@ -282,6 +282,9 @@ pub struct TaskProgress {
     /// A fix run's diagnostic was made the failure to fix.
     #[serde(default)]
     pub seeded: bool,
+    /// The seeded diagnostic was looked for after the fix (with the checks that can see it) and is gone.
+    #[serde(default)]
+    pub verified: bool,
     /// The same failure came back and no stronger model was left: one more try sampled hotter, before the
     /// user is asked.
     #[serde(default)]
@@ -306,6 +309,7 @@ impl TaskProgress {
             asked_at: 0,
             no_tests_ok: false,
             seeded: false,
+            verified: false,
             heated: false,
         }
     }

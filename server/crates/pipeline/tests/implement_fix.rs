@@ -98,6 +98,47 @@ async fn fix_makes_failing_tests_pass_and_a_diagnostic_no_test_sees_is_fixed_too
 }
 
 #[tokio::test]
+async fn a_type_error_is_fixed_only_when_tsc_no_longer_reports_it() {
+    let code = "export function sum(a: number, b: number): number {\n  return `${a}${b}`;\n}\n";
+    let first = "src/sum.ts\n<<<<<<< SEARCH\n  return `${a}${b}`;\n=======\n  return `${a + b}`;\n>>>>>>> REPLACE\n";
+    let second = "src/sum.ts\n<<<<<<< SEARCH\n  return `${a + b}`;\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
+    let server = ScriptedLlm::start(vec![Reply::text(first), Reply::text(second)]);
+    let error = format!(
+        "{CHECK} tsc\nsrc/sum.ts(2,3): error TS2322: Type 'string' is not assignable to type 'number'.\n{CHECK} tsc-end\n"
+    );
+    let clean = format!("{CHECK} tsc\n{CHECK} tsc-end\n");
+    let sandbox = FakeSandbox::new(PASSING_TAP, 0);
+    // The first fix's checks (before, after: the old error is not its doing), the look after it (still
+    // there), the second fix's checks, the look after it (gone).
+    sandbox.check_outputs.lock().unwrap().extend([
+        error.clone(),
+        error.clone(),
+        error.clone(),
+        error,
+        clean.clone(),
+        clean,
+    ]);
+    let frontend = RecordingFrontend::default();
+    frontend
+        .files
+        .lock()
+        .unwrap()
+        .extend([("tsconfig.json".to_owned(), "{}".to_owned()), ("src/sum.ts".to_owned(), code.to_owned())]);
+    let b = Bench::new(&server, frontend, sandbox);
+    let request = EditRequest {
+        path: "src/sum.ts".into(),
+        start_line: 2,
+        end_line: 2,
+        instruction: "Type 'string' is not assignable to type 'number'. (typescript)".into(),
+    };
+    let outcome = fix(&b.ctx, Some(&request)).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert_eq!(server.requests().len(), 2, "a fix after which tsc still reports the error is not the end");
+    assert!(b.frontend.file("src/sum.ts").unwrap().contains("  return a + b;"));
+    assert_eq!(outcome.summary, "fixed in 2 iteration(s); tests pass (1 passed)");
+}
+
+#[tokio::test]
 async fn implement_at_a_line_that_is_not_there_says_so() {
     let server = ScriptedLlm::routed(vec![]);
     let b = Bench::new(&server, with_todo(), FakeSandbox::new(PASSING_TAP, 0));
