@@ -58,7 +58,7 @@ def one(bin, name, mode):
         detail = run([bin, "runs", listing[1].split()[0], "--dir", work]).stdout
         m = re.search(r"^\s+all\s+(\d+)", detail, re.M)
         calls = int(m.group(1)) if m else 0
-        fix_iterations = len(re.findall(r"^\s+\d+ troubleshooter ", detail, re.M))
+        fix_iterations = len(re.findall(r"^\s+\d+ (?:troubleshooter|bug_hunter) ", detail, re.M))
     # The judge: the hidden tests alone, in the sandbox.
     shutil.copytree(os.path.join(TASKS, name, "hidden"), os.path.join(work, "hidden"))
     config(work, fixes, "node --test hidden/")

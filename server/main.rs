@@ -30,6 +30,12 @@ enum Command {
         /// One model call writes the files; no spec, no plan, no tests (a baseline).
         #[arg(long)]
         one_shot: bool,
+        /// Build on this template instead of the architect's choice (`samokoder templates` lists them).
+        #[arg(long, short)]
+        template: Option<String>,
+        /// A template option, NAME=VALUE (repeatable), e.g. `--option database=mongoose`.
+        #[arg(long = "option", short = 'o', value_name = "NAME=VALUE", requires = "template")]
+        options: Vec<String>,
     },
     /// Write only the spec (.samokoder/spec.md) for a description.
     Spec {
@@ -109,6 +115,8 @@ enum Command {
         #[arg(long)]
         focus: Vec<String>,
     },
+    /// List the project templates: what each is for, its options and its commands.
+    Templates,
     /// Manage the embedded model.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -138,8 +146,9 @@ async fn main() {
             samokoder_lsp::Ending::Clean => 0,
             samokoder_lsp::Ending::Abrupt => 1,
         },
-        Command::Generate { description, dir, verbose, yes, one_shot } => {
-            report(samokoder_engine::generate_command(&description, &dir, verbose, yes, one_shot).await)
+        Command::Generate { description, dir, verbose, yes, one_shot, template, options } => {
+            let how = samokoder_engine::GenerateHow { verbose, yes, one_shot, template, options };
+            report(samokoder_engine::generate_command(&description, &dir, how).await)
         }
         Command::Spec { description, dir, verbose, yes } => {
             report(samokoder_engine::spec_command(&description, &dir, verbose, yes).await)
@@ -161,6 +170,7 @@ async fn main() {
         Command::Map { dir, tokens, focus } => report(samokoder_engine::map_command(&dir, tokens, &focus).await),
         Command::Model(ModelCommand::Fetch { size }) => report(samokoder_engine::model_fetch_command(&size).await),
         Command::Doctor { dir } => report(samokoder_engine::doctor_command(&dir).await),
+        Command::Templates => report(samokoder_engine::templates_command()),
     };
     // Exit now: the runtime would otherwise wait for the thread blocked reading stdin.
     std::process::exit(code);

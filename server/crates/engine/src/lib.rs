@@ -28,8 +28,8 @@ use samokoder_sandbox::{DockerSandbox, Sandbox, SandboxConfig};
 use samokoder_store::{MemStore, SledStore, Store};
 
 pub use cli::{
-    fix_command, generate_command, implement_command, map_command, model_fetch_command, resume_command, runs_command,
-    spec_command, test_command, undo_command,
+    GenerateHow, fix_command, generate_command, implement_command, map_command, model_fetch_command, resume_command,
+    runs_command, spec_command, templates_command, test_command, undo_command,
 };
 pub use config::{Config, ConfigLayer};
 pub use doctor::doctor_command;
@@ -341,6 +341,7 @@ impl Engine {
             frontend,
             settings: RunSettings {
                 test_command: config.sandbox.test_command.clone(),
+                test_command_configured: config.sandbox.test_command_configured,
                 test_timeout: config.sandbox.timeout,
                 test_idle_timeout: config.sandbox.no_output,
                 max_fix_iterations: config.llm.budget.max_fix_iterations.unwrap_or(4),

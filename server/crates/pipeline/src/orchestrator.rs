@@ -16,7 +16,7 @@
 
 use anyhow::{Result, bail};
 use samokoder_edits::FileChange;
-use samokoder_store::{RunRecord, RunStatus, StepRecord};
+use samokoder_store::{RecordKind, RunRecord, RunStatus, StepRecord, put_typed};
 
 use crate::agents::implementer::EditRequest;
 use crate::agents::{self, read_file, run_file};
@@ -39,6 +39,8 @@ pub(crate) enum Next {
     VerifyDiagnostic(EditRequest),
     Spec,
     Architecture,
+    /// The chosen template's files land in the project.
+    Scaffold,
     Plan,
     Develop(PlanTask),
     Code(PlanTask),
@@ -70,6 +72,13 @@ pub async fn generate(ctx: &RunContext, request: &GenerateRequest) -> Result<Run
             Ok(outcome)
         })
         .await;
+    }
+    if let Some(name) = request.template.as_deref() {
+        // Checked now, so that a wrong name or option fails before anything runs.
+        let template = samokoder_prompts::template(name)?;
+        template.options(&request.options)?;
+        let choice = agents::architect::TemplateChoice { name: name.to_owned(), options: request.options.clone() };
+        put_typed(&*ctx.store, RecordKind::Spec, &ctx.id.0, agents::architect::CHOICE_KEY, &choice)?;
     }
     recorded(ctx, record.clone(), "Samokoder: generate", drive(ctx, &record)).await
 }
@@ -103,7 +112,7 @@ pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOut
             Next::Implement(_) => ("code_monkey", None),
             Next::StartFix | Next::SeedDiagnostic(_) | Next::VerifyDiagnostic(_) => ("", None),
             Next::Spec => ("spec_writer", None),
-            Next::Architecture => ("architect", None),
+            Next::Architecture | Next::Scaffold => ("architect", None),
             Next::Plan => ("tech_lead", None),
             Next::Develop(t) => ("developer", Some(t)),
             Next::Code(t) => ("code_monkey", Some(t)),
@@ -121,6 +130,7 @@ pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOut
             Next::VerifyDiagnostic(request) => edit_runs::verify(ctx, &state, &request).await?,
             Next::Spec => agents::spec_writer::run(ctx, &state, &record.description, subdir).await?,
             Next::Architecture => agents::architect::run(ctx, &state, subdir).await?,
+            Next::Scaffold => agents::architect::scaffold(ctx, &state, subdir).await?,
             Next::Plan => agents::tech_lead::run(ctx, &state, subdir).await?,
             Next::Develop(task) => {
                 let done = done_titles(ctx, &state, subdir);
@@ -222,8 +232,10 @@ async fn next(ctx: &RunContext, state: &RunState, spec_only: bool, subdir: Optio
     if spec_only {
         return Ok(Next::Done);
     }
-    if state.architecture.is_none() {
-        return Ok(Next::Architecture);
+    match &state.architecture {
+        None => return Ok(Next::Architecture),
+        Some(architecture) if !architecture.scaffolded => return Ok(Next::Scaffold),
+        Some(_) => {}
     }
     if state.planned.is_empty() {
         return Ok(Next::Plan);

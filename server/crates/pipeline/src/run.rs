@@ -48,6 +48,8 @@ pub(crate) fn now_ms() -> u64 {
 #[derive(Debug, Clone)]
 pub struct RunSettings {
     pub test_command: String,
+    /// The user chose the test command (otherwise a project's template decides it).
+    pub test_command_configured: bool,
     pub test_timeout: Duration,
     /// A test run that prints nothing for this long is killed.
     pub test_idle_timeout: Option<Duration>,
@@ -65,6 +67,7 @@ impl Default for RunSettings {
     fn default() -> Self {
         Self {
             test_command: samokoder_sandbox::DEFAULT_TEST_COMMAND.into(),
+            test_command_configured: false,
             test_timeout: Duration::from_secs(120),
             test_idle_timeout: Some(Duration::from_secs(60)),
             node_major: 20,
@@ -154,6 +157,10 @@ pub struct GenerateRequest {
     pub spec_only: bool,
     /// One model call writes the files, untested (`samokoder generate --one-shot`).
     pub one_shot: bool,
+    /// The template to build on (`generate --template NAME`), instead of the architect's choice.
+    pub template: Option<String>,
+    /// The template's options (`--option database=mongoose`).
+    pub options: std::collections::BTreeMap<String, String>,
 }
 
 /// `samokoder.runTests`: the project's tests, in the sandbox, on what the editor holds.
@@ -161,7 +168,8 @@ pub struct GenerateRequest {
 pub async fn run_tests(ctx: &RunContext) -> Result<RunOutcome> {
     let record = new_record(ctx, "runTests", "", None);
     recorded(ctx, record, "Samokoder: run tests", async {
-        let outcome = crate::agents::executor::test(ctx, None).await?;
+        let command = crate::agents::executor::test_command(ctx, &crate::state::RunState::default(), None);
+        let outcome = crate::agents::executor::test(ctx, &command, None).await?;
         ctx.store.append_step(&ctx.id.0, &StepRecord::new("executor", outcome.summary.clone(), now_ms()))?;
         Ok(RunOutcome {
             status: if outcome.passed { RunStatus::Succeeded } else { RunStatus::TestsFailed },

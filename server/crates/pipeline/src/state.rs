@@ -109,6 +109,16 @@ pub struct ArchitectureReply {
     pub packages: Vec<String>,
     /// What the system must have (a database, a service); empty when nothing.
     pub system_needs: Vec<String>,
+    /// The template's options, where the default does not fit.
+    #[serde(default)]
+    pub options: Vec<OptionChoice>,
+}
+
+/// One option of the chosen template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OptionChoice {
+    pub option: String,
+    pub value: String,
 }
 
 /// The committed architecture (record `architecture`).
@@ -118,16 +128,27 @@ pub struct Architecture {
     pub why: String,
     pub packages: Vec<String>,
     pub system_needs: Vec<String>,
+    /// The template's options, every one (the defaults filled in).
+    #[serde(default)]
+    pub options: std::collections::BTreeMap<String, String>,
+    /// The template's files were applied (or it has none).
+    #[serde(default)]
+    pub scaffolded: bool,
 }
 
 impl Architecture {
     /// `.samokoder/architecture.md`.
-    pub fn markdown(&self, template_description: &str) -> String {
+    pub fn markdown(&self, template_description: &str, template_summary: &str) -> String {
         let mut out = format!(
             "# Architecture\n\nTemplate: **{}** ({template_description}).\n\n{}\n",
             self.template,
             self.why.trim()
         );
+        if !template_summary.trim().is_empty() {
+            out.push_str(&format!("\n## The template\n\n{}\n", template_summary.trim()));
+        }
+        let options: Vec<String> = self.options.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        section(&mut out, "Options", &options);
         section(&mut out, "Packages", &self.packages);
         section(&mut out, "System needs", &self.system_needs);
         out

@@ -32,8 +32,9 @@ pub fn prompt_names() -> impl Iterator<Item = &'static str> {
     PROMPTS.iter().map(|(n, _)| *n)
 }
 
-/// The embedded templates: name -> template.toml.
-const TEMPLATES: &[(&str, &str)] = &[("node", include_str!("../../../../templates/node/template.toml"))];
+mod templates;
+
+pub use templates::{ProjectVars, RenderedFile, Template, TemplateOption, template, template_names};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PromptError {
@@ -96,54 +97,6 @@ impl Prompts {
     }
 }
 
-/// A project template: the image its code runs in and the commands that install, test and run it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct Template {
-    pub name: String,
-    pub description: String,
-    pub image: String,
-    #[serde(default)]
-    pub install: String,
-    pub test: String,
-    #[serde(default)]
-    pub dev: String,
-}
-
-/// The embedded template named `name`.
-pub fn template(name: &str) -> Result<Template> {
-    let source = TEMPLATES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, s)| *s)
-        .ok_or_else(|| PromptError::Unknown(format!("template {name}")))?;
-    toml_lite(name, source)
-}
-
-/// The names of the embedded templates.
-pub fn template_names() -> impl Iterator<Item = &'static str> {
-    TEMPLATES.iter().map(|(n, _)| *n)
-}
-
-/// template.toml holds flat `key = "string"` lines; parsing them needs no TOML crate here.
-fn toml_lite(name: &str, source: &str) -> Result<Template> {
-    let mut map = serde_json::Map::new();
-    for (i, line) in source.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let bad =
-            |what: &str| PromptError::Template { name: name.to_owned(), message: format!("line {}: {what}", i + 1) };
-        let (key, value) = line.split_once('=').ok_or_else(|| bad("expected key = \"value\""))?;
-        let value = value.trim();
-        let value =
-            value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).ok_or_else(|| bad("expected a quoted string"))?;
-        map.insert(key.trim().to_owned(), serde_json::Value::String(value.replace("\\\"", "\"")));
-    }
-    serde_json::from_value(serde_json::Value::Object(map))
-        .map_err(|e| PromptError::Template { name: name.to_owned(), message: e.to_string() })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,14 +129,5 @@ mod tests {
             .render("common/system", &json!({"test_command": "t", "node_major": 20}))
             .unwrap();
         assert_eq!(text, "custom t");
-    }
-
-    #[test]
-    fn embedded_templates_parse() {
-        for name in template_names() {
-            let t = template(name).unwrap();
-            assert!(!t.test.is_empty() && !t.image.is_empty(), "{t:?}");
-        }
-        assert_eq!(template("node").unwrap().test, "node --test");
     }
 }

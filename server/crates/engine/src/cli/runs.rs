@@ -38,11 +38,67 @@ fn mention_unfinished(engine: &Engine) {
     }
 }
 
-/// `samokoder generate "<description>" --dir DIR [--yes] [--one-shot]`: the whole team, then the tests; with
-/// `--one-shot`, one model call and no tests.
-pub async fn generate_command(description: &str, dir: &Path, verbose: bool, yes: bool, one_shot: bool) -> Result<i32> {
-    let request = GenerateRequest { description: description.to_owned(), one_shot, ..Default::default() };
-    start(request, dir, verbose, yes).await
+/// How `samokoder generate` runs, from its flags.
+#[derive(Debug, Default)]
+pub struct GenerateHow {
+    pub verbose: bool,
+    pub yes: bool,
+    pub one_shot: bool,
+    pub template: Option<String>,
+    /// `NAME=VALUE`.
+    pub options: Vec<String>,
+}
+
+/// `samokoder generate "<description>" --dir DIR [--yes] [--one-shot] [--template NAME [--option K=V]...]`:
+/// the whole team, then the tests; with `--one-shot`, one model call and no tests.
+pub async fn generate_command(description: &str, dir: &Path, how: GenerateHow) -> Result<i32> {
+    let mut options = std::collections::BTreeMap::new();
+    for option in &how.options {
+        let Some((name, value)) = option.split_once('=') else {
+            bail!("--option takes NAME=VALUE (e.g. `--option database=mongoose`), not `{option}`")
+        };
+        options.insert(name.trim().to_owned(), value.trim().to_owned());
+    }
+    if let Some(name) = how.template.as_deref() {
+        // A wrong name or option stops here, before a model is loaded.
+        samokoder_prompts::template(name)?.options(&options)?;
+    }
+    let request = GenerateRequest {
+        description: description.to_owned(),
+        one_shot: how.one_shot,
+        template: how.template,
+        options,
+        ..Default::default()
+    };
+    start(request, dir, how.verbose, how.yes).await
+}
+
+/// `samokoder templates`: each template, what it is for, its options and its commands.
+pub fn templates_command() -> Result<i32> {
+    let mut out = String::new();
+    for name in samokoder_prompts::template_names() {
+        let t = samokoder_prompts::template(name)?;
+        out.push_str(&format!("{name}\n  {}\n", t.description));
+        for line in t.summary.trim().lines() {
+            out.push_str(&format!("  {}\n", line.trim()));
+        }
+        for (option, spec) in &t.options {
+            out.push_str(&format!(
+                "  --option {option}={}  ({}; default {})\n",
+                spec.values.join("|"),
+                spec.description,
+                spec.default
+            ));
+        }
+        for (what, command) in [("install", &t.install), ("test", &t.test), ("build", &t.build), ("dev", &t.dev)] {
+            if !command.is_empty() {
+                out.push_str(&format!("  {what}: {command}\n"));
+            }
+        }
+        out.push('\n');
+    }
+    write!(std::io::stdout(), "{out}")?;
+    Ok(0)
 }
 
 /// `samokoder spec "<description>" --dir DIR`: the spec writer only.

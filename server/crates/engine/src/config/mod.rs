@@ -96,6 +96,8 @@ const BUILT_IN: &[&str] = &["openai", "anthropic", "groq"];
 pub struct SandboxSettings {
     pub image: String,
     pub test_command: String,
+    /// The user set the test command (otherwise a project's template decides it).
+    pub test_command_configured: bool,
     pub timeout: Duration,
     pub no_output: Option<Duration>,
     pub memory_mb: u64,
@@ -231,6 +233,7 @@ impl Config {
                     .test_command
                     .clone()
                     .unwrap_or_else(|| samokoder_sandbox::DEFAULT_TEST_COMMAND.to_owned()),
+                test_command_configured: s.test_command.is_some(),
                 timeout: Duration::from_secs(s.timeout_secs.unwrap_or(120).max(1)),
                 memory_mb: s.memory_mb.unwrap_or(1024).max(64),
                 cpus: s.cpus.unwrap_or(1.0).clamp(0.1, 64.0),

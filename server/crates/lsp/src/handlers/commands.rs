@@ -19,8 +19,11 @@ use crate::frontend::LspFrontend;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct GenerateArgs {
     description: String,
-    /// The project template; `node` is the one there is today.
+    /// The project template (`samokoder templates` lists them); the architect chooses when absent.
     template: Option<String>,
+    /// The template's options (`{"database": "mongoose"}`).
+    #[serde(default)]
+    options: std::collections::BTreeMap<String, String>,
     /// A workspace-relative directory to build the project in.
     dir: Option<String>,
 }
@@ -95,27 +98,38 @@ pub(crate) fn execute_command(backend: &Backend, params: lsp::ExecuteCommandPara
     let arg = params.arguments.into_iter().next().unwrap_or(Value::Null);
     match params.command.as_str() {
         "samokoder.generate" => {
-            let usage =
-                "samokoder.generate takes one argument: {\"description\": \"what to build\", \"dir\"?: \"sub/dir\"}";
+            let usage = "samokoder.generate takes one argument: {\"description\": \"what to build\", \"dir\"?: \"sub/dir\", \
+                         \"template\"?: \"vite-react\", \"options\"?: {\"name\": \"value\"}}";
             let args: GenerateArgs = match arg {
-                Value::String(description) => GenerateArgs { description, template: None, dir: None },
+                Value::String(description) => {
+                    GenerateArgs { description, template: None, options: Default::default(), dir: None }
+                }
                 other => serde_json::from_value(other).map_err(|e| invalid_params(format!("{usage} ({e})")))?,
             };
             if args.description.trim().is_empty() {
                 return Err(invalid_params(format!("{usage}: the description is empty")));
             }
             if let Some(template) = args.template.as_deref() {
-                samokoder_prompts::template(template).map_err(|_| {
+                let template = samokoder_prompts::template(template).map_err(|_| {
                     let known: Vec<&str> = samokoder_prompts::template_names().collect();
                     invalid_params(format!("unknown template `{template}`; available: {}", known.join(", ")))
                 })?;
+                template.options(&args.options).map_err(|e| invalid_params(e.to_string()))?;
+            } else if !args.options.is_empty() {
+                return Err(invalid_params("`options` are a template's: name the `template` too"));
             }
             let subdir = match args.dir.as_deref().map(str::trim).filter(|d| !d.is_empty() && *d != ".") {
                 Some(dir) => Some(engine.jail().check(dir).map_err(|e| invalid_params(e.to_string()))?.to_string()),
                 None => None,
             };
             let frontend = frontend(backend, &engine, "Samokoder: generate");
-            let request = GenerateRequest { description: args.description, subdir, ..Default::default() };
+            let request = GenerateRequest {
+                description: args.description,
+                subdir,
+                template: args.template,
+                options: args.options,
+                ..Default::default()
+            };
             let id = engine
                 .spawn_run("generate", None, frontend, move |ctx| async move { generate(&ctx, &request).await })
                 .map_err(job_error)?;

@@ -50,7 +50,7 @@ pub(crate) async fn run(
 ) -> Result<()> {
     let id = progress.id.clone();
     install(ctx, state, &mut progress, subdir).await?;
-    let mut tested = test(ctx, subdir).await?;
+    let mut tested = test(ctx, &test_command(ctx, state, subdir), subdir).await?;
     if tested.no_tests && progress.no_tests_ok && tested.report.failed == 0 {
         tested.passed = true;
         tested.summary = "the project has no tests to run".into();
@@ -135,25 +135,40 @@ fn dependencies_fingerprint(manifest: &str) -> String {
     samokoder_store::blob_hash(&wanted.join("\n"))
 }
 
+/// The test command: the user's when they set one, else the project template's: the run's choice, or for a
+/// run that made no choice (runTests, fix, implement), the one `.samokoder/architecture.md` names.
+pub(crate) fn test_command(ctx: &RunContext, state: &RunState, subdir: Option<&str>) -> String {
+    if ctx.settings.test_command_configured {
+        return ctx.settings.test_command.clone();
+    }
+    let name = match &state.architecture {
+        Some(architecture) => Some(architecture.template.clone()),
+        None => read_file(ctx, &run_file(subdir, "architecture.md")).and_then(|text| template_named(&text)),
+    };
+    match name.and_then(|n| samokoder_prompts::template(&n).ok()) {
+        Some(template) => template.test,
+        None => ctx.settings.test_command.clone(),
+    }
+}
+
+/// The template an architecture.md names (`Template: **vite-react** (...)`).
+fn template_named(architecture: &str) -> Option<String> {
+    let rest = architecture.lines().find_map(|l| l.strip_prefix("Template: **"))?;
+    Some(rest.split_once("**")?.0.to_owned())
+}
+
 /// The project's tests in the sandbox on the workspace as the user holds it; results to the frontend.
-pub(crate) async fn test(ctx: &RunContext, subdir: Option<&str>) -> Result<Tested> {
+pub(crate) async fn test(ctx: &RunContext, command: &str, subdir: Option<&str>) -> Result<Tested> {
     let fe = &ctx.frontend;
-    fe.progress(
-        &ctx.id,
-        Progress::Report {
-            message: format!("running `{}` in the sandbox", ctx.settings.test_command),
-            percentage: None,
-        },
-    );
+    fe.progress(&ctx.id, Progress::Report { message: format!("running `{command}` in the sandbox"), percentage: None });
     let overlay = fe.overlay();
-    let mut request = RunRequest::new(ctx.jail.root(), &overlay, &ctx.settings.test_command, ctx.settings.test_timeout);
+    let mut request = RunRequest::new(ctx.jail.root(), &overlay, command, ctx.settings.test_timeout);
     request.cwd = subdir;
     request.idle_timeout = ctx.settings.test_idle_timeout;
     request.run_id = Some(&ctx.id.0);
     let result = ctx.sandbox.run(request, &|out| fe.log(&ctx.id, "executor", out)).await?;
     let report = parse_test_output(&result.output, Location { root: WORKDIR, cwd: subdir.unwrap_or("") });
     fe.test_results(&ctx.id, &report);
-    let command = &ctx.settings.test_command;
     let (passed, summary) = if let Some(why) = result.abnormal_end() {
         (false, format!("`{command}` was {why}"))
     } else if result.success() && report.recognized && report.passed + report.failed == 0 {
@@ -176,6 +191,13 @@ pub(crate) async fn test(ctx: &RunContext, subdir: Option<&str>) -> Result<Teste
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_template_an_architecture_names() {
+        let text = "# Architecture\n\nTemplate: **vite-react** (A React app).\n\nWhy.\n";
+        assert_eq!(template_named(text).as_deref(), Some("vite-react"));
+        assert_eq!(template_named("# Architecture\n"), None);
+    }
 
     #[test]
     fn only_dependency_changes_call_for_an_install() {

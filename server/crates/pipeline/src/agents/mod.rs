@@ -52,23 +52,23 @@ pub(crate) fn shared_vars(ctx: &RunContext, state: &RunState, subdir: Option<&st
     let template = state.architecture.as_ref().map(|a| a.template.as_str());
     let mut vars = json!({
         "node_major": ctx.settings.node_major,
-        "test_command": ctx.settings.test_command,
+        "test_command": executor::test_command(ctx, state, subdir),
         "rules": read_file(ctx, &run_file(subdir, "rules.md")).unwrap_or_default().trim(),
         "spec": state.spec.as_ref().map(|s| s.markdown()).unwrap_or_default(),
         "architecture": state
             .architecture
             .as_ref()
-            .map(|a| a.markdown(&template_description(template.unwrap_or(""))))
+            .map(|a| {
+                let template = samokoder_prompts::template(template.unwrap_or_default()).ok();
+                let (description, summary) = template.map(|t| (t.description, t.summary)).unwrap_or_default();
+                a.markdown(&description, &summary)
+            })
             .unwrap_or_default(),
         "files": repo_map(ctx, subdir, focus),
     });
     let context = ctx.prompts.render("common/context", &vars)?;
     vars["context"] = Value::String(context.trim().to_owned());
     Ok(vars)
-}
-
-pub(crate) fn template_description(name: &str) -> String {
-    samokoder_prompts::template(name).map(|t| t.description).unwrap_or_default()
 }
 
 /// The repo map for a prompt, ranked toward `focus` and the files the editor holds, with paths relative

@@ -25,7 +25,7 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, subdir: Option<&str>
             epic: String::new(),
             title: spec.description.split_whitespace().collect::<Vec<_>>().join(" "),
             description: spec.features.join("\n"),
-            test: format!("its tests pass with `{}`", ctx.settings.test_command),
+            test: format!("its tests pass with `{}`", super::executor::test_command(ctx, state, subdir)),
             done: false,
             line: 0,
         }]
