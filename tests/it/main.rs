@@ -13,3 +13,4 @@ mod pipeline;
 mod run;
 mod symbols;
 mod sync;
+mod templates;

@@ -49,6 +49,8 @@ const DOCKER: Requirement = Requirement {
 const BUSYBOX: Requirement =
     Requirement { what: "a statically linked busybox", package: "busybox-static", present: static_busybox };
 const NODE: Requirement = Requirement { what: "node", package: "nodejs", present: || succeeds("node", &["--version"]) };
+/// The test image carries the host's npm (the templates install and test with it).
+const NPM: Requirement = Requirement { what: "npm", package: "npm", present: || succeeds("npm", &["--version"]) };
 const PIP: Requirement = Requirement {
     what: "pip (python3 -m pip)",
     package: "python3-pip",
@@ -71,7 +73,7 @@ impl Setup {
         match need {
             Need::Build => self.rust_components()?,
             Need::Run => wanted.extend([DOCKER, PIP]),
-            Need::Test => wanted.extend([DOCKER, BUSYBOX, NODE, PIP]),
+            Need::Test => wanted.extend([DOCKER, BUSYBOX, NODE, NPM, PIP]),
         }
         self.ensure(&wanted)?;
         if need != Need::Build {
@@ -202,7 +204,7 @@ impl Setup {
             "xtask: {DEFAULT_IMAGE} cannot be pulled here (no registry?): the run uses {TEST_IMAGE}, built from \
              this machine's node (set SAMOKODER_SANDBOX_IMAGE to choose another image)"
         );
-        self.ensure(&[BUSYBOX, NODE])?;
+        self.ensure(&[BUSYBOX, NODE, NPM])?;
         self.test_image()?;
         Ok(Some(TEST_IMAGE.to_owned()))
     }

@@ -43,8 +43,6 @@ pub(crate) const LABEL_HOST: &str = "dev.samokoder.host";
 const KEEPER_USER: &str = "65534:65534";
 /// Any single Docker API call (not a command's run time) that takes longer than this has failed.
 const API_TIMEOUT: Duration = Duration::from_secs(60);
-/// Where a network step finds the extra CA bundle.
-const CA_PATH: &str = "/tmp/samokoder-ca.pem";
 
 pub struct DockerSandbox {
     config: SandboxConfig,
@@ -277,7 +275,8 @@ impl DockerSandbox {
             working_dir: Some(WORKDIR.into()),
             env: Some(vec!["HOME=/tmp".into()]),
             labels: Some(self.labels(None)),
-            network_disabled: Some(true),
+            // Network `none`: loopback only (a test may serve on localhost, which Docker's /etc/hosts
+            // names), nothing beyond it.
             host_config: Some(self.host_config(&volume, "none")),
             ..Default::default()
         };
@@ -337,7 +336,11 @@ impl DockerSandbox {
             user: Some(self.config.user.clone()),
             working_dir: Some(WORKDIR.into()),
             labels: Some(self.labels(run_id)),
-            host_config: Some(self.host_config(volume, &self.config.network)),
+            host_config: Some({
+                let mut host = self.host_config(volume, &self.config.network);
+                host.mounts.get_or_insert_default().push(crate::network::cache_mount());
+                host
+            }),
             ..Default::default()
         };
         let options = CreateContainerOptionsBuilder::default().name(&name).build();
@@ -345,38 +348,7 @@ impl DockerSandbox {
         let _remove = RemoveOnDrop { docker: docker.clone(), id: created.id.clone() };
         call("start container", docker.start_container(&created.id, None)).await?;
         let mut spec = spec;
-        if let Some(ca) = &self.config.ca_bundle {
-            let pem = std::fs::read(ca).map_err(|e| SandboxError::Workspace {
-                path: ca.display().to_string(),
-                message: format!("cannot read the CA bundle: {e}; fix samokoder.sandbox.caBundle"),
-            })?;
-            let mut builder = tar::Builder::new(Vec::new());
-            let mut header = tar::Header::new_gnu();
-            header.set_size(pem.len() as u64);
-            header.set_mode(0o644);
-            builder
-                .append_data(&mut header, CA_PATH.trim_start_matches("/tmp/"), pem.as_slice())
-                .map_err(|e| SandboxError::Sync { message: e.to_string() })?;
-            let archive = builder.into_inner().map_err(|e| SandboxError::Sync { message: e.to_string() })?;
-            let mut put = ExecSpec::new(
-                vec!["tar".into(), "-x".into(), "-f".into(), "-".into(), "-C".into(), "/tmp".into()],
-                &self.config.user,
-                Duration::from_secs(60),
-                64 * 1024,
-            );
-            put.stdin = Some(archive);
-            run_exec(docker, &created.id, put, &|_| {}, None).await?;
-            for var in [
-                "NODE_EXTRA_CA_CERTS",
-                "SSL_CERT_FILE",
-                "REQUESTS_CA_BUNDLE",
-                "PIP_CERT",
-                "GIT_SSL_CAINFO",
-                "npm_config_cafile",
-            ] {
-                spec.env.push(format!("{var}={CA_PATH}"));
-            }
-        }
+        crate::network::prepare(docker, &created.id, &self.config, &mut spec).await?;
         run_exec(docker, &created.id, spec, on_output, None).await
     }
 

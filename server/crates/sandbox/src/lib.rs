@@ -13,6 +13,7 @@ mod cleanup;
 mod docker;
 mod exec;
 mod files;
+mod network;
 mod output;
 mod results;
 mod sync;
