@@ -4,7 +4,7 @@
 //!   Docker daemon and a sandbox image to run the tests in), then `cargo run --release --features
 //!   local-llm -- ARGS...`.
 //! - `cargo xtask test [CARGO TEST ARGS...]`: prepares what the test suite needs (the above, busybox-static
-//!   and the host's node for the local test image, pip for the small model), then `cargo test --features
+//!   and the host's node and npm for the local test image, pip for the small model), then `cargo test --features
 //!   local-llm`, then checks that the suite left no sandbox container behind.
 //! - `cargo xtask lint`: `cargo fmt --check` and `cargo clippy -D warnings` with and without the embedded
 //!   model.
