@@ -11,14 +11,6 @@ use samokoder_store::{MemStore, RecordKind, RunStatus, Store};
 use samokoder_test_utils::{Reply, ScriptedLlm};
 use support::*;
 
-fn answered() -> RecordingFrontend {
-    RecordingFrontend {
-        can_ask: true,
-        answers: std::sync::Mutex::new(["in memory".to_owned()].into()),
-        ..Default::default()
-    }
-}
-
 #[tokio::test]
 async fn a_reply_that_does_not_fit_its_schema_is_re_asked_with_the_error_then_fails_naming_the_agent() {
     let broken = r#"{"complexity": "enormous", "summary": "x", "features": [], "assumptions": [], "questions": []}"#;

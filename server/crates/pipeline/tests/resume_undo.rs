@@ -11,14 +11,6 @@ use samokoder_store::{RecordKind, RunStatus};
 use samokoder_test_utils::ScriptedLlm;
 use support::*;
 
-fn answered() -> RecordingFrontend {
-    RecordingFrontend {
-        can_ask: true,
-        answers: std::sync::Mutex::new(["in memory".to_owned()].into()),
-        ..Default::default()
-    }
-}
-
 /// Runs `generate` until the frontend hangs on one of its applies, then drops the run there, as a kill
 /// would stop it.
 async fn generate_until_stuck(b: &Bench, ctx: &RunContext) {

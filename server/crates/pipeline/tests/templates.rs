@@ -8,14 +8,6 @@ use samokoder_store::RunStatus;
 use samokoder_test_utils::{Reply, ScriptedLlm};
 use support::*;
 
-fn answered() -> RecordingFrontend {
-    RecordingFrontend {
-        can_ask: true,
-        answers: std::sync::Mutex::new(["in memory".to_owned()].into()),
-        ..Default::default()
-    }
-}
-
 #[tokio::test]
 async fn the_architects_template_and_options_land_as_one_step_before_the_plan() {
     let wrong = r#"{"template": "react-express", "why": "a web app", "options": [{"option": "db", "value": "mongo"}], "packages": [], "system_needs": []}"#;

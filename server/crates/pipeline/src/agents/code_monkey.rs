@@ -47,17 +47,7 @@ pub(crate) async fn run(
     } else {
         each_file(ctx, state, task, &id, index, &step, subdir).await?
     };
-    let mut changes = ChangeSet::default();
-    let mut refused = Vec::new();
-    for (path, text) in files {
-        match ctx.jail.check(&in_project(subdir, &path)) {
-            Ok(path) => changes.changes.push(FileChange { path, text }),
-            Err(e) => refused.push(e.to_string()),
-        }
-    }
-    if !refused.is_empty() {
-        bail!("{}; nothing was written", refused.join("; "));
-    }
+    let changes = jailed(ctx, files, subdir)?;
     ctx.jail.validate(&changes, false).map_err(|e| anyhow!("{e}; nothing was written"))?;
 
     // What the files held before: committed before the change goes out.
@@ -139,6 +129,22 @@ async fn repair(
     Ok(())
 }
 
+/// The files as one change, every path checked by the jail first: one path outside refuses them all.
+fn jailed(ctx: &RunContext, files: Vec<(String, String)>, subdir: Option<&str>) -> Result<ChangeSet> {
+    let mut changes = ChangeSet::default();
+    let mut refused = Vec::new();
+    for (path, text) in files {
+        match ctx.jail.check(&in_project(subdir, &path)) {
+            Ok(path) => changes.changes.push(FileChange { path, text }),
+            Err(e) => refused.push(e.to_string()),
+        }
+    }
+    if !refused.is_empty() {
+        bail!("{}; nothing was written", refused.join("; "));
+    }
+    Ok(changes)
+}
+
 /// `samokoder generate --one-shot`: the description written as whole files in one call, applied as one
 /// step; no spec, no plan, no tests, no fix loop (the baseline the team is measured against).
 pub(crate) async fn one_shot(ctx: &RunContext, description: &str, subdir: Option<&str>) -> Result<Vec<String>> {
@@ -152,17 +158,7 @@ pub(crate) async fn one_shot(ctx: &RunContext, description: &str, subdir: Option
         line: 0,
     };
     let files = whole_task(ctx, &RunState::default(), &task, subdir).await?;
-    let mut changes = ChangeSet::default();
-    let mut refused = Vec::new();
-    for (path, text) in files {
-        match ctx.jail.check(&in_project(subdir, &path)) {
-            Ok(path) => changes.changes.push(FileChange { path, text }),
-            Err(e) => refused.push(e.to_string()),
-        }
-    }
-    if !refused.is_empty() {
-        bail!("{}; nothing was written", refused.join("; "));
-    }
+    let changes = jailed(ctx, files, subdir)?;
     let touched = touches(ctx, &changes)?;
     let written: Vec<String> = changes.paths().map(|p| p.to_string()).collect();
     apply_step(ctx, &changes, touched, "code_monkey", Some("t1"), format!("wrote {}", written.join(", "))).await?;

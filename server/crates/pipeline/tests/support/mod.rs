@@ -111,6 +111,15 @@ impl Frontend for RecordingFrontend {
     }
 }
 
+/// A user who answers the moderate request's one question.
+pub fn answered() -> RecordingFrontend {
+    RecordingFrontend {
+        can_ask: true,
+        answers: std::sync::Mutex::new(["in memory".to_owned()].into()),
+        ..Default::default()
+    }
+}
+
 impl RecordingFrontend {
     pub fn file(&self, path: &str) -> Option<String> {
         self.files.lock().unwrap().get(path).cloned()
