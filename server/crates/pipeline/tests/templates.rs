@@ -23,6 +23,7 @@ async fn the_architects_template_and_options_land_as_one_step_before_the_plan() 
 
     let asked = Bench::asked(&server);
     let first = asked.iter().find(|a| a.contains("you are the architect")).unwrap();
+    assert!(first.contains(r#""options": []"#), "the example names no option a model could copy: {first}");
     assert!(first.contains("option database (where the server keeps its data): none or mongoose"), "{first}");
     assert!(
         asked.iter().any(|a| a.contains("has no option `db`; its options: auth, database")),
@@ -85,4 +86,19 @@ async fn a_wrong_template_or_option_fails_before_anything_runs() {
     let err = format!("{:#}", generate(&b.ctx, &request).await.unwrap_err());
     assert!(err.contains("`rails`") && err.contains("vite-react"), "{err}");
     assert!(server.requests().is_empty() && b.frontend.files.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn options_listed_for_a_template_without_options_are_dropped_not_refused() {
+    // What Qwen 1.5B answered: the prompt's example option, for the plain template.
+    let node = r#"{"template": "node", "why": "modules", "options": [{"option": "name", "value": "one of its values"}], "packages": [], "system_needs": []}"#;
+    let mut routes = moderate_routes();
+    routes.retain(|(k, _)| *k != "you are the architect");
+    routes.push(("you are the architect", Reply::text(node)));
+    let server = ScriptedLlm::routed(routes);
+    let b = Bench::new(&server, answered(), FakeSandbox::new(PASSING_TAP, 0));
+    let outcome = generate(&b.ctx, &req("a todo list")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert_eq!(Bench::asked(&server).iter().filter(|a| a.contains("you are the architect")).count(), 1);
+    assert!(!b.frontend.file(".samokoder/architecture.md").unwrap().contains("## Options"));
 }

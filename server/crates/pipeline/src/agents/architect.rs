@@ -77,8 +77,12 @@ async fn ask(ctx: &RunContext, state: &RunState, subdir: Option<&str>, names: &[
         let Some(template) = templates.iter().find(|t| t.name == name) else {
             return Err(format!("there is no template named `{name}`; choose one of: {}", names.join(", ")));
         };
-        let given: BTreeMap<String, String> =
-            r.options.iter().map(|o| (o.option.trim().to_owned(), o.value.trim().to_owned())).collect();
+        // A template without options has nothing to choose wrongly: what a model lists for it is dropped
+        // (Qwen 1.5B filled in the prompt's example). For one with options, a wrong name or value is refused.
+        let given: BTreeMap<String, String> = match template.options.is_empty() {
+            true => BTreeMap::new(),
+            false => r.options.iter().map(|o| (o.option.trim().to_owned(), o.value.trim().to_owned())).collect(),
+        };
         let options = template.options(&given).map_err(|e| e.to_string())?;
         Ok((template.clone(), options))
     };
