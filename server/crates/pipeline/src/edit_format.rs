@@ -31,6 +31,28 @@ fn marker(line: &str, c: char, word: &str) -> bool {
     (5..=9).contains(&n) && t[n..].trim() == word
 }
 
+/// `text` holds these lines in a row (compared trimmed, blank lines left out); nothing holds no lines.
+fn holds(text: &str, search: &[&str]) -> bool {
+    let text: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    !search.is_empty() && text.windows(search.len()).any(|w| w == search)
+}
+
+/// The one of `files` (path, text) that holds every block's SEARCH lines, when exactly one does: where the
+/// blocks belong when the path a reply named is not a file (small models copy the prompt's example path).
+pub fn holder_of<'a>(files: &'a [(String, String)], blocks: &[Block]) -> Option<&'a str> {
+    let searches: Vec<Vec<&str>> =
+        blocks.iter().map(|b| b.search.lines().map(str::trim).filter(|l| !l.is_empty()).collect()).collect();
+    let holders: Vec<&String> = files
+        .iter()
+        .filter(|(_, text)| searches.iter().all(|search| holds(text, search)))
+        .map(|(path, _)| path)
+        .collect();
+    match holders.as_slice() {
+        [one] => Some(one.as_str()),
+        _ => None,
+    }
+}
+
 /// The edits of a reply, per path in the order they first appear.
 pub fn parse_edits(reply: &str) -> Result<Vec<(String, FileEdit)>, String> {
     parse_edits_among(reply, &[])
@@ -66,14 +88,8 @@ pub fn parse_edits_among(reply: &str, files: &[(String, String)]) -> Result<Vec<
         let path = match last_path.clone() {
             Some(path) => path,
             None => {
-                let holders: Vec<&String> = files
-                    .iter()
-                    .filter(|(_, text)| {
-                        let text: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-                        !search.is_empty() && text.windows(search.len()).any(|w| w == search.as_slice())
-                    })
-                    .map(|(path, _)| path)
-                    .collect();
+                let holders: Vec<&String> =
+                    files.iter().filter(|(_, text)| holds(text, &search)).map(|(path, _)| path).collect();
                 match holders.as_slice() {
                     [one] => (*one).clone(),
                     _ => {

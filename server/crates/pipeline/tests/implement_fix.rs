@@ -41,6 +41,21 @@ async fn implement_replaces_the_comment_in_place_then_tests() {
 }
 
 #[tokio::test]
+async fn blocks_under_the_prompts_example_path_land_in_the_file_that_holds_their_lines() {
+    // Qwen 1.5B copied the example's path; its SEARCH lines are the TODO of src/sum.js.
+    let server = ScriptedLlm::routed(vec![(
+        "Implement this in src/sum.js",
+        Reply::text(IMPLEMENTED.replace("src/sum.js\n<<<", "src/example.js\n<<<")),
+    )]);
+    let b = Bench::new(&server, with_todo(), FakeSandbox::new(PASSING_TAP, 0));
+    let outcome = implement(&b.ctx, &todo_request()).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert!(b.frontend.file("src/sum.js").unwrap().contains("  return a + b;"));
+    assert!(b.frontend.file("src/example.js").is_none());
+    assert_eq!(server.requests().len(), 1, "no re-ask");
+}
+
+#[tokio::test]
 async fn an_implementation_whose_tests_fail_goes_through_the_fix_loop() {
     let wrong = IMPLEMENTED.replace("return a + b;", "return a - b;");
     let fixed = "src/sum.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return a + b;\n>>>>>>> REPLACE\n";

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::checks::{Checks, introduced, refusal};
 use super::{apply_step, in_project, messages, read_file, run_file, shared_vars, stream_text_at, touches};
-use crate::edit_format::{FileEdit, parse_edits_among};
+use crate::edit_format::{FileEdit, holder_of, parse_edits_among};
 use crate::state::{Fix, PlanTask, RunState, TaskProgress, save_task};
 use crate::{Level, RunContext};
 
@@ -242,7 +242,16 @@ pub(crate) fn prepare(
         .collect();
     let mut changes = ChangeSet::default();
     for (path, edit) in edits {
-        let full = in_project(subdir, &path);
+        let mut path = path;
+        let mut full = in_project(subdir, &path);
+        if let FileEdit::Blocks(blocks) = &edit
+            && read_file(ctx, &full).is_none()
+            && let Some(holder) = holder_of(files, blocks)
+        {
+            // Blocks for a file that does not exist, whose lines one file shown to the model holds: that file.
+            path = holder.to_owned();
+            full = in_project(subdir, &path);
+        }
         let rel = ctx.jail.check(&full).map_err(|e| e.to_string())?;
         if Jail::protection(&rel) == Protection::NeedsConfirmation {
             return Err(format!("{path} is a file other tools run; it is the user's to change"));
