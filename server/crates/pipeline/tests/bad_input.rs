@@ -272,3 +272,17 @@ async fn a_store_that_cannot_be_written_stops_the_run_with_what_to_do() {
     assert!(err.contains("No space left on device") && err.contains("free space or fix its permissions"), "{err}");
     assert!(b.sandbox.seen.lock().unwrap().is_empty(), "the run stopped where it could not commit");
 }
+
+#[tokio::test]
+async fn a_spec_with_an_empty_summary_keeps_the_users_words() {
+    let empty = SPEC_SIMPLE.replace("A sum function with a test.", "  ");
+    let server = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(empty)),
+        ("you are the code writer", Reply::text(WHOLE_SUM)),
+    ]);
+    let b = Bench::new(&server, RecordingFrontend::default(), FakeSandbox::new(PASSING_TAP, 0));
+    let outcome = generate(&b.ctx, &req("a function that sums  two numbers")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert_eq!(server.requests().len(), 2, "not asked again");
+    assert!(b.frontend.file(".samokoder/spec.md").unwrap().contains("a function that sums two numbers"));
+}

@@ -102,3 +102,30 @@ async fn options_listed_for_a_template_without_options_are_dropped_not_refused()
     assert_eq!(Bench::asked(&server).iter().filter(|a| a.contains("you are the architect")).count(), 1);
     assert!(!b.frontend.file(".samokoder/architecture.md").unwrap().contains("## Options"));
 }
+
+#[tokio::test]
+async fn a_simple_request_that_names_what_a_template_is_for_asks_the_architect() {
+    // Qwen rated "a React counter page" simple; the plain template would have been taken without a word.
+    let vite =
+        r#"{"template": "vite-react", "why": "a React page", "options": [], "packages": [], "system_needs": []}"#;
+    let server = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
+        ("you are the architect", Reply::text(vite)),
+        ("you are the code writer", Reply::text(WHOLE_SUM)),
+    ]);
+    let b = Bench::new(&server, RecordingFrontend::default(), FakeSandbox::new(PASSING_TAP, 0));
+    let outcome = generate(&b.ctx, &req("a React page with a counter")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert!(b.frontend.file(".samokoder/architecture.md").unwrap().contains("Template: **vite-react**"));
+    assert!(b.frontend.file("src/App.test.tsx").is_some());
+
+    // Without such a word, no architect call.
+    let server = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
+        ("you are the code writer", Reply::text(WHOLE_SUM)),
+    ]);
+    let b = Bench::new(&server, RecordingFrontend::default(), FakeSandbox::new(PASSING_TAP, 0));
+    let outcome = generate(&b.ctx, &req("a function that sums two numbers")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert_eq!(server.requests().len(), 2);
+}

@@ -25,6 +25,10 @@ pub struct Template {
     /// What is there and where new code goes (the agents' prompts show it).
     #[serde(default)]
     pub summary: String,
+    /// Words in a request that call for this template (`react`, `express`): a simple request that names one
+    /// goes to the architect instead of taking the plain template.
+    #[serde(default)]
+    pub keywords: Vec<String>,
     pub image: String,
     #[serde(default)]
     pub install: String,
@@ -237,6 +241,19 @@ impl Template {
             out.push(RenderedFile { path: rendered_path, content });
         }
         Ok(out)
+    }
+
+    /// Whether `text` names one of the template's keywords (whole words, any case).
+    pub fn named_in(&self, text: &str) -> bool {
+        let words: Vec<String> = text
+            .split(|c: char| !c.is_alphanumeric() && c != '-')
+            .map(str::to_lowercase)
+            .filter(|w| !w.is_empty())
+            .collect();
+        self.keywords.iter().any(|k| {
+            let k: Vec<String> = k.split_whitespace().map(str::to_lowercase).collect();
+            !k.is_empty() && words.windows(k.len()).any(|w| w == k.as_slice())
+        })
     }
 
     /// The file paths under files/ (before rendering).

@@ -145,6 +145,16 @@ fn every_option_combination_of_every_template_renders_whole_files() {
 }
 
 #[test]
+fn keywords_are_whole_words_in_any_case() {
+    let vite = template("vite-react").unwrap();
+    assert!(vite.named_in("A React counter page"));
+    assert!(vite.named_in("a single-page app"));
+    assert!(!vite.named_in("a function that builds a reactor model"), "react is not a prefix match");
+    assert!(template("react-express").unwrap().named_in("a todo app with a client and server"));
+    assert!(!template("node").unwrap().named_in("react"), "the plain template has no keywords");
+}
+
+#[test]
 fn project_names_are_package_names() {
     assert_eq!(ProjectVars::new("My Cool_App 2", "").name, "my-cool-app-2");
     assert_eq!(ProjectVars::new("My Cool_App 2", "").title, "My Cool App 2");

@@ -1,8 +1,9 @@
 //! Architect: chooses the project template and its options (and any extra packages and system needs) for
 //! the spec, and writes `.samokoder/architecture.md`; then the template's files are applied. A template name
 //! that does not exist, or an option it does not have, is refused and asked again, never trusted. A simple
-//! request (one module and its tests, as the spec writer rates it) is built on the plain template without
-//! a call; a template the user named (`generate --template`) is taken as it is.
+//! request (one module and its tests, as the spec writer rates it) that names none of another template's
+//! keywords is built on the plain template without a call; a template the user named (`generate
+//! --template`) is taken as it is.
 //!
 //! Commits: `architecture/architecture`, then architecture.md as a step; then the template's files as one
 //! step (`scaffold`), then the architecture again, marked scaffolded.
@@ -47,7 +48,7 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, subdir: Option<&str>
             system_needs: vec![],
             scaffolded: false,
         }
-    } else if simple || names.len() == 1 {
+    } else if (simple && !names_a_template(state)) || names.len() == 1 {
         let template = samokoder_prompts::template(PLAIN_TEMPLATE)?;
         Architecture {
             options: template.options(&BTreeMap::new())?,
@@ -66,6 +67,17 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, subdir: Option<&str>
     write_run_file(ctx, "architect", &run_file(subdir, "architecture.md"), text).await?;
     ctx.frontend.log(&ctx.id, "architect", &format!("template {}\n", architecture.template));
     Ok(())
+}
+
+/// The request or its spec names what another template is for (`a React page`): a simple request is not
+/// enough reason to take the plain template without asking (Qwen rates a React counter page simple).
+fn names_a_template(state: &RunState) -> bool {
+    let Some(spec) = &state.spec else { return false };
+    let text = format!("{}\n{}", spec.description, spec.summary);
+    samokoder_prompts::template_names()
+        .filter(|n| *n != PLAIN_TEMPLATE)
+        .filter_map(|n| samokoder_prompts::template(n).ok())
+        .any(|t| t.named_in(&text))
 }
 
 async fn ask(ctx: &RunContext, state: &RunState, subdir: Option<&str>, names: &[&str]) -> Result<Architecture> {
