@@ -118,6 +118,9 @@ async fn a_simple_request_that_names_what_a_template_is_for_asks_the_architect()
     assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
     assert!(b.frontend.file(".samokoder/architecture.md").unwrap().contains("Template: **vite-react**"));
     assert!(b.frontend.file("src/App.test.tsx").is_some());
+    let architect = Bench::asked(&server).into_iter().find(|a| a.contains("you are the architect")).unwrap();
+    assert!(architect.contains("The request's words point to: vite-react, react-express."), "{architect}");
+    assert!(architect.contains(r#"{"template": "vite-react","#), "the example names what the words point to");
 
     // Without such a word, no architect call.
     let server = ScriptedLlm::routed(vec![

@@ -245,15 +245,23 @@ impl Template {
 
     /// Whether `text` names one of the template's keywords (whole words, any case).
     pub fn named_in(&self, text: &str) -> bool {
+        self.keywords_in(text) > 0
+    }
+
+    /// How many of the template's keywords `text` names.
+    pub fn keywords_in(&self, text: &str) -> usize {
         let words: Vec<String> = text
             .split(|c: char| !c.is_alphanumeric() && c != '-')
             .map(str::to_lowercase)
             .filter(|w| !w.is_empty())
             .collect();
-        self.keywords.iter().any(|k| {
-            let k: Vec<String> = k.split_whitespace().map(str::to_lowercase).collect();
-            !k.is_empty() && words.windows(k.len()).any(|w| w == k.as_slice())
-        })
+        self.keywords
+            .iter()
+            .filter(|k| {
+                let k: Vec<String> = k.split_whitespace().map(str::to_lowercase).collect();
+                !k.is_empty() && words.windows(k.len()).any(|w| w == k.as_slice())
+            })
+            .count()
     }
 
     /// The file paths under files/ (before rendering).

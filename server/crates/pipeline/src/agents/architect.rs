@@ -84,6 +84,15 @@ async fn ask(ctx: &RunContext, state: &RunState, subdir: Option<&str>, names: &[
     let templates: Vec<Template> = names.iter().map(|n| samokoder_prompts::template(n)).collect::<Result<_, _>>()?;
     let mut vars = shared_vars(ctx, state, subdir, &[])?;
     vars["templates"] = json!(templates);
+    // Templates whose keywords the request names, most named first: said in the prompt, and the reply's example names the first
+    // (a small model copies the example: with `node` there, Qwen chose it for a React page and a Mongo API).
+    let text = state.spec.as_ref().map(|s| format!("{}\n{}", s.description, s.summary)).unwrap_or_default();
+    let mut ranked: Vec<(usize, &str)> =
+        templates.iter().map(|t| (t.keywords_in(&text), t.name.as_str())).filter(|(n, _)| *n > 0).collect();
+    ranked.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let named: Vec<&str> = ranked.into_iter().map(|(_, name)| name).collect();
+    vars["named"] = json!(named);
+    vars["example"] = json!(named.first().copied().unwrap_or(PLAIN_TEMPLATE));
     let chosen = |r: &ArchitectureReply| -> Result<(Template, BTreeMap<String, String>), String> {
         let name = r.template.trim();
         let Some(template) = templates.iter().find(|t| t.name == name) else {
