@@ -134,9 +134,8 @@ pub(crate) async fn verify(ctx: &RunContext, state: &RunState, request: &EditReq
     let checks = Checks::for_write(ctx, std::slice::from_ref(&request.path), project);
     let problems = checks.run(ctx).await?;
     let reported = problems.get(&request.path).into_iter().flatten().any(|p| {
-        let message = p.what.split_once(": ").filter(|(code, _)| code.starts_with("TS")).map_or(&*p.what, |(_, m)| m);
-        let last = message.lines().last().unwrap_or_default().trim();
-        !last.is_empty() && request.instruction.contains(last)
+        let message = p.message();
+        !message.is_empty() && request.instruction.contains(message)
     });
     if reported {
         let check = if checks.tsc.is_some() { "tsc --noEmit" } else { "node --check" };

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use include_dir::{Dir, include_dir};
 use minijinja::{Environment, UndefinedBehavior};
@@ -42,9 +43,9 @@ pub struct Template {
     /// Files that exist only with some options: path under files/ -> a minijinja condition.
     #[serde(default)]
     pub when: BTreeMap<String, String>,
-    /// The files under files/: path -> content.
+    /// The files under files/: path -> content (shared: a template is cloned wherever a prompt needs it).
     #[serde(skip)]
-    files: Vec<(String, Vec<u8>)>,
+    files: Arc<[(String, Vec<u8>)]>,
 }
 
 /// One choice a template offers (`database = mongoose | none`).
@@ -143,7 +144,7 @@ impl Template {
                 ));
             }
         }
-        template.files = files;
+        template.files = files.into();
         Ok(template)
     }
 
@@ -220,7 +221,7 @@ impl Template {
         };
         let fail = |path: &str, e: minijinja::Error| malformed(&self.name, format!("{path}: {e:#}"));
         let mut out = Vec::new();
-        for (path, content) in &self.files {
+        for (path, content) in self.files.iter() {
             if let Some(condition) = self.when.get(path) {
                 let expr = env.compile_expression(condition).map_err(|e| fail(path, e))?;
                 if !expr.eval(&context).map_err(|e| fail(path, e))?.is_true() {
@@ -276,8 +277,19 @@ fn inside(path: &str) -> bool {
     !path.as_os_str().is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)))
 }
 
-/// The embedded template named `name`.
+/// The embedded template named `name`, parsed once per process (every agent's prompt asks for it).
 pub fn template(name: &str) -> Result<Template> {
+    static PARSED: OnceLock<Mutex<BTreeMap<String, Template>>> = OnceLock::new();
+    let parsed = PARSED.get_or_init(Mutex::default);
+    if let Some(template) = parsed.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
+        return Ok(template.clone());
+    }
+    let template = parse_embedded(name)?;
+    parsed.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned(), template.clone());
+    Ok(template)
+}
+
+fn parse_embedded(name: &str) -> Result<Template> {
     let Some(dir) = EMBEDDED.get_dir(name) else {
         return Err(PromptError::Unknown(format!(
             "template `{name}`; the templates: {}",

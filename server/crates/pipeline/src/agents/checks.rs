@@ -32,6 +32,15 @@ pub(crate) struct Problem {
     pub line: Option<u32>,
 }
 
+impl Problem {
+    /// The error's own words: without the `TSnnnn: ` code, and of Node's message its last line.
+    pub fn message(&self) -> &str {
+        let message =
+            self.what.split_once(": ").filter(|(code, _)| code.starts_with("TS")).map_or(&*self.what, |(_, m)| m);
+        message.lines().last().unwrap_or_default().trim()
+    }
+}
+
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.line {
