@@ -11,6 +11,7 @@ Modes:
   loop       the pipeline with the fix loop (4 iterations at most)
 
 usage: scripts/eval.py [--bin target/release/samokoder] [--modes one-shot,no-loop,loop] [--tasks g1,i2,...]
+                      [--log DIR]
 Needs a provider (or the embedded model: `samokoder model fetch`), a Docker daemon and a sandbox image
 (`cargo xtask setup run`; SAMOKODER_SANDBOX_IMAGE as there).
 """
@@ -33,7 +34,7 @@ def config(work, fixes, test_command=None):
         f.write(text)
 
 
-def one(bin, name, mode):
+def one(bin, name, mode, log=None):
     task = json.load(open(os.path.join(TASKS, name, "task.json")))
     work = tempfile.mkdtemp(prefix=f"samokoder-eval-{name}-")
     shutil.copytree(os.path.join(TASKS, name, "project"), work, dirs_exist_ok=True)
@@ -64,6 +65,17 @@ def one(bin, name, mode):
     config(work, fixes, "node --test hidden/")
     judged = run([bin, "test", work])
     passed = judged.returncode == 0
+    if log:
+        os.makedirs(log, exist_ok=True)
+        with open(os.path.join(log, f"{name}.{mode}.log"), "w") as f:
+            f.write(f"$ {' '.join(cmd)}\n{done.stdout}\n{done.stderr}\n")
+            if len(listing) > 1:
+                f.write(run([bin, "runs", listing[1].split()[0], "--dir", work]).stdout)
+            f.write(f"\n# judge\n{judged.stdout}\n{judged.stderr}\n")
+            for root, _, files in os.walk(os.path.join(work, "src")):
+                for file in files:
+                    path = os.path.join(root, file)
+                    f.write(f"\n# {os.path.relpath(path, work)}\n{open(path, errors='replace').read()}")
     last = (done.stdout.strip().splitlines() or done.stderr.strip().splitlines() or [""])[-1]
     shutil.rmtree(work, ignore_errors=True)
     return {"task": name, "mode": mode, "passed": passed, "calls": calls, "fixes": fix_iterations,
@@ -75,6 +87,7 @@ def main():
     p.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "samokoder"))
     p.add_argument("--modes", default="one-shot,no-loop,loop")
     p.add_argument("--tasks", default="")
+    p.add_argument("--log", default="", help="a directory for each run's output, record, judge and src/")
     a = p.parse_args()
     names = sorted(os.listdir(TASKS))
     if a.tasks:
@@ -84,7 +97,7 @@ def main():
     for mode in a.modes.split(","):
         print(f"\n## {mode}\n\n| task | passed | calls | fix iterations | wall s | the run said |\n| --- | --- | --- | --- | --- | --- |")
         for name in names:
-            r = one(a.bin, name, mode)
+            r = one(a.bin, name, mode, a.log or None)
             results.append(r)
             print(f"| {name} | {'yes' if r['passed'] else 'no'} | {r['calls']} | {r['fixes']} | {r['wall']:.1f} | {r['said']} |", flush=True)
         ok = [r for r in results if r["mode"] == mode and r["passed"]]

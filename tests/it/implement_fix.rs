@@ -111,4 +111,6 @@ fn a_failing_test_is_fixed_from_a_terminal() {
     assert!(std::fs::read_to_string(s.root().join("src/sum.js")).unwrap().contains("a + b"));
     let asked = llm.requests()[0].last_user_message();
     assert!(asked.contains("test/sum.test.js:6: adds") && asked.contains("return a - b;"), "{asked}");
+    // The run started once the workspace was indexed: the model sees the map, not "no source files yet".
+    assert!(asked.contains("The project's files") && asked.contains("sum(a, b)"), "{asked}");
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod architecture;
+mod editors;
 
 mod headless;
 mod implement_fix;

@@ -16,7 +16,8 @@
 //! (similarity of at least [`FUZZY_THRESHOLD`], and clearly better than any other place). A tier that finds two places is an
 //! ambiguity, and no tier finding one is a miss: both are errors that say why and show the file's lines
 //! nearest to what was searched, for the model to try again. Nothing is ever guessed. Blocks apply in order,
-//! each to the result of the one before; an empty SEARCH creates a file that does not exist yet.
+//! each to the result of the one before (a block that repeats an earlier one word for word applies once); an
+//! empty SEARCH creates a file that does not exist yet.
 
 use similar::TextDiff;
 
@@ -86,6 +87,12 @@ pub fn apply_blocks(text: Option<&str>, blocks: &[Block]) -> Result<(String, Vec
     let mut found = Vec::with_capacity(blocks.len());
     for (i, block) in blocks.iter().enumerate() {
         let number = i + 1;
+        if blocks[..i].contains(block) {
+            // The same block again (a small model repeating itself, tried: Qwen2.5-Coder-1.5B wrote one block
+            // three times): it was applied once, and its SEARCH lines are gone now.
+            found.push(Found::Exact);
+            continue;
+        }
         let next = match current.as_deref() {
             None | Some("") if block.search.trim().is_empty() => {
                 found.push(Found::Exact);
@@ -324,5 +331,8 @@ mod tests {
         // A later block sees the earlier block's result; a block for text the first removed misses.
         let err = check(Some(SUM), &[b("  return a - b;", "  return a + b;"), b("  return a - b;", "x")]).unwrap_err();
         assert!(err.starts_with("SEARCH block 2 matches nothing"), "{err}");
+        // The same block twice over applies once.
+        let fix = b("  return a - b;", "  return a + b;");
+        assert_eq!(check(Some(SUM), &[fix.clone(), fix.clone(), fix]).unwrap(), SUM.replace("a - b", "a + b"));
     }
 }

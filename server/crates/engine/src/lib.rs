@@ -266,7 +266,15 @@ impl Engine {
         }
         let ctx = Arc::new(self.run_context(id, frontend.clone()));
         let id = ctx.id.clone();
-        self.runs.spawn(ctx.clone(), kind, self.store.clone(), body(ctx));
+        let engine = self.clone();
+        let run = ctx.clone();
+        // The agents read the repo map: a run starts once the first scan is indexed (a run started at
+        // once would tell the model "the project has no source files yet").
+        let body = async move {
+            engine.wait_indexed().await;
+            body(run).await
+        };
+        self.runs.spawn(ctx, kind, self.store.clone(), body);
         Ok(id)
     }
 
@@ -282,6 +290,7 @@ impl Engine {
         Fut: Future<Output = Result<RunOutcome>>,
     {
         let ctx = Arc::new(self.run_context(id, frontend));
+        self.wait_indexed().await;
         body(ctx).await
     }
 

@@ -169,7 +169,7 @@ pub async fn run_tests(ctx: &RunContext) -> Result<RunOutcome> {
     let record = new_record(ctx, "runTests", "", None);
     recorded(ctx, record, "Samokoder: run tests", async {
         let command = crate::agents::executor::test_command(ctx, &crate::state::RunState::default(), None);
-        let outcome = crate::agents::executor::test(ctx, &command, None).await?;
+        let outcome = crate::agents::executor::test(ctx, &crate::state::RunState::default(), &command, None).await?;
         ctx.store.append_step(&ctx.id.0, &StepRecord::new("executor", outcome.summary.clone(), now_ms()))?;
         Ok(RunOutcome {
             status: if outcome.passed { RunStatus::Succeeded } else { RunStatus::TestsFailed },

@@ -276,8 +276,6 @@ pub struct TaskProgress {
     /// The files of the step being applied, before it (committed before the change goes out, so a run killed
     /// mid-apply still knows what to undo to).
     pub applying: Option<Vec<FileTouch>>,
-    /// The installed package list the last install ran for.
-    pub installed: Option<Vec<String>>,
     pub outcome: Option<TaskOutcome>,
     /// The fix loop's iterations on this task.
     #[serde(default)]
@@ -320,7 +318,6 @@ impl TaskProgress {
             steps: None,
             applied: 0,
             applying: None,
-            installed: None,
             outcome: None,
             fixes: Vec::new(),
             tier: 0,

@@ -56,6 +56,35 @@ async fn blocks_under_the_prompts_example_path_land_in_the_file_that_holds_their
 }
 
 #[tokio::test]
+async fn a_projects_own_dependencies_are_installed_before_its_tests_and_again_only_when_they_change() {
+    // A user's TypeScript project, no template: its devDependencies must be in the sandbox to test it.
+    let package = r#"{"type": "module", "devDependencies": {"typescript": "5.6.3"}}"#;
+    let server = ScriptedLlm::routed(vec![("Implement this in src/sum.js", Reply::text(IMPLEMENTED)); 3]);
+    let frontend = with_todo();
+    frontend.files.lock().unwrap().insert("package.json".into(), package.into());
+    let b = Bench::new(&server, frontend, FakeSandbox::new(PASSING_TAP, 0));
+    let outcome = implement(&b.ctx, &todo_request()).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    let install = "npm install --no-audit --no-fund --prefer-offline && printf %s ";
+    let commands = b.sandbox.commands();
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    assert!(commands[0].starts_with(install), "installed first: {commands:?}");
+    assert_eq!(commands[1], "node --test");
+
+    // The same dependencies: no second install. Changed ones: installed again.
+    b.frontend.files.lock().unwrap().insert("src/sum.js".into(), TODO_SUM.into());
+    implement(&b.another_run(&server), &todo_request()).await.unwrap();
+    assert_eq!(b.sandbox.commands().len(), 3, "{:?}", b.sandbox.commands());
+    let changed = package.replace("5.6.3", "5.7.2");
+    b.frontend.files.lock().unwrap().insert("package.json".into(), changed);
+    b.frontend.files.lock().unwrap().insert("src/sum.js".into(), TODO_SUM.into());
+    implement(&b.another_run(&server), &todo_request()).await.unwrap();
+    let commands = b.sandbox.commands();
+    assert!(commands[3].starts_with(install), "{commands:?}");
+    assert_ne!(commands[3], commands[0], "a new fingerprint");
+}
+
+#[tokio::test]
 async fn an_implementation_whose_tests_fail_goes_through_the_fix_loop() {
     let wrong = IMPLEMENTED.replace("return a + b;", "return a - b;");
     let fixed = "src/sum.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return a + b;\n>>>>>>> REPLACE\n";

@@ -1,9 +1,9 @@
-//! Executor: after a task's steps, the template's install command (when the project's dependencies changed
-//! since the last install; with network, in a short-lived container) and the project's tests, in the
+//! Executor: after a task's steps, the project's install (when package.json's dependencies are not what the
+//! sandbox last installed; with network, in a short-lived container) and the project's tests, in the
 //! sandbox, on the workspace as the user holds it. Results become diagnostics; the outcome is recorded on the
 //! task, and a task whose tests pass is ticked in plan.md.
 //!
-//! Commits: the install's dependency fingerprint, the task's outcome, an `executor` step, plan.md ticked.
+//! Commits: the task's outcome, an `executor` step, plan.md ticked.
 
 use anyhow::Result;
 use samokoder_sandbox::{Location, RunRequest, TestReport, WORKDIR, parse_test_output};
@@ -49,8 +49,7 @@ pub(crate) async fn run(
     subdir: Option<&str>,
 ) -> Result<()> {
     let id = progress.id.clone();
-    install(ctx, state, &mut progress, subdir).await?;
-    let mut tested = test(ctx, &test_command(ctx, state, subdir), subdir).await?;
+    let mut tested = test(ctx, state, &test_command(ctx, state, subdir), subdir).await?;
     if tested.no_tests && progress.no_tests_ok && tested.report.failed == 0 {
         tested.passed = true;
         tested.summary = "the project has no tests to run".into();
@@ -89,26 +88,44 @@ pub(crate) async fn run(
     Ok(())
 }
 
-/// The template's install command, when package.json's dependencies changed since the last install.
-async fn install(ctx: &RunContext, state: &RunState, progress: &mut TaskProgress, subdir: Option<&str>) -> Result<()> {
-    let Some(template) = state.architecture.as_ref().and_then(|a| samokoder_prompts::template(&a.template).ok()) else {
-        return Ok(());
-    };
-    if template.install.trim().is_empty() {
-        return Ok(());
-    }
+/// What installs a project's dependencies when its template names nothing else.
+const DEFAULT_INSTALL: &str = "npm install --no-audit --no-fund --prefer-offline";
+/// Where the sandbox keeps the dependency fingerprint of its last install, beside what it installed.
+const INSTALLED_MARK: &str = "node_modules/.samokoder-installed";
+
+/// Installs the project's dependencies in the sandbox (with network, in a short-lived container) when its
+/// package.json lists any and they are not what the sandbox last installed: before every test run, so that
+/// runTests, fix and implement on a user's own project with dependencies work as a generated one does. The
+/// mark lives in the sandbox's node_modules, so a new sandbox (a restart, another machine) installs again.
+pub(crate) async fn ensure_installed(ctx: &RunContext, state: &RunState, subdir: Option<&str>) -> Result<()> {
     let package = super::in_project(subdir, "package.json");
-    let manifest = read_file(ctx, &package).unwrap_or_default();
-    let fingerprint = dependencies_fingerprint(&manifest);
-    if progress.installed.as_deref() == Some(&[fingerprint.clone()][..]) {
+    let Some(manifest) = read_file(ctx, &package) else { return Ok(()) };
+    let Some(fingerprint) = dependencies_fingerprint(&manifest) else { return Ok(()) };
+    let overlay = ctx.frontend.overlay();
+    let look = format!("cat {INSTALLED_MARK} 2>/dev/null || true");
+    let mut request = RunRequest::new(ctx.jail.root(), &overlay, &look, ctx.settings.test_timeout);
+    request.cwd = subdir;
+    request.run_id = Some(&ctx.id.0);
+    let seen = ctx.sandbox.run(request, &|_| {}).await?;
+    if seen.success() && seen.output.trim() == fingerprint {
         return Ok(());
     }
+    let template = state
+        .architecture
+        .as_ref()
+        .map(|a| a.template.clone())
+        .or_else(|| read_file(ctx, &run_file(subdir, "architecture.md")).and_then(|text| template_named(&text)))
+        .and_then(|name| samokoder_prompts::template(&name).ok());
+    let install = match template.as_ref().map(|t| t.install.trim()) {
+        Some(install) if !install.is_empty() => install.to_owned(),
+        _ => DEFAULT_INSTALL.to_owned(),
+    };
     ctx.frontend.progress(
         &ctx.id,
-        Progress::Report { message: format!("installing: `{}` (with network)", template.install), percentage: None },
+        Progress::Report { message: format!("installing: `{install}` (with network)"), percentage: None },
     );
-    let overlay = ctx.frontend.overlay();
-    let mut request = RunRequest::new(ctx.jail.root(), &overlay, &template.install, ctx.settings.install_timeout);
+    let command = format!("{install} && printf %s {fingerprint} > {INSTALLED_MARK}");
+    let mut request = RunRequest::new(ctx.jail.root(), &overlay, &command, ctx.settings.install_timeout);
     request.cwd = subdir;
     request.network = true;
     request.run_id = Some(&ctx.id.0);
@@ -116,23 +133,22 @@ async fn install(ctx: &RunContext, state: &RunState, progress: &mut TaskProgress
     if !result.success() {
         let tail: Vec<&str> = result.output.lines().rev().take(8).collect();
         anyhow::bail!(
-            "`{}` failed ({:?}): {}",
-            template.install,
+            "installing the project's dependencies failed: `{install}` ({:?}): {}\nfix package.json (or the \
+             registry access: samokoder.sandbox.network), then run again",
             result.exit_code,
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
     }
-    progress.installed = Some(vec![fingerprint]);
-    save_task(&*ctx.store, &ctx.id.0, progress)?;
     Ok(())
 }
 
-/// What decides whether an install is due: the manifest's dependency sections.
-fn dependencies_fingerprint(manifest: &str) -> String {
+/// What decides whether an install is due: the manifest's dependency sections; `None` when it lists none.
+fn dependencies_fingerprint(manifest: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(manifest).unwrap_or_default();
     let sections = ["dependencies", "devDependencies", "optionalDependencies", "peerDependencies"];
+    let listed = sections.iter().any(|s| value[s].as_object().is_some_and(|deps| !deps.is_empty()));
     let wanted: Vec<String> = sections.iter().map(|s| value[s].to_string()).collect();
-    samokoder_store::blob_hash(&wanted.join("\n"))
+    listed.then(|| samokoder_store::blob_hash(&wanted.join("\n")))
 }
 
 /// The test command: the user's when they set one, else the project template's: the run's choice, or for a
@@ -158,7 +174,8 @@ fn template_named(architecture: &str) -> Option<String> {
 }
 
 /// The project's tests in the sandbox on the workspace as the user holds it; results to the frontend.
-pub(crate) async fn test(ctx: &RunContext, command: &str, subdir: Option<&str>) -> Result<Tested> {
+pub(crate) async fn test(ctx: &RunContext, state: &RunState, command: &str, subdir: Option<&str>) -> Result<Tested> {
+    ensure_installed(ctx, state, subdir).await?;
     let fe = &ctx.frontend;
     fe.progress(&ctx.id, Progress::Report { message: format!("running `{command}` in the sandbox"), percentage: None });
     let overlay = fe.overlay();
@@ -207,5 +224,8 @@ mod tests {
         let more = dependencies_fingerprint(r#"{"name": "a", "dependencies": {"express": "^4", "zod": "^3"}}"#);
         assert_eq!(a, renamed);
         assert_ne!(a, more);
+        assert!(a.is_some());
+        assert_eq!(dependencies_fingerprint(r#"{"name": "a", "dependencies": {}}"#), None);
+        assert_eq!(dependencies_fingerprint("not json"), None);
     }
 }

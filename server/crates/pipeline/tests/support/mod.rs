@@ -142,6 +142,8 @@ pub struct FakeSandbox {
     /// How many of the first test runs hit the sandbox's time limit (a command that never ends).
     pub time_outs: Mutex<usize>,
     pub seen: Mutex<Vec<(String, BTreeMap<String, String>)>>,
+    /// The dependency fingerprint the sandbox's node_modules holds (what its last install wrote).
+    pub installed: Mutex<Option<String>>,
 }
 
 impl FakeSandbox {
@@ -156,11 +158,15 @@ impl FakeSandbox {
             check_outputs: Mutex::default(),
             time_outs: Mutex::default(),
             seen: Mutex::default(),
+            installed: Mutex::default(),
         }
     }
 
+    /// The commands run, without the checks after writes and the looks at what is installed.
     pub fn commands(&self) -> Vec<String> {
-        self.seen.lock().unwrap().iter().map(|(c, _)| c.clone()).filter(|c| !c.contains(CHECK)).collect()
+        let seen = self.seen.lock().unwrap();
+        let commands = seen.iter().map(|(c, _)| c.clone());
+        commands.filter(|c| !c.contains(CHECK) && !c.starts_with("cat node_modules/.samokoder-installed")).collect()
     }
 }
 
@@ -173,7 +179,15 @@ impl Sandbox for FakeSandbox {
     ) -> samokoder_sandbox::Result<ExecResult> {
         self.seen.lock().unwrap().push((request.command.to_owned(), request.overlay.clone()));
         let mut timed_out = false;
-        let (output, exit) = if request.command.contains(CHECK) {
+        let (output, exit) = if let Some(rest) = request.command.strip_prefix("cat node_modules/.samokoder-installed") {
+            assert!(rest.starts_with(" 2>/dev/null") && !request.network, "{}", request.command);
+            (self.installed.lock().unwrap().clone().unwrap_or_default(), 0)
+        } else if let Some((_, mark)) = request.command.split_once("&& printf %s ") {
+            assert!(request.network, "an install has network: {}", request.command);
+            let fingerprint = mark.split_whitespace().next().unwrap().to_owned();
+            *self.installed.lock().unwrap() = Some(fingerprint);
+            ("added 1 package\n".to_owned(), 0)
+        } else if request.command.contains(CHECK) {
             let mut outputs = self.check_outputs.lock().unwrap();
             (if outputs.len() > 1 { outputs.pop_front() } else { outputs.front().cloned() }.unwrap_or_default(), 0)
         } else if let Some(left) = Some(&mut *self.time_outs.lock().unwrap()).filter(|n| **n > 0) {
@@ -243,6 +257,12 @@ impl Bench {
             self.store.clone(),
             self.ctx.id.clone(),
         )
+    }
+
+    /// A new run on the same workspace, frontend, sandbox and store.
+    pub fn another_run(&self, server: &ScriptedLlm) -> RunContext {
+        let (frontend, sandbox) = (self.frontend.clone(), self.sandbox.clone());
+        context(server, self.dir.path(), frontend, sandbox, self.store.clone(), samokoder_pipeline::RunId::new())
     }
 
     /// The requests' last user messages, in order: what each agent was asked.
