@@ -124,7 +124,7 @@ fn judge(seen: &Value, encoding: &str) {
     let implemented = seen["implemented_buffer"].as_str().unwrap();
     let expected = SOURCE
         .replace("  // TODO(samokoder): return value limited to the range from min to max\n  return value;", RIGHT);
-    assert_eq!(implemented, expected.trim_end(), "{seen:#}");
+    assert_eq!(implemented.trim_end(), expected.trim_end(), "{seen:#}");
     assert_eq!(seen["implemented_modified"], true, "the edit is in the buffer, not saved: {seen:#}");
     // The hand-made bug failed the test, on the test's line, with our source.
     assert_eq!(seen["diagnostic"]["source"], "samokoder", "{seen:#}");
@@ -133,9 +133,10 @@ fn judge(seen: &Value, encoding: &str) {
         seen["offered_on_diagnostic"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     assert!(on_diagnostic.iter().any(|t| t.starts_with("Samokoder: fix this")), "{on_diagnostic:?}");
     // The fix landed in the (still unsaved) source buffer; the disk never saw any of it.
-    assert_eq!(seen["fixed_buffer"], expected.trim_end(), "{seen:#}");
+    assert_eq!(seen["fixed_buffer"].as_str().unwrap().trim_end(), expected.trim_end(), "{seen:#}");
     assert_eq!(seen["fixed_modified"], true);
-    assert_eq!(seen["disk"], SOURCE.trim_end(), "nothing was written behind the editor's back");
+    let disk = seen["disk"].as_str().unwrap();
+    assert_eq!(disk.trim_end(), SOURCE.trim_end(), "nothing was written behind the editor's back");
 }
 
 fn script(name: &str) -> PathBuf {
@@ -172,4 +173,21 @@ fn neovim_0_11_implements_runs_tests_and_fixes_through_code_actions_in_utf8() {
     let seen = drive(&s, &llm, command);
     assert_eq!(seen["version"], "0.11", "{seen:#}");
     judge(&seen, "utf-8");
+}
+
+#[test]
+fn emacs_eglot_implements_runs_tests_and_fixes_through_code_actions() {
+    let Some(emacs) = editor("Emacs (Debian's emacs-nox, with elpa-eglot)", PathBuf::from("emacs")) else { return };
+    if !docker_available() {
+        return;
+    }
+    let (s, llm) = project();
+    let mut command = Command::new(emacs);
+    // Not -Q: Debian's elpa-eglot is loaded by site-start.
+    command.arg("-batch").arg("-l").arg(script("eglot.el"));
+    let seen = drive(&s, &llm, command);
+    assert_eq!(seen["version"], "28.2", "{seen:#}");
+    judge(&seen, "utf-16");
+    // eglot asked before each of the server's edits (its default), and the user said yes.
+    assert_eq!(seen["edit_questions"].as_array().map(Vec::len), Some(2), "{seen:#}");
 }

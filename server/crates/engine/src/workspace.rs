@@ -36,11 +36,15 @@ pub(crate) struct Workspace {
     docs: HashMap<PathBuf, Document>,
     /// Workspace-relative path -> text the client accepted and holds unsaved.
     accepted: BTreeMap<String, String>,
+    /// Open documents whose edit the client applied before its didChange reached us (eglot sends changes
+    /// after half a second of idle): the text the client holds, and the version it was applied on. It
+    /// speaks for the document until a newer version arrives.
+    applied: HashMap<PathBuf, (i32, String)>,
 }
 
 impl Workspace {
     pub fn new(jail: Jail) -> Self {
-        Self { jail, docs: HashMap::new(), accepted: BTreeMap::new() }
+        Self { jail, docs: HashMap::new(), accepted: BTreeMap::new(), applied: HashMap::new() }
     }
 
     fn rel(&self, path: &Path) -> Option<String> {
@@ -51,6 +55,7 @@ impl Workspace {
         if let Some(rel) = self.rel(&path) {
             self.accepted.remove(&rel);
         }
+        self.applied.remove(&path);
         self.docs.insert(path, Document::new(text, version));
     }
 
@@ -62,7 +67,19 @@ impl Workspace {
         enc: PositionEncoding,
     ) -> Result<ChangeOutcome, DocumentError> {
         let doc = self.docs.get_mut(path).ok_or_else(|| DocumentError::NotOpen { path: path.display().to_string() })?;
-        doc.change(version, changes, enc)
+        let outcome = doc.change(version, changes, enc)?;
+        if self.applied.get(path).is_some_and(|(at, _)| doc.version() > *at) {
+            self.applied.remove(path);
+        }
+        Ok(outcome)
+    }
+
+    /// What the client holds for an open document: its text, or the edit it applied since.
+    fn held(&self, path: &Path, doc: &Document) -> String {
+        match self.applied.get(path) {
+            Some((at, text)) if doc.version() <= *at => text.clone(),
+            _ => doc.text(),
+        }
     }
 
     pub fn release_held(&mut self) -> bool {
@@ -86,6 +103,7 @@ impl Workspace {
 
     pub fn close(&mut self, path: &Path) {
         self.docs.remove(path);
+        self.applied.remove(path);
         if let Some(rel) = self.rel(path) {
             self.accepted.remove(&rel);
         }
@@ -105,7 +123,7 @@ impl Workspace {
         let mut overlay = self.accepted.clone();
         for (path, doc) in &self.docs {
             if let Some(rel) = self.rel(path) {
-                overlay.insert(rel, doc.text());
+                overlay.insert(rel, self.held(path, doc));
             }
         }
         overlay
@@ -116,7 +134,7 @@ impl Workspace {
         for change in &changes.changes {
             let path = self.jail.abs(&change.path);
             let (base, version) = if let Some(doc) = self.docs.get(&path) {
-                (Some(doc.text()), Some(doc.version()))
+                (Some(self.held(&path, doc)), Some(doc.version()))
             } else if let Some(text) = self.accepted.get(change.path.as_str()) {
                 (Some(text.clone()), None)
             } else {
@@ -148,9 +166,16 @@ impl Workspace {
             self.accepted.remove(rel.as_str());
         }
         for change in &changes.changes {
-            // An open document hears of the edit through the editor's didChange.
-            if !self.docs.contains_key(&self.jail.abs(&change.path)) {
-                self.accepted.insert(change.path.to_string(), change.text.clone());
+            let path = self.jail.abs(&change.path);
+            match self.docs.get(&path) {
+                // An open document hears of the edit through the editor's didChange; until then, the text
+                // the client applied is what it holds.
+                Some(doc) => {
+                    self.applied.insert(path, (doc.version(), change.text.clone()));
+                }
+                None => {
+                    self.accepted.insert(change.path.to_string(), change.text.clone());
+                }
             }
         }
     }
@@ -184,12 +209,17 @@ mod tests {
         );
         assert!(matches!(&plan[2], PlannedEdit::Edit { version: Some(7), .. }));
 
-        // Accepted, unsaved: the overlay has the new file and the edited disk file; the open one speaks for itself.
+        // Accepted, unsaved: the overlay has the new file and the edited disk file; the open one has what the
+        // client applied, before its didChange arrives (eglot sends it after an idle delay).
         ws.accepted(&set);
         let overlay = ws.overlay();
         assert_eq!(overlay.get("new.js").map(String::as_str), Some("n\n"));
         assert_eq!(overlay.get("disk.js").map(String::as_str), Some("a\nB\n"));
-        assert_eq!(overlay.get("open.js").map(String::as_str), Some("x\ny\n"));
+        assert_eq!(overlay.get("open.js").map(String::as_str), Some("x\nY\n"));
+        // Then the editor's own version speaks for itself (here: the user typed over it meanwhile).
+        let typed = ContentChange { range: None, text: "x\nZ\n".into() };
+        ws.change(&jail.root().join("open.js"), 8, vec![typed], PositionEncoding::Utf16).unwrap();
+        assert_eq!(ws.overlay().get("open.js").map(String::as_str), Some("x\nZ\n"));
         // A second plan is computed against the accepted text, not the stale disk.
         let again = ws.plan(&ChangeSet::new(vec![change("disk.js", "a\nB\nc\n")]));
         assert!(matches!(&again[0], PlannedEdit::Edit { base, .. } if base == "a\nB\n"));

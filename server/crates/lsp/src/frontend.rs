@@ -2,7 +2,7 @@
 //! client methods are async, and a job must neither block on them nor send them out of order); requests
 //! to the client (`workspace/applyEdit`, progress creation) are awaited by the job, each with a timeout.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -120,8 +120,9 @@ pub(crate) fn progress_token(run: &RunId) -> String {
     format!("samokoder/{run}")
 }
 
-/// Files that carry our diagnostics now, so the next report can clear the ones that pass again.
-pub(crate) type DiagnosticFiles = Arc<Mutex<BTreeSet<lsp::Url>>>;
+/// The diagnostics we published and that still stand, per file: the next report clears the files that pass
+/// again, and a file opened later gets its own again (eglot drops diagnostics for files it does not visit).
+pub(crate) type DiagnosticFiles = Arc<Mutex<BTreeMap<lsp::Url, Vec<lsp::Diagnostic>>>>;
 
 pub(crate) struct LspFrontend {
     pub client: Client,
@@ -324,11 +325,21 @@ pub(crate) fn publish_test_diagnostics(
         by_file.entry(uri).or_default().push(to_proto::test_diagnostic(failure, &text, enc));
     }
     let mut published = published.lock();
-    for stale in published.iter().filter(|u| !by_file.contains_key(*u)) {
+    for stale in published.keys().filter(|u| !by_file.contains_key(*u)) {
         outbox.send(Outgoing::Diagnostics(stale.clone(), vec![]));
     }
-    *published = by_file.keys().cloned().collect();
+    *published = by_file.clone();
     for (uri, diagnostics) in by_file {
         outbox.send(Outgoing::Diagnostics(uri, diagnostics));
+    }
+}
+
+/// Sends a file's standing diagnostics again (it was just opened), under the URI the editor used for it.
+pub(crate) fn republish(outbox: &Outbox, published: &DiagnosticFiles, uri: &lsp::Url) {
+    let Some(path) = crate::from_proto::path(uri) else { return };
+    let published = published.lock();
+    let standing = published.iter().find(|(u, _)| crate::from_proto::path(u).as_ref() == Some(&path));
+    if let Some((_, diagnostics)) = standing.filter(|(_, d)| !d.is_empty()) {
+        outbox.send(Outgoing::Diagnostics(uri.clone(), diagnostics.clone()));
     }
 }

@@ -11,6 +11,7 @@ pub(crate) fn did_open(backend: &Backend, params: lsp::DidOpenTextDocumentParams
         return;
     };
     engine.open_document(path, &params.text_document.text, params.text_document.version);
+    crate::frontend::republish(&backend.outbox, &backend.diagnostics, &params.text_document.uri);
 }
 
 pub(crate) fn did_change(backend: &Backend, params: lsp::DidChangeTextDocumentParams) {
