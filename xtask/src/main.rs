@@ -69,10 +69,13 @@ fn run(args: &[String]) -> Result<(), String> {
 
 fn test(args: &[String]) -> Result<(), String> {
     let setup = Setup::new();
-    setup.prepare(Need::Test)?;
+    let prepared = setup.prepare(Need::Test)?;
     let before = setup::sandbox_containers()?;
     let mut cargo = cargo();
     cargo.args(["test", "--features", "local-llm"]);
+    for (key, value) in &prepared.env {
+        cargo.env(key, value);
+    }
     if setup::in_ci() {
         cargo.arg("--locked");
     }

