@@ -78,6 +78,11 @@ def one(bin, name, mode, log=None):
                     f.write(f"\n# {os.path.relpath(path, work)}\n{open(path, errors='replace').read()}")
     last = (done.stdout.strip().splitlines() or done.stderr.strip().splitlines() or [""])[-1]
     shutil.rmtree(work, ignore_errors=True)
+    # The run's store (~/.local/share/samokoder/workspaces/<dir name>-<hash>) goes too.
+    data = os.path.join(os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "samokoder", "workspaces")
+    for store in os.listdir(data) if os.path.isdir(data) else []:
+        if store.startswith(os.path.basename(work) + "-"):
+            shutil.rmtree(os.path.join(data, store), ignore_errors=True)
     return {"task": name, "mode": mode, "passed": passed, "calls": calls, "fixes": fix_iterations,
             "wall": wall, "exit": done.returncode, "said": last[:90]}
 

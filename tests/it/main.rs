@@ -12,6 +12,7 @@ mod lifecycle;
 mod model;
 mod pipeline;
 mod run;
+mod surface;
 mod symbols;
 mod sync;
 mod templates;

@@ -304,6 +304,12 @@ impl Engine {
             .collect()
     }
 
+    /// The newest run recorded in this workspace that is not going on now (for "undo the last run").
+    pub fn last_run(&self) -> Option<samokoder_store::RunRecord> {
+        let runs = self.store.list_runs(1).unwrap_or_default();
+        runs.into_iter().next().filter(|r| !self.runs.is_active(&r.id))
+    }
+
     /// The newest unfinished run's id, for `resume` without one.
     pub fn last_unfinished(&self) -> Option<RunId> {
         self.unfinished_runs().into_iter().next().map(|r| RunId(r.id))

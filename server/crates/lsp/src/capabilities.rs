@@ -13,6 +13,7 @@ pub(crate) const COMMANDS: &[&str] = &[
     "samokoder.undo",
     "samokoder.implement",
     "samokoder.fix",
+    "samokoder.submitAnswers",
 ];
 
 /// The code action kinds the server offers.

@@ -246,6 +246,10 @@ impl Frontend for LspFrontend {
         self.caps.samokoder_ask || self.caps.message_actions
     }
 
+    fn can_answer_in_file(&self) -> bool {
+        true
+    }
+
     async fn ask(&self, _run: &RunId, question: &str, suggestions: &[String]) -> Result<Option<String>> {
         if self.caps.samokoder_ask {
             let params = json!({ "question": question, "choices": suggestions });

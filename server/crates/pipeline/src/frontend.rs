@@ -72,6 +72,12 @@ pub trait Frontend: Send + Sync {
         Ok(None)
     }
 
+    /// Whether the user can answer questions in `.samokoder/questions.md` and resume the run ("submit answers"):
+    /// an editor can, whatever else it supports; a terminal run answers on its prompt or not at all.
+    fn can_answer_in_file(&self) -> bool {
+        false
+    }
+
     /// A file the run wrote for the user to read (spec.md, plan.md): an editor shows it.
     fn show_file(&self, _run: &RunId, _path: &str) {}
 

@@ -15,6 +15,7 @@ pub mod frontend;
 pub mod orchestrator;
 pub mod output;
 pub mod plan_md;
+pub mod questions_md;
 pub mod run;
 pub mod state;
 pub mod undo;

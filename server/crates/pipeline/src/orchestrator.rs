@@ -128,7 +128,12 @@ pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOut
             Next::StartFix => edit_runs::start_fix(ctx)?,
             Next::SeedDiagnostic(request) => edit_runs::seed(ctx, &state, &request, None)?,
             Next::VerifyDiagnostic(request) => edit_runs::verify(ctx, &state, &request).await?,
-            Next::Spec => agents::spec_writer::run(ctx, &state, &record.description, subdir).await?,
+            Next::Spec => {
+                if let Some(why) = agents::spec_writer::run(ctx, &state, &record.description, subdir).await? {
+                    ctx.frontend.message(Level::Warning, &format!("Samokoder: {why}"));
+                    return Ok(outcome_of(ctx, RunStatus::Paused, why));
+                }
+            }
             Next::Architecture => agents::architect::run(ctx, &state, subdir).await?,
             Next::Scaffold => agents::architect::scaffold(ctx, &state, subdir).await?,
             Next::Plan => agents::tech_lead::run(ctx, &state, subdir).await?,

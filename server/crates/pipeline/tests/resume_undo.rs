@@ -152,3 +152,37 @@ async fn a_file_changed_since_the_run_is_not_overwritten_without_saying_so() {
     undo(&b.restarted(&server), &UndoRequest { step: None, force: true }).await.unwrap();
     assert!(b.frontend.file("src/todos.js").is_none());
 }
+
+#[tokio::test]
+async fn questions_an_editor_cannot_ask_wait_in_questions_md_and_the_run_resumes_with_the_answers() {
+    // An editor without samokoder/ask or showMessageRequest (Helix): the file form.
+    let server = ScriptedLlm::routed(moderate_routes());
+    let frontend = RecordingFrontend { answer_in_file: true, ..Default::default() };
+    let b = Bench::new(&server, frontend, FakeSandbox::new(PASSING_TAP, 0));
+    let outcome = generate(&b.ctx, &req("a todo list with a text formatter")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Paused, "{}", outcome.summary);
+    assert!(outcome.summary.contains(".samokoder/questions.md"), "{}", outcome.summary);
+    let file = b.frontend.file(".samokoder/questions.md").unwrap();
+    assert!(file.contains(&format!("Run {} ", b.ctx.id)), "{file}");
+    assert!(
+        file.contains("## 1. Where are todos kept?\n\nSuggestions: in memory; in a JSON file\n\nAnswer: \n"),
+        "{file}"
+    );
+    assert!(b.frontend.shown.lock().unwrap().contains(&".samokoder/questions.md".to_owned()));
+    assert_eq!(b.store.get_run(&b.ctx.id.0).unwrap().unwrap().status, RunStatus::Paused, "durable: in the store");
+
+    // Submitted with the slot empty: reported, nothing guessed, still waiting, no model call.
+    let calls = server.requests().len();
+    let again = resume(&b.restarted(&server)).await.unwrap();
+    assert_eq!(again.status, RunStatus::Paused);
+    assert!(again.summary.contains("question(s) 1 in .samokoder/questions.md have no answer yet"), "{}", again.summary);
+    assert_eq!(server.requests().len(), calls);
+
+    // Answered (in the editor's buffer, unsaved): the run goes on, and the spec has the decision.
+    let answered = file.replace("Answer: \n", "Answer: in a JSON file\n");
+    b.frontend.files.lock().unwrap().insert(".samokoder/questions.md".into(), answered);
+    let done = resume(&b.restarted(&server)).await.unwrap();
+    assert_eq!(done.status, RunStatus::Succeeded, "{}", done.summary);
+    let spec = b.frontend.file(".samokoder/spec.md").unwrap();
+    assert!(spec.contains("Where are todos kept? **in a JSON file**"), "{spec}");
+}

@@ -55,6 +55,32 @@ pub(crate) fn code_action(backend: &Backend, params: lsp::CodeActionParams) -> R
         }
     }
     if in_workspace && wanted(&lsp::CodeActionKind::SOURCE) {
+        let path = from_proto::path(uri);
+        let is = |name: &str| path.as_ref().is_some_and(|p| p.ends_with(format!(".samokoder/{name}")));
+        if is("questions.md") {
+            let argument = serde_json::json!({ "uri": uri });
+            actions.push(command(
+                "Samokoder: submit answers",
+                lsp::CodeActionKind::SOURCE,
+                "samokoder.submitAnswers",
+                argument,
+            ));
+        }
+        // From the store's in-memory index of runs (no wait on a run or the index).
+        let unfinished = engine.last_unfinished();
+        if let Some(run) = &unfinished {
+            let argument = serde_json::json!({ "runId": run.0 });
+            if is("plan.md") {
+                let title = "Samokoder: continue with this plan";
+                actions.push(command(title, lsp::CodeActionKind::SOURCE, "samokoder.resume", argument.clone()));
+            }
+            actions.push(command(
+                "Samokoder: resume the last run",
+                lsp::CodeActionKind::SOURCE,
+                "samokoder.resume",
+                argument,
+            ));
+        }
         actions.push(lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
             title: "Samokoder: run tests".into(),
             kind: Some(lsp::CodeActionKind::SOURCE),
@@ -65,6 +91,20 @@ pub(crate) fn code_action(backend: &Backend, params: lsp::CodeActionParams) -> R
             }),
             ..Default::default()
         }));
+        if let Some(last) = engine.last_run().filter(|r| r.kind != "undo" && r.kind != "runTests") {
+            let argument = serde_json::json!({ "runId": last.id });
+            let title = format!("Samokoder: undo the last run ({}: {})", last.kind, short(&last.description));
+            actions.push(command(&title, lsp::CodeActionKind::SOURCE, "samokoder.undo", argument));
+        }
     }
     Ok(Some(actions))
+}
+
+/// The first words of a run's description, for a menu title.
+fn short(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("");
+    match line.char_indices().nth(40) {
+        Some((at, _)) => format!("{}...", &line[..at]),
+        None => line.to_owned(),
+    }
 }

@@ -34,6 +34,17 @@ struct RunIdArgs {
     run_id: String,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UriArgs {
+    uri: lsp::Url,
+}
+
+/// The run a questions.md belongs to (`Run <id> waits for your answers`).
+fn run_of_questions(text: &str) -> Option<String> {
+    text.lines().take(4).find_map(|l| l.strip_prefix("Run ")?.split_whitespace().next().map(str::to_owned))
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ResumeArgs {
@@ -251,6 +262,36 @@ pub(crate) fn execute_command(backend: &Backend, params: lsp::ExecuteCommandPara
             let frontend = frontend(backend, &engine, "Samokoder: fix");
             let id = engine
                 .spawn_run("fix", None, frontend, move |ctx| async move { fix(&ctx, request.as_ref()).await })
+                .map_err(job_error)?;
+            Ok(Some(json!({ "runId": id.0 })))
+        }
+        "samokoder.submitAnswers" => {
+            let usage = "samokoder.submitAnswers takes {\"uri\": \"file:///.../.samokoder/questions.md\"}";
+            let args: UriArgs = serde_json::from_value(arg).map_err(|e| invalid_params(format!("{usage} ({e})")))?;
+            let path = crate::from_proto::path(&args.uri)
+                .filter(|p| p.ends_with(".samokoder/questions.md"))
+                .ok_or_else(|| invalid_params(format!("{usage}: {} is not a questions.md", args.uri)))?;
+            workspace_path(&engine, &args.uri)?;
+            let text = engine.document_text(&path).map(|(t, _)| t).or_else(|| std::fs::read_to_string(&path).ok());
+            let run = text.as_deref().and_then(run_of_questions).ok_or_else(|| {
+                invalid_params(format!(
+                    "{} names no run (its line `Run <id> waits for your answers` is gone)",
+                    args.uri
+                ))
+            })?;
+            match engine.store().get_run(&run) {
+                Ok(Some(record)) if record.status == samokoder_engine::RunStatus::Paused => {}
+                Ok(Some(record)) => {
+                    return Err(invalid_params(format!(
+                        "run {run} is not waiting for answers ({}); nothing to submit",
+                        record.summary
+                    )));
+                }
+                _ => return Err(invalid_params(format!("there is no run {run} in this workspace"))),
+            }
+            let frontend = frontend(backend, &engine, "Samokoder: submit answers");
+            let id = engine
+                .spawn_run("resume", Some(RunId(run)), frontend, |ctx| async move { resume(&ctx).await })
                 .map_err(job_error)?;
             Ok(Some(json!({ "runId": id.0 })))
         }

@@ -40,6 +40,8 @@ pub struct RecordingFrontend {
     pub can_ask: bool,
     pub asked: Mutex<Vec<(String, Vec<String>)>>,
     pub can_confirm: bool,
+    /// An editor: questions it cannot ask go to questions.md.
+    pub answer_in_file: bool,
     pub confirmed: Mutex<Vec<String>>,
     /// (path whose change triggers it, the edit), played after every change to that path.
     pub user_edits: Mutex<Vec<(String, Edit)>>,
@@ -101,6 +103,9 @@ impl Frontend for RecordingFrontend {
     }
     fn can_confirm(&self) -> bool {
         self.can_confirm
+    }
+    fn can_answer_in_file(&self) -> bool {
+        self.answer_in_file
     }
     async fn ask(&self, _: &RunId, question: &str, suggestions: &[String]) -> anyhow::Result<Option<String>> {
         self.asked.lock().unwrap().push((question.to_owned(), suggestions.to_vec()));
