@@ -28,7 +28,10 @@ async fn handshake_advertises_what_works() {
             "samokoder.resume",
             "samokoder.undo",
             "samokoder.implement",
-            "samokoder.fix"
+            "samokoder.fix",
+            "samokoder.submitAnswers",
+            "samokoder.acceptPending",
+            "samokoder.rejectPending"
         ]
     );
     assert_eq!(caps["executeCommandProvider"]["workDoneProgress"], true);

@@ -11,6 +11,7 @@ mod implement_fix;
 mod lifecycle;
 mod model;
 mod pipeline;
+mod review;
 mod run;
 mod surface;
 mod symbols;

@@ -77,6 +77,21 @@ pub fn minimal_edits(old: &str, new: &str) -> Vec<TextEdit> {
     edits
 }
 
+/// A unified diff of one file (`--- a/path`, `+++ b/path`, three lines of context), for a person to read
+/// before a change lands; empty when nothing changed. A new file is diffed against nothing, a deleted one
+/// against nothing after.
+pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
+    if old == new {
+        return String::new();
+    }
+    let diff = TextDiff::from_lines(old, new);
+    let mut out = diff.unified_diff().context_radius(3).header(&format!("a/{path}"), &format!("b/{path}")).to_string();
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +125,17 @@ mod tests {
         let edits = minimal_edits(old, "one\n2\nthree\nfour\n");
         assert_eq!(edits, vec![TextEdit { range: 4..8, new_text: "2\n".into() }]);
         assert!(minimal_edits(old, old).is_empty());
+    }
+
+    #[test]
+    fn unified_diffs_name_the_file_and_show_the_changed_lines() {
+        let diff = unified_diff("src/a.js", "a\nb\nc\n", "a\nB\nc\n");
+        assert_eq!(diff, "--- a/src/a.js\n+++ b/src/a.js\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n");
+        assert_eq!(unified_diff("x", "same\n", "same\n"), "");
+        assert!(
+            unified_diff("new.js", "", "n\n").contains("@@ -0,0 +1 @@\n+n\n"),
+            "{}",
+            unified_diff("new.js", "", "n\n")
+        );
     }
 }

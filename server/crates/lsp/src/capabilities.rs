@@ -14,6 +14,8 @@ pub(crate) const COMMANDS: &[&str] = &[
     "samokoder.implement",
     "samokoder.fix",
     "samokoder.submitAnswers",
+    "samokoder.acceptPending",
+    "samokoder.rejectPending",
 ];
 
 /// The code action kinds the server offers.

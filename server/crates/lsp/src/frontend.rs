@@ -132,6 +132,8 @@ pub(crate) struct LspFrontend {
     pub diagnostics: DiagnosticFiles,
     /// The label of the edit in the editor's undo history ("Samokoder: generate").
     pub label: String,
+    /// The review waiting in pending.diff, for clients that cannot confirm annotated edits.
+    pub review: crate::review::PendingReview,
 }
 
 impl LspFrontend {
@@ -186,12 +188,28 @@ impl Frontend for LspFrontend {
         self.outbox.message(typ, text);
     }
 
-    async fn apply(&self, _run: &RunId, changes: &ChangeSet) -> Result<ApplyOutcome> {
+    async fn apply(&self, run: &RunId, changes: &ChangeSet) -> Result<ApplyOutcome> {
         let planned = self.engine.plan_edits(changes);
         if planned.is_empty() {
             return Ok(ApplyOutcome::Applied);
         }
         let caps = &self.caps;
+        let annotated = caps.document_changes && caps.change_annotations;
+        let mut confirm: Vec<std::path::PathBuf> =
+            changes.confirm.iter().map(|rel| self.engine.jail().abs(rel)).collect();
+        if !confirm.is_empty() && !annotated {
+            // No annotations to confirm with: the user reads pending.diff and accepts or rejects it. The
+            // edits stay the ones planned now, versioned: a buffer changed meanwhile refuses them.
+            let jail = self.engine.jail();
+            let diff = crate::review::diff(jail, changes, &planned);
+            let show = || self.show_file(run, crate::review::PENDING_FILE);
+            if !crate::review::wait_for_decision(jail, &self.review, run, &diff, show).await? {
+                return Ok(ApplyOutcome::Refused {
+                    reason: format!("you rejected the changes in {}", crate::review::PENDING_FILE),
+                });
+            }
+            confirm.clear();
+        }
         let can_create = caps.document_changes && caps.create_files;
         let can_delete = caps.document_changes && caps.delete_files;
         let mut created_on_disk = ChangeSet::default();
@@ -206,11 +224,7 @@ impl Frontend for LspFrontend {
             }
             self.engine.jail().write(&created_on_disk, false)?;
         }
-        let options = to_proto::EditOptions {
-            document_changes: can_create,
-            delete_files: can_delete,
-            confirm: changes.confirm.iter().map(|rel| self.engine.jail().abs(rel)).collect(),
-        };
+        let options = to_proto::EditOptions { document_changes: can_create, delete_files: can_delete, confirm };
         let edit = to_proto::workspace_edit(&planned, caps.encoding, &options);
         let params = lsp::ApplyWorkspaceEditParams { label: Some(self.label.clone()), edit };
         // No timeout: the user may be reviewing the edit for minutes (eglot's "Proceed?", VS Code's
@@ -238,8 +252,9 @@ impl Frontend for LspFrontend {
         Ok(ApplyOutcome::Applied)
     }
 
+    /// With change annotations, or else through pending.diff: every editor can.
     fn can_confirm(&self) -> bool {
-        self.caps.document_changes && self.caps.change_annotations
+        true
     }
 
     fn can_ask(&self) -> bool {

@@ -13,6 +13,7 @@ mod from_proto;
 mod frontend;
 mod gate;
 mod handlers;
+mod review;
 mod to_proto;
 mod transport;
 
@@ -49,6 +50,7 @@ pub(crate) struct Backend {
     caps: OnceLock<ClientCaps>,
     outbox: Outbox,
     diagnostics: frontend::DiagnosticFiles,
+    review: review::PendingReview,
     shutdown_requested: Arc<AtomicBool>,
     /// Problems to show once the client is initialized.
     startup_problems: parking_lot::Mutex<Vec<String>>,
@@ -91,6 +93,7 @@ pub async fn serve_stdio() -> Ending {
             client,
             engine,
             diagnostics: Default::default(),
+            review: Default::default(),
             caps: OnceLock::new(),
             shutdown_requested,
             startup_problems: parking_lot::Mutex::new(Vec::new()),

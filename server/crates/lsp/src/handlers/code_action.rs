@@ -66,6 +66,14 @@ pub(crate) fn code_action(backend: &Backend, params: lsp::CodeActionParams) -> R
                 argument,
             ));
         }
+        if is("pending.diff") {
+            for (title, name) in [
+                ("Samokoder: accept pending changes", "samokoder.acceptPending"),
+                ("Samokoder: reject pending changes", "samokoder.rejectPending"),
+            ] {
+                actions.push(command(title, lsp::CodeActionKind::SOURCE, name, serde_json::json!({})));
+            }
+        }
         // From the store's in-memory index of runs (no wait on a run or the index).
         let unfinished = engine.last_unfinished();
         if let Some(run) = &unfinished {

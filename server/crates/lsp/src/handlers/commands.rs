@@ -295,6 +295,11 @@ pub(crate) fn execute_command(backend: &Backend, params: lsp::ExecuteCommandPara
                 .map_err(job_error)?;
             Ok(Some(json!({ "runId": id.0 })))
         }
+        "samokoder.acceptPending" | "samokoder.rejectPending" => {
+            let accept = params.command == "samokoder.acceptPending";
+            let run = crate::review::decide(&backend.review, accept).map_err(invalid_params)?;
+            Ok(Some(json!({ "runId": run.0, "accepted": accept })))
+        }
         "samokoder.cancel" => {
             let args: RunIdArgs = serde_json::from_value(arg)
                 .map_err(|e| invalid_params(format!("samokoder.cancel takes {{\"runId\": \"...\"}} ({e})")))?;
@@ -314,5 +319,6 @@ fn frontend(backend: &Backend, engine: &Arc<samokoder_engine::Engine>, label: &s
         caps: backend.caps(),
         diagnostics: backend.diagnostics.clone(),
         label: label.to_owned(),
+        review: backend.review.clone(),
     })
 }
