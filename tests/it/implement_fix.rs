@@ -7,10 +7,7 @@ use std::time::Duration;
 use samokoder_test_utils::{Reply, ScriptedLlm, docker_available};
 use serde_json::json;
 
-use crate::support::{Sandboxed, bin};
-
-const PACKAGE: &str = "{\"type\": \"module\", \"scripts\": {\"test\": \"node --test\"}}\n";
-const TEST: &str = "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { sum } from '../src/sum.js';\n\ntest('adds', () => {\n  assert.equal(sum(1, 2), 3);\n});\n";
+use crate::support::{SUM_PACKAGE, SUM_TEST, Sandboxed, bin, failing_sum_project};
 
 #[tokio::test]
 async fn implement_on_a_todo_comment_lands_as_minimal_edits_in_the_open_buffer() {
@@ -26,8 +23,8 @@ async fn implement_on_a_todo_comment_lands_as_minimal_edits_in_the_open_buffer()
     let s = Sandboxed::new();
     std::fs::create_dir_all(s.root().join("src")).unwrap();
     std::fs::create_dir_all(s.root().join("test")).unwrap();
-    std::fs::write(s.root().join("package.json"), PACKAGE).unwrap();
-    std::fs::write(s.root().join("test/sum.test.js"), TEST).unwrap();
+    std::fs::write(s.root().join("package.json"), SUM_PACKAGE).unwrap();
+    std::fs::write(s.root().join("test/sum.test.js"), SUM_TEST).unwrap();
     // The editor holds unsaved work the disk does not have.
     let buffer =
         "// my unsaved note\nexport function sum(a, b) {\n  // TODO(samokoder): return the sum of a and b\n}\n";
@@ -95,11 +92,7 @@ fn a_failing_test_is_fixed_from_a_terminal() {
         ),
     )]);
     let s = Sandboxed::new();
-    std::fs::create_dir_all(s.root().join("src")).unwrap();
-    std::fs::create_dir_all(s.root().join("test")).unwrap();
-    std::fs::write(s.root().join("package.json"), PACKAGE).unwrap();
-    std::fs::write(s.root().join("test/sum.test.js"), TEST).unwrap();
-    std::fs::write(s.root().join("src/sum.js"), "export function sum(a, b) {\n  return a - b;\n}\n").unwrap();
+    failing_sum_project(&s);
     let out = std::process::Command::new(bin())
         .args(["fix", "--dir", s.root().to_str().unwrap()])
         .envs(s.env(Some(&llm)))

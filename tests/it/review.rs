@@ -7,10 +7,7 @@ use std::time::Duration;
 use samokoder_test_utils::{Reply, ScriptedLlm, docker_available};
 use serde_json::json;
 
-use crate::support::Sandboxed;
-
-const PACKAGE: &str = "{\"type\": \"module\", \"scripts\": {\"test\": \"node --test\"}}\n";
-const TEST: &str = "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { sum } from '../src/sum.js';\n\ntest('adds', () => {\n  assert.equal(sum(1, 2), 3);\n});\n";
+use crate::support::{Sandboxed, failing_sum_project};
 
 #[tokio::test]
 async fn a_change_to_the_users_test_waits_in_pending_diff_until_accepted() {
@@ -25,11 +22,7 @@ async fn a_change_to_the_users_test_waits_in_pending_diff_until_accepted() {
         ),
     )]);
     let s = Sandboxed::new();
-    std::fs::create_dir_all(s.root().join("src")).unwrap();
-    std::fs::create_dir_all(s.root().join("test")).unwrap();
-    std::fs::write(s.root().join("package.json"), PACKAGE).unwrap();
-    std::fs::write(s.root().join("test/sum.test.js"), TEST).unwrap();
-    std::fs::write(s.root().join("src/sum.js"), "export function sum(a, b) {\n  return a - b;\n}\n").unwrap();
+    failing_sum_project(&s);
     let client = s.spawn(s.options(Some(&llm)));
     client.initialize().await.unwrap();
 

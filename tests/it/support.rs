@@ -52,3 +52,15 @@ impl Sandboxed {
         LspClient::spawn(&bin(), &[], options).unwrap()
     }
 }
+
+pub const SUM_PACKAGE: &str = "{\"type\": \"module\", \"scripts\": {\"test\": \"node --test\"}}\n";
+pub const SUM_TEST: &str = "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { sum } from '../src/sum.js';\n\ntest('adds', () => {\n  assert.equal(sum(1, 2), 3);\n});\n";
+
+/// A project whose one test fails: `sum` subtracts.
+pub fn failing_sum_project(s: &Sandboxed) {
+    std::fs::create_dir_all(s.root().join("src")).unwrap();
+    std::fs::create_dir_all(s.root().join("test")).unwrap();
+    std::fs::write(s.root().join("package.json"), SUM_PACKAGE).unwrap();
+    std::fs::write(s.root().join("test/sum.test.js"), SUM_TEST).unwrap();
+    std::fs::write(s.root().join("src/sum.js"), "export function sum(a, b) {\n  return a - b;\n}\n").unwrap();
+}
