@@ -95,7 +95,9 @@ fn drive(s: &Sandboxed, llm: &ScriptedLlm, mut command: Command) -> Value {
         .env("SAMOKODER_BIN", bin())
         .env("SAMOKODER_WORKSPACE", s.root())
         .env("SAMOKODER_EDITOR_RESULT", &result);
-    let mut child = command.stdin(std::process::Stdio::null()).spawn().expect("the editor starts");
+    // The result comes through the file; what the editor prints on stdout (its messages) is noise here.
+    command.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
+    let mut child = command.spawn().expect("the editor starts");
     let deadline = std::time::Instant::now() + Duration::from_secs(900);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
