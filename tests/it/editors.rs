@@ -187,3 +187,33 @@ fn emacs_eglot_implements_runs_tests_and_fixes_through_code_actions() {
     // eglot asked before each of the server's edits (its default), and the user said yes.
     assert_eq!(seen["edit_questions"].as_array().map(Vec::len), Some(2), "{seen:#}");
 }
+
+#[test]
+fn neovim_answers_the_spec_writers_question_in_questions_md_like_an_editor_that_cannot_ask() {
+    let Some(nvim) = editor("Neovim 0.7 (Debian's neovim)", PathBuf::from("nvim")) else { return };
+    if !docker_available() {
+        return;
+    }
+    let llm = ScriptedLlm::routed(crate::pipeline::routes());
+    let s = Sandboxed::new();
+    let mut command = Command::new(nvim);
+    command
+        .args(["--headless", "-u", "NONE", "-i", "NONE", "-n", "-c"])
+        .arg(format!("luafile {}", script("neovim_questions.lua").display()));
+    let seen = drive(&s, &llm, command);
+    assert!(seen["error"].is_null(), "{seen:#}");
+    let questions = seen["questions"].as_str().unwrap();
+    assert!(questions.contains("## 1. Where are todos kept?") && questions.contains("\nAnswer: "), "{questions}");
+    // Neovim 0.7 announces no showDocument (and no documentChanges: the file went to disk); the user opened
+    // the file the message names.
+    assert_eq!(seen["shown"], false, "{seen:#}");
+    let messages: Vec<&str> = seen["messages"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let waiting = messages.iter().filter(|m| m.contains("1 question(s) wait in .samokoder/questions.md")).count();
+    assert_eq!(waiting, 1, "told once: {messages:?}");
+    assert!(messages.last().is_some_and(|m| m.contains("built 2 tasks")), "{messages:?}");
+    let offered: Vec<&str> = seen["offered"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(offered.contains(&"Samokoder: submit answers"), "{offered:?}");
+    // Neovim 0.7 cannot create files through an edit: spec.md went to disk.
+    let spec = std::fs::read_to_string(s.root().join(".samokoder/spec.md")).unwrap();
+    assert!(spec.contains("Where are todos kept? **in a JSON file**"), "{spec}");
+}

@@ -56,7 +56,7 @@ fn format_test() -> Reply {
     )
 }
 
-fn routes() -> Vec<(&'static str, Reply)> {
+pub(crate) fn routes() -> Vec<(&'static str, Reply)> {
     vec![
         ("you are the spec writer. The user asked for", Reply::text(SPEC)),
         ("Write the spec again", Reply::text(SPEC_REVISED)),

@@ -130,7 +130,7 @@ pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOut
             Next::VerifyDiagnostic(request) => edit_runs::verify(ctx, &state, &request).await?,
             Next::Spec => {
                 if let Some(why) = agents::spec_writer::run(ctx, &state, &record.description, subdir).await? {
-                    ctx.frontend.message(Level::Warning, &format!("Samokoder: {why}"));
+                    // The run's end tells the user (once).
                     return Ok(outcome_of(ctx, RunStatus::Paused, why));
                 }
             }
@@ -165,7 +165,7 @@ pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOut
                 return Ok(outcome_of(ctx, RunStatus::TestsFailed, summary));
             }
             Next::Pause(why) => {
-                ctx.frontend.message(Level::Warning, &format!("Samokoder: {why}"));
+                // The run's end tells the user (once).
                 return Ok(outcome_of(ctx, RunStatus::Paused, why));
             }
             Next::Done => {
