@@ -213,8 +213,18 @@ fn enter(ctx: &RunContext, agent: &str, task: Option<&PlanTask>, state: &RunStat
         (Some(task), None) => format!("{}: {task}", label(agent)),
         (None, None) => label(agent).to_owned(),
     };
-    ctx.frontend.progress(&ctx.id, Progress::Report { message, percentage: None });
+    ctx.frontend.progress(&ctx.id, Progress::Report { message, percentage: percentage(state) });
     Ok(())
+}
+
+/// How far the plan is, once there is one: the share of its tasks whose tests passed.
+fn percentage(state: &RunState) -> Option<u32> {
+    let total = state.planned.len();
+    if total == 0 {
+        return None;
+    }
+    let passed = state.tasks.iter().filter(|t| t.outcome.as_ref().is_some_and(|o| o.passed)).count();
+    Some((passed.min(total) * 100 / total) as u32)
 }
 
 fn label(agent: &str) -> &str {

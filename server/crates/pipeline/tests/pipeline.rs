@@ -56,6 +56,19 @@ async fn a_moderate_request_goes_through_every_agent_with_files_in_parallel() {
     );
     let spec = b.frontend.file(".samokoder/spec.md").unwrap();
     assert!(spec.contains("## Decisions") && spec.contains("Where are todos kept? **in memory**"), "{spec}");
+    // Progress carries the plan's share of passed tasks once there is a plan: none, then one of two.
+    let percentages: Vec<u32> = b
+        .frontend
+        .progress
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|p| match p {
+            samokoder_pipeline::Progress::Report { percentage, .. } => *percentage,
+            _ => None,
+        })
+        .collect();
+    assert!(percentages.contains(&0) && percentages.contains(&50), "{percentages:?}");
     assert!(spec.contains("kept in memory"), "the revised spec: {spec}");
     // Every agent was asked once, and each file on its own.
     let asked = Bench::asked(&server);
