@@ -324,9 +324,9 @@ impl Engine {
         self.runs.active()
     }
 
-    /// Records a progress message for `samokoder/status`.
-    pub fn note_progress(&self, id: &RunId, message: &str) {
-        self.runs.note(&id.0, message);
+    /// Records a progress message (and percentage, when there is one) for `samokoder/status`.
+    pub fn note_progress(&self, id: &RunId, message: &str, percentage: Option<u32>) {
+        self.runs.note(&id.0, message, percentage);
     }
 
     pub fn store(&self) -> Arc<dyn Store> {

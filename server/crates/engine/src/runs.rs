@@ -17,6 +17,8 @@ pub struct RunInfo {
     pub kind: String,
     /// The last progress message.
     pub message: String,
+    /// The last progress percentage (the plan's share of tasks whose tests pass), once there is a plan.
+    pub percentage: Option<u32>,
     /// The agent at work, its task and step, tokens and cost so far.
     pub status: StatusSnapshot,
 }
@@ -24,6 +26,7 @@ pub struct RunInfo {
 struct Active {
     kind: String,
     message: String,
+    percentage: Option<u32>,
     status: Arc<LiveStatus>,
     token: CancellationToken,
 }
@@ -46,6 +49,7 @@ impl Registry {
         let active = Active {
             kind: kind.to_owned(),
             message: "starting".into(),
+            percentage: None,
             status: ctx.status.clone(),
             token: token.clone(),
         };
@@ -113,9 +117,10 @@ impl Registry {
         self.active.lock().contains_key(id)
     }
 
-    pub fn note(&self, id: &str, message: &str) {
+    pub fn note(&self, id: &str, message: &str, percentage: Option<u32>) {
         if let Some(active) = self.active.lock().get_mut(id) {
             active.message = message.to_owned();
+            active.percentage = percentage.or(active.percentage);
         }
     }
 
@@ -128,6 +133,7 @@ impl Registry {
                 id: id.clone(),
                 kind: a.kind.clone(),
                 message: a.message.clone(),
+                percentage: a.percentage,
                 status: a.status.get(),
             })
             .collect();

@@ -150,7 +150,7 @@ impl Frontend for LspFrontend {
     fn progress(&self, run: &RunId, progress: Progress) {
         let value = match progress {
             Progress::Begin { title, message } => {
-                self.engine.note_progress(run, &message);
+                self.engine.note_progress(run, &message, None);
                 lsp::WorkDoneProgress::Begin(lsp::WorkDoneProgressBegin {
                     title,
                     cancellable: Some(true),
@@ -159,7 +159,7 @@ impl Frontend for LspFrontend {
                 })
             }
             Progress::Report { message, percentage } => {
-                self.engine.note_progress(run, &message);
+                self.engine.note_progress(run, &message, percentage);
                 lsp::WorkDoneProgress::Report(lsp::WorkDoneProgressReport {
                     cancellable: Some(true),
                     message: Some(message),

@@ -14,7 +14,7 @@ pub(crate) fn status(backend: &Backend) -> Result<Value> {
         .map(|r| {
             let s = r.status;
             json!({
-                "runId": r.id, "kind": r.kind, "message": r.message,
+                "runId": r.id, "kind": r.kind, "message": r.message, "percentage": r.percentage,
                 "agent": s.agent, "task": s.task, "step": s.step,
                 "promptTokens": s.prompt_tokens, "completionTokens": s.completion_tokens, "costUsd": s.cost_usd,
             })
