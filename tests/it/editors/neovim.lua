@@ -4,33 +4,21 @@
 -- test's diagnostic, pick "Samokoder: fix this". What happened goes to $SAMOKODER_EDITOR_RESULT as JSON for
 -- the Rust test to judge. Menus are answered by replacing vim.ui.select, which is what the user sees.
 --
--- Environment: SAMOKODER_BIN, SAMOKODER_WORKSPACE, SAMOKODER_EDITOR_RESULT.
+-- Environment: SAMOKODER_BIN, SAMOKODER_WORKSPACE, SAMOKODER_EDITOR_RESULT (common.lua).
 
 local bin = os.getenv('SAMOKODER_BIN')
 local root = os.getenv('SAMOKODER_WORKSPACE')
-local result_path = os.getenv('SAMOKODER_EDITOR_RESULT')
 local modern = vim.fn.has('nvim-0.11') == 1
-local result = { version = tostring(vim.version().major) .. '.' .. tostring(vim.version().minor), steps = {} }
+local common = dofile(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':h') .. '/common.lua')
+local result = common.result
+for k, v in pairs({ version = tostring(vim.version().major) .. '.' .. tostring(vim.version().minor), steps = {} }) do
+  result[k] = v
+end
+local finish, wait = common.finish, common.wait
 local ended = 0
 
 local function note(step)
   table.insert(result.steps, step)
-end
-
-local function finish(err)
-  if err then
-    result.error = err
-  end
-  local f = io.open(result_path, 'w')
-  f:write(vim.fn.json_encode(result))
-  f:close()
-  vim.cmd('qa!')
-end
-
-local function wait(ms, what, condition)
-  if not vim.wait(ms, condition, 50) then
-    finish('timed out waiting for ' .. what)
-  end
 end
 
 vim.o.hidden = true

@@ -3,23 +3,17 @@
 -- the answer in it, save, pick "Samokoder: submit answers" from the code action menu, and see the run go on
 -- with the answer in the spec. What happened goes to $SAMOKODER_EDITOR_RESULT as JSON.
 --
--- Environment: SAMOKODER_BIN, SAMOKODER_WORKSPACE, SAMOKODER_EDITOR_RESULT.
+-- Environment: SAMOKODER_BIN, SAMOKODER_WORKSPACE, SAMOKODER_EDITOR_RESULT (common.lua).
 
 local bin = os.getenv('SAMOKODER_BIN')
 local root = os.getenv('SAMOKODER_WORKSPACE')
-local result_path = os.getenv('SAMOKODER_EDITOR_RESULT')
-local result = { messages = {} }
-local ended = 0
-
-local function finish(err)
-  if err then
-    result.error = err
-  end
-  local f = io.open(result_path, 'w')
-  f:write(vim.fn.json_encode(result))
-  f:close()
-  vim.cmd('qa!')
+local common = dofile(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':h') .. '/common.lua')
+local result = common.result
+for k, v in pairs({ messages = {} }) do
+  result[k] = v
 end
+local finish, wait = common.finish, common.wait
+local ended = 0
 
 -- The buffer whose name ends with `suffix` (vim.fn.bufnr takes a pattern, and the workspace path has dots).
 local function buffer_named(suffix)
@@ -30,12 +24,6 @@ local function buffer_named(suffix)
     end
   end
   return -1
-end
-
-local function wait(ms, what, condition)
-  if not vim.wait(ms, condition, 50) then
-    finish('timed out waiting for ' .. what)
-  end
 end
 
 vim.o.hidden = true
