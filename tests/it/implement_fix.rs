@@ -93,6 +93,7 @@ fn a_failing_test_is_fixed_from_a_terminal() {
     )]);
     let s = Sandboxed::new();
     failing_sum_project(&s);
+    std::fs::write(s.root().join("src/util.js"), "export function helper() {\n  return 1;\n}\n").unwrap();
     let out = std::process::Command::new(bin())
         .args(["fix", "--dir", s.root().to_str().unwrap()])
         .envs(s.env(Some(&llm)))
@@ -104,6 +105,8 @@ fn a_failing_test_is_fixed_from_a_terminal() {
     assert!(std::fs::read_to_string(s.root().join("src/sum.js")).unwrap().contains("a + b"));
     let asked = llm.requests()[0].last_user_message();
     assert!(asked.contains("test/sum.test.js:6: adds") && asked.contains("return a - b;"), "{asked}");
-    // The run started once the workspace was indexed: the model sees the map, not "no source files yet".
-    assert!(asked.contains("The project's files") && asked.contains("sum(a, b)"), "{asked}");
+    // The run started once the workspace was indexed: the map lists the file the prompt does not show whole
+    // (and leaves out the ones it does).
+    assert!(asked.contains("The project's files") && asked.contains("export function helper()"), "{asked}");
+    assert!(!asked.contains("no source files") && !asked.contains("src/sum.js:\n"), "{asked}");
 }

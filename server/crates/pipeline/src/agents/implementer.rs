@@ -11,7 +11,7 @@ use samokoder_llm::{AgentRole, ChatRequest, Message};
 use serde_json::json;
 
 use super::troubleshooter::prepare;
-use super::{apply_step, messages, read_file, shared_vars, stream_text, touches};
+use super::{apply_step, messages, read_file, shared_vars_showing, stream_text, touches};
 use crate::RunContext;
 use crate::state::{RunState, TaskProgress, save_task};
 
@@ -40,7 +40,8 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: &EditReques
         bail!("{} has {} lines; there is no line {start} to implement at", request.path, lines.len());
     }
     let target = lines[start - 1..end].join("\n");
-    let mut vars = shared_vars(ctx, state, None, std::slice::from_ref(&request.path))?;
+    let shown = std::slice::from_ref(&request.path);
+    let mut vars = shared_vars_showing(ctx, state, None, shown, shown)?;
     vars["path"] = json!(request.path);
     vars["line"] = json!(start);
     vars["instruction"] = json!(request.instruction);

@@ -49,6 +49,19 @@ pub(crate) fn read_file(ctx: &RunContext, rel: &str) -> Option<String> {
 /// The prompt variables every agent shares, in the order prompts use them: what agents share comes first
 /// (the system prompt, the project's rules, the spec, the architecture, the repo map), the task last.
 pub(crate) fn shared_vars(ctx: &RunContext, state: &RunState, subdir: Option<&str>, focus: &[String]) -> Result<Value> {
+    shared_vars_showing(ctx, state, subdir, focus, &[])
+}
+
+/// [`shared_vars`] for a prompt that shows `shown` in full: the map leaves them out (a small model given a
+/// file twice, whole and as a map entry, did worse: Qwen 1.5B fixed 1 of 4 seeded bugs in three runs with
+/// the duplicate, 3 of 4 before it), and a map left empty by that is not "no source files".
+pub(crate) fn shared_vars_showing(
+    ctx: &RunContext,
+    state: &RunState,
+    subdir: Option<&str>,
+    focus: &[String],
+    shown: &[String],
+) -> Result<Value> {
     let template = state.architecture.as_ref().map(|a| a.template.as_str());
     let mut vars = json!({
         "node_major": ctx.settings.node_major,
@@ -64,7 +77,8 @@ pub(crate) fn shared_vars(ctx: &RunContext, state: &RunState, subdir: Option<&st
                 a.markdown(&description, &summary)
             })
             .unwrap_or_default(),
-        "files": repo_map(ctx, subdir, focus),
+        "files": repo_map(ctx, subdir, focus, shown),
+        "files_shown": !shown.is_empty(),
     });
     let context = ctx.prompts.render("common/context", &vars)?;
     vars["context"] = Value::String(context.trim().to_owned());
@@ -73,7 +87,7 @@ pub(crate) fn shared_vars(ctx: &RunContext, state: &RunState, subdir: Option<&st
 
 /// The repo map for a prompt, ranked toward `focus` and the files the editor holds, with paths relative
 /// to `subdir`.
-pub(crate) fn repo_map(ctx: &RunContext, subdir: Option<&str>, focus: &[String]) -> String {
+pub(crate) fn repo_map(ctx: &RunContext, subdir: Option<&str>, focus: &[String], shown: &[String]) -> String {
     let prefix = subdir.map(|d| format!("{d}/")).unwrap_or_default();
     let overlay = ctx.frontend.overlay();
     let mut wanted: Vec<String> = overlay.keys().filter(|p| p.starts_with(&prefix)).cloned().collect();
@@ -81,6 +95,7 @@ pub(crate) fn repo_map(ctx: &RunContext, subdir: Option<&str>, focus: &[String])
     let request = MapRequest {
         tokens: ctx.settings.map_tokens,
         focus: wanted,
+        exclude: shown.iter().map(|f| format!("{prefix}{f}")).collect(),
         within: subdir.map(str::to_owned),
         ..Default::default()
     };

@@ -19,7 +19,7 @@ use samokoder_llm::{AgentRole, ChatRequest, Message};
 use serde_json::json;
 
 use super::checks::{Checks, introduced, refusal};
-use super::{apply_step, in_project, messages, read_file, run_file, shared_vars, stream_text_at, touches};
+use super::{apply_step, in_project, messages, read_file, run_file, shared_vars_showing, stream_text_at, touches};
 use crate::edit_format::{FileEdit, holder_of, parse_edits_among};
 use crate::state::{Fix, PlanTask, RunState, TaskProgress, save_task};
 use crate::{Level, RunContext};
@@ -48,7 +48,7 @@ pub(crate) async fn run(
     let agent = role.as_str();
     let files = involved(ctx, &progress, &outcome.failures, subdir);
     let focus: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
-    let mut vars = shared_vars(ctx, state, subdir, &focus)?;
+    let mut vars = shared_vars_showing(ctx, state, subdir, &focus, &focus)?;
     vars["task"] = json!({"title": task.title, "description": task.description});
     vars["failures"] = json!(outcome.failures.iter().take(20).collect::<Vec<_>>());
     vars["output"] = json!(outcome.output);
