@@ -52,9 +52,9 @@ pub(crate) fn shared_vars(ctx: &RunContext, state: &RunState, subdir: Option<&st
     shared_vars_showing(ctx, state, subdir, focus, &[])
 }
 
-/// [`shared_vars`] for a prompt that shows `shown` in full: the map leaves them out (a small model given a
-/// file twice, whole and as a map entry, did worse: Qwen 1.5B fixed 1 of 4 seeded bugs in three runs with
-/// the duplicate, 3 of 4 before it), and a map left empty by that is not "no source files".
+/// [`shared_vars`] for a prompt that shows `shown` in full: the map leaves them out (the same file twice,
+/// whole and as a map entry, only spends a small model's attention), and a map left empty by that is not
+/// "no source files". (Measured on Qwen 1.5B's seeded bugs: no clear effect either way; docs/benchmarks.md.)
 pub(crate) fn shared_vars_showing(
     ctx: &RunContext,
     state: &RunState,
