@@ -26,9 +26,14 @@ pub fn render(run_id: &str, questions: &[Question]) -> String {
     text
 }
 
+/// The run a questions file belongs to (its line `Run <id> waits for your answers`).
+pub fn run_of(text: &str) -> Option<&str> {
+    text.lines().take(4).find_map(|l| l.strip_prefix("Run ")?.split_whitespace().next())
+}
+
 /// Whether `text` is the questions file of run `run_id`.
 pub fn is_for(text: &str, run_id: &str) -> bool {
-    text.lines().take(4).any(|l| l.starts_with(&format!("Run {run_id} ")))
+    run_of(text) == Some(run_id)
 }
 
 /// The answers in the file, by question number (1-based): `None` for an empty slot or a missing question.

@@ -40,11 +40,6 @@ struct UriArgs {
     uri: lsp::Url,
 }
 
-/// The run a questions.md belongs to (`Run <id> waits for your answers`).
-fn run_of_questions(text: &str) -> Option<String> {
-    text.lines().take(4).find_map(|l| l.strip_prefix("Run ")?.split_whitespace().next().map(str::to_owned))
-}
-
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ResumeArgs {
@@ -273,12 +268,15 @@ pub(crate) fn execute_command(backend: &Backend, params: lsp::ExecuteCommandPara
                 .ok_or_else(|| invalid_params(format!("{usage}: {} is not a questions.md", args.uri)))?;
             workspace_path(&engine, &args.uri)?;
             let text = engine.document_text(&path).map(|(t, _)| t).or_else(|| std::fs::read_to_string(&path).ok());
-            let run = text.as_deref().and_then(run_of_questions).ok_or_else(|| {
-                invalid_params(format!(
-                    "{} names no run (its line `Run <id> waits for your answers` is gone)",
-                    args.uri
-                ))
-            })?;
+            let run =
+                text.as_deref().and_then(samokoder_pipeline::questions_md::run_of).map(str::to_owned).ok_or_else(
+                    || {
+                        invalid_params(format!(
+                            "{} names no run (its line `Run <id> waits for your answers` is gone)",
+                            args.uri
+                        ))
+                    },
+                )?;
             match engine.store().get_run(&run) {
                 Ok(Some(record)) if record.status == samokoder_engine::RunStatus::Paused => {}
                 Ok(Some(record)) => {

@@ -110,13 +110,7 @@ pub(crate) async fn ensure_installed(ctx: &RunContext, state: &RunState, subdir:
     if seen.success() && seen.output.trim() == fingerprint {
         return Ok(());
     }
-    let template = state
-        .architecture
-        .as_ref()
-        .map(|a| a.template.clone())
-        .or_else(|| read_file(ctx, &run_file(subdir, "architecture.md")).and_then(|text| template_named(&text)))
-        .and_then(|name| samokoder_prompts::template(&name).ok());
-    let install = match template.as_ref().map(|t| t.install.trim()) {
+    let install = match project_template(ctx, state, subdir).as_ref().map(|t| t.install.trim()) {
         Some(install) if !install.is_empty() => install.to_owned(),
         _ => DEFAULT_INSTALL.to_owned(),
     };
@@ -157,14 +151,20 @@ pub(crate) fn test_command(ctx: &RunContext, state: &RunState, subdir: Option<&s
     if ctx.settings.test_command_configured {
         return ctx.settings.test_command.clone();
     }
+    match project_template(ctx, state, subdir) {
+        Some(template) => template.test,
+        None => ctx.settings.test_command.clone(),
+    }
+}
+
+/// The project's template: the run's choice, or for a run that made none (runTests, fix, implement) the one
+/// `.samokoder/architecture.md` names.
+fn project_template(ctx: &RunContext, state: &RunState, subdir: Option<&str>) -> Option<samokoder_prompts::Template> {
     let name = match &state.architecture {
         Some(architecture) => Some(architecture.template.clone()),
         None => read_file(ctx, &run_file(subdir, "architecture.md")).and_then(|text| template_named(&text)),
     };
-    match name.and_then(|n| samokoder_prompts::template(&n).ok()) {
-        Some(template) => template.test,
-        None => ctx.settings.test_command.clone(),
-    }
+    name.and_then(|n| samokoder_prompts::template(&n).ok())
 }
 
 /// The template an architecture.md names (`Template: **vite-react** (...)`).
