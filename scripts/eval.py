@@ -11,7 +11,10 @@ Modes:
   loop       the pipeline with the fix loop (4 iterations at most)
 
 usage: scripts/eval.py [--bin target/release/samokoder] [--modes one-shot,no-loop,loop] [--tasks g1,i2,...]
-                      [--log DIR]
+                      [--seeds 1,2,3] [--log DIR]
+
+--seeds runs every task once per sampler seed (llm.local.seed) and counts its passes: a small model's reply
+swings with the sampler, so one run per task says little.
 Needs a provider (or the embedded model: `samokoder model fetch`), a Docker daemon and a sandbox image
 (`cargo xtask setup run`; SAMOKODER_SANDBOX_IMAGE as there).
 """
@@ -25,16 +28,18 @@ def run(cmd, cwd=None):
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
 
 
-def config(work, fixes, test_command=None):
+def config(work, fixes, test_command=None, seed=None):
     os.makedirs(os.path.join(work, ".samokoder"), exist_ok=True)
     text = f"[llm.budget]\nmax_fix_iterations = {fixes}\n"
+    if seed is not None:
+        text += f"\n[llm.local]\nseed = {seed}\n"
     if test_command:
         text += f'\n[sandbox]\ntest_command = "{test_command}"\n'
     with open(os.path.join(work, ".samokoder", "config.toml"), "w") as f:
         f.write(text)
 
 
-def one(bin, name, mode, log=None):
+def one(bin, name, mode, log=None, seed=None):
     task = json.load(open(os.path.join(TASKS, name, "task.json")))
     work = tempfile.mkdtemp(prefix=f"samokoder-eval-{name}-")
     shutil.copytree(os.path.join(TASKS, name, "project"), work, dirs_exist_ok=True)
@@ -42,13 +47,14 @@ def one(bin, name, mode, log=None):
     fixes = {"one-shot": 0, "no-loop": 0, "loop": 4}[mode]
     if kind == "fix":
         fixes = max(fixes, 1)  # a fix run's first try is the fix itself
-    config(work, fixes)
+    config(work, fixes, seed=seed)
     if kind == "generate":
         cmd = [bin, "generate", task["description"], "--dir", work, "--yes"] + (["--one-shot"] if mode == "one-shot" else [])
     elif kind == "implement":
         cmd = [bin, "implement", task["at"], "--dir", work]
     else:
         cmd = [bin, "fix", "--dir", work]
+    cmd.append("--verbose")  # the model's text, for the log
     started = time.time()
     done = run(cmd)
     wall = time.time() - started
@@ -67,7 +73,8 @@ def one(bin, name, mode, log=None):
     passed = judged.returncode == 0
     if log:
         os.makedirs(log, exist_ok=True)
-        with open(os.path.join(log, f"{name}.{mode}.log"), "w") as f:
+        suffix = "" if seed is None else f".seed{seed}"
+        with open(os.path.join(log, f"{name}.{mode}{suffix}.log"), "w") as f:
             f.write(f"$ {' '.join(cmd)}\n{done.stdout}\n{done.stderr}\n")
             if len(listing) > 1:
                 f.write(run([bin, "runs", listing[1].split()[0], "--dir", work]).stdout)
@@ -83,7 +90,7 @@ def one(bin, name, mode, log=None):
     for store in os.listdir(data) if os.path.isdir(data) else []:
         if store.startswith(os.path.basename(work) + "-"):
             shutil.rmtree(os.path.join(data, store), ignore_errors=True)
-    return {"task": name, "mode": mode, "passed": passed, "calls": calls, "fixes": fix_iterations,
+    return {"task": name, "mode": mode, "seed": seed, "passed": passed, "calls": calls, "fixes": fix_iterations,
             "wall": wall, "exit": done.returncode, "said": last[:90]}
 
 
@@ -92,21 +99,29 @@ def main():
     p.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "samokoder"))
     p.add_argument("--modes", default="one-shot,no-loop,loop")
     p.add_argument("--tasks", default="")
+    p.add_argument("--seeds", default="", help="sampler seeds: every task runs once per seed")
     p.add_argument("--log", default="", help="a directory for each run's output, record, judge and src/")
     a = p.parse_args()
     names = sorted(os.listdir(TASKS))
     if a.tasks:
         wanted = a.tasks.split(",")
         names = [n for n in names if any(n.startswith(w) for w in wanted)]
+    seeds = [int(s, 0) for s in a.seeds.split(",")] if a.seeds else [None]
     results = []
     for mode in a.modes.split(","):
-        print(f"\n## {mode}\n\n| task | passed | calls | fix iterations | wall s | the run said |\n| --- | --- | --- | --- | --- | --- |")
+        print(f"\n## {mode}\n\n| task | seed | passed | calls | fix iterations | wall s | the run said |\n| --- | --- | --- | --- | --- | --- | --- |")
         for name in names:
-            r = one(a.bin, name, mode, a.log or None)
-            results.append(r)
-            print(f"| {name} | {'yes' if r['passed'] else 'no'} | {r['calls']} | {r['fixes']} | {r['wall']:.1f} | {r['said']} |", flush=True)
+            for seed in seeds:
+                r = one(a.bin, name, mode, a.log or None, seed)
+                results.append(r)
+                shown = "default" if seed is None else seed
+                print(f"| {name} | {shown} | {'yes' if r['passed'] else 'no'} | {r['calls']} | {r['fixes']} | {r['wall']:.1f} | {r['said']} |", flush=True)
         ok = [r for r in results if r["mode"] == mode and r["passed"]]
-        print(f"\n{mode}: {len(ok)} of {len(names)} passed the hidden tests")
+        print(f"\n{mode}: {len(ok)} of {len(names) * len(seeds)} runs passed the hidden tests")
+        if len(seeds) > 1:
+            for name in names:
+                passes = sum(r["passed"] for r in results if r["mode"] == mode and r["task"] == name)
+                print(f"  {name}: {passes} of {len(seeds)}")
     json.dump(results, open(os.path.join(tempfile.gettempdir(), "samokoder-eval.json"), "w"), indent=1)
 
 

@@ -105,6 +105,9 @@ fn local_backend(p: &crate::config::ProviderSettings) -> samokoder_llm::Result<A
     if let Some(parallel) = p.local.parallel {
         config.parallel = parallel;
     }
+    if let Some(seed) = p.local.seed {
+        config.seed = seed;
+    }
     Ok(Arc::new(samokoder_llm::Local::new(config)?))
 }
 

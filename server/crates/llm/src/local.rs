@@ -23,6 +23,9 @@ use llama_cpp_2::sampling::LlamaSampler;
 use crate::repetition::RepetitionGuard;
 use crate::{ChatRequest, Completion, FinishReason, LlmBackend, LlmError, Result, Role, StreamEvent, Usage};
 
+/// The sampler's seed unless configured (`llm.local.seed`).
+pub const DEFAULT_SEED: u32 = 0x5eed;
+
 /// How to run the embedded model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocalConfig {
@@ -35,6 +38,8 @@ pub struct LocalConfig {
     pub context_tokens: u32,
     /// Requests generated at once; more wait their turn. Each holds its own context (memory).
     pub parallel: usize,
+    /// The sampler's seed when the temperature is above 0: the same request and seed give the same reply.
+    pub seed: u32,
 }
 
 impl LocalConfig {
@@ -45,6 +50,7 @@ impl LocalConfig {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             context_tokens: 8192,
             parallel: 1,
+            seed: DEFAULT_SEED,
         }
     }
 }
@@ -301,7 +307,7 @@ fn generate(config: &LocalConfig, model_name: &str, job: &Job) -> Result<(Comple
         chain.push(LlamaSampler::top_p(0.95, 1));
         chain.push(LlamaSampler::min_p(0.05, 1));
         chain.push(LlamaSampler::temp(temperature));
-        chain.push(LlamaSampler::dist(0x5eed));
+        chain.push(LlamaSampler::dist(config.seed));
     }
     let mut sampler = LlamaSampler::chain_simple(chain);
 

@@ -13,6 +13,11 @@
 //!
 //! Whole files are the documented format (`output.rs`). A reply that gives one path both a whole file and
 //! blocks is refused: which one is meant cannot be known.
+//!
+//! A reply with neither is read once more for the form small models fall into when they do not follow the
+//! format: labelled pairs (`Search: \`const out = [];\`` then `Replace: \`...\``, or `Original code:` and
+//! `New code:` each before a fenced block). Such a pair counts only when its search lines are in exactly one
+//! of the files the model was shown; it is then applied like any block (checked, never guessed).
 
 use samokoder_edits::Block;
 
@@ -118,7 +123,11 @@ pub fn parse_edits_among(reply: &str, files: &[(String, String)]) -> Result<Vec<
             _ => edits.push((path, FileEdit::Blocks(vec![block]))),
         }
     }
-    for file in parse_whole_files(&rest.join("\n")) {
+    let whole = parse_whole_files(&rest.join("\n"));
+    if edits.is_empty() && whole.is_empty() {
+        return Ok(labelled_pairs(&lines, files));
+    }
+    for file in whole {
         let has_blocks = edits.iter().any(|(p, _)| *p == file.path);
         match (has_blocks, file.content.trim().is_empty()) {
             // What is left of a fence that held only blocks.
@@ -133,6 +142,66 @@ pub fn parse_edits_among(reply: &str, files: &[(String, String)]) -> Result<Vec<
         }
     }
     Ok(edits)
+}
+
+/// The words that start the two halves of a labelled pair, lower case.
+const SEARCH_LABELS: [&str; 8] =
+    ["search", "original", "original code", "old", "old code", "before", "find", "current code"];
+const REPLACE_LABELS: [&str; 8] =
+    ["replace", "replace with", "replacement", "new", "new code", "after", "fixed code", "updated code"];
+
+/// A line `Label: value` (the label maybe bold or a list item) whose label is one of `labels`: the value,
+/// empty when the text follows in a fenced block.
+fn labelled<'a>(line: &'a str, labels: &[&str]) -> Option<&'a str> {
+    let t = line.trim().trim_start_matches(['-', '*', ' ']);
+    let (label, value) = t.split_once(':')?;
+    let label = label.trim_end_matches('*').trim().to_lowercase();
+    labels.contains(&label.as_str()).then(|| value.trim_start_matches('*').trim())
+}
+
+/// The text of a labelled half: its inline value without backticks, else the fenced block that follows.
+fn half(lines: &[&str], at: usize, value: &str) -> Option<(String, usize)> {
+    let inline = value.trim_matches('`').trim();
+    if !inline.is_empty() && !value.starts_with("```") {
+        return Some((format!("{inline}\n"), at + 1));
+    }
+    let open = if value.starts_with("```") {
+        at
+    } else {
+        (at + 1..lines.len().min(at + 3)).find(|&j| lines[j].trim().starts_with("```"))?
+    };
+    let close = (open + 1..lines.len()).find(|&j| lines[j].trim().starts_with("```"))?;
+    let body = &lines[open + 1..close];
+    (!body.is_empty()).then(|| (format!("{}\n", body.join("\n")), close + 1))
+}
+
+/// Labelled search/replace pairs whose search lines exactly one of `files` holds, as blocks of that file.
+fn labelled_pairs(lines: &[&str], files: &[(String, String)]) -> Vec<(String, FileEdit)> {
+    let mut edits: Vec<(String, FileEdit)> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some((search, after)) = labelled(lines[i], &SEARCH_LABELS).and_then(|v| half(lines, i, v)) else {
+            i += 1;
+            continue;
+        };
+        let next = (after..lines.len()).find(|&j| !lines[j].trim().is_empty());
+        let Some((replace, end)) =
+            next.and_then(|j| labelled(lines[j], &REPLACE_LABELS).map(|v| (j, v))).and_then(|(j, v)| half(lines, j, v))
+        else {
+            i = after;
+            continue;
+        };
+        i = end;
+        let wanted: Vec<&str> = search.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let holders: Vec<&String> = files.iter().filter(|(_, text)| holds(text, &wanted)).map(|(p, _)| p).collect();
+        let ([path], false) = (holders.as_slice(), search == replace) else { continue };
+        let block = Block { search, replace };
+        match edits.iter_mut().find(|(p, _)| p == *path) {
+            Some((_, FileEdit::Blocks(list))) => list.push(block),
+            _ => edits.push(((*path).clone(), FileEdit::Blocks(vec![block]))),
+        }
+    }
+    edits
 }
 
 #[cfg(test)]
@@ -181,6 +250,39 @@ mod tests {
         );
         let nowhere = "<<<<<<< SEARCH\nlet z = 0;\n=======\nx\n>>>>>>> REPLACE\n";
         assert!(parse_edits_among(nowhere, &files).unwrap_err().contains("has no file path before it"));
+    }
+
+    #[test]
+    fn labelled_pairs_count_when_one_shown_file_holds_their_search_lines() {
+        // Qwen 1.5B, asked for blocks, wrote these.
+        let files = [
+            (
+                "src/range.js".to_owned(),
+                "export function range(start, end) {\n  const out = [];\n  return out;\n}\n".to_owned(),
+            ),
+            ("test/range.test.js".to_owned(), "import { range } from '../src/range.js';\n".to_owned()),
+        ];
+        let inline = "Search: `const out = [];`\nReplace: `const out = [start];`\n\nThe array started empty.";
+        assert_eq!(
+            parse_edits_among(inline, &files).unwrap(),
+            [("src/range.js".to_owned(), blocks(&[("const out = [];\n", "const out = [start];\n")]))]
+        );
+        let fenced = "**Original code:**\n```javascript\n  const out = [];\n  return out;\n```\n\n**New code:**\n```javascript\n  const out = [];\n  return out.concat(end);\n```\n";
+        assert_eq!(
+            parse_edits_among(fenced, &files).unwrap(),
+            [(
+                "src/range.js".to_owned(),
+                blocks(&[("  const out = [];\n  return out;\n", "  const out = [];\n  return out.concat(end);\n")])
+            )]
+        );
+        // Lines no file holds, the same text on both sides, a search with no replace: no edit.
+        for reply in [
+            "Search: `let x = 1;`\nReplace: `let x = 2;`",
+            "Original code:\n```js\nconst out = [];\n```\nNew code:\n```js\nconst out = [];\n```",
+            "Search: `const out = [];`\n\nThat is all.",
+        ] {
+            assert_eq!(parse_edits_among(reply, &files).unwrap(), [], "{reply}");
+        }
     }
 
     #[test]

@@ -225,6 +225,25 @@ async fn an_edit_that_cannot_apply_is_asked_again_with_the_reason() {
 }
 
 #[tokio::test]
+async fn a_new_file_nothing_imports_is_refused_and_asked_again() {
+    // Qwen 1.5B wrote the prompt's example as a file of its own: it landed, and fixed nothing.
+    let stray = "The sum was wrong.\n\nsrc/example.js\n```js\nfunction add(a, b) {\n  return a + b;\n}\n```\n";
+    let server = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
+        ("you are the code writer", Reply::text(BUGGY)),
+        ("you are the troubleshooter", Reply::text(stray)),
+        ("src/example.js is a new file that no file imports", Reply::text(FIX)),
+    ]);
+    let sandbox = FakeSandbox::sequence(&[(FAILING_TAP, 1), (PASSING_TAP, 0)]);
+    let b = Bench::new(&server, RecordingFrontend::default(), sandbox);
+    let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert_eq!(b.frontend.file("src/example.js"), None);
+    let reask = Bench::asked(&server).last().unwrap().clone();
+    assert!(reask.contains("change the files that exist (src/sum.js, test/sum.test.js)"), "{reask}");
+}
+
+#[tokio::test]
 async fn tests_are_not_weakened_and_a_users_test_is_not_changed() {
     let weaken = "test/sum.test.js\n<<<<<<< SEARCH\n  assert.equal(sum(1, 2), 3);\n=======\n>>>>>>> REPLACE\n";
     let server = ScriptedLlm::routed(vec![

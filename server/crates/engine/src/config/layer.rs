@@ -61,6 +61,8 @@ pub struct LocalLayer {
     pub context_tokens: Option<u32>,
     /// Generations at once (default 1); each holds its own context in memory.
     pub parallel: Option<usize>,
+    /// The sampler's seed (default 0x5eed): the same request and seed give the same reply.
+    pub seed: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -152,7 +154,7 @@ impl ConfigLayer {
         }
         take!(llm.provider, llm.base_url, llm.api_key, llm.model, llm.budget.max_usd, llm.budget.max_tokens);
         take!(llm.budget.max_fix_iterations);
-        take!(llm.local.model_path, llm.local.threads, llm.local.context_tokens, llm.local.parallel);
+        take!(llm.local.model_path, llm.local.threads, llm.local.context_tokens, llm.local.parallel, llm.local.seed);
         take!(sandbox.image, sandbox.test_command, sandbox.timeout_secs, sandbox.memory_mb, sandbox.cpus, sandbox.pids);
         take!(sandbox.no_output_secs, sandbox.idle_stop_secs, sandbox.network, sandbox.ca_bundle, sandbox.sync_include);
         take!(sandbox.docker_host);

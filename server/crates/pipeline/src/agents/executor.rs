@@ -41,6 +41,51 @@ pub(crate) fn tail(text: &str, max: usize) -> String {
     format!("[... {} bytes before ...]\n{}", from, &text[from..])
 }
 
+/// The test output as the model reads it: without what changes from one run to the next and says nothing about
+/// the failure (timings, the runtime's own stack frames). The same failure then reads the same, and a small
+/// model's reply does not swing with a test's duration (measured: a `duration_ms` that differed turned Qwen
+/// 1.5B's fix of the same bug from right to wrong).
+pub(crate) fn steady(output: &str) -> String {
+    let kept: Vec<&str> = output.lines().filter(|line| !noise(line)).map(untimed).collect();
+    kept.join("\n")
+}
+
+/// A line of timings or of the runtime's internals (`node:internal/...`, `(node:async_hooks:206:9)`).
+fn noise(line: &str) -> bool {
+    let t = line.trim_start().trim_start_matches('#').trim_start();
+    t.starts_with("duration_ms")
+        || t.starts_with("Duration ")
+        || t.starts_with("Time:")
+        || t.starts_with("node:")
+        || t.starts_with("at node:")
+        || t.contains("(node:")
+}
+
+/// A test's result line without its trailing duration (`✓ adds (3 ms)`, `✓ test/a.test.js (2 tests) 5ms`).
+fn untimed(line: &str) -> &str {
+    const RESULT_MARKS: [&str; 10] = ["✓", "✔", "√", "×", "✗", "✕", "↓", "PASS", "FAIL", "Test"];
+    let t = line.trim_end();
+    if !RESULT_MARKS.iter().any(|mark| t.trim_start().starts_with(mark)) {
+        return line;
+    }
+    let duration = |s: &str| {
+        let n = s.strip_suffix("ms").or_else(|| s.strip_suffix('s'));
+        n.is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    };
+    let Some((rest, last)) = t.rsplit_once(' ') else { return line };
+    // `5ms`, `(5ms)`
+    if duration(last.strip_prefix('(').and_then(|l| l.strip_suffix(')')).unwrap_or(last)) {
+        return rest.trim_end();
+    }
+    // `(5 ms)`
+    if let (Some(unit), Some((before, n))) = (last.strip_suffix(')'), rest.rsplit_once(" (")) {
+        if duration(&format!("{n}{unit}")) {
+            return before.trim_end();
+        }
+    }
+    line
+}
+
 pub(crate) async fn run(
     ctx: &RunContext,
     state: &RunState,
@@ -69,7 +114,7 @@ pub(crate) async fn run(
         failures,
         failed: tested.report.failed,
         passed_count: tested.report.passed,
-        output: tail(&tested.output, OUTPUT_TAIL),
+        output: tail(&steady(&tested.output), OUTPUT_TAIL),
     });
     save_task(&*ctx.store, &ctx.id.0, &progress)?;
     let mut step = StepRecord::new("executor", format!("{id}: {}", tested.summary), now_ms());
@@ -208,6 +253,22 @@ pub(crate) async fn test(ctx: &RunContext, state: &RunState, command: &str, subd
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_model_reads_test_output_without_timings_or_the_runtimes_stack() {
+        let node = "not ok 1 - largest\n  ---\n  duration_ms: 2.476647\n  error: |-\n    2 !== 9\n  stack: |-\n    \
+                    TestContext.<anonymous> (file:///workspace/test/max.test.js:5:10)\n    Test.runInAsyncScope \
+                    (node:async_hooks:206:9)\n    node:internal/test_runner/harness:255:12\n  ...\n# fail 1\n\
+                    # duration_ms 71.881444";
+        assert_eq!(
+            steady(node),
+            "not ok 1 - largest\n  ---\n  error: |-\n    2 !== 9\n  stack: |-\n    TestContext.<anonymous> \
+             (file:///workspace/test/max.test.js:5:10)\n  ...\n# fail 1"
+        );
+        let vitest = " ✓ test/a.test.js (2 tests) 5ms\n × adds (3 ms)\n ✓ subtracts (12ms)\n   Duration  1.20s\n\
+                      expected 5s to be 6s";
+        assert_eq!(steady(vitest), " ✓ test/a.test.js (2 tests)\n × adds\n ✓ subtracts\nexpected 5s to be 6s");
+    }
 
     #[test]
     fn the_template_an_architecture_names() {

@@ -63,7 +63,7 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: &EditReques
                 ctx.frontend.log(&ctx.id, "code_monkey", &format!("\n[not applied: {why}; asking again]\n"));
                 chat.messages.push(Message::assistant(completion.text));
                 chat.messages.push(Message::user(format!(
-                    "That change cannot be applied: {why}. Reply again with the corrected changes."
+                    "That change cannot be applied: {why}\n\nReply again with the corrected changes."
                 )));
             }
             Err(why) => bail!("the implementation could not be applied after {} tries: {why}", attempt + 1),

@@ -74,7 +74,7 @@ pub(crate) async fn run(
                 ctx.frontend.log(&ctx.id, agent, &format!("\n[not applied: {why}; asking again]\n"));
                 request.messages.push(Message::assistant(completion.text));
                 request.messages.push(Message::user(format!(
-                    "That change cannot be applied: {why}. Reply again with the corrected changes."
+                    "That change cannot be applied: {why}\n\nReply again with the corrected changes."
                 )));
                 continue;
             }
@@ -231,7 +231,12 @@ pub(crate) fn prepare(
 ) -> Result<ChangeSet, String> {
     let edits = parse_edits_among(reply, files)?;
     if edits.is_empty() {
-        return Err("the reply changes no file: give SEARCH/REPLACE blocks after each file's path".into());
+        // The form again, on a file of this project: a small model that strayed from it follows a filled-in one.
+        let code = files.iter().map(|(p, _)| p.as_str()).find(|p| !is_test(p)).unwrap_or("src/index.js");
+        return Err(format!(
+            "the reply changes no file: give SEARCH/REPLACE blocks after each file's path, like this:\n\n{code}\n\
+             <<<<<<< SEARCH\n(lines copied exactly from {code})\n=======\n(the lines as they should be)\n>>>>>>> REPLACE\n"
+        ));
     }
     let created_by_run: Vec<String> = ctx
         .store
@@ -241,6 +246,7 @@ pub(crate) fn prepare(
         .flat_map(|s| s.touched.iter().filter(|t| t.before.is_none()).map(|t| t.path.clone()))
         .collect();
     let mut changes = ChangeSet::default();
+    let mut created = Vec::new();
     for (path, edit) in edits {
         let mut path = path;
         let mut full = in_project(subdir, &path);
@@ -302,12 +308,38 @@ pub(crate) fn prepare(
         if let Some(issue) = super::code_monkey::syntax_problem(&path, &text) {
             return Err(format!("{path} would have a syntax error: {issue}"));
         }
+        if current.is_none() {
+            created.push(path.clone());
+        }
         changes.changes.push(FileChange { path: rel, text });
     }
     if changes.is_empty() {
         return Err("the changes leave every file as it is".into());
     }
+    // A new file nothing refers to fixes nothing: a small model copies the prompt's example as a file of its own.
+    let texts: Vec<&str> =
+        files.iter().map(|(_, t)| t.as_str()).chain(changes.changes.iter().map(|c| c.text.as_str())).collect();
+    if let Some(stray) = created.iter().find(|path| !referred_to(path, &texts)) {
+        return Err(format!(
+            "{stray} is a new file that no file imports, so it cannot fix the failure; change the files that exist \
+             ({}), copying the SEARCH lines from them",
+            files.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
     Ok(changes)
+}
+
+/// Whether one of `texts` names the file by its path without the extension (`./todos`, `../src/todos.js`).
+fn referred_to(path: &str, texts: &[&str]) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let stem = name.split('.').next().unwrap_or(name);
+    let needle = format!("/{stem}");
+    texts.iter().any(|text| {
+        text.match_indices(&needle).any(|(at, _)| {
+            let after = text[at + needle.len()..].chars().next();
+            after.is_none_or(|c| matches!(c, '.' | '\'' | '"' | '`'))
+        })
+    })
 }
 
 /// Whether the reply quotes a line of the spec on a `Spec:` line.
@@ -340,6 +372,15 @@ mod tests {
         assert_eq!(test_weight(text), (2, 3));
         assert!(is_test("test/sum.test.js") && is_test("src/__tests__/a.js") && is_test("src/a.spec.ts"));
         assert!(!is_test("src/contest.js") && !is_test("src/testing.js"));
+    }
+
+    #[test]
+    fn a_new_file_counts_only_when_a_file_imports_it() {
+        let test = "import { range } from '../src/range.js';\nimport { pad } from './helpers/pad';\n";
+        assert!(referred_to("src/range.js", &[test]));
+        assert!(referred_to("test/helpers/pad.js", &[test]));
+        assert!(!referred_to("src/example.js", &[test]));
+        assert!(!referred_to("src/ran.js", &[test]), "a prefix of another name is not a reference");
     }
 
     #[test]
