@@ -80,6 +80,14 @@ enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// Write tests for FILE in a new test file, run them, and correct them until they pass (FILE is not changed).
+    GenerateTests {
+        file: String,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[arg(long, short)]
+        verbose: bool,
+    },
     /// Put the workspace back to how it was before a run (or before one of its steps).
     Undo {
         run: String,
@@ -164,6 +172,9 @@ async fn main() {
         }
         Command::Fix { at, message, dir, verbose } => {
             report(samokoder_engine::fix_command(&dir, at.as_deref(), message.as_deref(), verbose).await)
+        }
+        Command::GenerateTests { file, dir, verbose } => {
+            report(samokoder_engine::generate_tests_command(&dir, &file, verbose).await)
         }
         Command::Runs { run, dir } => report(samokoder_engine::runs_command(&dir, run.as_deref()).await),
         Command::Test { dir, verbose } => report(samokoder_engine::test_command(&dir, verbose).await),

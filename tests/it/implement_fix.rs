@@ -110,3 +110,75 @@ fn a_failing_test_is_fixed_from_a_terminal() {
     assert!(asked.contains("The project's files") && asked.contains("export function helper()"), "{asked}");
     assert!(!asked.contains("no source files") && !asked.contains("src/sum.js:\n"), "{asked}");
 }
+
+#[tokio::test]
+async fn generate_tests_for_a_file_writes_a_test_file_that_runs_in_the_sandbox() {
+    if !docker_available() {
+        return;
+    }
+    let tests = format!("test/sum.test.js\n```js\n{SUM_TEST}```\n");
+    let llm = ScriptedLlm::routed(vec![("Write tests for src/sum.js", Reply::text(&tests))]);
+    let s = Sandboxed::new();
+    std::fs::create_dir_all(s.root().join("src")).unwrap();
+    std::fs::write(s.root().join("package.json"), SUM_PACKAGE).unwrap();
+    let code = "export function sum(a, b) {\n  return a + b;\n}\n";
+    std::fs::write(s.root().join("src/sum.js"), code).unwrap();
+    let client = s.spawn(s.options(Some(&llm)));
+    client.initialize().await.unwrap();
+    client.did_open("src/sum.js", "javascript", code).await.unwrap();
+    let at = json!({"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}});
+    let actions = client
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": client.uri("src/sum.js")}, "range": at, "context": {"diagnostics": []}}),
+        )
+        .await
+        .unwrap();
+    let action = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"] == "Samokoder: generate tests for this file")
+        .expect("offered on a source file");
+    assert_eq!(action["kind"], "source");
+    let command = &action["command"];
+    client
+        .request("workspace/executeCommand", json!({"command": command["command"], "arguments": command["arguments"]}))
+        .await
+        .unwrap();
+    let end = client
+        .wait_for(Duration::from_secs(60), "the run's end", |m| {
+            m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end"
+        })
+        .await
+        .unwrap();
+    assert_eq!(end["params"]["value"]["message"], "wrote the tests; tests pass (1 passed)");
+    // The new file is the editor's (an unsaved buffer) and was tested as such.
+    assert_eq!(client.buffer("test/sum.test.js").unwrap(), SUM_TEST);
+    assert_eq!(client.buffer("src/sum.js").unwrap(), code, "the code is not changed");
+
+    // Not offered on a test file; a test file given anyway is refused with the reason.
+    let on_test = client
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": client.uri("test/sum.test.js")}, "range": at, "context": {"diagnostics": []}}),
+        )
+        .await
+        .unwrap();
+    assert!(!on_test.to_string().contains("generate tests"), "{on_test}");
+    client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "samokoder.generateTests", "arguments": [{"uri": client.uri("test/sum.test.js")}]}),
+        )
+        .await
+        .unwrap();
+    let refused = client
+        .wait_for(Duration::from_secs(30), "the refusal", |m| {
+            m["method"] == "window/showMessage"
+                && m["params"]["message"].as_str().is_some_and(|t| t.contains("is a test file"))
+        })
+        .await;
+    assert!(refused.is_ok(), "{:?}", client.messages());
+    client.shutdown_and_exit().await.unwrap();
+}

@@ -29,6 +29,7 @@ async fn handshake_advertises_what_works() {
             "samokoder.undo",
             "samokoder.implement",
             "samokoder.fix",
+            "samokoder.generateTests",
             "samokoder.submitAnswers",
             "samokoder.acceptPending",
             "samokoder.rejectPending"

@@ -28,8 +28,8 @@ use samokoder_sandbox::{DockerSandbox, Sandbox, SandboxConfig};
 use samokoder_store::{MemStore, SledStore, Store};
 
 pub use cli::{
-    GenerateHow, fix_command, generate_command, implement_command, map_command, model_fetch_command, resume_command,
-    runs_command, spec_command, templates_command, test_command, undo_command,
+    GenerateHow, fix_command, generate_command, generate_tests_command, implement_command, map_command,
+    model_fetch_command, resume_command, runs_command, spec_command, templates_command, test_command, undo_command,
 };
 pub use config::{Config, ConfigLayer};
 pub use doctor::doctor_command;
@@ -37,7 +37,7 @@ pub use headless::TerminalFrontend;
 pub use runs::RunInfo;
 pub use samokoder_pipeline::{
     ApplyOutcome, EditRequest, GenerateRequest, Level, Progress, RunId, StatusSnapshot, UndoRequest, fix, generate,
-    implement, instruction_at, resume, run_tests, undo,
+    generate_tests, implement, instruction_at, is_test_file, resume, run_tests, undo,
 };
 pub use samokoder_store::{RunRecord, RunStatus};
 pub use workspace::PlannedEdit;

@@ -13,6 +13,7 @@ pub(crate) const COMMANDS: &[&str] = &[
     "samokoder.undo",
     "samokoder.implement",
     "samokoder.fix",
+    "samokoder.generateTests",
     "samokoder.submitAnswers",
     "samokoder.acceptPending",
     "samokoder.rejectPending",

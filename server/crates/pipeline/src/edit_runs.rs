@@ -1,7 +1,9 @@
 //! The runs that change an existing project in place: `implement` (a `TODO(samokoder): ...` comment or a
-//! selection becomes code, then the tests run and the fix loop follows) and `fix` (a diagnostic, or the
-//! failing tests: the fix loop until the tests pass). Each is one task, `t1`, driven by the same state
-//! machine and the same loop rules as a generate run, so it is durable, resumable and undoable the same way.
+//! selection becomes code, then the tests run and the fix loop follows), `fix` (a diagnostic, or the
+//! failing tests: the fix loop until the tests pass) and `tests` (a new test file for a file of the user's,
+//! then the tests run and the fix loop corrects the new tests, not the user's code). Each is one task, `t1`,
+//! driven by the same state machine and the same loop rules as a generate run, so it is durable, resumable
+//! and undoable the same way.
 
 use anyhow::Result;
 use samokoder_store::{RecordKind, get_typed, put_typed};
@@ -28,6 +30,17 @@ pub async fn implement(ctx: &RunContext, request: &EditRequest) -> Result<RunOut
     ctx.store.put_run(&record)?;
     put_typed(&*ctx.store, RecordKind::Spec, &ctx.id.0, "request", request)?;
     recorded(ctx, record.clone(), "Samokoder: implement", drive(ctx, &record)).await
+}
+
+/// `samokoder.generateTests {uri}` / `samokoder tests FILE`: tests for the file `path`.
+#[tracing::instrument(skip_all, fields(run = %ctx.id))]
+pub async fn generate_tests(ctx: &RunContext, path: &str) -> Result<RunOutcome> {
+    let request =
+        EditRequest { path: path.to_owned(), start_line: 1, end_line: 1, instruction: format!("tests for {path}") };
+    let record = new_record(ctx, "tests", &request.instruction, None);
+    ctx.store.put_run(&record)?;
+    put_typed(&*ctx.store, RecordKind::Spec, &ctx.id.0, "request", &request)?;
+    recorded(ctx, record.clone(), "Samokoder: generate tests", drive(ctx, &record)).await
 }
 
 /// `samokoder.fix {uri, diagnostic}` / `samokoder fix [FILE:LINE]`: `request` names a diagnostic to fix; without
@@ -68,6 +81,7 @@ pub(crate) fn next(ctx: &RunContext, state: &RunState, kind: &str) -> Result<Nex
     let Some(progress) = state.task(TASK) else {
         return Ok(match (kind, request) {
             ("implement", Some(request)) => Next::Implement(request),
+            ("tests", Some(request)) => Next::WriteTests(request),
             _ => Next::StartFix,
         });
     };
@@ -154,6 +168,8 @@ pub(crate) fn summary(state: &RunState, kind: &str) -> String {
         _ if progress.skipped => format!("skipped: {tests}"),
         ("implement", 0) => format!("implemented; {tests}"),
         ("implement", n) => format!("implemented, then fixed in {n} iteration(s); {tests}"),
+        ("tests", 0) => format!("wrote the tests; {tests}"),
+        ("tests", n) => format!("wrote the tests, then fixed them in {n} iteration(s); {tests}"),
         (_, 0) => format!("nothing to fix; {tests}"),
         (_, n) => format!("fixed in {n} iteration(s); {tests}"),
     }

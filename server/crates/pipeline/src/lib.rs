@@ -21,7 +21,8 @@ pub mod state;
 pub mod undo;
 
 pub use agents::implementer::{EditRequest, instruction_at};
-pub use edit_runs::{fix, implement};
+pub use agents::troubleshooter::is_test as is_test_file;
+pub use edit_runs::{fix, generate_tests, implement};
 pub use frontend::{ApplyOutcome, Frontend, Level, Progress};
 pub use orchestrator::{generate, resume};
 pub use output::{ParsedFile, WHOLE_FILES_GBNF, parse_whole_files};

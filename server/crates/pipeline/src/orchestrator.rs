@@ -31,6 +31,8 @@ use crate::{edit_runs, fix_loop};
 pub(crate) enum Next {
     /// An implement run's one edit.
     Implement(EditRequest),
+    /// A tests run's new test file.
+    WriteTests(EditRequest),
     /// A fix run begins: its task, then a first test run.
     StartFix,
     /// A fix run whose diagnostic is not a failing test: it becomes the failure to fix.
@@ -89,8 +91,12 @@ pub async fn resume(ctx: &RunContext) -> Result<RunOutcome> {
     let Some(record) = ctx.store.get_run(&ctx.id.0)? else {
         bail!("there is no run {} in this workspace: `samokoder runs` lists them", ctx.id)
     };
-    if !matches!(record.kind.as_str(), "generate" | "spec" | "implement" | "fix") {
-        bail!("run {} is a `{}` run; only generate, spec, implement and fix runs can be resumed", ctx.id, record.kind);
+    if !matches!(record.kind.as_str(), "generate" | "spec" | "implement" | "fix" | "tests") {
+        bail!(
+            "run {} is a `{}` run; only generate, spec, implement, fix and tests runs can be resumed",
+            ctx.id,
+            record.kind
+        );
     }
     if !record.status.is_unfinished() {
         bail!("run {} already ended ({}); start a new one instead", ctx.id, record.summary);
@@ -105,11 +111,11 @@ pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOut
     loop {
         let state = RunState::load(&*ctx.store, &ctx.id.0)?;
         let next = match record.kind.as_str() {
-            "implement" | "fix" => edit_runs::next(ctx, &state, &record.kind)?,
+            "implement" | "fix" | "tests" => edit_runs::next(ctx, &state, &record.kind)?,
             _ => next(ctx, &state, spec_only, subdir).await?,
         };
         let (agent, task) = match &next {
-            Next::Implement(_) => ("code_monkey", None),
+            Next::Implement(_) | Next::WriteTests(_) => ("code_monkey", None),
             Next::StartFix | Next::SeedDiagnostic(_) | Next::VerifyDiagnostic(_) => ("", None),
             Next::Spec => ("spec_writer", None),
             Next::Architecture | Next::Scaffold => ("architect", None),
@@ -125,6 +131,7 @@ pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOut
         }
         match next {
             Next::Implement(request) => agents::implementer::run(ctx, &state, &request).await?,
+            Next::WriteTests(request) => agents::test_writer::run(ctx, &state, &request).await?,
             Next::StartFix => edit_runs::start_fix(ctx)?,
             Next::SeedDiagnostic(request) => edit_runs::seed(ctx, &state, &request, None)?,
             Next::VerifyDiagnostic(request) => edit_runs::verify(ctx, &state, &request).await?,
@@ -170,7 +177,7 @@ pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOut
             }
             Next::Done => {
                 let summary = match (&state.spec, spec_only) {
-                    _ if matches!(record.kind.as_str(), "implement" | "fix") => {
+                    _ if matches!(record.kind.as_str(), "implement" | "fix" | "tests") => {
                         edit_runs::summary(&state, &record.kind)
                     }
                     (Some(_), true) => format!("wrote {}", run_file(subdir, "spec.md")),

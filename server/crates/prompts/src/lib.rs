@@ -25,6 +25,7 @@ const PROMPTS: &[(&str, &str)] = &[
     ("troubleshooter/task", include_str!("../../../../prompts/troubleshooter/task.j2")),
     ("implementer/task", include_str!("../../../../prompts/implementer/task.j2")),
     ("bug_hunter/task", include_str!("../../../../prompts/bug_hunter/task.j2")),
+    ("test_writer/task", include_str!("../../../../prompts/test_writer/task.j2")),
 ];
 
 /// The names of the embedded prompts.

@@ -6,8 +6,8 @@
 mod runs;
 
 pub use runs::{
-    GenerateHow, fix_command, generate_command, implement_command, resume_command, runs_command, spec_command,
-    templates_command, undo_command,
+    GenerateHow, fix_command, generate_command, generate_tests_command, implement_command, resume_command,
+    runs_command, spec_command, templates_command, undo_command,
 };
 
 use std::io::Write;

@@ -1,4 +1,5 @@
-//! The runs from a terminal: `generate`, `spec`, `resume`, `undo` and `runs`. They need the workspace's
+//! The runs from a terminal: `generate`, `spec`, `implement`, `fix`, `generate-tests`, `resume`, `undo` and
+//! `runs`. They need the workspace's
 //! durable run store (a run that cannot be recorded cannot be resumed or undone), so they refuse to start
 //! without it, saying why (most often: an editor's samokoder holds this workspace).
 
@@ -8,7 +9,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use samokoder_pipeline::{
-    EditRequest, GenerateRequest, RunId, UndoRequest, fix, generate, implement, instruction_at, resume, undo,
+    EditRequest, GenerateRequest, RunId, UndoRequest, fix, generate, generate_tests, implement, instruction_at, resume,
+    undo,
 };
 
 use super::{fetch_model, finish, interruptible, report_problems};
@@ -184,6 +186,18 @@ pub async fn implement_command(dir: &Path, at: &str, instruction: Option<&str>, 
     let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose, true));
     let outcome =
         interruptible(&engine, None, frontend.clone(), move |ctx| async move { implement(&ctx, &request).await }).await;
+    finish(&engine, &frontend, outcome).await
+}
+
+/// `samokoder generate-tests FILE --dir DIR`: a new test file for FILE, run and corrected until it passes.
+pub async fn generate_tests_command(dir: &Path, file: &str, verbose: bool) -> Result<i32> {
+    let engine = engine_with_store(dir)?;
+    report_problems(&engine);
+    let path = engine.jail().check(file)?.to_string();
+    let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), verbose, true));
+    let outcome =
+        interruptible(&engine, None, frontend.clone(), move |ctx| async move { generate_tests(&ctx, &path).await })
+            .await;
     finish(&engine, &frontend, outcome).await
 }
 

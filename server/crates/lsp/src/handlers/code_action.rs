@@ -74,6 +74,20 @@ pub(crate) fn code_action(backend: &Backend, params: lsp::CodeActionParams) -> R
                 actions.push(command(title, lsp::CodeActionKind::SOURCE, name, serde_json::json!({})));
             }
         }
+        let code = path.as_ref().and_then(|p| engine.jail().relativize(p)).is_some_and(|rel| {
+            let rel = rel.to_string();
+            let script =
+                [".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts"].iter().any(|e| rel.ends_with(e));
+            script && !rel.ends_with(".d.ts") && !samokoder_engine::is_test_file(&rel)
+        });
+        if code {
+            actions.push(command(
+                "Samokoder: generate tests for this file",
+                lsp::CodeActionKind::SOURCE,
+                "samokoder.generateTests",
+                serde_json::json!({ "uri": uri }),
+            ));
+        }
         // From the store's in-memory index of runs (no wait on a run or the index).
         let unfinished = engine.last_unfinished();
         if let Some(run) = &unfinished {

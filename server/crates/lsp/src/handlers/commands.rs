@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use samokoder_engine::{
-    EditRequest, GenerateRequest, RunId, UndoRequest, fix, generate, implement, instruction_at, resume, run_tests, undo,
+    EditRequest, GenerateRequest, RunId, UndoRequest, fix, generate, generate_tests, implement, instruction_at, resume,
+    run_tests, undo,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -257,6 +258,16 @@ pub(crate) fn execute_command(backend: &Backend, params: lsp::ExecuteCommandPara
             let frontend = frontend(backend, &engine, "Samokoder: fix");
             let id = engine
                 .spawn_run("fix", None, frontend, move |ctx| async move { fix(&ctx, request.as_ref()).await })
+                .map_err(job_error)?;
+            Ok(Some(json!({ "runId": id.0 })))
+        }
+        "samokoder.generateTests" => {
+            let usage = "samokoder.generateTests takes {\"uri\": \"file:///.../src/module.js\"}";
+            let args: UriArgs = serde_json::from_value(arg).map_err(|e| invalid_params(format!("{usage} ({e})")))?;
+            let path = workspace_path(&engine, &args.uri)?;
+            let frontend = frontend(backend, &engine, "Samokoder: generate tests");
+            let id = engine
+                .spawn_run("tests", None, frontend, move |ctx| async move { generate_tests(&ctx, &path).await })
                 .map_err(job_error)?;
             Ok(Some(json!({ "runId": id.0 })))
         }

@@ -7,15 +7,16 @@
 //! Commits: the step, then `tasks/t1` (nothing left to apply, not yet tested).
 
 use anyhow::{Result, bail};
+use samokoder_edits::ChangeSet;
 use samokoder_llm::{AgentRole, ChatRequest, Message};
 use serde_json::json;
 
-use super::troubleshooter::prepare;
+use super::troubleshooter::{Guard, prepare};
 use super::{apply_step, messages, read_file, shared_vars_showing, stream_text, touches};
 use crate::RunContext;
 use crate::state::{RunState, TaskProgress, save_task};
 
-const EDIT_RETRIES: usize = 2;
+pub(crate) const EDIT_RETRIES: usize = 2;
 const REPLY_TOKENS: u32 = 2048;
 
 /// What `implement` and `fix` were asked (record `specs/request`).
@@ -53,21 +54,10 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: &EditReques
         max_tokens: Some(REPLY_TOKENS),
         ..Default::default()
     };
-    let mut attempt = 0;
-    let changes = loop {
-        let completion = stream_text(ctx, AgentRole::CodeMonkey, &chat, None).await?;
-        match prepare(ctx, &completion.text, None, "", &[(request.path.clone(), current.clone())]) {
-            Ok(changes) => break changes,
-            Err(why) if attempt < EDIT_RETRIES => {
-                attempt += 1;
-                ctx.frontend.log(&ctx.id, "code_monkey", &format!("\n[not applied: {why}; asking again]\n"));
-                chat.messages.push(Message::assistant(completion.text));
-                chat.messages.push(Message::user(format!(
-                    "That change cannot be applied: {why}\n\nReply again with the corrected changes."
-                )));
-            }
-            Err(why) => bail!("the implementation could not be applied after {} tries: {why}", attempt + 1),
-        }
+    let files = [(request.path.clone(), current.clone())];
+    let changes = match changes_from(ctx, &mut chat, &files, |_| Ok(())).await? {
+        Ok(changes) => changes,
+        Err(why) => bail!("the implementation could not be applied after {} tries: {why}", EDIT_RETRIES + 1),
     };
     let touched = touches(ctx, &changes)?;
     let paths: Vec<String> = changes.paths().map(|p| p.to_string()).collect();
@@ -79,6 +69,36 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: &EditReques
     progress.no_tests_ok = true;
     save_task(&*ctx.store, &ctx.id.0, &progress)?;
     Ok(())
+}
+
+/// The code writer's changes: asked until they can be applied (prepared as a troubleshooter's, then `check`),
+/// each failure sent back with its exact reason, [`EDIT_RETRIES`] times; then the last reason.
+pub(crate) async fn changes_from(
+    ctx: &RunContext,
+    chat: &mut ChatRequest,
+    files: &[(String, String)],
+    check: impl Fn(&ChangeSet) -> std::result::Result<(), String>,
+) -> Result<std::result::Result<ChangeSet, String>> {
+    let mut attempt = 0;
+    loop {
+        let completion = stream_text(ctx, AgentRole::CodeMonkey, chat, None).await?;
+        let why = match prepare(ctx, &completion.text, None, Guard::Spec(""), files) {
+            Ok(changes) => match check(&changes) {
+                Ok(()) => return Ok(Ok(changes)),
+                Err(why) => why,
+            },
+            Err(why) => why,
+        };
+        if attempt == EDIT_RETRIES {
+            return Ok(Err(why));
+        }
+        attempt += 1;
+        ctx.frontend.log(&ctx.id, "code_monkey", &format!("\n[not applied: {why}; asking again]\n"));
+        chat.messages.push(Message::assistant(completion.text));
+        chat.messages.push(Message::user(format!(
+            "That change cannot be applied: {why}\n\nReply again with the corrected changes."
+        )));
+    }
 }
 
 /// The instruction a line holds: the text after `TODO(samokoder):` or `samokoder:` in a comment.

@@ -11,6 +11,7 @@ pub(crate) mod executor;
 pub(crate) mod implementer;
 pub(crate) mod spec_writer;
 pub(crate) mod tech_lead;
+pub(crate) mod test_writer;
 pub(crate) mod troubleshooter;
 
 use anyhow::{Context, Result, anyhow, bail};

@@ -56,6 +56,9 @@ pub(crate) async fn run(
     vars["tried"] = json!(!progress.fixes.is_empty());
     vars["hint"] = json!(progress.hint.clone().unwrap_or_default());
     vars["files"] = json!(files.iter().map(|(p, t)| json!({"path": p, "text": t})).collect::<Vec<_>>());
+    // A tests run's new tests fail against the user's code: the tests are what is wrong.
+    let code_is_right = ctx.store.get_run(&ctx.id.0)?.is_some_and(|r| r.kind == "tests");
+    vars["code_is_right"] = json!(code_is_right);
     let mut request = ChatRequest {
         messages: messages(ctx, &vars, prompt)?,
         temperature: Some(if progress.heated { 0.8 } else { 0.2 }),
@@ -63,11 +66,12 @@ pub(crate) async fn run(
         ..Default::default()
     };
     let spec = read_file(ctx, &run_file(subdir, "spec.md")).unwrap_or_default();
+    let guard = if code_is_right { Guard::CodeIsRight } else { Guard::Spec(&spec) };
     let mut first_step: Option<u32> = None;
     let mut attempt = 0;
     loop {
         let completion = stream_text_at(ctx, role, progress.tier, &request, None).await?;
-        let changes = match prepare(ctx, &completion.text, subdir, &spec, &files) {
+        let changes = match prepare(ctx, &completion.text, subdir, guard, &files) {
             Ok(changes) => changes,
             Err(why) if attempt < EDIT_RETRIES => {
                 attempt += 1;
@@ -197,7 +201,7 @@ fn relative_imports(path: &str, text: &str) -> Vec<String> {
 }
 
 /// Whether a path is a test file.
-pub(crate) fn is_test(path: &str) -> bool {
+pub fn is_test(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     path.starts_with("test/")
         || path.starts_with("tests/")
@@ -220,13 +224,24 @@ fn test_weight(text: &str) -> (usize, usize) {
     (count("test(") + count("it("), count("assert") + count("expect("))
 }
 
+/// What a failing test is weighed against.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Guard<'a> {
+    /// The spec: the code is what gets fixed; a test the run generated changes only with the spec's line
+    /// that proves it wrong quoted (`Spec: ...`).
+    Spec(&'a str),
+    /// The user's code (a tests run): the run's new tests are what gets fixed; the code changes only with
+    /// the user's confirmation.
+    CodeIsRight,
+}
+
 /// The reply's changes, checked: applied to what the user holds, within the workspace, valid, and fair to
 /// the tests.
 pub(crate) fn prepare(
     ctx: &RunContext,
     reply: &str,
     subdir: Option<&str>,
-    spec: &str,
+    guard: Guard<'_>,
     files: &[(String, String)],
 ) -> Result<ChangeSet, String> {
     let edits = parse_edits_among(reply, files)?;
@@ -264,7 +279,14 @@ pub(crate) fn prepare(
         }
         let current = read_file(ctx, &full);
         let text = match edit {
-            FileEdit::Whole(text) => text,
+            FileEdit::Whole(text) => {
+                if let Some(old) = &current
+                    && let Some(why) = elided(&path, old, &text)
+                {
+                    return Err(why);
+                }
+                text
+            }
             FileEdit::Blocks(blocks) => {
                 apply_blocks(current.as_deref(), &blocks).map_err(|e| format!("{path}: {e}"))?.0
             }
@@ -298,17 +320,34 @@ pub(crate) fn prepare(
                     ));
                 }
                 changes.confirm.push(rel.clone());
-            } else if !quotes_spec(reply, spec) {
+            } else if let Guard::Spec(spec) = guard
+                && !quotes_spec(reply, spec)
+            {
                 return Err(format!(
                     "the change to the test {path} needs the spec's line that proves the test wrong, quoted on a line \
                      starting with `Spec:`; otherwise fix the code"
                 ));
             }
+        } else if matches!(guard, Guard::CodeIsRight) && current.is_some() {
+            if !ctx.frontend.can_confirm() {
+                ctx.frontend.message(
+                    Level::Warning,
+                    &format!(
+                        "Samokoder: a fix of the new tests wanted to change your code in {path}; it was not applied"
+                    ),
+                );
+                return Err(format!(
+                    "{path} is the user's code, taken to be right: change the new tests so they expect what the code \
+                     does"
+                ));
+            }
+            changes.confirm.push(rel.clone());
         }
         if let Some(issue) = super::code_monkey::syntax_problem(&path, &text) {
             return Err(format!("{path} would have a syntax error: {issue}"));
         }
-        if current.is_none() {
+        if current.is_none() && !is_test(&path) {
+            // A new test file is found by the test runner, not by an import.
             created.push(path.clone());
         }
         changes.changes.push(FileChange { path: rel, text });
@@ -342,6 +381,19 @@ fn referred_to(path: &str, texts: &[&str]) -> bool {
     })
 }
 
+/// Why a whole file given for an existing one cannot be taken: it has less than half the lines it had (Qwen
+/// 1.5B answered with `export function range(start, end) {\n}`, the body left out, for an eight-line file).
+fn elided(path: &str, old: &str, new: &str) -> Option<String> {
+    let lines = |t: &str| t.lines().filter(|l| !l.trim().is_empty()).count();
+    let (before, after) = (lines(old), lines(new));
+    (after * 2 < before).then(|| {
+        format!(
+            "the whole file given for {path} has {after} lines where it had {before}: it leaves code out; give \
+             SEARCH/REPLACE blocks for just the lines to change"
+        )
+    })
+}
+
 /// Whether the reply quotes a line of the spec on a `Spec:` line.
 fn quotes_spec(reply: &str, spec: &str) -> bool {
     let normal = |s: &str| {
@@ -372,6 +424,15 @@ mod tests {
         assert_eq!(test_weight(text), (2, 3));
         assert!(is_test("test/sum.test.js") && is_test("src/__tests__/a.js") && is_test("src/a.spec.ts"));
         assert!(!is_test("src/contest.js") && !is_test("src/testing.js"));
+    }
+
+    #[test]
+    fn a_whole_file_that_leaves_out_most_of_the_code_is_refused() {
+        let old = "// range\nexport function range(start, end) {\n  const out = [];\n  for (let i = start; i < end; i++) {\n    out.push(i);\n  }\n  return out;\n}\n";
+        let gutted = "// range\nexport function range(start, end) {\n}\n";
+        assert!(elided("src/range.js", old, gutted).unwrap().contains("has 3 lines where it had 8"));
+        let shorter = "// range\nexport function range(start, end) {\n  return Array.from({ length: end - start + 1 }, (_, i) => start + i);\n}\n";
+        assert_eq!(elided("src/range.js", old, shorter), None, "a shorter rewrite that keeps the code is fine");
     }
 
     #[test]

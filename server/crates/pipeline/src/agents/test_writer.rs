@@ -1,0 +1,110 @@
+//! Test writer: `samokoder.generateTests {uri}` / `samokoder tests FILE`. The code writer gets a file the
+//! user has (with the repo map and the tests that exist for it) and writes a new test file for it; the
+//! tests then run, and the fix loop follows if they fail. The code is the user's and taken to be right: the
+//! run writes only its own test file, and a fix changes the user's code only with their confirmation
+//! (`troubleshooter::prepare`, `Guard::CodeIsRight`).
+//!
+//! The new file is `test/<name>.test.<ext>` beside the project's other tests, or
+//! `test/<name>.samokoder.test.<ext>` when that one exists (a test the user wrote is never rewritten).
+//!
+//! Commits: the step, then `tasks/t1` (not yet tested).
+
+use anyhow::{Result, bail};
+use samokoder_llm::ChatRequest;
+use serde_json::json;
+
+use super::implementer::{EDIT_RETRIES, EditRequest, changes_from};
+use super::troubleshooter::is_test;
+use super::{apply_step, messages, read_file, shared_vars_showing, touches};
+use crate::RunContext;
+use crate::state::{RunState, TaskProgress, save_task};
+
+const REPLY_TOKENS: u32 = 2048;
+
+pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: &EditRequest) -> Result<()> {
+    if is_test(&request.path) {
+        bail!("{} is a test file: run generate tests on the code it tests", request.path);
+    }
+    let Some(code) = read_file(ctx, &request.path) else {
+        bail!("{} does not exist: generate tests works on a file the workspace has", request.path)
+    };
+    let (test_path, existing) = test_file_for(ctx, &request.path);
+    let shown = [request.path.clone()];
+    let mut vars = shared_vars_showing(ctx, state, None, &shown, &shown)?;
+    vars["path"] = json!(request.path);
+    vars["code"] = json!(code);
+    vars["test_path"] = json!(test_path);
+    vars["import_path"] = json!(relative(&test_path, &request.path));
+    vars["existing"] = json!(existing.iter().map(|(p, t)| json!({"path": p, "text": t})).collect::<Vec<_>>());
+    let mut chat = ChatRequest {
+        messages: messages(ctx, &vars, "test_writer/task")?,
+        temperature: Some(0.2),
+        max_tokens: Some(REPLY_TOKENS),
+        ..Default::default()
+    };
+    let files = [(request.path.clone(), code)];
+    let only_the_test_file =
+        |changes: &samokoder_edits::ChangeSet| match changes.paths().map(|p| p.to_string()).find(|p| *p != test_path) {
+            Some(other) => Err(format!(
+                "generate tests writes only {test_path}, and {other} is not it: give {test_path} alone, whole, in a \
+                 fenced code block after its path"
+            )),
+            None => Ok(()),
+        };
+    let changes = match changes_from(ctx, &mut chat, &files, only_the_test_file).await? {
+        Ok(changes) => changes,
+        Err(why) => bail!("the tests could not be written after {} tries: {why}", EDIT_RETRIES + 1),
+    };
+    let touched = touches(ctx, &changes)?;
+    apply_step(ctx, &changes, touched, "code_monkey", Some("t1"), format!("wrote tests in {test_path}")).await?;
+    let mut progress = TaskProgress::new("t1");
+    progress.basis = request.instruction.clone();
+    progress.steps = Some(Vec::new());
+    save_task(&*ctx.store, &ctx.id.0, &progress)?;
+    Ok(())
+}
+
+/// The new test file for `path` (`src/lib/sum.ts` -> `test/lib/sum.test.ts`, or `test/lib/sum.samokoder.test.ts`
+/// when that exists), and the tests that exist for it already (path, text).
+fn test_file_for(ctx: &RunContext, path: &str) -> (String, Vec<(String, String)>) {
+    let under = path.strip_prefix("src/").unwrap_or(path);
+    let (stem, ext) = under.rsplit_once('.').unwrap_or((under, "js"));
+    let ext = match ext {
+        "tsx" | "mts" | "cts" => "ts",
+        "jsx" | "mjs" | "cjs" => "js",
+        other => other,
+    };
+    let plain = format!("test/{stem}.test.{ext}");
+    match read_file(ctx, &plain) {
+        Some(text) => (format!("test/{stem}.samokoder.test.{ext}"), vec![(plain, text)]),
+        None => (plain, Vec::new()),
+    }
+}
+
+/// How `from` imports `to`: a relative path with the extension (`test/lib/sum.test.js`, `src/lib/sum.js` ->
+/// `../../src/lib/sum.js`).
+fn relative(from: &str, to: &str) -> String {
+    let from_dir: Vec<&str> =
+        from.split('/').collect::<Vec<_>>().split_last().map(|(_, d)| d.to_vec()).unwrap_or_default();
+    let to_parts: Vec<&str> = to.split('/').collect();
+    let common = from_dir.iter().zip(&to_parts).take_while(|(a, b)| a == b).count();
+    let ups = from_dir.len() - common;
+    let rest = to_parts[common..].join("/");
+    match ups {
+        0 => format!("./{rest}"),
+        n => format!("{}{rest}", "../".repeat(n)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_file_imports_its_module_by_a_relative_path() {
+        assert_eq!(relative("test/sum.test.js", "src/sum.js"), "../src/sum.js");
+        assert_eq!(relative("test/lib/sum.test.ts", "src/lib/sum.ts"), "../../src/lib/sum.ts");
+        assert_eq!(relative("test/sum.test.js", "sum.js"), "../sum.js");
+        assert_eq!(relative("app/test/a.test.js", "app/a.js"), "../a.js");
+    }
+}
