@@ -71,3 +71,40 @@ async fn a_change_to_the_users_test_waits_in_pending_diff_until_accepted() {
     assert!(!pending.exists(), "pending.diff is gone once decided");
     client.shutdown_and_exit().await.unwrap();
 }
+
+#[tokio::test]
+async fn with_review_on_every_change_to_the_project_waits_and_a_rejected_one_never_lands() {
+    if !docker_available() {
+        return;
+    }
+    let fix = "The sign is wrong.\n\nsrc/sum.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
+    let llm = ScriptedLlm::routed(vec![("you are the troubleshooter", Reply::text(fix))]);
+    let s = Sandboxed::new();
+    failing_sum_project(&s);
+    let mut options = s.options(Some(&llm));
+    options.initialization_options = json!({"samokoder": {"editor": {"review": true}}});
+    let client = s.spawn(options);
+    client.initialize().await.unwrap();
+    client.request("workspace/executeCommand", json!({"command": "samokoder.fix", "arguments": []})).await.unwrap();
+    // A change to the code alone (no test touched) waits for review too.
+    let pending = s.root().join(".samokoder/pending.diff");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !pending.exists() {
+        assert!(std::time::Instant::now() < deadline, "no pending.diff; log: {:?}", client.messages());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(std::fs::read_to_string(&pending).unwrap().contains("+  return a + b;"));
+    let reject = json!({"command": "samokoder.rejectPending", "arguments": [{}]});
+    assert_eq!(client.request("workspace/executeCommand", reject).await.unwrap()["accepted"], false);
+    let end = client
+        .wait_for(Duration::from_secs(120), "the fix run's end", |m| {
+            m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end"
+        })
+        .await
+        .unwrap();
+    let message = end["params"]["value"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("you rejected the changes in .samokoder/pending.diff"), "{message}");
+    assert!(std::fs::read_to_string(s.root().join("src/sum.js")).unwrap().contains("a - b"), "nothing landed");
+    assert!(client.buffer("src/sum.js").is_none_or(|b| b.contains("a - b")));
+    client.shutdown_and_exit().await.unwrap();
+}

@@ -46,3 +46,79 @@ async fn questions_md_offers_submit_answers_and_a_file_without_a_waiting_run_is_
     assert!(err.contains("is not a questions.md"), "{err}");
     client.shutdown_and_exit().await.unwrap();
 }
+
+#[tokio::test]
+async fn write_spec_for_this_workspace_describes_the_code_it_has() {
+    let spec = r#"{"complexity": "simple", "summary": "A sum(a, b) function in src/sum.js.", "features": ["sum(a, b) returns a plus b"], "assumptions": [], "questions": []}"#;
+    let llm = samokoder_test_utils::ScriptedLlm::routed(vec![(
+        "you are the spec writer",
+        samokoder_test_utils::Reply::text(spec),
+    )]);
+    let s = Sandboxed::new();
+    std::fs::create_dir_all(s.root().join("src")).unwrap();
+    std::fs::write(s.root().join("src/sum.js"), "export function sum(a, b) {\n  return a + b;\n}\n").unwrap();
+    let client = s.spawn(s.options(Some(&llm)));
+    client.initialize().await.unwrap();
+    client.did_open("src/sum.js", "javascript", "export function sum(a, b) {\n  return a + b;\n}\n").await.unwrap();
+    assert!(titles(&client, "src/sum.js").await.contains(&"Samokoder: write spec for this workspace".to_owned()));
+    client
+        .request("workspace/executeCommand", json!({"command": "samokoder.writeSpec", "arguments": [{}]}))
+        .await
+        .unwrap();
+    let end = client
+        .wait_for(std::time::Duration::from_secs(30), "the run's end", |m| {
+            m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end"
+        })
+        .await
+        .unwrap();
+    assert_eq!(end["params"]["value"]["message"], "wrote .samokoder/spec.md", "{:?}", client.messages());
+    // The spec writer was asked for the project as it is, and saw its code in the map.
+    let asked = llm.requests()[0].last_user_message();
+    assert!(asked.contains("The project in this workspace, as it is") && asked.contains("sum(a, b)"), "{asked}");
+    client.shutdown_and_exit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_question_the_editor_never_answers_goes_to_questions_md_after_the_timeout() {
+    let spec = r#"{"complexity": "moderate", "summary": "A todo store.", "features": ["add and list todos"], "assumptions": [], "questions": [{"question": "Where are todos kept?", "suggestions": ["in memory", "in a JSON file"]}]}"#;
+    let llm = samokoder_test_utils::ScriptedLlm::routed(vec![(
+        "you are the spec writer",
+        samokoder_test_utils::Reply::text(spec),
+    )]);
+    let s = Sandboxed::new();
+    let mut options = s.options(Some(&llm));
+    // The client announces samokoder/ask and then never answers it (a user who walked away).
+    options.never_answers = vec!["samokoder/ask".into()];
+    options.initialization_options = json!({"samokoder": {"editor": {"askTimeoutSecs": 1}}});
+    let client = s.spawn(options);
+    client.initialize().await.unwrap();
+    client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "samokoder.writeSpec", "arguments": [{"description": "a todo list"}]}),
+        )
+        .await
+        .unwrap();
+    let end = client
+        .wait_for(std::time::Duration::from_secs(30), "the run's end", |m| {
+            m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end"
+        })
+        .await
+        .unwrap();
+    let message = end["params"]["value"]["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("1 question(s) wait in .samokoder/questions.md"), "{message}");
+    assert!(client.messages().iter().any(|m| m["method"] == "samokoder/ask"), "it was asked first");
+    let told = client.messages().iter().any(|m| {
+        m["method"] == "window/showMessage"
+            && m["params"]["message"]
+                .as_str()
+                .is_some_and(|t| t.contains("samokoder/ask had no answer (no answer within 1 s)"))
+    });
+    assert!(told, "{:?}", client.messages());
+    let file = client
+        .buffer(".samokoder/questions.md")
+        .or_else(|| std::fs::read_to_string(s.root().join(".samokoder/questions.md")).ok())
+        .unwrap();
+    assert!(file.contains("## 1. Where are todos kept?"), "{file}");
+    client.shutdown_and_exit().await.unwrap();
+}

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tower_lsp::Client;
 use tower_lsp::lsp_types as lsp;
 
+use crate::client_request::RequestError;
 use crate::{ClientCaps, client_request, to_proto};
 
 /// How long the outbox waits for `window/workDoneProgress/create`.
@@ -195,8 +196,18 @@ impl Frontend for LspFrontend {
         }
         let caps = &self.caps;
         let annotated = caps.document_changes && caps.change_annotations;
+        // With `editor.review`, every change to the project waits for the user, not only the ones that must.
         let mut confirm: Vec<std::path::PathBuf> =
             changes.confirm.iter().map(|rel| self.engine.jail().abs(rel)).collect();
+        if self.engine.config().editor.review {
+            let project = changes.changes.iter().map(|c| &c.path).chain(&changes.deletes).filter(|rel| {
+                let rel = rel.to_string();
+                !(rel.starts_with(".samokoder/") || rel.contains("/.samokoder/"))
+            });
+            for rel in project.filter(|rel| !changes.confirm.contains(rel)) {
+                confirm.push(self.engine.jail().abs(rel));
+            }
+        }
         if !confirm.is_empty() && !annotated {
             // No annotations to confirm with: the user reads pending.diff and accepts or rejects it. The
             // edits stay the ones planned now, versioned: a buffer changed meanwhile refuses them.
@@ -266,11 +277,25 @@ impl Frontend for LspFrontend {
     }
 
     async fn ask(&self, _run: &RunId, question: &str, suggestions: &[String]) -> Result<Option<String>> {
+        // A question nobody answers must not hold the run: after the timeout it counts as unanswered, and the
+        // run asks in `.samokoder/questions.md` instead (the spec writer), or stops by rule (the fix loop).
+        let limit = Some(self.engine.config().editor.ask_timeout);
+        let unanswered = |method: &str, e: RequestError| match e {
+            RequestError::TimedOut(_) => {
+                self.outbox.message(
+                    lsp::MessageType::INFO,
+                    &format!("Samokoder: {method} had no answer ({e}); the question is asked in a file instead"),
+                );
+                Ok(None)
+            }
+            e => Err(anyhow!("{method} failed: {e}")),
+        };
         if self.caps.samokoder_ask {
             let params = json!({ "question": question, "choices": suggestions });
-            let answer = client_request::send::<SamokoderAsk>(&self.client, params, None)
-                .await
-                .map_err(|e| anyhow!("samokoder/ask failed: {e}"))?;
+            let answer = match client_request::send::<SamokoderAsk>(&self.client, params, limit).await {
+                Ok(answer) => answer,
+                Err(e) => return unanswered("samokoder/ask", e),
+            };
             return Ok(answer
                 .get("answer")
                 .and_then(|a| a.as_str())
@@ -288,10 +313,10 @@ impl Frontend for LspFrontend {
                         .collect(),
                 ),
             };
-            let picked = client_request::send::<lsp::request::ShowMessageRequest>(&self.client, params, None)
-                .await
-                .map_err(|e| anyhow!("window/showMessageRequest failed: {e}"))?;
-            return Ok(picked.map(|item| item.title));
+            return match client_request::send::<lsp::request::ShowMessageRequest>(&self.client, params, limit).await {
+                Ok(picked) => Ok(picked.map(|item| item.title)),
+                Err(e) => unanswered("window/showMessageRequest", e),
+            };
         }
         Ok(None)
     }

@@ -57,7 +57,8 @@ async fn a_test_the_user_wrote_is_kept_and_the_new_tests_go_beside_it() {
 
 #[tokio::test]
 async fn a_reply_that_writes_anything_but_the_test_file_is_asked_again_then_the_run_fails_saying_so() {
-    let elsewhere = "src/sum.js\n```js\nexport const sum = (a, b) => a + b;\n```\n";
+    let elsewhere =
+        "src/sum.js\n```js\n// sum(a, b): a plus b.\nexport function sum(a, b) {\n  return b + a;\n}\n```\n";
     let server = ScriptedLlm::routed(vec![
         ("Write tests for src/sum.js", Reply::text(elsewhere)),
         ("generate tests writes only test/sum.test.js", Reply::text(elsewhere)),

@@ -41,6 +41,9 @@ pub struct ClientOptions {
     /// Answers to `samokoder/ask`, in order; when not empty the client announces
     /// `experimental.samokoderAsk`.
     pub ask_answers: Vec<String>,
+    /// Requests from the server this client never answers (a user who walked away); `samokoder/ask` among
+    /// them makes the client announce `experimental.samokoderAsk`.
+    pub never_answers: Vec<String>,
 }
 
 impl ClientOptions {
@@ -54,6 +57,7 @@ impl ClientOptions {
             settings: Value::Null,
             answer_delay: None,
             ask_answers: vec![],
+            never_answers: vec![],
         }
     }
 }
@@ -74,6 +78,7 @@ struct Shared {
     settings: Value,
     answer_delay: Option<Duration>,
     ask_answers: Mutex<std::collections::VecDeque<String>>,
+    never_answers: Vec<String>,
     /// Anything on stdout that is not a framed JSON-RPC message.
     violations: Mutex<Vec<String>>,
 }
@@ -136,6 +141,7 @@ impl LspClient {
             apply: options.apply,
             settings: options.settings.clone(),
             answer_delay: options.answer_delay,
+            never_answers: options.never_answers.clone(),
             ask_answers: Mutex::new(options.ask_answers.iter().cloned().collect()),
             violations: Mutex::new(Vec::new()),
         });
@@ -164,7 +170,8 @@ impl LspClient {
                     "executeCommand": {"dynamicRegistration": false},
                 },
                 "window": {"workDoneProgress": true, "showDocument": {"support": true}},
-                "experimental": {"samokoderAsk": !self.options.ask_answers.is_empty()},
+                "experimental": {"samokoderAsk": !self.options.ask_answers.is_empty()
+                    || self.options.never_answers.iter().any(|m| m == "samokoder/ask")},
                 "textDocument": {
                     "synchronization": {"didSave": true},
                     "codeAction": {"codeActionLiteralSupport": {"codeActionKind": {"valueSet": ["", "quickfix", "refactor", "refactor.rewrite", "source"]}}},
@@ -396,7 +403,8 @@ async fn read_loop(stdout: ChildStdout, shared: Arc<Shared>) {
             }
             continue;
         }
-        if msg.get("id").is_some() {
+        let ignored = msg["method"].as_str().is_some_and(|m| shared.never_answers.iter().any(|n| n == m));
+        if msg.get("id").is_some() && !ignored {
             match shared.answer_delay {
                 None => answer(&shared, &msg).await,
                 Some(delay) => {

@@ -13,6 +13,7 @@ use serde::Deserialize;
 pub struct ConfigLayer {
     pub llm: LlmLayer,
     pub sandbox: SandboxLayer,
+    pub editor: EditorLayer,
     /// The editor's own tracing setting (`samokoder.trace.server` in VS Code); read by the editor, not us.
     pub trace: Option<serde_json::Value>,
 }
@@ -109,6 +110,19 @@ pub struct BudgetLayer {
     pub max_fix_iterations: Option<usize>,
 }
 
+/// How runs meet the user in an editor.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct EditorLayer {
+    /// Every change a run makes to the project waits for the user's review (change annotations, or
+    /// `.samokoder/pending.diff`) before it lands; the run's own files under `.samokoder/` do not.
+    pub review: Option<bool>,
+    /// A question asked in the editor (`samokoder/ask`, `window/showMessageRequest`) with no answer after this
+    /// many seconds goes to `.samokoder/questions.md` instead.
+    #[serde(alias = "ask_timeout_secs")]
+    pub ask_timeout_secs: Option<u64>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct SandboxLayer {
@@ -157,7 +171,7 @@ impl ConfigLayer {
         take!(llm.local.model_path, llm.local.threads, llm.local.context_tokens, llm.local.parallel, llm.local.seed);
         take!(sandbox.image, sandbox.test_command, sandbox.timeout_secs, sandbox.memory_mb, sandbox.cpus, sandbox.pids);
         take!(sandbox.no_output_secs, sandbox.idle_stop_secs, sandbox.network, sandbox.ca_bundle, sandbox.sync_include);
-        take!(sandbox.docker_host);
+        take!(sandbox.docker_host, editor.review, editor.ask_timeout_secs);
         for (name, p) in other.llm.providers {
             let mine = self.llm.providers.entry(name).or_default();
             macro_rules! field {

@@ -20,6 +20,16 @@ use samokoder_llm::{ApiKey, LimitsConfig, Price, ProviderKind};
 pub struct Config {
     pub llm: LlmSettings,
     pub sandbox: SandboxSettings,
+    pub editor: EditorSettings,
+}
+
+/// How runs meet the user in an editor (`[editor]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EditorSettings {
+    /// Every change to the project waits for the user's review before it lands.
+    pub review: bool,
+    /// How long a question asked in the editor waits before it goes to `.samokoder/questions.md`.
+    pub ask_timeout: Duration,
 }
 
 /// The model providers and how roles use them.
@@ -247,6 +257,10 @@ impl Config {
                 ca_bundle: s.ca_bundle.clone(),
                 sync_include: s.sync_include.clone().unwrap_or_default(),
                 docker_host: s.docker_host.clone(),
+            },
+            editor: EditorSettings {
+                review: layer.editor.review.unwrap_or(false),
+                ask_timeout: Duration::from_secs(layer.editor.ask_timeout_secs.unwrap_or(300).max(1)),
             },
         }
     }

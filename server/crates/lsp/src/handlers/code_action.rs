@@ -103,6 +103,12 @@ pub(crate) fn code_action(backend: &Backend, params: lsp::CodeActionParams) -> R
                 argument,
             ));
         }
+        actions.push(command(
+            "Samokoder: write spec for this workspace",
+            lsp::CodeActionKind::SOURCE,
+            "samokoder.writeSpec",
+            serde_json::json!({}),
+        ));
         actions.push(lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
             title: "Samokoder: run tests".into(),
             kind: Some(lsp::CodeActionKind::SOURCE),

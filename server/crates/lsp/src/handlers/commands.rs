@@ -56,6 +56,10 @@ struct UndoArgs {
     step: Option<u32>,
 }
 
+/// What a spec without a description is asked for: the project the workspace holds.
+const WORKSPACE_AS_IT_IS: &str = "The project in this workspace, as it is: what its code already does (its files \
+                                  are listed above). Describe that; add no feature the code does not have.";
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SpecArgs {
@@ -143,14 +147,16 @@ pub(crate) fn execute_command(backend: &Backend, params: lsp::ExecuteCommandPara
             Ok(Some(json!({ "runId": id.0 })))
         }
         "samokoder.writeSpec" => {
-            let usage = "samokoder.writeSpec takes {\"description\": \"what to build\"}";
+            let usage = "samokoder.writeSpec takes {\"description\"?: \"what to build\"} (without one, the spec \
+                         describes the code the workspace has)";
             let args: SpecArgs = match arg {
                 Value::Null => SpecArgs::default(),
                 Value::String(description) => SpecArgs { description: Some(description) },
                 other => serde_json::from_value(other).map_err(|e| invalid_params(format!("{usage} ({e})")))?,
             };
-            let Some(description) = args.description.filter(|d| !d.trim().is_empty()) else {
-                return Err(invalid_params(format!("{usage}: say what the workspace is for")));
+            let description = match args.description.filter(|d| !d.trim().is_empty()) {
+                Some(description) => description,
+                None => WORKSPACE_AS_IT_IS.to_owned(),
             };
             let frontend = frontend(backend, &engine, "Samokoder: write spec");
             let request = GenerateRequest { description, spec_only: true, ..Default::default() };

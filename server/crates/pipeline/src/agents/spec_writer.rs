@@ -60,6 +60,9 @@ pub(crate) async fn run(
         let count = analysis.questions.len().min(MAX_QUESTIONS);
         let from_file = in_file.as_deref().map(|text| questions_md::answers(text, count)).unwrap_or_default();
         let mut questions = Vec::new();
+        // Asked one by one while the editor answers; one left unanswered (dismissed, or no answer in time) sends
+        // it and the rest to the file form, where the editor can answer them.
+        let mut asking = fe.can_ask();
         for (i, draft) in analysis.questions.iter().take(MAX_QUESTIONS).enumerate() {
             let key = format!("{i:02}");
             let mut question: Question = get_typed(&*ctx.store, RecordKind::Question, run, &key)?.unwrap_or(Question {
@@ -73,11 +76,12 @@ pub(crate) async fn run(
                 question.answer = Some(answer);
                 put_typed(&*ctx.store, RecordKind::Question, run, &key, &question)?;
             }
-            if question.answer.is_none() && fe.can_ask() {
+            if question.answer.is_none() && asking {
                 put_typed(&*ctx.store, RecordKind::Question, run, &key, &question)?;
                 question.answer = fe.ask(&ctx.id, &question.question, &question.suggestions).await?;
-                if question.answer.is_some() {
-                    put_typed(&*ctx.store, RecordKind::Question, run, &key, &question)?;
+                match question.answer {
+                    Some(_) => put_typed(&*ctx.store, RecordKind::Question, run, &key, &question)?,
+                    None => asking = !fe.can_answer_in_file(),
                 }
             }
             questions.push(question);
@@ -88,7 +92,7 @@ pub(crate) async fn run(
             .filter(|(_, q)| q.answer.is_none())
             .map(|(i, _)| (i + 1).to_string())
             .collect();
-        if !missing.is_empty() && !fe.can_ask() && fe.can_answer_in_file() {
+        if !missing.is_empty() && fe.can_answer_in_file() {
             if in_file.is_some() {
                 ctx.frontend.show_file(&ctx.id, &file);
                 return Ok(Some(format!(
