@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use samokoder_test_utils::{Reply, ScriptedLlm, docker_available};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{SUM_PACKAGE, SUM_TEST, Sandboxed, bin, failing_sum_project};
 
@@ -180,5 +180,88 @@ async fn generate_tests_for_a_file_writes_a_test_file_that_runs_in_the_sandbox()
         })
         .await;
     assert!(refused.is_ok(), "{:?}", client.messages());
+    client.shutdown_and_exit().await.unwrap();
+}
+
+/// The implement run's edit, planned on the buffer as it was; the user types while the editor holds it.
+async fn implement_while_the_user_types(
+    user_line: u32,
+    user_text: &str,
+) -> (Sandboxed, samokoder_test_utils::LspClient, Value) {
+    let llm = ScriptedLlm::routed(vec![(
+        "Implement this in src/sum.js",
+        Reply::text(
+            "src/sum.js\n<<<<<<< SEARCH\n  // TODO(samokoder): return the sum of a and b\n=======\n  return a + b;\n>>>>>>> REPLACE\n",
+        ),
+    )]);
+    let s = Sandboxed::new();
+    std::fs::create_dir_all(s.root().join("src")).unwrap();
+    std::fs::write(s.root().join("package.json"), SUM_PACKAGE).unwrap();
+    let buffer =
+        "export function sum(a, b) {\n  // TODO(samokoder): return the sum of a and b\n}\n\nexport const note = 1;\n";
+    std::fs::write(s.root().join("src/sum.js"), buffer).unwrap();
+    let mut options = s.options(Some(&llm));
+    // The editor answers every request late: the user types before it answers the edit.
+    options.answer_delay = Some(Duration::from_secs(2));
+    let client = s.spawn(options);
+    client.initialize().await.unwrap();
+    client.did_open("src/sum.js", "javascript", buffer).await.unwrap();
+    let range = json!({"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 4}});
+    client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "samokoder.implement", "arguments": [{"uri": client.uri("src/sum.js"), "range": range}]}),
+        )
+        .await
+        .unwrap();
+    let sent =
+        |m: &Value| m["method"] == "workspace/applyEdit" && m["params"]["edit"].to_string().contains("return a + b");
+    client.wait_for(Duration::from_secs(60), "the implementation's edit", sent).await.unwrap();
+    client.did_change("src/sum.js", 2, [user_line, 0, user_line + 1, 0], user_text).await.unwrap();
+    let end = client
+        .wait_for(Duration::from_secs(60), "the run's end", |m| {
+            m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end"
+        })
+        .await
+        .unwrap();
+    (s, client, end)
+}
+
+#[tokio::test]
+async fn an_edit_refused_because_the_user_typed_meanwhile_is_rebased_once_and_lands_beside_their_change() {
+    if !docker_available() {
+        return;
+    }
+    let (_s, client, end) = implement_while_the_user_types(4, "export const note = 2; // the user's\n").await;
+    let edits = client.messages().into_iter().filter(|m| m["method"] == "workspace/applyEdit").count();
+    assert!(edits >= 2, "the refused edit, then the rebased one");
+    assert_eq!(
+        end["params"]["value"]["message"],
+        "implemented; the project has no tests to run"
+    );
+    assert_eq!(
+        client.buffer("src/sum.js").unwrap(),
+        "export function sum(a, b) {\n  return a + b;\n}\n\nexport const note = 2; // the user's\n",
+        "both the run's change and the user's"
+    );
+    client.shutdown_and_exit().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_edit_whose_lines_the_user_changed_meanwhile_stops_the_run_and_overwrites_nothing() {
+    if !docker_available() {
+        return;
+    }
+    let (_s, client, end) = implement_while_the_user_types(1, "  return b + a; // written by hand\n").await;
+    let message = end["params"]["value"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("src/sum.js changed in the editor while the run edited it, on the same lines"),
+        "{message}"
+    );
+    assert_eq!(
+        client.buffer("src/sum.js").unwrap(),
+        "export function sum(a, b) {\n  return b + a; // written by hand\n}\n\nexport const note = 1;\n",
+        "the user's text stands"
+    );
     client.shutdown_and_exit().await.unwrap();
 }

@@ -77,6 +77,13 @@ pub fn minimal_edits(old: &str, new: &str) -> Vec<TextEdit> {
     edits
 }
 
+/// The user's and the run's changes to the same text, together: `theirs` (what the user holds now) with
+/// `ours` (the run's new text, made from `base`) folded in. `None` when they change the same lines: the
+/// caller must not choose between them.
+pub fn merge3(base: &str, ours: &str, theirs: &str) -> Option<String> {
+    diffy::merge(base, ours, theirs).ok()
+}
+
 /// A unified diff of one file (`--- a/path`, `+++ b/path`, three lines of context), for a person to read
 /// before a change lands; empty when nothing changed. A new file is diffed against nothing, a deleted one
 /// against nothing after.
@@ -95,6 +102,16 @@ pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_three_way_merge_keeps_both_sides_or_refuses_to_choose() {
+        let base = "a\nb\nc\nd\ne\n";
+        let ours = "a\nB\nc\nd\ne\n";
+        let theirs = "a\nb\nc\nd\nE\n";
+        assert_eq!(merge3(base, ours, theirs).as_deref(), Some("a\nB\nc\nd\nE\n"));
+        assert_eq!(merge3(base, ours, "a\nb2\nc\nd\ne\n"), None, "the same line changed on both sides");
+        assert_eq!(merge3(base, ours, base).as_deref(), Some(ours));
+    }
 
     fn apply(old: &str, edits: &[TextEdit]) -> String {
         let mut out = old.to_owned();

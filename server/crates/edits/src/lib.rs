@@ -14,7 +14,7 @@ mod jail;
 mod line_index;
 mod search_replace;
 
-pub use change_set::{ChangeSet, FileChange, TextEdit, minimal_edits, unified_diff};
+pub use change_set::{ChangeSet, FileChange, TextEdit, merge3, minimal_edits, unified_diff};
 pub use document::{ByteEdit, ChangeOutcome, ContentChange, Document, DocumentError};
 pub use jail::{DEFAULT_MAX_FILE_BYTES, Jail, JailError, Protection, RelPath};
 pub use line_index::{LineIndex, Position, PositionEncoding, Range};

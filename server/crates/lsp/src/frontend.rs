@@ -138,59 +138,16 @@ pub(crate) struct LspFrontend {
 }
 
 impl LspFrontend {
-    /// Removes the new files written for a client that cannot create files, when the edit did not land.
-    fn undo_created(&self, created: &ChangeSet) {
-        for change in &created.changes {
-            let _ = std::fs::remove_file(self.engine.jail().abs(&change.path));
-        }
-    }
-}
-
-#[async_trait]
-impl Frontend for LspFrontend {
-    fn progress(&self, run: &RunId, progress: Progress) {
-        let value = match progress {
-            Progress::Begin { title, message } => {
-                self.engine.note_progress(run, &message, None);
-                lsp::WorkDoneProgress::Begin(lsp::WorkDoneProgressBegin {
-                    title,
-                    cancellable: Some(true),
-                    message: Some(message),
-                    percentage: Some(0),
-                })
-            }
-            Progress::Report { message, percentage } => {
-                self.engine.note_progress(run, &message, percentage);
-                lsp::WorkDoneProgress::Report(lsp::WorkDoneProgressReport {
-                    cancellable: Some(true),
-                    message: Some(message),
-                    percentage,
-                })
-            }
-            Progress::End { message } => {
-                lsp::WorkDoneProgress::End(lsp::WorkDoneProgressEnd { message: Some(message) })
-            }
-        };
-        if self.caps.work_done_progress {
-            self.outbox.send(Outgoing::Progress { token: progress_token(run), value });
-        }
-    }
-
-    fn log(&self, run: &RunId, agent: &str, text: &str) {
-        self.outbox.send(Outgoing::Log(json!({ "runId": run.0, "agent": agent, "text": text })));
-    }
-
-    fn message(&self, level: Level, text: &str) {
-        let typ = match level {
-            Level::Info => lsp::MessageType::INFO,
-            Level::Warning => lsp::MessageType::WARNING,
-            Level::Error => lsp::MessageType::ERROR,
-        };
-        self.outbox.message(typ, text);
-    }
-
-    async fn apply(&self, run: &RunId, changes: &ChangeSet) -> Result<ApplyOutcome> {
-        let planned = self.engine.plan_edits(changes);
+    /// Sends the planned edits; when the editor refuses them because a document it holds changed since they
+    /// were planned (the user typed, or closed it), the run's change is merged with the new text and sent
+    /// once more (`rebase`), or refused with the reason when both changed the same lines: never overwritten.
+    async fn apply_planned(
+        &self,
+        run: &RunId,
+        changes: &ChangeSet,
+        planned: Vec<PlannedEdit>,
+        rebase: bool,
+    ) -> Result<ApplyOutcome> {
         if planned.is_empty() {
             return Ok(ApplyOutcome::Applied);
         }
@@ -250,9 +207,19 @@ impl Frontend for LspFrontend {
         };
         if !response.applied {
             self.undo_created(&created_on_disk);
-            return Ok(ApplyOutcome::Refused {
-                reason: response.failure_reason.unwrap_or_else(|| "the editor refused the edit".to_owned()),
-            });
+            let reason = response.failure_reason.unwrap_or_else(|| "the editor refused the edit".to_owned());
+            if rebase {
+                match self.rebased(changes, &planned) {
+                    Ok(Some(rebased)) => {
+                        tracing::info!(%reason, "the editor refused the edit after a document changed; rebased once");
+                        let planned = self.engine.plan_edits(&rebased);
+                        return Box::pin(self.apply_planned(run, &rebased, planned, false)).await;
+                    }
+                    Ok(None) => {}
+                    Err(why) => return Ok(ApplyOutcome::Refused { reason: format!("{reason}: {why}") }),
+                }
+            }
+            return Ok(ApplyOutcome::Refused { reason });
         }
         if !can_delete && !changes.deletes.is_empty() {
             // The client cannot delete files: the rest landed, so they go from disk now.
@@ -261,6 +228,91 @@ impl Frontend for LspFrontend {
         }
         self.engine.edits_accepted(changes);
         Ok(ApplyOutcome::Applied)
+    }
+
+    /// `changes` merged with what the user holds now, for each file whose open document changed (or was
+    /// closed) since `planned`; `Ok(None)` when none did.
+    fn rebased(&self, changes: &ChangeSet, planned: &[PlannedEdit]) -> std::result::Result<Option<ChangeSet>, String> {
+        let jail = self.engine.jail();
+        let mut rebased = changes.clone();
+        let mut moved = false;
+        for edit in planned {
+            let PlannedEdit::Edit { path, version: Some(version), base, .. } = edit else { continue };
+            let now = match self.engine.document_text(path) {
+                Some((_, v)) if v == *version => continue,
+                Some((text, _)) => text,
+                // Closed since: what it holds is on disk again.
+                None => std::fs::read_to_string(path).unwrap_or_default(),
+            };
+            let Some(rel) = jail.relativize(path) else { continue };
+            let Some(change) = rebased.changes.iter_mut().find(|c| c.path == rel) else { continue };
+            moved = true;
+            match samokoder_edits::merge3(base, &change.text, &now) {
+                Some(merged) => change.text = merged,
+                None => {
+                    return Err(format!(
+                        "{rel} changed in the editor while the run edited it, on the same lines; nothing was \
+                         written: run it again on the new text"
+                    ));
+                }
+            }
+        }
+        Ok(moved.then_some(rebased))
+    }
+
+    /// Removes the new files written for a client that cannot create files, when the edit did not land.
+    fn undo_created(&self, created: &ChangeSet) {
+        for change in &created.changes {
+            let _ = std::fs::remove_file(self.engine.jail().abs(&change.path));
+        }
+    }
+}
+
+#[async_trait]
+impl Frontend for LspFrontend {
+    fn progress(&self, run: &RunId, progress: Progress) {
+        let value = match progress {
+            Progress::Begin { title, message } => {
+                self.engine.note_progress(run, &message, None);
+                lsp::WorkDoneProgress::Begin(lsp::WorkDoneProgressBegin {
+                    title,
+                    cancellable: Some(true),
+                    message: Some(message),
+                    percentage: Some(0),
+                })
+            }
+            Progress::Report { message, percentage } => {
+                self.engine.note_progress(run, &message, percentage);
+                lsp::WorkDoneProgress::Report(lsp::WorkDoneProgressReport {
+                    cancellable: Some(true),
+                    message: Some(message),
+                    percentage,
+                })
+            }
+            Progress::End { message } => {
+                lsp::WorkDoneProgress::End(lsp::WorkDoneProgressEnd { message: Some(message) })
+            }
+        };
+        if self.caps.work_done_progress {
+            self.outbox.send(Outgoing::Progress { token: progress_token(run), value });
+        }
+    }
+
+    fn log(&self, run: &RunId, agent: &str, text: &str) {
+        self.outbox.send(Outgoing::Log(json!({ "runId": run.0, "agent": agent, "text": text })));
+    }
+
+    fn message(&self, level: Level, text: &str) {
+        let typ = match level {
+            Level::Info => lsp::MessageType::INFO,
+            Level::Warning => lsp::MessageType::WARNING,
+            Level::Error => lsp::MessageType::ERROR,
+        };
+        self.outbox.message(typ, text);
+    }
+
+    async fn apply(&self, run: &RunId, changes: &ChangeSet) -> Result<ApplyOutcome> {
+        self.apply_planned(run, changes, self.engine.plan_edits(changes), true).await
     }
 
     /// With change annotations, or else through pending.diff: every editor can.

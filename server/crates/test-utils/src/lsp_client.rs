@@ -297,6 +297,13 @@ impl LspClient {
         if let Some(known) = self.shared.open.lock().unwrap().get_mut(&self.uri(rel)) {
             *known = (*known).max(version);
         }
+        // The user's typing lands in the client's buffer too.
+        if let Some(buffer) = self.shared.buffers.lock().unwrap().get_mut(&self.uri(rel)) {
+            let encoding = self.shared.encoding.lock().unwrap().clone();
+            let start = offset(buffer, &json!({"line": l1, "character": c1}), &encoding)?;
+            let end = offset(buffer, &json!({"line": l2, "character": c2}), &encoding)?;
+            buffer.replace_range(start..end, text);
+        }
         self.notify(
             "textDocument/didChange",
             json!({
@@ -507,6 +514,13 @@ fn apply_workspace_edit(shared: &Shared, edit: &Value) -> Result<()> {
             Some(other) => bail!("unsupported resource operation {other}"),
             None => {
                 let uri = change["textDocument"]["uri"].as_str().context("edit without uri")?.to_owned();
+                // As VS Code does: an edit for another version of an open document is refused.
+                let held = shared.open.lock().unwrap().get(&uri).copied();
+                if let (Some(wanted), Some(held)) = (change["textDocument"]["version"].as_i64(), held)
+                    && wanted != i64::from(held)
+                {
+                    bail!("{uri} is at version {held}, and the edit is for version {wanted}");
+                }
                 let base = match next.get(&uri) {
                     Some(text) => text.clone(),
                     None => std::fs::read_to_string(uri_path(&uri)).unwrap_or_default(),
