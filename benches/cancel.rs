@@ -56,17 +56,7 @@ async fn cancel(client: &LspClient, run: &str) -> (Duration, Instant) {
 
 /// The spinners alive in the workspace's container.
 fn spinners(workspace: &Path) -> usize {
-    let label = format!("label=dev.samokoder.workspace={}", workspace.display());
-    let ps = std::process::Command::new("docker").args(["ps", "-q", "--filter", &label]).output().unwrap();
-    let id = String::from_utf8_lossy(&ps.stdout).lines().next().unwrap_or_default().to_owned();
-    if id.is_empty() {
-        return 0;
-    }
-    let out = std::process::Command::new("docker")
-        .args(["exec", &id, "sh", "-c", "ps -o args | grep -c '[f]or (;;)' || true"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+    samokoder_test_utils::sandbox_processes(workspace, "for (;;)")
 }
 
 #[tokio::main]

@@ -235,10 +235,7 @@ async fn an_edit_refused_because_the_user_typed_meanwhile_is_rebased_once_and_la
     let (_s, client, end) = implement_while_the_user_types(4, "export const note = 2; // the user's\n").await;
     let edits = client.messages().into_iter().filter(|m| m["method"] == "workspace/applyEdit").count();
     assert!(edits >= 2, "the refused edit, then the rebased one");
-    assert_eq!(
-        end["params"]["value"]["message"],
-        "implemented; the project has no tests to run"
-    );
+    assert_eq!(end["params"]["value"]["message"], "implemented; the project has no tests to run");
     assert_eq!(
         client.buffer("src/sum.js").unwrap(),
         "export function sum(a, b) {\n  return a + b;\n}\n\nexport const note = 2; // the user's\n",

@@ -272,3 +272,45 @@ async fn cancel_stops_a_run_and_records_it() {
     assert!(client.buffer("src/sum.js").is_none());
     client.shutdown_and_exit().await.unwrap();
 }
+
+#[tokio::test]
+async fn cancelling_the_progress_of_a_run_mid_test_kills_the_command_in_the_container() {
+    if !samokoder_test_utils::docker_available() {
+        return;
+    }
+    let s = Sandboxed::new();
+    std::fs::create_dir_all(s.root().join(".samokoder")).unwrap();
+    std::fs::write(s.root().join(".samokoder/config.toml"), "[sandbox]\ntest_command = \"node -e 'for (;;) {}'\"\n")
+        .unwrap();
+    let client = s.spawn(s.options(None));
+    client.initialize().await.unwrap();
+    let run = client
+        .request("workspace/executeCommand", json!({"command": "samokoder.runTests", "arguments": []}))
+        .await
+        .unwrap();
+    let token = format!("samokoder/{}", run["runId"].as_str().unwrap());
+    let root = s.root().canonicalize().unwrap();
+    let spinners = || samokoder_test_utils::sandbox_processes(&root, "for (;;)");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while spinners() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the test command never started: {:?}", client.messages());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    client.notify("window/workDoneProgress/cancel", json!({"token": token})).await.unwrap();
+    client
+        .wait_for(Duration::from_secs(30), "the cancelled run's end", |m| {
+            m["method"] == "$/progress"
+                && m["params"]["token"] == token
+                && m["params"]["value"]["kind"] == "end"
+                && m["params"]["value"]["message"] == "cancelled"
+        })
+        .await
+        .unwrap();
+    // Gone from the container (the bench measures how fast: docs/benchmarks.md).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while spinners() > 0 {
+        assert!(std::time::Instant::now() < deadline, "the test command outlived its cancelled run");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    client.shutdown_and_exit().await.unwrap();
+}

@@ -40,6 +40,25 @@ pub fn test_image() -> String {
     std::env::var("SAMOKODER_TEST_IMAGE").unwrap_or_else(|_| "samokoder-test-node:latest".to_owned())
 }
 
+/// How many processes whose command line holds `pattern` run in the warm sandbox container of `workspace`
+/// (0 when it has none): a test's look inside the container, with `docker exec ... ps`.
+pub fn sandbox_processes(workspace: &std::path::Path, pattern: &str) -> usize {
+    let label = format!("label=dev.samokoder.workspace={}", workspace.display());
+    let Ok(ps) = std::process::Command::new("docker").args(["ps", "-q", "--filter", &label]).output() else { return 0 };
+    let id = String::from_utf8_lossy(&ps.stdout).lines().next().unwrap_or_default().to_owned();
+    if id.is_empty() {
+        return 0;
+    }
+    // `[x]yz`: grep must not count itself.
+    let mut chars = pattern.chars();
+    let first = chars.next().map(|c| format!("[{c}]")).unwrap_or_default();
+    let count = format!("ps -o args | grep -c '{first}{}' || true", chars.as_str());
+    let Ok(out) = std::process::Command::new("docker").args(["exec", &id, "sh", "-c", &count]).output() else {
+        return 0;
+    };
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+}
+
 /// Whether the Docker daemon answers. When it does not, this fails the test with how to start it,
 /// unless `SAMOKODER_SKIP_DOCKER=1` is set outside CI, which skips loudly (never in CI).
 pub fn docker_available() -> bool {
