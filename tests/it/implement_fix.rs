@@ -105,6 +105,7 @@ fn a_failing_test_is_fixed_from_a_terminal() {
     assert!(std::fs::read_to_string(s.root().join("src/sum.js")).unwrap().contains("a + b"));
     let asked = llm.requests()[0].last_user_message();
     assert!(asked.contains("test/sum.test.js:6: adds") && asked.contains("return a - b;"), "{asked}");
+    assert!(asked.contains("The user wrote test/sum.test.js: those tests are right"), "{asked}");
     // The run started once the workspace was indexed: the map lists the file the prompt does not show whole
     // (and leaves out the ones it does).
     assert!(asked.contains("The project's files") && asked.contains("export function helper()"), "{asked}");

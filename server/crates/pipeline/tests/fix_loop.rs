@@ -61,6 +61,7 @@ async fn a_fix_that_does_not_work_is_followed_by_one_that_does() {
     let asked = Bench::asked(&server);
     assert!(asked.last().unwrap().contains("Fixes already tried did not work"), "{}", asked.last().unwrap());
     assert!(asked.last().unwrap().contains("something else"), "it saw the new failure");
+    assert!(!asked.last().unwrap().contains("The user wrote"), "the run wrote these tests: they are not the user's");
     assert!(b.frontend.file(".samokoder/plan.md").unwrap().contains("- [x]"));
 }
 

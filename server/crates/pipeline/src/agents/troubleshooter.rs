@@ -56,6 +56,15 @@ pub(crate) async fn run(
     vars["tried"] = json!(!progress.fixes.is_empty());
     vars["hint"] = json!(progress.hint.clone().unwrap_or_default());
     vars["files"] = json!(files.iter().map(|(p, t)| json!({"path": p, "text": t})).collect::<Vec<_>>());
+    // The user's tests are right and stay as they are: said up front, a small model stops trying to edit
+    // them (Qwen 1.5B spent whole fix runs on refused changes to a user's test).
+    let created = created_by_run(ctx);
+    let users_tests: Vec<&str> = files
+        .iter()
+        .map(|(p, _)| p.as_str())
+        .filter(|p| is_test(p) && !created.contains(&in_project(subdir, p)))
+        .collect();
+    vars["users_tests"] = json!(users_tests.join(", "));
     // A tests run's new tests fail against the user's code: the tests are what is wrong.
     let code_is_right = ctx.store.get_run(&ctx.id.0)?.is_some_and(|r| r.kind == "tests");
     vars["code_is_right"] = json!(code_is_right);
@@ -200,6 +209,12 @@ fn relative_imports(path: &str, text: &str) -> Vec<String> {
     out
 }
 
+/// The workspace paths of the files this run created (its own tests among them).
+fn created_by_run(ctx: &RunContext) -> Vec<String> {
+    let steps = ctx.store.steps(&ctx.id.0).unwrap_or_default();
+    steps.iter().flat_map(|s| s.touched.iter().filter(|t| t.before.is_none()).map(|t| t.path.clone())).collect()
+}
+
 /// Whether a path is a test file.
 pub fn is_test(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
@@ -253,13 +268,7 @@ pub(crate) fn prepare(
              <<<<<<< SEARCH\n(lines copied exactly from {code})\n=======\n(the lines as they should be)\n>>>>>>> REPLACE\n"
         ));
     }
-    let created_by_run: Vec<String> = ctx
-        .store
-        .steps(&ctx.id.0)
-        .unwrap_or_default()
-        .iter()
-        .flat_map(|s| s.touched.iter().filter(|t| t.before.is_none()).map(|t| t.path.clone()))
-        .collect();
+    let created_by_run = created_by_run(ctx);
     let mut changes = ChangeSet::default();
     let mut created = Vec::new();
     for (path, edit) in edits {
