@@ -16,7 +16,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use samokoder_test_utils::{ClientOptions, LspClient, Reply, ScriptedLlm, test_image};
+use samokoder_test_utils::{ClientOptions, LspClient, Reply, ScriptedLlm};
 use serde_json::{Value, json};
 
 const SAMPLES: usize = 10;
@@ -72,15 +72,7 @@ async fn main() {
     std::fs::write(root.join(".samokoder/config.toml"), format!("[sandbox]\ntest_command = \"{SPINNER}\"\n")).unwrap();
     let llm = ScriptedLlm::routed((0..SAMPLES).map(|_| ("you are the spec writer", Reply::Hang)).collect());
     let mut options = ClientOptions::new(&root);
-    options.env = vec![
-        ("HOME".to_owned(), home.path().display().to_string()),
-        ("XDG_DATA_HOME".to_owned(), home.path().join("data").display().to_string()),
-        ("XDG_CONFIG_HOME".to_owned(), home.path().join("config").display().to_string()),
-        ("OPENAI_BASE_URL".to_owned(), llm.base_url()),
-        ("OPENAI_API_KEY".to_owned(), "sk-bench".to_owned()),
-        ("SAMOKODER_MODEL".to_owned(), "scripted-model".to_owned()),
-        ("SAMOKODER_SANDBOX_IMAGE".to_owned(), test_image()),
-    ];
+    options.env = samokoder_test_utils::isolated_env(home.path(), Some(&llm));
     let client = LspClient::spawn(Path::new(env!("CARGO_BIN_EXE_samokoder")), &[], options).unwrap();
     client.initialize().await.unwrap();
 

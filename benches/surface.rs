@@ -14,7 +14,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use samokoder_test_utils::{ClientOptions, LspClient, Reply, ScriptedLlm, Style, test_image};
+use samokoder_test_utils::{ClientOptions, LspClient, Reply, ScriptedLlm, Style};
 use serde_json::json;
 
 const SPEC: &str = r#"{"complexity": "simple", "summary": "Many small modules.", "features": ["modules"], "assumptions": [], "questions": []}"#;
@@ -55,15 +55,7 @@ async fn main() {
         ("you are the code writer", Reply::styled(project(), slow)),
     ]);
     let mut options = ClientOptions::new(ws.path());
-    options.env = vec![
-        ("HOME".to_owned(), home.path().display().to_string()),
-        ("XDG_DATA_HOME".to_owned(), home.path().join("data").display().to_string()),
-        ("XDG_CONFIG_HOME".to_owned(), home.path().join("config").display().to_string()),
-        ("OPENAI_BASE_URL".to_owned(), llm.base_url()),
-        ("OPENAI_API_KEY".to_owned(), "sk-bench".to_owned()),
-        ("SAMOKODER_MODEL".to_owned(), "scripted-model".to_owned()),
-        ("SAMOKODER_SANDBOX_IMAGE".to_owned(), test_image()),
-    ];
+    options.env = samokoder_test_utils::isolated_env(home.path(), Some(&llm));
     let client = LspClient::spawn(Path::new(env!("CARGO_BIN_EXE_samokoder")), &[], options).unwrap();
     client.initialize().await.unwrap();
     let mut text = String::new();

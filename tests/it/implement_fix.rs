@@ -7,7 +7,7 @@ use std::time::Duration;
 use samokoder_test_utils::{Reply, ScriptedLlm, docker_available};
 use serde_json::{Value, json};
 
-use crate::support::{SUM_PACKAGE, SUM_TEST, Sandboxed, bin, failing_sum_project};
+use crate::support::{SUM_PACKAGE, SUM_TEST, Sandboxed, bin, code_action, failing_sum_project, pick, run_end};
 
 #[tokio::test]
 async fn implement_on_a_todo_comment_lands_as_minimal_edits_in_the_open_buffer() {
@@ -127,46 +127,18 @@ async fn generate_tests_for_a_file_writes_a_test_file_that_runs_in_the_sandbox()
     let client = s.spawn(s.options(Some(&llm)));
     client.initialize().await.unwrap();
     client.did_open("src/sum.js", "javascript", code).await.unwrap();
-    let at = json!({"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}});
-    let actions = client
-        .request(
-            "textDocument/codeAction",
-            json!({"textDocument": {"uri": client.uri("src/sum.js")}, "range": at, "context": {"diagnostics": []}}),
-        )
-        .await
-        .unwrap();
-    let action = actions
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["title"] == "Samokoder: generate tests for this file")
-        .expect("offered on a source file");
+    const TITLE: &str = "Samokoder: generate tests for this file";
+    let action = code_action(&client, "src/sum.js", 0, TITLE).await.expect("offered on a source file");
     assert_eq!(action["kind"], "source");
-    let command = &action["command"];
-    client
-        .request("workspace/executeCommand", json!({"command": command["command"], "arguments": command["arguments"]}))
-        .await
-        .unwrap();
-    let end = client
-        .wait_for(Duration::from_secs(60), "the run's end", |m| {
-            m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end"
-        })
-        .await
-        .unwrap();
+    pick(&client, &action).await;
+    let end = run_end(&client, 60).await;
     assert_eq!(end["params"]["value"]["message"], "wrote the tests; tests pass (1 passed)");
     // The new file is the editor's (an unsaved buffer) and was tested as such.
     assert_eq!(client.buffer("test/sum.test.js").unwrap(), SUM_TEST);
     assert_eq!(client.buffer("src/sum.js").unwrap(), code, "the code is not changed");
 
     // Not offered on a test file; a test file given anyway is refused with the reason.
-    let on_test = client
-        .request(
-            "textDocument/codeAction",
-            json!({"textDocument": {"uri": client.uri("test/sum.test.js")}, "range": at, "context": {"diagnostics": []}}),
-        )
-        .await
-        .unwrap();
-    assert!(!on_test.to_string().contains("generate tests"), "{on_test}");
+    assert_eq!(code_action(&client, "test/sum.test.js", 0, TITLE).await, None);
     client
         .request(
             "workspace/executeCommand",
@@ -219,12 +191,7 @@ async fn implement_while_the_user_types(
         |m: &Value| m["method"] == "workspace/applyEdit" && m["params"]["edit"].to_string().contains("return a + b");
     client.wait_for(Duration::from_secs(60), "the implementation's edit", sent).await.unwrap();
     client.did_change("src/sum.js", 2, [user_line, 0, user_line + 1, 0], user_text).await.unwrap();
-    let end = client
-        .wait_for(Duration::from_secs(60), "the run's end", |m| {
-            m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end"
-        })
-        .await
-        .unwrap();
+    let end = run_end(&client, 60).await;
     (s, client, end)
 }
 

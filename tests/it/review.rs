@@ -7,7 +7,16 @@ use std::time::Duration;
 use samokoder_test_utils::{Reply, ScriptedLlm, docker_available};
 use serde_json::json;
 
-use crate::support::{Sandboxed, failing_sum_project};
+use crate::support::{Sandboxed, failing_sum_project, run_end};
+
+/// Waits (at most 2 minutes) until the run has written `path`.
+async fn wait_for_file(client: &samokoder_test_utils::LspClient, path: &std::path::Path) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !path.exists() {
+        assert!(std::time::Instant::now() < deadline, "no {}; log: {:?}", path.display(), client.messages());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
 
 #[tokio::test]
 async fn a_change_to_the_users_test_waits_in_pending_diff_until_accepted() {
@@ -33,11 +42,7 @@ async fn a_change_to_the_users_test_waits_in_pending_diff_until_accepted() {
 
     client.request("workspace/executeCommand", json!({"command": "samokoder.fix", "arguments": []})).await.unwrap();
     let pending = s.root().join(".samokoder/pending.diff");
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while !pending.exists() {
-        assert!(std::time::Instant::now() < deadline, "no pending.diff; log: {:?}", client.messages());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_file(&client, &pending).await;
     let diff = std::fs::read_to_string(&pending).unwrap();
     assert!(
         diff.contains("--- a/src/sum.js\n+++ b/src/sum.js") && diff.contains("-  return a - b;\n+  return a + b;"),
@@ -59,12 +64,7 @@ async fn a_change_to_the_users_test_waits_in_pending_diff_until_accepted() {
     let accepted = client.request("workspace/executeCommand", accept).await.unwrap();
     assert_eq!(accepted["accepted"], true);
 
-    let end = client
-        .wait_for(Duration::from_secs(120), "the fix run's end", |m| {
-            m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end"
-        })
-        .await
-        .unwrap();
+    let end = run_end(&client, 120).await;
     assert_eq!(end["params"]["value"]["message"], "fixed in 1 iteration(s); tests pass (1 passed)", "{end}");
     assert!(client.buffer("test/sum.test.js").unwrap().contains("assert.equal(sum(2, 2), 4);"));
     assert!(client.buffer("src/sum.js").unwrap().contains("return a + b;"));
@@ -88,20 +88,11 @@ async fn with_review_on_every_change_to_the_project_waits_and_a_rejected_one_nev
     client.request("workspace/executeCommand", json!({"command": "samokoder.fix", "arguments": []})).await.unwrap();
     // A change to the code alone (no test touched) waits for review too.
     let pending = s.root().join(".samokoder/pending.diff");
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while !pending.exists() {
-        assert!(std::time::Instant::now() < deadline, "no pending.diff; log: {:?}", client.messages());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_file(&client, &pending).await;
     assert!(std::fs::read_to_string(&pending).unwrap().contains("+  return a + b;"));
     let reject = json!({"command": "samokoder.rejectPending", "arguments": [{}]});
     assert_eq!(client.request("workspace/executeCommand", reject).await.unwrap()["accepted"], false);
-    let end = client
-        .wait_for(Duration::from_secs(120), "the fix run's end", |m| {
-            m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end"
-        })
-        .await
-        .unwrap();
+    let end = run_end(&client, 120).await;
     let message = end["params"]["value"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("you rejected the changes in .samokoder/pending.diff"), "{message}");
     assert!(std::fs::read_to_string(s.root().join("src/sum.js")).unwrap().contains("a - b"), "nothing landed");

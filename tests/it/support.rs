@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use samokoder_test_utils::{ClientOptions, LspClient, ScriptedLlm, test_image};
+use samokoder_test_utils::{ClientOptions, LspClient, ScriptedLlm};
 use tempfile::TempDir;
 
 pub fn bin() -> PathBuf {
@@ -26,19 +26,8 @@ impl Sandboxed {
 
     /// The environment the server runs with; `llm` points it at a scripted model.
     pub fn env(&self, llm: Option<&ScriptedLlm>) -> Vec<(String, String)> {
-        let home = self.home.path();
-        let mut env = vec![
-            ("HOME".to_owned(), home.display().to_string()),
-            ("XDG_CONFIG_HOME".to_owned(), home.join("config").display().to_string()),
-            ("XDG_DATA_HOME".to_owned(), home.join("data").display().to_string()),
-            ("SAMOKODER_LOG".to_owned(), "debug".to_owned()),
-            ("SAMOKODER_SANDBOX_IMAGE".to_owned(), test_image()),
-        ];
-        if let Some(llm) = llm {
-            env.push(("OPENAI_BASE_URL".to_owned(), llm.base_url()));
-            env.push(("OPENAI_API_KEY".to_owned(), "sk-test".to_owned()));
-            env.push(("SAMOKODER_MODEL".to_owned(), "scripted-model".to_owned()));
-        }
+        let mut env = samokoder_test_utils::isolated_env(self.home.path(), llm);
+        env.push(("SAMOKODER_LOG".to_owned(), "debug".to_owned()));
         env
     }
 
@@ -63,4 +52,30 @@ pub fn failing_sum_project(s: &Sandboxed) {
     std::fs::write(s.root().join("package.json"), SUM_PACKAGE).unwrap();
     std::fs::write(s.root().join("test/sum.test.js"), SUM_TEST).unwrap();
     std::fs::write(s.root().join("src/sum.js"), "export function sum(a, b) {\n  return a - b;\n}\n").unwrap();
+}
+
+/// The end of the run the client sees next (`$/progress` end), waiting at most `secs`.
+pub async fn run_end(client: &LspClient, secs: u64) -> serde_json::Value {
+    client
+        .wait_for(std::time::Duration::from_secs(secs), "the run's end", |m| {
+            m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end"
+        })
+        .await
+        .unwrap()
+}
+
+/// The code action titled `title` at `line` of `rel` (no diagnostics in the context), or `None`.
+pub async fn code_action(client: &LspClient, rel: &str, line: u32, title: &str) -> Option<serde_json::Value> {
+    let at = serde_json::json!({"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}});
+    let params =
+        serde_json::json!({"textDocument": {"uri": client.uri(rel)}, "range": at, "context": {"diagnostics": []}});
+    let actions = client.request("textDocument/codeAction", params).await.unwrap();
+    actions.as_array().unwrap().iter().find(|a| a["title"] == title).cloned()
+}
+
+/// Runs a code action's command, as an editor does when the user picks it.
+pub async fn pick(client: &LspClient, action: &serde_json::Value) -> serde_json::Value {
+    let command = &action["command"];
+    let params = serde_json::json!({"command": command["command"], "arguments": command["arguments"]});
+    client.request("workspace/executeCommand", params).await.unwrap()
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::Sandboxed;
+use crate::support::{Sandboxed, run_end};
 
 async fn titles(client: &samokoder_test_utils::LspClient, rel: &str) -> Vec<String> {
     let range = json!({"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}});
@@ -65,12 +65,7 @@ async fn write_spec_for_this_workspace_describes_the_code_it_has() {
         .request("workspace/executeCommand", json!({"command": "samokoder.writeSpec", "arguments": [{}]}))
         .await
         .unwrap();
-    let end = client
-        .wait_for(std::time::Duration::from_secs(30), "the run's end", |m| {
-            m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end"
-        })
-        .await
-        .unwrap();
+    let end = run_end(&client, 30).await;
     assert_eq!(end["params"]["value"]["message"], "wrote .samokoder/spec.md", "{:?}", client.messages());
     // The spec writer was asked for the project as it is, and saw its code in the map.
     let asked = llm.requests()[0].last_user_message();
@@ -99,12 +94,7 @@ async fn a_question_the_editor_never_answers_goes_to_questions_md_after_the_time
         )
         .await
         .unwrap();
-    let end = client
-        .wait_for(std::time::Duration::from_secs(30), "the run's end", |m| {
-            m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end"
-        })
-        .await
-        .unwrap();
+    let end = run_end(&client, 30).await;
     let message = end["params"]["value"]["message"].as_str().unwrap_or_default().to_owned();
     assert!(message.contains("1 question(s) wait in .samokoder/questions.md"), "{message}");
     assert!(client.messages().iter().any(|m| m["method"] == "samokoder/ask"), "it was asked first");

@@ -40,6 +40,23 @@ pub fn test_image() -> String {
     std::env::var("SAMOKODER_TEST_IMAGE").unwrap_or_else(|_| "samokoder-test-node:latest".to_owned())
 }
 
+/// The environment of a server that must touch nothing of the user's: its home, config and data under
+/// `home`, the test image as its sandbox, and with `llm`, that scripted model as its provider.
+pub fn isolated_env(home: &std::path::Path, llm: Option<&ScriptedLlm>) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("HOME".to_owned(), home.display().to_string()),
+        ("XDG_CONFIG_HOME".to_owned(), home.join("config").display().to_string()),
+        ("XDG_DATA_HOME".to_owned(), home.join("data").display().to_string()),
+        ("SAMOKODER_SANDBOX_IMAGE".to_owned(), test_image()),
+    ];
+    if let Some(llm) = llm {
+        env.push(("OPENAI_BASE_URL".to_owned(), llm.base_url()));
+        env.push(("OPENAI_API_KEY".to_owned(), "sk-test".to_owned()));
+        env.push(("SAMOKODER_MODEL".to_owned(), "scripted-model".to_owned()));
+    }
+    env
+}
+
 /// How many processes whose command line holds `pattern` run in the warm sandbox container of `workspace`
 /// (0 when it has none): a test's look inside the container, with `docker exec ... ps`.
 pub fn sandbox_processes(workspace: &std::path::Path, pattern: &str) -> usize {
