@@ -336,7 +336,7 @@ impl Frontend for LspFrontend {
             RequestError::TimedOut(_) => {
                 self.outbox.message(
                     lsp::MessageType::INFO,
-                    &format!("Samokoder: {method} had no answer ({e}); the question is asked in a file instead"),
+                    format!("Samokoder: {method} had no answer ({e}); the question is asked in a file instead"),
                 );
                 Ok(None)
             }

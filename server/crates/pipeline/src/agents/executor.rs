@@ -78,10 +78,10 @@ fn untimed(line: &str) -> &str {
         return rest.trim_end();
     }
     // `(5 ms)`
-    if let (Some(unit), Some((before, n))) = (last.strip_suffix(')'), rest.rsplit_once(" (")) {
-        if duration(&format!("{n}{unit}")) {
-            return before.trim_end();
-        }
+    if let (Some(unit), Some((before, n))) = (last.strip_suffix(')'), rest.rsplit_once(" ("))
+        && duration(&format!("{n}{unit}"))
+    {
+        return before.trim_end();
     }
     line
 }
