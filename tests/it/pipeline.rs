@@ -138,6 +138,15 @@ async fn over_lsp_a_moderate_description_becomes_a_green_two_task_project_and_un
     ] {
         assert!(reports.iter().any(|r| r.starts_with(agent)), "no progress from {agent}: {reports:#?}");
     }
+    // Once there is a plan, reports carry the share of its tasks whose tests pass: 0, then 50 (t1 of two).
+    let shares: Vec<u64> = client
+        .messages()
+        .iter()
+        .filter(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "report")
+        .filter_map(|m| m["params"]["value"]["percentage"].as_u64())
+        .collect();
+    assert!(shares.windows(2).all(|w| w[0] <= w[1]), "{shares:?}");
+    assert!(shares.contains(&0) && shares.contains(&50), "{shares:?}");
     // Every call once; the plan ticked; the files in the client's buffers only.
     assert_eq!(llm.requests().len(), 11);
     assert!(client.buffer(".samokoder/plan.md").unwrap().contains("- [x] A formatter <!-- id:t2 -->"));

@@ -112,3 +112,34 @@ async fn a_question_the_editor_never_answers_goes_to_questions_md_after_the_time
     assert!(file.contains("## 1. Where are todos kept?"), "{file}");
     client.shutdown_and_exit().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_client_that_refuses_the_progress_token_still_gets_the_log_and_the_end() {
+    let spec = r#"{"complexity": "simple", "summary": "A sum function.", "features": ["sum(a, b)"], "assumptions": [], "questions": []}"#;
+    let llm = samokoder_test_utils::ScriptedLlm::routed(vec![(
+        "you are the spec writer",
+        samokoder_test_utils::Reply::text(spec),
+    )]);
+    let s = Sandboxed::new();
+    let mut options = s.options(Some(&llm));
+    options.refuses = vec!["window/workDoneProgress/create".into()];
+    let client = s.spawn(options);
+    client.initialize().await.unwrap();
+    let run = client
+        .request("workspace/executeCommand", json!({"command": "samokoder.writeSpec", "arguments": ["a sum function"]}))
+        .await
+        .unwrap();
+    let id = run["runId"].as_str().unwrap().to_owned();
+    let end = client
+        .wait_for(std::time::Duration::from_secs(30), "the run's final message", |m| {
+            m["method"] == "window/showMessage"
+                && m["params"]["message"].as_str().is_some_and(|t| t.contains("wrote .samokoder/spec.md"))
+        })
+        .await;
+    assert!(end.is_ok(), "{:?}", client.messages());
+    let messages = client.messages();
+    assert!(messages.iter().any(|m| m["method"] == "window/workDoneProgress/create"), "the token was asked for");
+    assert!(!messages.iter().any(|m| m["method"] == "$/progress"), "no progress on a refused token");
+    assert!(messages.iter().any(|m| m["method"] == "samokoder/log" && m["params"]["runId"] == id.as_str()));
+    client.shutdown_and_exit().await.unwrap();
+}

@@ -44,6 +44,8 @@ pub struct ClientOptions {
     /// Requests from the server this client never answers (a user who walked away); `samokoder/ask` among
     /// them makes the client announce `experimental.samokoderAsk`.
     pub never_answers: Vec<String>,
+    /// Requests from the server this client answers with an error (a token it will not create).
+    pub refuses: Vec<String>,
 }
 
 impl ClientOptions {
@@ -58,6 +60,7 @@ impl ClientOptions {
             answer_delay: None,
             ask_answers: vec![],
             never_answers: vec![],
+            refuses: vec![],
         }
     }
 }
@@ -79,6 +82,7 @@ struct Shared {
     answer_delay: Option<Duration>,
     ask_answers: Mutex<std::collections::VecDeque<String>>,
     never_answers: Vec<String>,
+    refuses: Vec<String>,
     /// Anything on stdout that is not a framed JSON-RPC message.
     violations: Mutex<Vec<String>>,
 }
@@ -142,6 +146,7 @@ impl LspClient {
             settings: options.settings.clone(),
             answer_delay: options.answer_delay,
             never_answers: options.never_answers.clone(),
+            refuses: options.refuses.clone(),
             ask_answers: Mutex::new(options.ask_answers.iter().cloned().collect()),
             violations: Mutex::new(Vec::new()),
         });
@@ -453,7 +458,10 @@ async fn answer(shared: &Shared, msg: &Value) {
         )
         .await;
     }
-    if let Some(result) = result {
+    if msg["method"].as_str().is_some_and(|m| shared.refuses.iter().any(|r| r == m)) {
+        let error = json!({"code": -32603, "message": "this client refuses that request"});
+        let _ = send(shared, json!({"jsonrpc": "2.0", "id": msg["id"], "error": error})).await;
+    } else if let Some(result) = result {
         let _ = send(shared, json!({"jsonrpc": "2.0", "id": msg["id"], "result": result})).await;
     }
 }
