@@ -145,10 +145,10 @@ pub fn parse_edits_among(reply: &str, files: &[(String, String)]) -> Result<Vec<
 }
 
 /// The words that start the two halves of a labelled pair, lower case.
-const SEARCH_LABELS: [&str; 8] =
-    ["search", "original", "original code", "old", "old code", "before", "find", "current code"];
-const REPLACE_LABELS: [&str; 8] =
-    ["replace", "replace with", "replacement", "new", "new code", "after", "fixed code", "updated code"];
+const SEARCH_LABELS: [&str; 9] =
+    ["search", "original", "original code", "old", "old code", "before", "find", "current code", "change"];
+const REPLACE_LABELS: [&str; 9] =
+    ["replace", "replace with", "replacement", "new", "new code", "after", "fixed code", "updated code", "to"];
 
 /// A line `Label: value` (the label maybe bold or a list item) whose label is one of `labels`: the value,
 /// empty when the text follows in a fenced block.
@@ -273,6 +273,15 @@ mod tests {
             [(
                 "src/range.js".to_owned(),
                 blocks(&[("  const out = [];\n  return out;\n", "  const out = [];\n  return out.concat(end);\n")])
+            )]
+        );
+        // Qwen's `Change:` / `To:`, each before a fenced block (f1 of the evaluation).
+        let change_to = "Change:\n```\n  const out = [];\n  return out;\n```\n\nTo:\n```\n  const out = [start];\n  return out;\n```\n";
+        assert_eq!(
+            parse_edits_among(change_to, &files).unwrap(),
+            [(
+                "src/range.js".to_owned(),
+                blocks(&[("  const out = [];\n  return out;\n", "  const out = [start];\n  return out;\n")])
             )]
         );
         // Lines no file holds, the same text on both sides, a search with no replace: no edit.

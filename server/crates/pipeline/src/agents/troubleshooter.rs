@@ -390,8 +390,8 @@ fn referred_to(path: &str, texts: &[&str]) -> bool {
     })
 }
 
-/// Why a whole file given for an existing one cannot be taken: it has less than half the lines it had (Qwen
-/// 1.5B answered with `export function range(start, end) {\n}`, the body left out, for an eight-line file).
+/// Why a whole file given for an existing one cannot be taken: it has less than half the lines it had (a
+/// model that abbreviates the code it does not change, `// ... rest unchanged`, would otherwise delete it).
 fn elided(path: &str, old: &str, new: &str) -> Option<String> {
     let lines = |t: &str| t.lines().filter(|l| !l.trim().is_empty()).count();
     let (before, after) = (lines(old), lines(new));
