@@ -80,3 +80,18 @@ async fn a_reply_that_writes_anything_but_the_test_file_is_asked_again_then_the_
         assert!(server.requests().is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_reply_cut_off_before_its_closing_fence_is_asked_again_for_the_test_file() {
+    // Qwen 1.5B listed cases until its token limit: the fence never closed.
+    let cut = "test/sum.test.js\n```js\nimport { sum } from '../src/sum.js';\n\ntest('adds', () => {\n  assert.equal(sum(1, 1), 2);\n  assert.equal(sum(1, 2), 3);\n";
+    let server = ScriptedLlm::routed(vec![
+        ("Write tests for src/sum.js", Reply::text(cut)),
+        ("the reply gives no file: give test/sum.test.js alone, whole", Reply::text(WRITTEN.replace("5);", "4);"))),
+    ]);
+    let b = Bench::new(&server, with_code(), FakeSandbox::new(PASSING_TAP, 0));
+    let outcome = generate_tests(&b.ctx, "src/sum.js").await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    let reask = Bench::asked(&server).last().unwrap().clone();
+    assert!(reask.contains("keep it short") && !reask.contains("SEARCH/REPLACE"), "{reask}");
+}

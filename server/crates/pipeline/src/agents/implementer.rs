@@ -17,6 +17,8 @@ use crate::RunContext;
 use crate::state::{RunState, TaskProgress, save_task};
 
 pub(crate) const EDIT_RETRIES: usize = 2;
+/// How [`prepare`]'s reason for a reply that changes no file begins.
+const NOTHING: &str = "the reply changes no file";
 const REPLY_TOKENS: u32 = 2048;
 
 /// What `implement` and `fix` were asked (record `specs/request`).
@@ -55,7 +57,7 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: &EditReques
         ..Default::default()
     };
     let files = [(request.path.clone(), current.clone())];
-    let changes = match changes_from(ctx, &mut chat, &files, |_| Ok(())).await? {
+    let changes = match changes_from(ctx, &mut chat, &files, None, |_| Ok(())).await? {
         Ok(changes) => changes,
         Err(why) => bail!("the implementation could not be applied after {} tries: {why}", EDIT_RETRIES + 1),
     };
@@ -72,11 +74,13 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: &EditReques
 }
 
 /// The code writer's changes: asked until they can be applied (prepared as a troubleshooter's, then `check`),
-/// each failure sent back with its exact reason, [`EDIT_RETRIES`] times; then the last reason.
+/// each failure sent back with its exact reason, [`EDIT_RETRIES`] times; then the last reason. `form`: what
+/// to ask for when a reply gives no change at all (by default, SEARCH/REPLACE blocks).
 pub(crate) async fn changes_from(
     ctx: &RunContext,
     chat: &mut ChatRequest,
     files: &[(String, String)],
+    form: Option<&str>,
     check: impl Fn(&ChangeSet) -> std::result::Result<(), String>,
 ) -> Result<std::result::Result<ChangeSet, String>> {
     let mut attempt = 0;
@@ -87,7 +91,10 @@ pub(crate) async fn changes_from(
                 Ok(()) => return Ok(Ok(changes)),
                 Err(why) => why,
             },
-            Err(why) => why,
+            Err(why) => match form {
+                Some(form) if why.starts_with(NOTHING) => form.to_owned(),
+                _ => why,
+            },
         };
         if attempt == EDIT_RETRIES {
             return Ok(Err(why));

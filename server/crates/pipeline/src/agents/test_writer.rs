@@ -51,7 +51,13 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: &EditReques
             )),
             None => Ok(()),
         };
-    let changes = match changes_from(ctx, &mut chat, &files, only_the_test_file).await? {
+    // A reply cut off at its token limit (a small model listing cases without end) has no closing fence, so
+    // it gives no file: say so, and what to give.
+    let form = format!(
+        "the reply gives no file: give {test_path} alone, whole, in a fenced code block after its path, closed \
+         with ```; a reply cut off before its end gives nothing, so keep it short: at most 8 tests"
+    );
+    let changes = match changes_from(ctx, &mut chat, &files, Some(&form), only_the_test_file).await? {
         Ok(changes) => changes,
         Err(why) => bail!("the tests could not be written after {} tries: {why}", EDIT_RETRIES + 1),
     };
