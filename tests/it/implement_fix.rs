@@ -9,17 +9,15 @@ use serde_json::{Value, json};
 
 use crate::support::{SUM_PACKAGE, SUM_TEST, Sandboxed, bin, code_action, failing_sum_project, pick, run_end};
 
+/// The implementer's scripted reply: the TODO of src/sum.js becomes the sum.
+const IMPLEMENTED: &str = "src/sum.js\n<<<<<<< SEARCH\n  // TODO(samokoder): return the sum of a and b\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
+
 #[tokio::test]
 async fn implement_on_a_todo_comment_lands_as_minimal_edits_in_the_open_buffer() {
     if !docker_available() {
         return;
     }
-    let llm = ScriptedLlm::routed(vec![(
-        "Implement this in src/sum.js",
-        Reply::text(
-            "src/sum.js\n<<<<<<< SEARCH\n  // TODO(samokoder): return the sum of a and b\n=======\n  return a + b;\n>>>>>>> REPLACE\n",
-        ),
-    )]);
+    let llm = ScriptedLlm::routed(vec![("Implement this in src/sum.js", Reply::text(IMPLEMENTED))]);
     let s = Sandboxed::new();
     std::fs::create_dir_all(s.root().join("src")).unwrap();
     std::fs::create_dir_all(s.root().join("test")).unwrap();
@@ -161,12 +159,7 @@ async fn implement_while_the_user_types(
     user_line: u32,
     user_text: &str,
 ) -> (Sandboxed, samokoder_test_utils::LspClient, Value) {
-    let llm = ScriptedLlm::routed(vec![(
-        "Implement this in src/sum.js",
-        Reply::text(
-            "src/sum.js\n<<<<<<< SEARCH\n  // TODO(samokoder): return the sum of a and b\n=======\n  return a + b;\n>>>>>>> REPLACE\n",
-        ),
-    )]);
+    let llm = ScriptedLlm::routed(vec![("Implement this in src/sum.js", Reply::text(IMPLEMENTED))]);
     let s = Sandboxed::new();
     std::fs::create_dir_all(s.root().join("src")).unwrap();
     std::fs::write(s.root().join("package.json"), SUM_PACKAGE).unwrap();

@@ -1,4 +1,4 @@
-//! Test writer: `samokoder.generateTests {uri}` / `samokoder tests FILE`. The code writer gets a file the
+//! Test writer: `samokoder.generateTests {uri}` / `samokoder generate-tests FILE`. The code writer gets a file the
 //! user has (with the repo map and the tests that exist for it) and writes a new test file for it; the
 //! tests then run, and the fix loop follows if they fail. The code is the user's and taken to be right: the
 //! run writes only its own test file, and a fix changes the user's code only with their confirmation
