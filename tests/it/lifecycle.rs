@@ -111,6 +111,23 @@ async fn malformed_messages_get_an_error_and_the_server_lives_on() {
 }
 
 #[tokio::test]
+async fn templates_are_listed_for_an_editors_picker_with_their_options() {
+    let s = Sandboxed::new();
+    let client = s.spawn(s.options(None));
+    let init = client.initialize().await.unwrap();
+    assert_eq!(init["capabilities"]["experimental"]["samokoderTemplates"], true, "{init}");
+    let listed = client.request("samokoder/templates", json!({})).await.unwrap();
+    let names: Vec<&str> = listed["templates"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    let known: Vec<&str> = samokoder_prompts::template_names().collect();
+    assert_eq!(names, known);
+    let api = listed["templates"].as_array().unwrap().iter().find(|t| t["name"] == "react-express").unwrap();
+    assert!(!api["description"].as_str().unwrap().is_empty(), "{api}");
+    let database = &api["options"]["database"];
+    assert!(database["values"].as_array().unwrap().contains(&database["default"]), "{api}");
+    assert_eq!(client.shutdown_and_exit().await.unwrap().code(), Some(0));
+}
+
+#[tokio::test]
 async fn logs_go_to_the_log_file_and_never_to_stdout() {
     let s = Sandboxed::new();
     let log = s.home.path().join("server.log");

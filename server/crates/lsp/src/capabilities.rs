@@ -44,7 +44,9 @@ pub(crate) fn server_capabilities(enc: PositionEncoding) -> lsp::ServerCapabilit
         }),
         document_symbol_provider: Some(lsp::OneOf::Left(true)),
         workspace_symbol_provider: Some(lsp::OneOf::Left(true)),
-        experimental: Some(serde_json::json!({ "samokoderStatus": true, "samokoderRuns": true })),
+        experimental: Some(
+            serde_json::json!({ "samokoderStatus": true, "samokoderRuns": true, "samokoderTemplates": true }),
+        ),
         ..Default::default()
     }
 }

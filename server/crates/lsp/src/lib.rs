@@ -100,6 +100,7 @@ pub async fn serve_stdio() -> Ending {
         })
         .custom_method("samokoder/status", Backend::status)
         .custom_method("samokoder/runs", Backend::runs)
+        .custom_method("samokoder/templates", Backend::templates)
         .custom_method("samokoder/viewFileText", Backend::view_file_text)
         .custom_method("window/workDoneProgress/cancel", Backend::progress_cancel)
         .finish()

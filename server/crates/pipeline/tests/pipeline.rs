@@ -32,6 +32,11 @@ async fn a_simple_request_is_one_task_written_in_one_call_and_tested() {
     let (command, overlay) = b.sandbox.seen.lock().unwrap().iter().find(|(c, _)| c == "node --test").cloned().unwrap();
     assert_eq!(command, "node --test");
     assert!(overlay["src/sum.js"].contains("return a + b"));
+    // The test output, streamed in pieces, reached the log in whole lines.
+    let entries = b.frontend.log_entries.lock().unwrap().clone();
+    let executor: Vec<&str> = entries.iter().filter(|(a, _)| a == "executor").map(|(_, t)| t.as_str()).collect();
+    assert!(executor.iter().all(|t| t.ends_with('\n')), "{executor:?}");
+    assert!(executor.contains(&"TAP version 13\n"), "{executor:?}");
     let agents: Vec<String> = b.store.steps(&b.ctx.id.0).unwrap().into_iter().map(|s| s.agent).collect();
     assert_eq!(agents, ["spec_writer", "architect", "tech_lead", "code_monkey", "executor", "executor"]);
     let run = b.store.get_run(&b.ctx.id.0).unwrap().unwrap();

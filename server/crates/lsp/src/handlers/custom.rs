@@ -1,4 +1,4 @@
-//! `samokoder/status`, `samokoder/runs`, and progress cancellation.
+//! `samokoder/status`, `samokoder/runs`, `samokoder/templates`, and progress cancellation.
 
 use serde_json::{Value, json};
 use tower_lsp::jsonrpc::Result;
@@ -45,6 +45,28 @@ pub(crate) fn runs(backend: &Backend, params: Value) -> Result<Value> {
         })
         .collect();
     Ok(json!({ "runs": runs }))
+}
+
+/// `samokoder/templates`: the templates `samokoder.generate` takes, for an editor's picker (the VS Code
+/// extension's quick pick): name, what it is for, and its options.
+pub(crate) fn templates() -> Result<Value> {
+    let mut list = Vec::new();
+    for name in samokoder_prompts::template_names() {
+        let t = samokoder_prompts::template(name).map_err(|e| {
+            let mut err = tower_lsp::jsonrpc::Error::internal_error();
+            err.message = e.to_string().into();
+            err
+        })?;
+        let options: serde_json::Map<String, Value> = t
+            .options
+            .iter()
+            .map(|(k, o)| {
+                (k.clone(), json!({ "description": o.description, "values": o.values, "default": o.default }))
+            })
+            .collect();
+        list.push(json!({ "name": t.name, "description": t.description, "options": options }));
+    }
+    Ok(json!({ "templates": list }))
 }
 
 /// The user cancelled a run's progress in the editor: that cancels the run.

@@ -77,6 +77,10 @@ impl Backend {
         custom::runs(self, params)
     }
 
+    pub(crate) async fn templates(&self, _: serde_json::Value) -> Result<serde_json::Value> {
+        custom::templates()
+    }
+
     pub(crate) async fn view_file_text(&self, params: lsp::TextDocumentIdentifier) -> Result<serde_json::Value> {
         custom::view_file_text(self, params)
     }

@@ -353,7 +353,9 @@ async fn run_command(ctx: &RunContext, command: &str, subdir: Option<&str>) -> R
     request.cwd = subdir;
     request.run_id = Some(&ctx.id.0);
     ctx.frontend.log(&ctx.id, "code_monkey", &format!("$ {command}\n"));
-    let result = ctx.sandbox.run(request, &|out| ctx.frontend.log(&ctx.id, "executor", out)).await?;
+    let log = super::LineLog::new(ctx, "executor");
+    let result = ctx.sandbox.run(request, &|out| log.push(out)).await?;
+    drop(log);
     if !result.success() {
         ctx.frontend.log(&ctx.id, "code_monkey", &format!("`{command}` exited with {:?}\n", result.exit_code));
     }

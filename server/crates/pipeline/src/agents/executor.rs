@@ -168,7 +168,9 @@ pub(crate) async fn ensure_installed(ctx: &RunContext, state: &RunState, subdir:
     request.cwd = subdir;
     request.network = true;
     request.run_id = Some(&ctx.id.0);
-    let result = ctx.sandbox.run(request, &|out| ctx.frontend.log(&ctx.id, "executor", out)).await?;
+    let log = super::LineLog::new(ctx, "executor");
+    let result = ctx.sandbox.run(request, &|out| log.push(out)).await?;
+    drop(log);
     if !result.success() {
         let tail: Vec<&str> = result.output.lines().rev().take(8).collect();
         anyhow::bail!(
@@ -228,7 +230,9 @@ pub(crate) async fn test(ctx: &RunContext, state: &RunState, command: &str, subd
     request.cwd = subdir;
     request.idle_timeout = ctx.settings.test_idle_timeout;
     request.run_id = Some(&ctx.id.0);
-    let result = ctx.sandbox.run(request, &|out| fe.log(&ctx.id, "executor", out)).await?;
+    let log = super::LineLog::new(ctx, "executor");
+    let result = ctx.sandbox.run(request, &|out| log.push(out)).await?;
+    drop(log);
     let report = parse_test_output(&result.output, Location { root: WORKDIR, cwd: subdir.unwrap_or("") });
     fe.test_results(&ctx.id, &report);
     let (passed, summary) = if let Some(why) = result.abnormal_end() {

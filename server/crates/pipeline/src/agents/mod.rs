@@ -185,6 +185,41 @@ where
     unreachable!("the loop returns or fails on its last attempt")
 }
 
+/// Text that arrives in pieces (a command's output as the sandbox streams it) goes to the output panel in
+/// whole lines, as docs/protocol.md promises for `samokoder/log`: a chunk boundary inside a line would
+/// otherwise split it in two entries.
+pub(crate) struct LineLog<'a> {
+    ctx: &'a RunContext,
+    agent: &'a str,
+    pending: parking_lot::Mutex<String>,
+}
+
+impl<'a> LineLog<'a> {
+    pub(crate) fn new(ctx: &'a RunContext, agent: &'a str) -> Self {
+        Self { ctx, agent, pending: parking_lot::Mutex::new(String::new()) }
+    }
+
+    pub(crate) fn push(&self, chunk: &str) {
+        let mut pending = self.pending.lock();
+        pending.push_str(chunk);
+        if let Some(i) = pending.rfind('\n') {
+            let lines: String = pending.drain(..=i).collect();
+            drop(pending);
+            self.ctx.frontend.log(&self.ctx.id, self.agent, &lines);
+        }
+    }
+}
+
+impl Drop for LineLog<'_> {
+    /// The last line, when the output did not end with a newline.
+    fn drop(&mut self) {
+        let rest = std::mem::take(&mut *self.pending.lock());
+        if !rest.is_empty() {
+            self.ctx.frontend.log(&self.ctx.id, self.agent, &format!("{rest}\n"));
+        }
+    }
+}
+
 /// A streamed reply from `role`'s model: whole lines go to the output panel as they come; when `file` is
 /// given (one of several written at once), its progress (tokens so far) goes to the progress display and
 /// its text to the output panel whole, at its end.

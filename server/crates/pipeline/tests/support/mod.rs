@@ -33,6 +33,8 @@ pub struct RecordingFrontend {
     pub progress: Mutex<Vec<Progress>>,
     pub reports: Mutex<Vec<TestReport>>,
     pub log: Mutex<String>,
+    /// Each `log` call: (agent, text).
+    pub log_entries: Mutex<Vec<(String, String)>>,
     pub messages: Mutex<Vec<String>>,
     pub shown: Mutex<Vec<String>>,
     /// Answers to questions, in order; `None` in `can_ask` means nobody can answer.
@@ -57,8 +59,9 @@ impl Frontend for RecordingFrontend {
     fn progress(&self, _: &RunId, progress: Progress) {
         self.progress.lock().unwrap().push(progress);
     }
-    fn log(&self, _: &RunId, _: &str, text: &str) {
+    fn log(&self, _: &RunId, agent: &str, text: &str) {
         self.log.lock().unwrap().push_str(text);
+        self.log_entries.lock().unwrap().push((agent.to_owned(), text.to_owned()));
     }
     fn message(&self, _: Level, text: &str) {
         self.messages.lock().unwrap().push(text.to_owned());
@@ -203,7 +206,11 @@ impl Sandbox for FakeSandbox {
             let mut outputs = self.outputs.lock().unwrap();
             if outputs.len() > 1 { outputs.pop_front().unwrap() } else { outputs.front().cloned().unwrap_or_default() }
         };
-        on_output(&output);
+        // In small pieces, as Docker's stream splits output anywhere, lines included.
+        let chars: Vec<char> = output.chars().collect();
+        for piece in chars.chunks(5) {
+            on_output(&piece.iter().collect::<String>());
+        }
         Ok(ExecResult {
             exit_code: (!timed_out).then_some(exit),
             output,
