@@ -7,6 +7,7 @@ mod architecture;
 mod editors;
 
 mod headless;
+mod helix;
 mod implement_fix;
 mod lifecycle;
 mod model;
