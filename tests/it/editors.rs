@@ -219,7 +219,7 @@ fn neovim_answers_the_spec_writers_question_in_questions_md_like_an_editor_that_
 }
 
 /// The troubleshooter's fix for the hand-made bug in the plugin flow.
-const FORMAT_FIX: &str = "The numbers start at 0.\n\nsrc/format.js\n<<<<<<< SEARCH\n  return todos.map((t, i) => `${i}. ${t.title}`).join('\\n');\n=======\n  return todos.map((t, i) => `${i + 1}. ${t.title}`).join('\\n');\n>>>>>>> REPLACE\n";
+pub(crate) const FORMAT_FIX: &str = "The numbers start at 0.\n\nsrc/format.js\n<<<<<<< SEARCH\n  return todos.map((t, i) => `${i}. ${t.title}`).join('\\n');\n=======\n  return todos.map((t, i) => `${i + 1}. ${t.title}`).join('\\n');\n>>>>>>> REPLACE\n";
 
 /// editors/nvim in Neovim at `nvim`: generate, break, test, fix, log, status line and checkhealth.
 fn neovim_plugin(name: &str, nvim: PathBuf, version: &str) {

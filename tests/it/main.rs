@@ -18,3 +18,4 @@ mod surface;
 mod symbols;
 mod sync;
 mod templates;
+mod vscode;

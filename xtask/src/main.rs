@@ -15,6 +15,7 @@
 //! one line to run. Everything is idempotent: a second call finds it all in place in about a second.
 
 mod setup;
+mod vscode;
 
 use std::process::{Command, ExitCode};
 

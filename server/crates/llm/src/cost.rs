@@ -8,9 +8,11 @@ use serde::Deserialize;
 use crate::{LlmError, Result};
 
 /// USD per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, schemars::JsonSchema)]
 pub struct Price {
+    /// USD per million prompt tokens.
     pub input: f64,
+    /// USD per million completion tokens.
     pub output: f64,
 }
 

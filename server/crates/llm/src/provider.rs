@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// Which wire format a provider speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     /// OpenAI Chat Completions: OpenAI, Groq, OpenRouter, Ollama, llama.cpp, vLLM, LM Studio, LiteLLM.

@@ -8,17 +8,18 @@ use serde::Deserialize;
 
 /// One layer of configuration: every key optional. TOML files use snake_case or camelCase keys; editor
 /// settings use camelCase.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfigLayer {
     pub llm: LlmLayer,
     pub sandbox: SandboxLayer,
     pub editor: EditorLayer,
     /// The editor's own tracing setting (`samokoder.trace.server` in VS Code); read by the editor, not us.
+    #[schemars(skip)]
     pub trace: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct LlmLayer {
     /// The name of the default OpenAI-compatible provider in messages, logs and role chains: "openai",
@@ -30,6 +31,7 @@ pub struct LlmLayer {
     pub base_url: Option<String>,
     /// The default provider's API key. Accepted from editor settings and the environment only.
     #[serde(alias = "api_key")]
+    #[schemars(with = "Option<String>")]
     pub api_key: Option<ApiKey>,
     /// The model of the primary provider, for every agent without its own.
     pub model: Option<String>,
@@ -49,7 +51,7 @@ pub struct LlmLayer {
     pub local: LocalLayer,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct LocalLayer {
     /// A GGUF file; else the model `samokoder model fetch` put in the cache (1.5B, then 0.5B).
@@ -66,16 +68,19 @@ pub struct LocalLayer {
     pub seed: Option<u32>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProviderLayer {
     /// `openai` (any Chat Completions server) or `anthropic`.
     pub kind: Option<ProviderKind>,
+    /// Its endpoint, up to the version segment.
     #[serde(alias = "base_url")]
     pub base_url: Option<String>,
+    /// Its model, for the roles that name the provider without one.
     pub model: Option<String>,
     /// From editor settings only (never a workspace file).
     #[serde(alias = "api_key")]
+    #[schemars(with = "Option<String>")]
     pub api_key: Option<ApiKey>,
     /// The environment variable holding the key.
     #[serde(alias = "api_key_env")]
@@ -88,15 +93,17 @@ pub struct ProviderLayer {
     pub tokens_per_minute: Option<u64>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct ParamsLayer {
+    /// Sampling temperature.
     pub temperature: Option<f32>,
+    /// The longest reply, in tokens.
     #[serde(alias = "max_tokens")]
     pub max_tokens: Option<u32>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct BudgetLayer {
     /// Dollars one run may spend on models.
@@ -111,7 +118,7 @@ pub struct BudgetLayer {
 }
 
 /// How runs meet the user in an editor.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct EditorLayer {
     /// Every change a run makes to the project waits for the user's review (change annotations, or
@@ -123,7 +130,7 @@ pub struct EditorLayer {
     pub ask_timeout_secs: Option<u64>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct SandboxLayer {
     /// The image project commands run in.

@@ -6,6 +6,7 @@
 
 mod files;
 mod layer;
+mod schema;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use std::time::Duration;
 pub use files::{load_files, read_layer, user_config_path};
 pub use layer::{BudgetLayer, ConfigLayer, LlmLayer, LocalLayer, ParamsLayer, ProviderLayer, SandboxLayer};
 use samokoder_llm::{ApiKey, LimitsConfig, Price, ProviderKind};
+pub use schema::vscode_settings;
 
 /// The resolved configuration.
 #[derive(Debug, Clone, PartialEq)]
