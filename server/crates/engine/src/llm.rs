@@ -108,6 +108,9 @@ fn local_backend(p: &crate::config::ProviderSettings) -> samokoder_llm::Result<A
     if let Some(seed) = p.local.seed {
         config.seed = seed;
     }
+    if let Some(cache_mb) = p.local.cache_mb {
+        config.cache_mb = cache_mb;
+    }
     Ok(Arc::new(samokoder_llm::Local::new(config)?))
 }
 

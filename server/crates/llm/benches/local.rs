@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use samokoder_llm::{LocalConfig, measure_local};
+use samokoder_llm::{LocalConfig, LocalSession, Message, measure_local};
 
 const PROMPT_TOKENS: u32 = 512;
 const NEW_TOKENS: u32 = 128;
@@ -41,8 +41,10 @@ fn main() {
         config.threads = threads;
         config.context_tokens = 4096;
         // A first run loads the model (mmap) and warms the caches.
-        measure_local(&config, "Say hi.", 4).unwrap();
-        let runs: Vec<_> = (0..3).map(|_| measure_local(&config, &prompt, NEW_TOKENS).unwrap()).collect();
+        // Each run in a fresh session: nothing comes from the prefix cache (benches/prefix.rs measures it).
+        let cold = |text: &str, n| measure_local(&config, &mut LocalSession::default(), vec![Message::user(text)], n);
+        cold("Say hi.", 4).unwrap();
+        let runs: Vec<_> = (0..3).map(|_| cold(&prompt, NEW_TOKENS).unwrap().1).collect();
         let best = |f: &dyn Fn(&samokoder_llm::LocalTiming) -> f64| runs.iter().map(f).fold(0.0, f64::max);
         let prefill = best(&|t| t.prompt_tokens as f64 / (t.prefill - t.setup).as_secs_f64());
         let setup = runs.iter().map(|t| t.setup).min().unwrap();

@@ -182,3 +182,65 @@ async fn runaway_generations_are_stopped_early() {
     }
     assert!(exact > 0 && near > 0, "{exact} exact and {near} near repeats: the trials no longer exercise both guards");
 }
+
+/// Four greedy requests: a first one, one sharing its system prompt (about half its tokens), one sharing
+/// nothing, and that one again (all of its tokens).
+fn prefix_requests() -> Vec<ChatRequest> {
+    let rules = "You write JavaScript. Rules: use ES modules; export what the tests import; no comments; \
+                 keep functions short; name things for what they hold; never print to the console.";
+    let ask = |system: &str, user: &str| ChatRequest {
+        messages: vec![Message::system(system), Message::user(user)],
+        max_tokens: Some(24),
+        temperature: Some(0.0),
+        ..Default::default()
+    };
+    vec![
+        ask(rules, "Write a function that adds two numbers."),
+        ask(rules, "Write a function that reverses a string."),
+        ask("You are terse.", "Name three colours."),
+        ask("You are terse.", "Name three colours."),
+    ]
+}
+
+async fn replies(llm: &Local, requests: &[ChatRequest]) -> Vec<String> {
+    let mut out = Vec::new();
+    for request in requests {
+        out.push(llm.stream(request, &|_| {}).await.unwrap().text);
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_prefix_cache_gives_the_same_tokens_as_no_cache_for_prompts_sharing_none_half_or_all() {
+    let Some(path) = samokoder_test_utils::smollm2() else { return };
+    let mut config = LocalConfig::new(path);
+    config.context_tokens = 2048;
+    let cached = Local::new(config.clone()).unwrap();
+    config.cache_mb = 0;
+    let uncached = Local::new(config).unwrap();
+    let requests = prefix_requests();
+    let with = replies(&cached, &requests).await;
+    let without = replies(&uncached, &requests).await;
+    assert_eq!(with, without, "greedy replies differ with the prefix cache");
+    assert!(with.iter().all(|t| !t.trim().is_empty()), "{with:?}");
+    assert_eq!(uncached.reused_tokens(), 0, "cache_mb = 0 keeps nothing");
+    // The second request reused the shared system prompt, the fourth all of the third but its last token.
+    assert!(cached.reused_tokens() > 40, "reused {}", cached.reused_tokens());
+}
+
+#[tokio::test]
+async fn the_prefix_cache_keeps_nothing_beyond_its_memory_budget() {
+    let Some(path) = samokoder_test_utils::smollm2() else { return };
+    let mut config = LocalConfig::new(path);
+    config.context_tokens = 2048;
+    // SmolLM2-135M's KV cache for 2,048 tokens is 45 MiB: a 16 MiB budget cannot keep it.
+    config.cache_mb = 16;
+    let small = Local::new(config.clone()).unwrap();
+    let same = &prefix_requests()[2..];
+    replies(&small, same).await;
+    assert_eq!(small.reused_tokens(), 0, "a context over the budget was kept");
+    config.cache_mb = 64;
+    let enough = Local::new(config).unwrap();
+    replies(&enough, same).await;
+    assert!(enough.reused_tokens() > 0, "a context within the budget was not kept");
+}

@@ -66,6 +66,10 @@ pub struct LocalLayer {
     pub parallel: Option<usize>,
     /// The sampler's seed (default 0x5eed): the same request and seed give the same reply.
     pub seed: Option<u32>,
+    /// MiB for keeping the model's KV caches between requests (default 1024; 0 turns it off): a request that
+    /// starts like the previous one (system prompt, rules, spec) reads only the rest.
+    #[serde(alias = "cache_mb")]
+    pub cache_mb: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
@@ -176,6 +180,7 @@ impl ConfigLayer {
         take!(llm.provider, llm.base_url, llm.api_key, llm.model, llm.budget.max_usd, llm.budget.max_tokens);
         take!(llm.budget.max_fix_iterations);
         take!(llm.local.model_path, llm.local.threads, llm.local.context_tokens, llm.local.parallel, llm.local.seed);
+        take!(llm.local.cache_mb);
         take!(sandbox.image, sandbox.test_command, sandbox.timeout_secs, sandbox.memory_mb, sandbox.cpus, sandbox.pids);
         take!(sandbox.no_output_secs, sandbox.idle_stop_secs, sandbox.network, sandbox.ca_bundle, sandbox.sync_include);
         take!(sandbox.docker_host, editor.review, editor.ask_timeout_secs);

@@ -13,18 +13,26 @@ use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
 
+mod sampling;
+
+use self::sampling::{CLOSING_RESERVE, bounded, closing, closing_tokens, constrained};
 use crate::repetition::RepetitionGuard;
 use crate::{ChatRequest, Completion, FinishReason, LlmBackend, LlmError, Result, Role, StreamEvent, Usage};
 
 /// The sampler's seed unless configured (`llm.local.seed`).
 pub const DEFAULT_SEED: u32 = 0x5eed;
+/// The prefix cache's memory unless configured (`llm.local.cacheMb`): one 8192-token context of the 1.5B
+/// model is 224 MiB.
+pub const DEFAULT_CACHE_MB: u64 = 1024;
 
 /// How to run the embedded model.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +48,9 @@ pub struct LocalConfig {
     pub parallel: usize,
     /// The sampler's seed when the temperature is above 0: the same request and seed give the same reply.
     pub seed: u32,
+    /// Memory for keeping KV caches between requests (MiB, over all workers): a request that starts like
+    /// the previous one (the same system prompt, rules, spec) reads only what differs. 0 turns it off.
+    pub cache_mb: u64,
 }
 
 impl LocalConfig {
@@ -51,6 +62,7 @@ impl LocalConfig {
             context_tokens: 8192,
             parallel: 1,
             seed: DEFAULT_SEED,
+            cache_mb: DEFAULT_CACHE_MB,
         }
     }
 }
@@ -67,12 +79,14 @@ fn backend() -> Result<&'static LlamaBackend> {
         .map_err(|e| LlmError::NotConfigured { hint: format!("llama.cpp did not start: {e}") })
 }
 
-/// Models by path, loaded once and shared by every router built in this process.
-fn load(path: &Path) -> Result<Arc<LlamaModel>> {
-    static LOADED: OnceLock<Mutex<HashMap<PathBuf, Arc<LlamaModel>>>> = OnceLock::new();
+/// Models by path, loaded once and shared by every router built in this process. A model stays loaded for
+/// the life of the process (as the map kept it before): a worker's context, which borrows the model, can
+/// then outlive one request (the prefix cache, [`Slot`]).
+fn load(path: &Path) -> Result<&'static LlamaModel> {
+    static LOADED: OnceLock<Mutex<HashMap<PathBuf, &'static LlamaModel>>> = OnceLock::new();
     let mut loaded = LOADED.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
     if let Some(model) = loaded.get(path) {
-        return Ok(model.clone());
+        return Ok(model);
     }
     if !path.is_file() {
         return Err(LlmError::NotConfigured {
@@ -90,9 +104,31 @@ fn load(path: &Path) -> Result<Arc<LlamaModel>> {
         }
     })?;
     tracing::info!(path = %path.display(), ms = started.elapsed().as_millis() as u64, "local model loaded");
-    let model = Arc::new(model);
-    loaded.insert(path.to_owned(), model.clone());
+    let model: &'static LlamaModel = Box::leak(Box::new(model));
+    loaded.insert(path.to_owned(), model);
     Ok(model)
+}
+
+/// A worker's context kept between requests, and the tokens its KV cache holds at positions `0..len`: the
+/// next request reuses the longest common prefix and reads only the rest. One per worker thread, for one
+/// model file and context size; dropped on any error or cancellation (its cache would be half-written).
+#[doc(hidden)]
+#[derive(Default)]
+pub struct Session {
+    slot: Option<Slot>,
+}
+
+struct Slot {
+    ctx: LlamaContext<'static>,
+    tokens: Vec<LlamaToken>,
+    model_path: PathBuf,
+    n_ctx: u32,
+}
+
+/// The KV cache's size for `n_ctx` tokens (f16 keys and values, every layer).
+fn kv_bytes(model: &LlamaModel, n_ctx: u32) -> u64 {
+    let head = u64::from(model.n_embd().max(1) as u32) / u64::from(model.n_head().max(1));
+    u64::from(model.n_layer()) * 2 * u64::from(n_ctx) * head * u64::from(model.n_head_kv()) * 2
 }
 
 enum Event {
@@ -112,6 +148,7 @@ pub struct Local {
     model_name: String,
     jobs: Mutex<mpsc::Sender<Job>>,
     cancelled: Arc<std::sync::atomic::AtomicU64>,
+    reused: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Local {
@@ -121,12 +158,14 @@ impl Local {
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         let cancelled = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let reused = Arc::new(std::sync::atomic::AtomicU64::new(0));
         for i in 0..config.parallel.max(1) {
-            let (rx, config, model_name, cancelled) =
-                (rx.clone(), config.clone(), model_name.clone(), cancelled.clone());
+            let (rx, config, model_name, cancelled, reused) =
+                (rx.clone(), config.clone(), model_name.clone(), cancelled.clone(), reused.clone());
             std::thread::Builder::new()
                 .name(format!("samokoder-llm-{i}"))
                 .spawn(move || {
+                    let mut session = Session::default();
                     loop {
                         let job = match rx.lock().unwrap_or_else(|e| e.into_inner()).recv() {
                             Ok(job) => job,
@@ -135,7 +174,10 @@ impl Local {
                         if job.cancel.load(Ordering::Relaxed) {
                             continue;
                         }
-                        let result = generate(&config, &model_name, &job).map(|(completion, _)| completion);
+                        let result = generate(&config, &model_name, &job, &mut session).map(|(completion, timing)| {
+                            reused.fetch_add(u64::from(timing.reused_tokens), Ordering::Relaxed);
+                            completion
+                        });
                         if matches!(result, Err(LlmError::Cancelled)) {
                             cancelled.fetch_add(1, Ordering::Relaxed);
                         }
@@ -144,12 +186,17 @@ impl Local {
                 })
                 .map_err(|e| LlmError::NotConfigured { hint: format!("cannot start the local model's thread: {e}") })?;
         }
-        Ok(Self { config, model_name, jobs: Mutex::new(tx), cancelled })
+        Ok(Self { config, model_name, jobs: Mutex::new(tx), cancelled, reused })
     }
 
     /// Generations stopped midway because their caller went away.
     pub fn cancelled_jobs(&self) -> u64 {
         self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Prompt tokens read from a kept KV cache instead of computed, over every request so far.
+    pub fn reused_tokens(&self) -> u64 {
+        self.reused.load(Ordering::Relaxed)
     }
 
     /// Loads the model now (it is otherwise loaded by the first request).
@@ -206,6 +253,8 @@ impl LlmBackend for Local {
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
     pub prompt_tokens: u32,
+    /// Of `prompt_tokens`, those whose KV came from the previous request (the prefix cache).
+    pub reused_tokens: u32,
     pub completion_tokens: u32,
     /// Everything before the prompt is read: chat template, tokenizer, a fresh context (KV cache).
     pub setup: Duration,
@@ -218,7 +267,7 @@ pub struct Timing {
 }
 
 /// One completion on the calling (worker) thread.
-fn generate(config: &LocalConfig, model_name: &str, job: &Job) -> Result<(Completion, Timing)> {
+fn generate(config: &LocalConfig, model_name: &str, job: &Job, session: &mut Session) -> Result<(Completion, Timing)> {
     let started = Instant::now();
     let fail = |message: String| LlmError::Provider {
         provider: config.name.clone(),
@@ -261,18 +310,39 @@ fn generate(config: &LocalConfig, model_name: &str, job: &Job) -> Result<(Comple
     let max_new = request.max_tokens.map_or(room, |m| m.min(room));
     let threads = config.threads.max(1) as i32;
     let batch_size = 512u32;
-    let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(n_ctx))
-        .with_n_batch(batch_size)
-        .with_n_threads(threads)
-        .with_n_threads_batch(threads);
-    let mut ctx = model.new_context(backend()?, params).map_err(|e| fail(format!("cannot create a context: {e}")))?;
+    // The previous request's context when it is for this model and size: its KV cache up to the longest
+    // common prefix stays (at least the last prompt token is read again, for its logits).
+    let kept = session.slot.take().filter(|s| s.model_path == config.model_path && s.n_ctx == n_ctx);
+    let (mut ctx, reused) = match kept {
+        Some(mut slot) => {
+            let common = slot.tokens.iter().zip(&tokens).take_while(|(a, b)| a == b).count();
+            let common = common.min(tokens.len().saturating_sub(1));
+            let cleared = slot.ctx.clear_kv_cache_seq(Some(0), Some(common as u32), None).unwrap_or(false);
+            if cleared {
+                (slot.ctx, common)
+            } else {
+                slot.ctx.clear_kv_cache();
+                (slot.ctx, 0)
+            }
+        }
+        None => {
+            let params = LlamaContextParams::default()
+                .with_n_ctx(NonZeroU32::new(n_ctx))
+                .with_n_batch(batch_size)
+                .with_n_threads(threads)
+                .with_n_threads_batch(threads);
+            let ctx =
+                model.new_context(backend()?, params).map_err(|e| fail(format!("cannot create a context: {e}")))?;
+            (ctx, 0)
+        }
+    };
+    let mut held: Vec<LlamaToken> = tokens.clone();
     let setup = started.elapsed();
 
-    // Prefill, in batches; logits only for the last prompt token.
+    // Prefill what the cache does not hold, in batches; logits only for the last prompt token.
     let mut batch = LlamaBatch::new(batch_size as usize, 1);
     for (chunk_start, chunk) in
-        tokens.chunks(batch_size as usize).enumerate().map(|(i, c)| (i * batch_size as usize, c))
+        tokens[reused..].chunks(batch_size as usize).enumerate().map(|(i, c)| (reused + i * batch_size as usize, c))
     {
         batch.clear();
         for (i, token) in chunk.iter().enumerate() {
@@ -295,7 +365,7 @@ fn generate(config: &LocalConfig, model_name: &str, job: &Job) -> Result<(Comple
     };
     let mut grammar = gbnf
         .map(|gbnf| {
-            LlamaSampler::grammar(&model, &gbnf, "root").map_err(|e| fail(format!("the grammar was refused: {e:?}")))
+            LlamaSampler::grammar(model, &gbnf, "root").map_err(|e| fail(format!("the grammar was refused: {e:?}")))
         })
         .transpose()?;
     let mut chain = Vec::new();
@@ -374,9 +444,15 @@ fn generate(config: &LocalConfig, model_name: &str, job: &Job) -> Result<(Comple
         batch.add(token, position, &[0], true).map_err(|e| fail(e.to_string()))?;
         position += 1;
         ctx.decode(&mut batch).map_err(|e| fail(format!("decoding failed: {e}")))?;
+        held.push(token);
     };
+    // Kept for the next request when the memory budget allows this context.
+    if kv_bytes(model, n_ctx) <= config.cache_mb * 1024 * 1024 / config.parallel.max(1) as u64 {
+        session.slot = Some(Slot { ctx, tokens: held, model_path: config.model_path.clone(), n_ctx });
+    }
     tracing::info!(
         prompt_tokens = tokens.len(),
+        reused_tokens = reused,
         completion_tokens = generated,
         prefill_ms = prefill.as_millis() as u64,
         decode_ms = (started.elapsed() - prefill).as_millis() as u64,
@@ -384,6 +460,7 @@ fn generate(config: &LocalConfig, model_name: &str, job: &Job) -> Result<(Comple
     );
     let timing = Timing {
         prompt_tokens: tokens.len() as u32,
+        reused_tokens: reused as u32,
         completion_tokens: generated,
         setup,
         prefill,
@@ -404,121 +481,21 @@ fn generate(config: &LocalConfig, model_name: &str, job: &Job) -> Result<(Comple
     Ok((completion, timing))
 }
 
-/// Tokens kept for closing a JSON value: enough for a few required fields after the open strings,
-/// arrays and objects are closed.
-const CLOSING_RESERVE: u32 = 128;
-
-/// For every token: whether its text is only closing quotes and brackets (whitespace aside), or an end of
-/// generation.
-fn closing_tokens(vocab: &llama_cpp_2::vocab::LlamaVocab<'_>) -> Vec<bool> {
-    (0..vocab.n_tokens())
-        .map(|id| {
-            let token = llama_cpp_2::token::LlamaToken(id);
-            let piece = vocab.token_to_piece(token, false, None);
-            let text = String::from_utf8_lossy(&piece);
-            let t = text.trim();
-            vocab.is_eog(token) || (!t.is_empty() && t.chars().all(|c| matches!(c, '"' | ']' | '}')))
-        })
-        .collect()
-}
-
-/// The next token while a JSON value is being closed: under the grammar, greedily, with the closing tokens
-/// strongly favoured. Where the grammar allows no closer (a required field is missing, a number is half
-/// written), the model's own best valid token.
-fn closing(
-    ctx: &llama_cpp_2::context::LlamaContext<'_>,
-    idx: i32,
-    sampler: &mut LlamaSampler,
-    grammar: &mut LlamaSampler,
-    closers: &[bool],
-) -> Option<llama_cpp_2::token::LlamaToken> {
-    let mut candidates = ctx.token_data_array_ith(idx);
-    grammar.apply(&mut candidates);
-    for d in candidates.data.iter_mut() {
-        if d.logit() > f32::NEG_INFINITY && closers.get(d.id().0 as usize).copied().unwrap_or(false) {
-            d.set_logit(d.logit() + 100.0);
-        }
-    }
-    candidates.apply_sampler(&mut LlamaSampler::greedy());
-    let token = candidates.selected_token()?;
-    candidates.data.iter().find(|d| d.id() == token).filter(|d| d.logit() > f32::NEG_INFINITY)?;
-    grammar.accept(token);
-    sampler.accept(token);
-    Some(token)
-}
-
-/// Samples the next token under a grammar the way llama.cpp's own tools do: the unconstrained choice when the
-/// grammar allows it (checking one token is cheap), else a second pass with the grammar over the whole
-/// vocabulary (150k tokens on Qwen: several times the cost of the forward pass, so only when needed).
-fn constrained(
-    ctx: &llama_cpp_2::context::LlamaContext<'_>,
-    idx: i32,
-    sampler: &mut LlamaSampler,
-    grammar: &mut LlamaSampler,
-) -> Option<llama_cpp_2::token::LlamaToken> {
-    use llama_cpp_2::token::data::LlamaTokenData;
-    use llama_cpp_2::token::data_array::LlamaTokenDataArray;
-
-    let mut candidates = ctx.token_data_array_ith(idx);
-    sampler.apply(&mut candidates);
-    let preferred = candidates.selected_token()?;
-    let mut single = LlamaTokenDataArray::new(vec![LlamaTokenData::new(preferred, 1.0, 0.0)], false);
-    grammar.apply(&mut single);
-    let token = if single.data[0].logit() > f32::NEG_INFINITY {
-        preferred
-    } else {
-        let mut candidates = ctx.token_data_array_ith(idx);
-        grammar.apply(&mut candidates);
-        sampler.apply(&mut candidates);
-        candidates
-            .selected_token()
-            .filter(|t| candidates.data.iter().find(|d| d.id() == *t).is_some_and(|d| d.logit() > f32::NEG_INFINITY))?
-    };
-    grammar.accept(token);
-    sampler.accept(token);
-    Some(token)
-}
-
-/// The schema with bounds on what a grammar cannot otherwise end: strings and arrays without a maximum
-/// get one, so a small model that loops inside a string still produces a complete value.
-fn bounded(mut schema: serde_json::Value) -> serde_json::Value {
-    fn walk(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(map) => {
-                let kind = map.get("type").cloned();
-                let is = |t: &str| {
-                    kind.as_ref().is_some_and(|k| k == t || k.as_array().is_some_and(|a| a.iter().any(|x| x == t)))
-                };
-                if is("string") && !map.contains_key("enum") && !map.contains_key("maxLength") {
-                    map.insert("maxLength".into(), 400.into());
-                }
-                if is("array") && !map.contains_key("maxItems") {
-                    map.insert("maxItems".into(), 32.into());
-                }
-                map.values_mut().for_each(walk);
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
-            _ => {}
-        }
-    }
-    walk(&mut schema);
-    schema
-}
-
-/// One greedy generation of `new_tokens` after `prompt` (a user message), timed: for benchmarks.
+/// One greedy generation of `new_tokens` after `messages`, timed, in `session` (a fresh one reuses
+/// nothing): for benchmarks and the prefix cache's tests. Returns the text too.
 #[doc(hidden)]
-pub fn measure(config: &LocalConfig, prompt: &str, new_tokens: u32) -> Result<Timing> {
+pub fn measure(
+    config: &LocalConfig,
+    session: &mut Session,
+    messages: Vec<crate::Message>,
+    new_tokens: u32,
+) -> Result<(String, Timing)> {
     let model_name = crate::local_model_name(&config.model_path);
     let (events, _rx) = tokio::sync::mpsc::unbounded_channel();
     let job = Job {
-        request: ChatRequest {
-            messages: vec![crate::Message::user(prompt)],
-            max_tokens: Some(new_tokens),
-            temperature: Some(0.0),
-            ..Default::default()
-        },
+        request: ChatRequest { messages, max_tokens: Some(new_tokens), temperature: Some(0.0), ..Default::default() },
         events,
         cancel: Arc::new(AtomicBool::new(false)),
     };
-    generate(config, &model_name, &job).map(|(_, timing)| timing)
+    generate(config, &model_name, &job, session).map(|(completion, timing)| (completion.text, timing))
 }
