@@ -322,18 +322,25 @@ function M.resume()
   execute('samokoder.resume', { {} })
 end
 
--- The newest runs, from the server's store.
-local function runs(limit, on_runs)
+-- Sends a request of ours (samokoder/status, samokoder/runs) and hands its result on; errors are shown.
+local function ask_server(method, params, on_result)
   local client = M.client()
   if not client then
     return
   end
-  request(client, 'samokoder/runs', { limit = limit }, function(err, result)
+  request(client, method, params, function(err, result)
     if err then
       notify(err.message, vim.log.levels.ERROR)
     else
-      on_runs(result.runs or {})
+      on_result(result or {})
     end
+  end)
+end
+
+-- The newest runs, from the server's store.
+local function runs(limit, on_runs)
+  ask_server('samokoder/runs', { limit = limit }, function(result)
+    on_runs(result.runs or {})
   end)
 end
 
@@ -355,15 +362,7 @@ function M.undo()
 end
 
 function M.cancel()
-  local client = M.client()
-  if not client then
-    return
-  end
-  request(client, 'samokoder/status', {}, function(err, result)
-    if err then
-      notify(err.message, vim.log.levels.ERROR)
-      return
-    end
+  ask_server('samokoder/status', {}, function(result)
     if not result.runs or #result.runs == 0 then
       notify('no run is going on')
       return
@@ -408,15 +407,7 @@ function M.statusline()
 end
 
 function M.status()
-  local client = M.client()
-  if not client then
-    return
-  end
-  request(client, 'samokoder/status', {}, function(err, result)
-    if err then
-      notify(err.message, vim.log.levels.ERROR)
-      return
-    end
+  ask_server('samokoder/status', {}, function(result)
     local lines = { 'model: ' .. tostring(result.provider) .. '/' .. tostring(result.model) .. ', sandbox image: ' .. tostring(result.image) }
     for _, run in ipairs(result.runs or {}) do
       table.insert(lines, string.format('%s %s: %s (%d+%d tokens, $%.4f)', run.runId, run.kind, run.message or '',
