@@ -353,9 +353,7 @@ async fn run_command(ctx: &RunContext, command: &str, subdir: Option<&str>) -> R
     request.cwd = subdir;
     request.run_id = Some(&ctx.id.0);
     ctx.frontend.log(&ctx.id, "code_monkey", &format!("$ {command}\n"));
-    let log = super::LineLog::new(ctx, "executor");
-    let result = ctx.sandbox.run(request, &|out| log.push(out)).await?;
-    drop(log);
+    let result = super::run_logged(ctx, request).await?;
     if !result.success() {
         ctx.frontend.log(&ctx.id, "code_monkey", &format!("`{command}` exited with {:?}\n", result.exit_code));
     }

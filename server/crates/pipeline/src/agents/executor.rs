@@ -168,9 +168,7 @@ pub(crate) async fn ensure_installed(ctx: &RunContext, state: &RunState, subdir:
     request.cwd = subdir;
     request.network = true;
     request.run_id = Some(&ctx.id.0);
-    let log = super::LineLog::new(ctx, "executor");
-    let result = ctx.sandbox.run(request, &|out| log.push(out)).await?;
-    drop(log);
+    let result = super::run_logged(ctx, request).await?;
     if !result.success() {
         let tail: Vec<&str> = result.output.lines().rev().take(8).collect();
         anyhow::bail!(
@@ -230,9 +228,7 @@ pub(crate) async fn test(ctx: &RunContext, state: &RunState, command: &str, subd
     request.cwd = subdir;
     request.idle_timeout = ctx.settings.test_idle_timeout;
     request.run_id = Some(&ctx.id.0);
-    let log = super::LineLog::new(ctx, "executor");
-    let result = ctx.sandbox.run(request, &|out| log.push(out)).await?;
-    drop(log);
+    let result = super::run_logged(ctx, request).await?;
     let report = parse_test_output(&result.output, Location { root: WORKDIR, cwd: subdir.unwrap_or("") });
     fe.test_results(&ctx.id, &report);
     let (passed, summary) = if let Some(why) = result.abnormal_end() {

@@ -188,18 +188,18 @@ where
 /// Text that arrives in pieces (a command's output as the sandbox streams it) goes to the output panel in
 /// whole lines, as docs/protocol.md promises for `samokoder/log`: a chunk boundary inside a line would
 /// otherwise split it in two entries.
-pub(crate) struct LineLog<'a> {
+struct LineLog<'a> {
     ctx: &'a RunContext,
     agent: &'a str,
     pending: parking_lot::Mutex<String>,
 }
 
 impl<'a> LineLog<'a> {
-    pub(crate) fn new(ctx: &'a RunContext, agent: &'a str) -> Self {
+    fn new(ctx: &'a RunContext, agent: &'a str) -> Self {
         Self { ctx, agent, pending: parking_lot::Mutex::new(String::new()) }
     }
 
-    pub(crate) fn push(&self, chunk: &str) {
+    fn push(&self, chunk: &str) {
         let mut pending = self.pending.lock();
         pending.push_str(chunk);
         if let Some(i) = pending.rfind('\n') {
@@ -208,6 +208,15 @@ impl<'a> LineLog<'a> {
             self.ctx.frontend.log(&self.ctx.id, self.agent, &lines);
         }
     }
+}
+
+/// Runs `request` in the sandbox, its output going to the output panel as the executor's, in whole lines.
+pub(crate) async fn run_logged(
+    ctx: &RunContext,
+    request: samokoder_sandbox::RunRequest<'_>,
+) -> Result<samokoder_sandbox::ExecResult> {
+    let log = LineLog::new(ctx, "executor");
+    Ok(ctx.sandbox.run(request, &|out| log.push(out)).await?)
 }
 
 impl Drop for LineLog<'_> {
