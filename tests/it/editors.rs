@@ -255,6 +255,10 @@ fn neovim_plugin(name: &str, nvim: PathBuf, version: &str) {
     assert_eq!(seen["diagnostic"]["source"], "samokoder", "{seen:#}");
     assert!(seen["fix_end"].as_str().unwrap().contains("tests pass"), "{seen:#}");
     assert!(seen["fixed"].as_str().unwrap().contains("`${i + 1}. ${t.title}`"), "{seen:#}");
+    // :SamokoderUndo asked (a pick), then undid the fix run: the buffer has the hand-made bug again.
+    assert!(seen["asked"].as_array().unwrap().iter().any(|a| a["prompt"] == "Undo the last run?"), "{seen:#}");
+    assert!(seen["undo_end"].as_str().unwrap().starts_with("undid run "), "{seen:#}");
+    assert!(seen["undone"].as_str().unwrap().contains("`${i}. ${t.title}`"), "{seen:#}");
     let statuslines: Vec<&str> = seen["statuslines"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     assert!(statuslines.iter().any(|l| l.starts_with("samokoder: ")), "{statuslines:?}");
     assert!(seen["log_lines"].as_u64().unwrap() > 10, "{seen:#}");

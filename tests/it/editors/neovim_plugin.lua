@@ -29,7 +29,7 @@ vim.ui.select = function(items, opts, on_choice)
   table.insert(result.asked, { prompt = opts.prompt, items = items })
   local pick = nil
   for _, item in ipairs(items) do
-    if item == 'in memory' then
+    if item == 'in memory' or item:sub(1, 5) == 'undo ' then
       pick = item
     end
   end
@@ -136,7 +136,13 @@ local function main()
     return #vim.diagnostic.get(tests) == 0
   end)
 
-  -- 4. The log, the status, and the health check.
+  -- 4. :SamokoderUndo takes the fix back (after asking), as one edit to the buffer.
+  vim.cmd('SamokoderUndo')
+  wait_run(4, 'the undo run to end')
+  result.undo_end = last_end()
+  result.undone = table.concat(vim.api.nvim_buf_get_lines(source, 0, -1, false), '\n')
+
+  -- 5. The log, the status, and the health check.
   local log = samokoder.log()
   result.log_lines = vim.api.nvim_buf_line_count(log)
   vim.cmd('checkhealth samokoder')

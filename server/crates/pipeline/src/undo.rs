@@ -14,7 +14,7 @@ use similar::TextDiff;
 
 use crate::agents::read_file;
 use crate::run::now_ms;
-use crate::{ApplyOutcome, Level, RunContext, RunOutcome};
+use crate::{ApplyOutcome, Level, Progress, RunContext, RunOutcome};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UndoRequest {
@@ -95,6 +95,20 @@ pub fn plan_undo(ctx: &RunContext, request: &UndoRequest) -> Result<UndoPlan> {
 
 /// `samokoder undo RUN [--step N]`: plans, shows what will change, then applies it as one change.
 pub async fn undo(ctx: &RunContext, request: &UndoRequest) -> Result<RunOutcome> {
+    // Progress like every run's, so an editor sees the undo begin and end (the undo works on another run's
+    // record, so it does not go through that record's bookkeeping).
+    let fe = &ctx.frontend;
+    fe.progress(&ctx.id, Progress::Begin { title: "Samokoder: undo".into(), message: "starting".into() });
+    let result = undo_run(ctx, request).await;
+    let message = match &result {
+        Ok(outcome) => outcome.summary.clone(),
+        Err(e) => format!("failed: {e:#}"),
+    };
+    fe.progress(&ctx.id, Progress::End { message });
+    result
+}
+
+async fn undo_run(ctx: &RunContext, request: &UndoRequest) -> Result<RunOutcome> {
     let mut plan = plan_undo(ctx, request)?;
     let what = match request.step {
         Some(step) => format!("run {} from step {step}", ctx.id),
