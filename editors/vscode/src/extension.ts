@@ -159,15 +159,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     refreshSoon();
   });
   lc.onRequest('samokoder/ask', async (params: { question: string; choices?: string[] }) => {
+    const title = 'Samokoder asks';
+    const typed = () => vscode.window.showInputBox({ title, prompt: params.question, ignoreFocusOut: true });
     let answer: string | undefined;
     if (params.choices && params.choices.length > 0) {
       const other = 'Something else…';
-      answer = await vscode.window.showQuickPick([...params.choices, other], { title: 'Samokoder asks', placeHolder: params.question, ignoreFocusOut: true });
+      answer = await vscode.window.showQuickPick([...params.choices, other], { title, placeHolder: params.question, ignoreFocusOut: true });
       if (answer === other) {
-        answer = await vscode.window.showInputBox({ title: 'Samokoder asks', prompt: params.question, ignoreFocusOut: true });
+        answer = await typed();
       }
     } else {
-      answer = await vscode.window.showInputBox({ title: 'Samokoder asks', prompt: params.question, ignoreFocusOut: true });
+      answer = await typed();
     }
     return { answer: answer ? answer : null };
   });

@@ -36,6 +36,13 @@ local function request(client, method, params, handler, bufnr)
   return client.request(method, params, handler, bufnr)
 end
 
+local function stopped(client)
+  if modern then
+    return client:is_stopped()
+  end
+  return client.is_stopped()
+end
+
 local function find_root(start)
   local dir = vim.fn.fnamemodify(start ~= '' and start or vim.fn.getcwd(), ':p')
   if vim.fn.isdirectory(dir) == 0 then
@@ -187,7 +194,7 @@ function M.client()
   local client = id and vim.lsp.get_client_by_id(id)
   -- Requests sent before `initialize` is answered would be refused: wait for it (it takes milliseconds).
   if not (client and vim.wait(20000, function()
-    return client.initialized or (modern and client:is_stopped() or (not modern and client.is_stopped()))
+    return client.initialized or stopped(client)
   end, 10) and client.initialized) then
     notify('could not start ' .. table.concat(M.config.cmd, ' ') .. ': :checkhealth samokoder', vim.log.levels.ERROR)
     return nil
@@ -195,18 +202,27 @@ function M.client()
   return client
 end
 
--- Runs `command` with `arguments` and reports the answer (a run's id, or the server's refusal).
-local function execute(command, arguments, on_result)
+-- Sends a request (ours, or workspace/executeCommand) and hands its result on; errors are shown.
+local function ask_server(method, params, on_result)
   local client = M.client()
   if not client then
     return
   end
-  request(client, 'workspace/executeCommand', { command = command, arguments = arguments }, function(err, result)
+  request(client, method, params, function(err, result)
     if err then
       notify(err.message, vim.log.levels.ERROR)
-    elseif on_result then
+    else
+      on_result(result or {})
+    end
+  end)
+end
+
+-- Runs `command` with `arguments` and reports the answer (a run's id, or the server's refusal).
+local function execute(command, arguments, on_result)
+  ask_server('workspace/executeCommand', { command = command, arguments = arguments }, function(result)
+    if on_result then
       on_result(result)
-    elseif result and result.runId then
+    elseif result.runId then
       notify(command:sub(11) .. ' started (run ' .. result.runId .. '); :SamokoderLog shows it')
     end
   end)
@@ -320,21 +336,6 @@ end
 
 function M.resume()
   execute('samokoder.resume', { {} })
-end
-
--- Sends a request of ours (samokoder/status, samokoder/runs) and hands its result on; errors are shown.
-local function ask_server(method, params, on_result)
-  local client = M.client()
-  if not client then
-    return
-  end
-  request(client, method, params, function(err, result)
-    if err then
-      notify(err.message, vim.log.levels.ERROR)
-    else
-      on_result(result or {})
-    end
-  end)
 end
 
 -- The newest runs, from the server's store.
