@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use samokoder_llm::{LocalConfig, LocalSession, Message, measure_local};
+use samokoder_llm::{ChatRequest, Local, LocalConfig, Message};
 
 const PROMPT_TOKENS: u32 = 512;
 const NEW_TOKENS: u32 = 128;
@@ -40,9 +40,18 @@ fn main() {
         let mut config = LocalConfig::new(&path);
         config.threads = threads;
         config.context_tokens = 4096;
+        config.parallel = 1;
         // A first run loads the model (mmap) and warms the caches.
-        // Each run in a fresh session: nothing comes from the prefix cache (benches/prefix.rs measures it).
-        let cold = |text: &str, n| measure_local(&config, &mut LocalSession::default(), vec![Message::user(text)], n);
+        // Each run by a fresh provider: nothing comes from the prefix cache (benches/prefix.rs measures it).
+        let cold = |text: &str, n| {
+            let request = ChatRequest {
+                messages: vec![Message::user(text)],
+                max_tokens: Some(n),
+                temperature: Some(0.0),
+                ..Default::default()
+            };
+            Local::new(config.clone()).unwrap().generate_timed(&request)
+        };
         cold("Say hi.", 4).unwrap();
         let runs: Vec<_> = (0..3).map(|_| cold(&prompt, NEW_TOKENS).unwrap().1).collect();
         let best = |f: &dyn Fn(&samokoder_llm::LocalTiming) -> f64| runs.iter().map(f).fold(0.0, f64::max);

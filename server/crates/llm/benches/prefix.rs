@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use samokoder_llm::{LocalConfig, LocalSession, Message, measure_local};
+use samokoder_llm::{ChatRequest, Local, LocalConfig, LocalTiming, Message};
 
 fn main() {
     // About 1,500 tokens of shared prefix: code from this crate, as a repo map would carry.
@@ -38,20 +38,24 @@ fn main() {
         let mut config = LocalConfig::new(&path);
         config.threads = threads;
         config.context_tokens = 4096;
-        let request = |task: &str| vec![Message::system(system.clone()), Message::user(task)];
+        config.parallel = 1;
+        let request = |task: &str| ChatRequest {
+            messages: vec![Message::system(system.clone()), Message::user(task)],
+            max_tokens: Some(1),
+            temperature: Some(0.0),
+            ..Default::default()
+        };
+        let run = |local: &Local, task: &str| -> LocalTiming { local.generate_timed(&request(task)).unwrap().1 };
         let mut cold_times = Vec::new();
         let mut warm_times = Vec::new();
         let mut prefix = 0;
         for round in 0..3 {
-            // Cold: a fresh session, nothing cached.
-            let (_, cold) =
-                measure_local(&config, &mut LocalSession::default(), request(&format!("Write src/a{round}.js.")), 1)
-                    .unwrap();
-            // Warm: the same session read the prefix with another task first.
-            let mut session = LocalSession::default();
-            measure_local(&config, &mut session, request("Write src/first.js."), 1).unwrap();
-            let (_, warm) =
-                measure_local(&config, &mut session, request(&format!("Write src/a{round}.js.")), 1).unwrap();
+            // Cold: a fresh provider, nothing cached.
+            let cold = run(&Local::new(config.clone()).unwrap(), &format!("Write src/a{round}.js."));
+            // Warm: the same provider read the prefix with another task first.
+            let local = Local::new(config.clone()).unwrap();
+            run(&local, "Write src/first.js.");
+            let warm = run(&local, &format!("Write src/a{round}.js."));
             prefix = warm.reused_tokens;
             cold_times.push(cold.first_token);
             warm_times.push(warm.first_token);

@@ -68,7 +68,7 @@ async fn a_dropped_call_stops_generating_between_tokens() {
     first_tokens.notified().await;
     task.abort();
     let _ = task.await;
-    // The one worker is free again: the next request is served, and the first was counted as cancelled.
+    // The engine is free again: the next request is served, and the first was counted as cancelled.
     let quick = ChatRequest { messages: vec![Message::user("Say hi.")], max_tokens: Some(5), ..Default::default() };
     llm.stream(&quick, &|_| {}).await.unwrap();
     assert_eq!(llm.cancelled_jobs(), 1);
@@ -233,7 +233,8 @@ async fn the_prefix_cache_keeps_nothing_beyond_its_memory_budget() {
     let Some(path) = samokoder_test_utils::smollm2() else { return };
     let mut config = LocalConfig::new(path);
     config.context_tokens = 2048;
-    // SmolLM2-135M's KV cache for 2,048 tokens is 45 MiB: a 16 MiB budget cannot keep it.
+    config.parallel = 1;
+    // SmolLM2-135M's KV cache for one sequence of 2,048 tokens is 45 MiB: a 16 MiB budget cannot keep it.
     config.cache_mb = 16;
     let small = Local::new(config.clone()).unwrap();
     let same = &prefix_requests()[2..];
@@ -243,4 +244,98 @@ async fn the_prefix_cache_keeps_nothing_beyond_its_memory_budget() {
     let enough = Local::new(config).unwrap();
     replies(&enough, same).await;
     assert!(enough.reused_tokens() > 0, "a context within the budget was not kept");
+}
+
+/// Requests for the batch: two share a long system prompt, one shares nothing, one is the first again.
+fn batch_requests(max_tokens: u32) -> Vec<ChatRequest> {
+    let rules = "You write JavaScript for a small web app. Rules: use ES modules; export what the tests import; \
+                 no comments; keep functions short; name things for what they hold; never print to the console; \
+                 validate arguments and throw a TypeError with a clear message when one is wrong.";
+    let ask = |system: &str, user: &str| ChatRequest {
+        messages: vec![Message::system(system), Message::user(user)],
+        max_tokens: Some(max_tokens),
+        temperature: Some(0.0),
+        ..Default::default()
+    };
+    vec![
+        ask(rules, "Write src/sum.js: a function that adds two numbers."),
+        ask(rules, "Write src/reverse.js: a function that reverses a string."),
+        ask("You are terse.", "Name three colours and say why you like each."),
+        ask(rules, "Write src/sum.js: a function that adds two numbers."),
+    ]
+}
+
+fn batched(path: std::path::PathBuf) -> Arc<Local> {
+    let mut config = LocalConfig::new(path);
+    config.context_tokens = 1024;
+    config.parallel = 4;
+    Arc::new(Local::new(config).unwrap())
+}
+
+#[tokio::test]
+async fn concurrent_requests_decode_together_and_give_what_each_gives_alone() {
+    let Some(path) = samokoder_test_utils::smollm2() else { return };
+    let requests = batch_requests(48);
+    // One at a time, each by a fresh provider: no batch, no cache.
+    let mut alone = Vec::new();
+    for request in &requests {
+        alone.push(local(path.clone()).stream(request, &|_| {}).await.unwrap().text);
+    }
+    let llm = batched(path);
+    let together = futures::future::join_all(requests.iter().map(|r| llm.stream(r, &|_| {}))).await;
+    let together: Vec<String> = together.into_iter().map(|c| c.unwrap().text).collect();
+    assert_eq!(together, alone, "greedy replies differ when decoded in one batch");
+    assert!(alone.iter().all(|t| !t.trim().is_empty()), "{alone:?}");
+    assert!(llm.widest_batch() >= 3, "the requests never shared a batch (widest {})", llm.widest_batch());
+    // The second and fourth waited for the first to read the shared system prompt and took its cells.
+    assert!(llm.reused_tokens() > 60, "reused {}", llm.reused_tokens());
+}
+
+#[tokio::test]
+async fn cancelling_one_sequence_mid_batch_leaves_the_others_intact() {
+    let Some(path) = samokoder_test_utils::smollm2() else { return };
+    let requests = batch_requests(40);
+    let llm = batched(path.clone());
+    let mut expected = Vec::new();
+    for request in &requests[..3] {
+        expected.push(local(path.clone()).stream(request, &|_| {}).await.unwrap().text);
+    }
+    let long = ChatRequest {
+        messages: vec![Message::user("Write a very long story about a lighthouse.")],
+        max_tokens: Some(1000),
+        temperature: Some(0.0),
+        ..Default::default()
+    };
+    let seen = Arc::new(AtomicUsize::new(0));
+    let started = Arc::new(tokio::sync::Notify::new());
+    let doomed = {
+        let (llm, seen, started) = (llm.clone(), seen.clone(), started.clone());
+        tokio::spawn(async move {
+            llm.stream(&long, &|_| {
+                if seen.fetch_add(1, Ordering::SeqCst) == 3 {
+                    started.notify_one();
+                }
+            })
+            .await
+        })
+    };
+    let others: Vec<_> = requests[..3]
+        .iter()
+        .cloned()
+        .map(|r| {
+            let llm = llm.clone();
+            tokio::spawn(async move { llm.stream(&r, &|_| {}).await })
+        })
+        .collect();
+    started.notified().await;
+    doomed.abort();
+    let _ = doomed.await;
+    let mut got = Vec::new();
+    for other in others {
+        got.push(other.await.unwrap().unwrap().text);
+    }
+    assert_eq!(got, expected, "the other sequences changed when one was cancelled");
+    assert_eq!(llm.cancelled_jobs(), 1);
+    assert!(seen.load(Ordering::SeqCst) < 1000, "the cancelled sequence went on");
+    assert!(llm.widest_batch() >= 2, "the cancelled request never shared a batch");
 }

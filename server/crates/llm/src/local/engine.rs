@@ -1,0 +1,362 @@
+//! The batch engine: one thread and one llama.cpp context per provider, holding `parallel` sequences,
+//! each in its own stream of the KV cache. Each step reads one batch: the next token of every sequence that
+//! is generating and a chunk of the prompts still being read, so concurrent requests decode together (a
+//! step of four tokens costs little more than one: on a CPU the weights' memory traffic dominates) instead
+//! of waiting in a queue. A sequence's attention sees only its own stream, laid out exactly as when it runs
+//! alone, so a greedy reply is the same token for token whatever else is in the batch.
+//!
+//! The KV cache outlives requests: every slot keeps the tokens its stream holds, and a new request starts
+//! from the longest prefix any slot holds (its own, or another's copied over, a memory copy). A request
+//! whose prefix another one is still reading waits for it rather than reading the same tokens twice, so
+//! files written at once pay for their shared prompt once.
+
+use std::collections::VecDeque;
+use std::num::NonZeroU32;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, mpsc};
+use std::time::Instant;
+
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::token::LlamaToken;
+
+use super::sequence::{Next, Sequence, closers_of, prompt_tokens, provider_error};
+use super::{Event, Job, LocalConfig, Stats, backend, load};
+use crate::{LlmError, Result};
+
+/// Tokens read per step (llama.cpp's batch).
+const BATCH: usize = 512;
+/// A prefix shorter than this is not worth waiting for or copying.
+const WORTH_SHARING: usize = 32;
+
+/// A sequence of the context: the tokens whose KV its cells hold (positions `0..held.len()`), and the
+/// request it is serving, if any.
+#[derive(Default)]
+struct Slot {
+    held: Vec<LlamaToken>,
+    active: Option<Active>,
+}
+
+struct Active {
+    seq: Sequence,
+    /// The token to read in the next step once the prompt is read (the last one sampled).
+    next: Option<LlamaToken>,
+}
+
+impl Slot {
+    fn reading(&self) -> bool {
+        self.active.as_ref().is_some_and(|a| a.next.is_none() && self.held.len() < a.seq.tokens.len())
+    }
+}
+
+struct Context {
+    ctx: LlamaContext<'static>,
+    model: &'static LlamaModel,
+    /// Every sequence's room (prompt and reply), and all of the context's cells (`room` per sequence).
+    room: u32,
+    cells: usize,
+}
+
+pub(super) struct Engine {
+    config: LocalConfig,
+    model_name: String,
+    stats: Arc<Stats>,
+    context: Option<Context>,
+    slots: Vec<Slot>,
+    waiting: VecDeque<(Job, Instant)>,
+    closers: Option<Arc<Vec<bool>>>,
+}
+
+fn common(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// Makes sequence `to` hold what `from` holds. Each sequence has its own stream of the KV cache, and
+/// llama.cpp copies whole streams (a memory copy at the next decode, far cheaper than reading a prompt).
+fn copy_sequence(ctx: &mut LlamaContext<'static>, from: usize, to: usize) {
+    let _ = ctx.clear_kv_cache_seq(Some(to as u32), None, None);
+    let _ = ctx.copy_kv_cache_seq(from as i32, to as i32, None, None);
+}
+
+impl Engine {
+    pub fn new(config: LocalConfig, model_name: String, stats: Arc<Stats>) -> Self {
+        let slots = (0..config.parallel.max(1)).map(|_| Slot::default()).collect();
+        Self { config, model_name, stats, context: None, slots, waiting: VecDeque::new(), closers: None }
+    }
+
+    fn fail(&self, message: String) -> LlmError {
+        provider_error(&self.config, &self.model_name, message)
+    }
+
+    /// Serves jobs until the provider is dropped and every job is done.
+    pub fn run(mut self, jobs: mpsc::Receiver<Job>) {
+        let mut open = true;
+        loop {
+            let busy = self.slots.iter().any(|s| s.active.is_some()) || !self.waiting.is_empty();
+            if !busy {
+                if !open {
+                    return;
+                }
+                self.idle();
+                match jobs.recv() {
+                    Ok(job) => self.waiting.push_back((job, Instant::now())),
+                    Err(_) => return,
+                }
+            }
+            loop {
+                match jobs.try_recv() {
+                    Ok(job) => self.waiting.push_back((job, Instant::now())),
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        open = false;
+                        break;
+                    }
+                }
+            }
+            self.drop_cancelled();
+            self.compact();
+            self.admit();
+            if self.slots.iter().any(|s| s.active.is_some()) {
+                self.step();
+            }
+        }
+    }
+
+    /// Nothing to do: the context is kept for the next request only when the budget allows its KV cache.
+    fn idle(&mut self) {
+        let Some(context) = &self.context else { return };
+        let bytes = super::kv_bytes(context.model, context.cells as u32);
+        if bytes > self.config.cache_mb * 1024 * 1024 {
+            self.reset();
+        }
+    }
+
+    /// Drops the context and everything its cells held.
+    fn reset(&mut self) {
+        self.context = None;
+        for slot in &mut self.slots {
+            slot.held.clear();
+        }
+    }
+
+    fn drop_cancelled(&mut self) {
+        self.waiting.retain(|(job, _)| !job.cancel.load(Ordering::Relaxed));
+        for slot in &mut self.slots {
+            if slot.active.as_ref().is_some_and(|a| a.seq.cancelled()) {
+                let active = slot.active.take().expect("checked above");
+                self.stats.cancelled.fetch_add(1, Ordering::Relaxed);
+                let _ = active.seq.job.events.send(Event::Done(Err(LlmError::Cancelled)));
+            }
+        }
+    }
+
+    /// The context for the configured model, created on first use.
+    fn context(&mut self) -> Result<&mut Context> {
+        if self.context.is_none() {
+            let model = load(&self.config.model_path)?;
+            let room = self.config.context_tokens.min(model.n_ctx_train()).max(256).next_multiple_of(256);
+            let cells = room as usize * self.slots.len();
+            let threads = self.config.threads.max(1) as i32;
+            let params = LlamaContextParams::default()
+                .with_n_ctx(NonZeroU32::new(cells as u32))
+                .with_n_batch(BATCH as u32)
+                .with_n_seq_max(self.slots.len() as u32)
+                .with_kv_unified(false)
+                .with_n_threads(threads)
+                .with_n_threads_batch(threads);
+            let ctx = model
+                .new_context(backend()?, params)
+                .map_err(|e| self.fail(format!("cannot create a context: {e}")))?;
+            for slot in &mut self.slots {
+                slot.held.clear();
+            }
+            self.context = Some(Context { ctx, model, room, cells });
+        }
+        Ok(self.context.as_mut().expect("created above"))
+    }
+
+    /// Starts waiting jobs in free slots, in order; a job whose prefix another sequence is still reading
+    /// waits for it.
+    fn admit(&mut self) {
+        let mut i = 0;
+        while i < self.waiting.len() && self.slots.iter().any(|s| s.active.is_none()) {
+            match self.plan(i) {
+                Ok(Some(tokens)) => {
+                    let (job, received) = self.waiting.remove(i).expect("in range");
+                    self.start(job, received, tokens);
+                }
+                Ok(None) => i += 1,
+                Err(e) => {
+                    let (job, _) = self.waiting.remove(i).expect("in range");
+                    let _ = job.events.send(Event::Done(Err(e)));
+                }
+            }
+        }
+    }
+
+    /// The prompt's tokens of waiting job `i` if it should start now; `None` while a sequence still
+    /// reading its prompt will soon hold a longer prefix of it than any slot holds now.
+    fn plan(&mut self, i: usize) -> Result<Option<Vec<LlamaToken>>> {
+        let model = self.context()?.model;
+        let fail = |m: String| provider_error(&self.config, &self.model_name, m);
+        let tokens = prompt_tokens(model, &self.waiting[i].0, &fail)?;
+        if self.config.cache_mb > 0 {
+            let held = self.slots.iter().map(|s| common(&s.held, &tokens)).max().unwrap_or(0);
+            let coming = self
+                .slots
+                .iter()
+                .filter(|s| s.reading())
+                .filter_map(|s| s.active.as_ref().map(|a| common(&a.seq.tokens, &tokens)))
+                .max()
+                .unwrap_or(0);
+            if coming >= held + WORTH_SHARING {
+                return Ok(None);
+            }
+        }
+        Ok(Some(tokens))
+    }
+
+    /// Starts a job in the first free slot (the active ones stay contiguous, see [`Engine::compact`]).
+    /// Its cells keep the longest prefix of the prompt any slot holds: its own, or a copy of another's.
+    fn start(&mut self, job: Job, received: Instant, tokens: Vec<LlamaToken>) {
+        let fail = |m: String| provider_error(&self.config, &self.model_name, m);
+        let target = self.slots.iter().position(|s| s.active.is_none()).expect("admit checked for a free slot");
+        let context = self.context.as_mut().expect("plan created the context");
+        let (model, room) = (context.model, context.room);
+        let job_events = job.events.clone();
+        let mut seq = match Sequence::new(&self.config, model, job, tokens, room, received, &fail) {
+            Ok(seq) => seq,
+            Err(e) => {
+                let _ = job_events.send(Event::Done(Err(e)));
+                return;
+            }
+        };
+        let ctx = &mut context.ctx;
+        // At least the prompt's last token is read again, for its logits.
+        let most = seq.tokens.len() - 1;
+        let own = common(&self.slots[target].held, &seq.tokens).min(most);
+        let (source, shared) = (0..self.slots.len())
+            .map(|s| (s, common(&self.slots[s].held, &seq.tokens).min(most)))
+            .max_by_key(|&(s, n)| (n, s == target))
+            .unwrap_or((target, 0));
+        let reuse = if self.config.cache_mb == 0 {
+            0
+        } else if source != target && shared >= own + WORTH_SHARING {
+            copy_sequence(ctx, source, target);
+            self.slots[target].held = self.slots[source].held.clone();
+            shared
+        } else {
+            own
+        };
+        if !ctx.clear_kv_cache_seq(Some(target as u32), Some(reuse as u32), None).unwrap_or(false) {
+            let _ = ctx.clear_kv_cache_seq(Some(target as u32), None, None);
+            self.slots[target].held.clear();
+        }
+        self.slots[target].held.truncate(reuse);
+        seq.reused = self.slots[target].held.len();
+        self.stats.reused.fetch_add(seq.reused as u64, Ordering::Relaxed);
+        self.slots[target].active = Some(Active { seq, next: None });
+    }
+
+    /// Moves active sequences down into free slots below them. llama.cpp batches only sequences with
+    /// consecutive ids (each has its own stream of the KV cache), so a gap left by a finished request would
+    /// split every later step in two.
+    fn compact(&mut self) {
+        let Some(context) = self.context.as_mut() else { return };
+        loop {
+            let Some(free) = self.slots.iter().position(|s| s.active.is_none()) else { return };
+            let Some(last) = self.slots.iter().rposition(|s| s.active.is_some()) else { return };
+            if last < free {
+                return;
+            }
+            copy_sequence(&mut context.ctx, last, free);
+            let _ = context.ctx.clear_kv_cache_seq(Some(last as u32), None, None);
+            let moved = std::mem::take(&mut self.slots[last]);
+            self.slots[free] = moved;
+        }
+    }
+
+    /// One batch: every generating sequence's next token, then prompt chunks, in slot order.
+    fn step(&mut self) {
+        let mut batch = LlamaBatch::new(BATCH, 1);
+        // (slot, tokens added, index of its logits in the batch)
+        let mut planned: Vec<(usize, Vec<LlamaToken>, Option<i32>)> = Vec::new();
+        let mut space =
+            BATCH - self.slots.iter().filter(|s| s.active.as_ref().is_some_and(|a| a.next.is_some())).count();
+        let add = |batch: &mut LlamaBatch, s: usize, tokens: &[LlamaToken], start: usize, logits_at_end: bool| {
+            let mut idx = None;
+            for (k, token) in tokens.iter().enumerate() {
+                let last = logits_at_end && k + 1 == tokens.len();
+                batch.add(*token, (start + k) as i32, &[s as i32], last).map_err(|e| e.to_string())?;
+                if last {
+                    idx = Some(batch.n_tokens() - 1);
+                }
+            }
+            Ok::<_, String>(idx)
+        };
+        let mut result = Ok(());
+        for (s, slot) in self.slots.iter().enumerate() {
+            let Some(active) = &slot.active else { continue };
+            let start = slot.held.len();
+            let chunk: Vec<LlamaToken> = match active.next {
+                Some(token) => vec![token],
+                None => {
+                    let take = space.min(active.seq.tokens.len() - start);
+                    space -= take;
+                    active.seq.tokens[start..start + take].to_vec()
+                }
+            };
+            if chunk.is_empty() {
+                continue;
+            }
+            let ends = active.next.is_some() || start + chunk.len() == active.seq.tokens.len();
+            match add(&mut batch, s, &chunk, start, ends) {
+                Ok(idx) => planned.push((s, chunk, idx)),
+                Err(e) => result = Err(e),
+            }
+        }
+        self.stats.widest.fetch_max(planned.len() as u64, Ordering::Relaxed);
+        let context = self.context.as_mut().expect("a sequence is active, so the context exists");
+        let result = result.and_then(|()| context.ctx.decode(&mut batch).map_err(|e| format!("decoding failed: {e}")));
+        if let Err(message) = result {
+            // The cells' contents are unknown now: every request in the batch fails and the context goes.
+            tracing::warn!(%message, "the local model's batch failed");
+            for slot in &mut self.slots {
+                if let Some(active) = slot.active.take() {
+                    let error = provider_error(&self.config, &self.model_name, message.clone());
+                    let _ = active.seq.job.events.send(Event::Done(Err(error)));
+                }
+            }
+            self.reset();
+            return;
+        }
+        let model = context.model;
+        for (s, chunk, idx) in planned {
+            let slot = &mut self.slots[s];
+            slot.held.extend(&chunk);
+            let active = slot.active.as_mut().expect("planned slots are active");
+            let Some(idx) = idx else { continue };
+            active.seq.prefilled.get_or_insert_with(|| active.seq.received.elapsed());
+            let closers = &mut self.closers;
+            let mut closers = || closers.get_or_insert_with(|| closers_of(model)).clone();
+            let fail = |m: String| provider_error(&self.config, &self.model_name, m);
+            match active.seq.sample(&context.ctx, idx, model, &mut closers, &fail) {
+                Ok(Next::Feed(token)) => active.next = Some(token),
+                Ok(Next::Finished(reason)) => {
+                    let active = slot.active.take().expect("active");
+                    let events = active.seq.job.events.clone();
+                    let _ = events.send(Event::Done(Ok(active.seq.complete(reason, &self.config, &self.model_name))));
+                }
+                Err(e) => {
+                    let active = slot.active.take().expect("active");
+                    if matches!(e, LlmError::Cancelled) {
+                        self.stats.cancelled.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let _ = active.seq.job.events.send(Event::Done(Err(e)));
+                }
+            }
+        }
+    }
+}
