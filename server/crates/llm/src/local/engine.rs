@@ -22,8 +22,8 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
-use super::sequence::{Next, Sequence, closers_of, prompt_tokens, provider_error};
-use super::{Event, Job, LocalConfig, Stats, backend, load};
+use super::sequence::{Next, Sequence, closers_of, prompt_tokens, provider_error, samplers};
+use super::{Job, LocalConfig, Stats, backend, load};
 use crate::{LlmError, Result};
 
 /// Tokens read per step (llama.cpp's batch).
@@ -147,7 +147,7 @@ impl Engine {
             if slot.active.as_ref().is_some_and(|a| a.seq.cancelled()) {
                 let active = slot.active.take().expect("checked above");
                 self.stats.cancelled.fetch_add(1, Ordering::Relaxed);
-                let _ = active.seq.job.events.send(Event::Done(Err(LlmError::Cancelled)));
+                active.seq.job.finish(Err(LlmError::Cancelled));
             }
         }
     }
@@ -190,7 +190,7 @@ impl Engine {
                 Ok(None) => i += 1,
                 Err(e) => {
                     let (job, _) = self.waiting.remove(i).expect("in range");
-                    let _ = job.events.send(Event::Done(Err(e)));
+                    job.finish(Err(e));
                 }
             }
         }
@@ -225,13 +225,9 @@ impl Engine {
         let target = self.slots.iter().position(|s| s.active.is_none()).expect("admit checked for a free slot");
         let context = self.context.as_mut().expect("plan created the context");
         let (model, room) = (context.model, context.room);
-        let job_events = job.events.clone();
-        let mut seq = match Sequence::new(&self.config, model, job, tokens, room, received, &fail) {
-            Ok(seq) => seq,
-            Err(e) => {
-                let _ = job_events.send(Event::Done(Err(e)));
-                return;
-            }
+        let mut seq = match samplers(&self.config, model, &job.request, tokens.len(), room, &fail) {
+            Ok(samplers) => Sequence::new(job, tokens, samplers, received),
+            Err(e) => return job.finish(Err(e)),
         };
         let ctx = &mut context.ctx;
         // At least the prompt's last token is read again, for its logits.
@@ -326,7 +322,7 @@ impl Engine {
             for slot in &mut self.slots {
                 if let Some(active) = slot.active.take() {
                     let error = provider_error(&self.config, &self.model_name, message.clone());
-                    let _ = active.seq.job.events.send(Event::Done(Err(error)));
+                    active.seq.job.finish(Err(error));
                 }
             }
             self.reset();
@@ -346,15 +342,15 @@ impl Engine {
                 Ok(Next::Feed(token)) => active.next = Some(token),
                 Ok(Next::Finished(reason)) => {
                     let active = slot.active.take().expect("active");
-                    let events = active.seq.job.events.clone();
-                    let _ = events.send(Event::Done(Ok(active.seq.complete(reason, &self.config, &self.model_name))));
+                    let (job, done) = active.seq.complete(reason, &self.config, &self.model_name);
+                    job.finish(Ok(done));
                 }
                 Err(e) => {
                     let active = slot.active.take().expect("active");
                     if matches!(e, LlmError::Cancelled) {
                         self.stats.cancelled.fetch_add(1, Ordering::Relaxed);
                     }
-                    let _ = active.seq.job.events.send(Event::Done(Err(e)));
+                    active.seq.job.finish(Err(e));
                 }
             }
         }

@@ -116,13 +116,20 @@ fn kv_bytes(model: &LlamaModel, n_ctx: u32) -> u64 {
 
 enum Event {
     Delta(String),
-    Done(Result<(Completion, Timing)>),
+    Done(Box<Result<(Completion, Timing)>>),
 }
 
 struct Job {
     request: ChatRequest,
     events: tokio::sync::mpsc::UnboundedSender<Event>,
     cancel: Arc<AtomicBool>,
+}
+
+impl Job {
+    /// Reports the job's end (the caller may be gone: then nobody needs it).
+    fn finish(&self, result: Result<(Completion, Timing)>) {
+        let _ = self.events.send(Event::Done(Box::new(result)));
+    }
 }
 
 /// What the engine counts, for tests and benchmarks.
@@ -198,7 +205,7 @@ impl Local {
         let mut rx = self.submit(request, Arc::new(AtomicBool::new(false)))?;
         while let Some(event) = rx.blocking_recv() {
             if let Event::Done(result) = event {
-                return result;
+                return *result;
             }
         }
         Err(LlmError::NotConfigured { hint: "the local model's thread stopped midway".into() })

@@ -13,7 +13,7 @@ use llama_cpp_2::token::LlamaToken;
 use super::sampling::{CLOSING_RESERVE, bounded, closing, closing_tokens, constrained};
 use super::{Event, Job, LocalConfig, Timing};
 use crate::repetition::RepetitionGuard;
-use crate::{Completion, FinishReason, LlmError, Result, Role, Usage};
+use crate::{ChatRequest, Completion, FinishReason, LlmError, Result, Role, Usage};
 
 /// The error a local generation reports (never retried: the same input fails the same way).
 pub(super) fn provider_error(config: &LocalConfig, model_name: &str, message: String) -> LlmError {
@@ -79,56 +79,15 @@ pub(super) struct Sequence {
 }
 
 impl Sequence {
-    /// Checks the request against the sequence's room and builds its samplers. `room` is the most tokens
-    /// (prompt and reply) one sequence may hold.
-    pub fn new(
-        config: &LocalConfig,
-        model: &'static LlamaModel,
-        job: Job,
-        tokens: Vec<LlamaToken>,
-        room: u32,
-        received: Instant,
-        fail: &dyn Fn(String) -> LlmError,
-    ) -> Result<Self> {
-        if tokens.len() as u32 + 16 > room {
-            return Err(fail(format!(
-                "the prompt is {} tokens and the local model's context is {room}; raise samokoder.llm.local.contextTokens or shorten it",
-                tokens.len()
-            )));
-        }
-        let left = room - tokens.len() as u32;
-        let request = &job.request;
-        let max_new = request.max_tokens.map_or(left, |m| m.min(left));
-        let gbnf = match (&request.json_schema, &request.grammar) {
-            (Some(schema), _) => Some(
-                llama_cpp_2::json_schema_to_grammar(&bounded(schema.schema.clone()).to_string())
-                    .map_err(|e| fail(format!("the JSON schema cannot be turned into a grammar: {e}")))?,
-            ),
-            (None, grammar) => grammar.clone(),
-        };
-        let grammar = gbnf
-            .map(|gbnf| {
-                LlamaSampler::grammar(model, &gbnf, "root").map_err(|e| fail(format!("the grammar was refused: {e:?}")))
-            })
-            .transpose()?;
-        let temperature = request.temperature.unwrap_or(0.2);
-        let chain = if temperature <= 0.0 {
-            vec![LlamaSampler::greedy()]
-        } else {
-            vec![
-                LlamaSampler::top_k(40),
-                LlamaSampler::top_p(0.95, 1),
-                LlamaSampler::min_p(0.05, 1),
-                LlamaSampler::temp(temperature),
-                LlamaSampler::dist(config.seed),
-            ]
-        };
-        Ok(Self {
+    /// A request that [`samplers`] accepted.
+    pub fn new(job: Job, tokens: Vec<LlamaToken>, samplers: Samplers, received: Instant) -> Self {
+        let Samplers { max_new, sampler, grammar } = samplers;
+        Self {
             job,
             tokens,
             reused: 0,
             max_new,
-            sampler: LlamaSampler::chain_simple(chain),
+            sampler,
             grammar,
             closers: None,
             reserve: (max_new / 3).min(CLOSING_RESERVE),
@@ -140,7 +99,7 @@ impl Sequence {
             admitted: received.elapsed(),
             prefilled: None,
             first_token: None,
-        })
+        }
     }
 
     pub fn cancelled(&self) -> bool {
@@ -205,8 +164,13 @@ impl Sequence {
         Ok(Next::Feed(token))
     }
 
-    /// The finished generation and where its time went.
-    pub fn complete(self, finish_reason: FinishReason, config: &LocalConfig, model_name: &str) -> (Completion, Timing) {
+    /// The finished generation and where its time went, with the job to report it to.
+    pub fn complete(
+        self,
+        finish_reason: FinishReason,
+        config: &LocalConfig,
+        model_name: &str,
+    ) -> (Job, (Completion, Timing)) {
         let total = self.received.elapsed();
         let prefill = self.prefilled.unwrap_or(total);
         tracing::info!(
@@ -241,8 +205,59 @@ impl Sequence {
             fallbacks: Vec::new(),
             latency: total,
         };
-        (completion, timing)
+        (self.job, (completion, timing))
     }
+}
+
+/// A request's token limit within the room its prompt leaves, its sampler chain and its grammar.
+pub(super) struct Samplers {
+    max_new: u32,
+    sampler: LlamaSampler,
+    grammar: Option<LlamaSampler>,
+}
+
+/// Checks the request against one sequence's `room` (the most tokens, prompt and reply, it may hold) and
+/// builds its samplers.
+pub(super) fn samplers(
+    config: &LocalConfig,
+    model: &'static LlamaModel,
+    request: &ChatRequest,
+    prompt_len: usize,
+    room: u32,
+    fail: &dyn Fn(String) -> LlmError,
+) -> Result<Samplers> {
+    if prompt_len as u32 + 16 > room {
+        return Err(fail(format!(
+            "the prompt is {prompt_len} tokens and the local model's context is {room}; raise samokoder.llm.local.contextTokens or shorten it"
+        )));
+    }
+    let left = room - prompt_len as u32;
+    let max_new = request.max_tokens.map_or(left, |m| m.min(left));
+    let gbnf = match (&request.json_schema, &request.grammar) {
+        (Some(schema), _) => Some(
+            llama_cpp_2::json_schema_to_grammar(&bounded(schema.schema.clone()).to_string())
+                .map_err(|e| fail(format!("the JSON schema cannot be turned into a grammar: {e}")))?,
+        ),
+        (None, grammar) => grammar.clone(),
+    };
+    let grammar = gbnf
+        .map(|gbnf| {
+            LlamaSampler::grammar(model, &gbnf, "root").map_err(|e| fail(format!("the grammar was refused: {e:?}")))
+        })
+        .transpose()?;
+    let temperature = request.temperature.unwrap_or(0.2);
+    let chain = if temperature <= 0.0 {
+        vec![LlamaSampler::greedy()]
+    } else {
+        vec![
+            LlamaSampler::top_k(40),
+            LlamaSampler::top_p(0.95, 1),
+            LlamaSampler::min_p(0.05, 1),
+            LlamaSampler::temp(temperature),
+            LlamaSampler::dist(config.seed),
+        ]
+    };
+    Ok(Samplers { max_new, sampler: LlamaSampler::chain_simple(chain), grammar })
 }
 
 /// The closing tokens of a model's vocabulary (see [`Sequence::sample`]).
