@@ -57,17 +57,17 @@ pub struct LocalLayer {
     /// A GGUF file; else the model `samokoder model fetch` put in the cache (1.5B, then 0.5B).
     #[serde(alias = "model_path")]
     pub model_path: Option<PathBuf>,
-    /// CPU threads per generation (default: every core).
+    /// CPU threads (default: every core).
     pub threads: Option<usize>,
-    /// Context window in tokens (default 8192, capped at the model's).
+    /// One request's context window in tokens, prompt and reply (default 8192, capped at the model's).
     #[serde(alias = "context_tokens")]
     pub context_tokens: Option<u32>,
-    /// Generations at once (default 1); each holds its own context in memory.
+    /// Requests decoded together in one batch (default 4); the KV cache holds a context for each.
     pub parallel: Option<usize>,
     /// The sampler's seed (default 0x5eed): the same request and seed give the same reply.
     pub seed: Option<u32>,
-    /// MiB for keeping the model's KV caches between requests (default 1024; 0 turns it off): a request that
-    /// starts like the previous one (system prompt, rules, spec) reads only the rest.
+    /// MiB for keeping the model's KV cache between requests (default 1024; 0 turns it off): a request that
+    /// starts like an earlier one (system prompt, rules, spec) reads only the rest.
     #[serde(alias = "cache_mb")]
     pub cache_mb: Option<u64>,
 }

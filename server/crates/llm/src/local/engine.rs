@@ -315,7 +315,14 @@ impl Engine {
         }
         self.stats.widest.fetch_max(planned.len() as u64, Ordering::Relaxed);
         let context = self.context.as_mut().expect("a sequence is active, so the context exists");
+        let started = Instant::now();
         let result = result.and_then(|()| context.ctx.decode(&mut batch).map_err(|e| format!("decoding failed: {e}")));
+        tracing::trace!(
+            sequences = planned.len(),
+            tokens = batch.n_tokens(),
+            ms = started.elapsed().as_millis() as u64,
+            "batch"
+        );
         if let Err(message) = result {
             // The cells' contents are unknown now: every request in the batch fails and the context goes.
             tracing::warn!(%message, "the local model's batch failed");
