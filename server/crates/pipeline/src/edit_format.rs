@@ -17,7 +17,12 @@
 //! A reply with neither is read once more for the form small models fall into when they do not follow the
 //! format: labelled pairs (`Search: \`const out = [];\`` then `Replace: \`...\``, or `Original code:` and
 //! `New code:` each before a fenced block). Such a pair counts only when its search lines are in exactly one
-//! of the files the model was shown; it is then applied like any block (checked, never guessed).
+//! of the files the model was shown; it is then applied like any block (checked, never guessed). Failing
+//! that, a fenced block with no path is a whole new version of the one shown file it plainly is: it starts
+//! with that file's first line, or holds half of its lines (`Here's the updated code:` then the file).
+//!
+//! A block that only repeats the prompts' own format example (`a - b` to `a + b`) where no shown file has
+//! that line is not an edit: small models echo it beside their real answer.
 
 use samokoder_edits::Block;
 
@@ -116,6 +121,7 @@ pub fn parse_edits_among(reply: &str, files: &[(String, String)]) -> Result<Vec<
         blocks.push((path, Block { search: join(&lines[i + 1..divider]), replace: join(&lines[divider + 1..end]) }));
         i = end + 1;
     }
+    blocks.retain(|(_, block)| files.is_empty() || !echoes_format_example(block, files));
     let mut edits: Vec<(String, FileEdit)> = Vec::new();
     for (path, block) in blocks {
         match edits.iter_mut().find(|(p, _)| *p == path) {
@@ -123,25 +129,89 @@ pub fn parse_edits_among(reply: &str, files: &[(String, String)]) -> Result<Vec<
             _ => edits.push((path, FileEdit::Blocks(vec![block]))),
         }
     }
-    let whole = parse_whole_files(&rest.join("\n"));
-    if edits.is_empty() && whole.is_empty() {
-        return Ok(labelled_pairs(&lines, files));
-    }
-    for file in whole {
+    for file in parse_whole_files(&rest.join("\n")) {
         let has_blocks = edits.iter().any(|(p, _)| *p == file.path);
         match (has_blocks, file.content.trim().is_empty()) {
-            // What is left of a fence that held only blocks.
-            (true, true) => {}
+            // What is left of a fence that held only blocks (or only an echo of the example).
+            (_, true) => {}
             (true, false) => {
                 return Err(format!(
                     "the reply gives {} both as a whole file and as SEARCH/REPLACE blocks: give one or the other",
                     file.path
                 ));
             }
-            (false, _) => edits.push((file.path, FileEdit::Whole(file.content))),
+            (false, false) => edits.push((file.path, FileEdit::Whole(file.content))),
         }
     }
+    if edits.is_empty() {
+        edits = labelled_pairs(&lines, files);
+    }
+    if edits.is_empty() {
+        edits = bare_whole_files(&lines, files);
+    }
     Ok(edits)
+}
+
+/// The examples of the edit format in the prompts that ask for blocks: prompt, SEARCH line, REPLACE line.
+pub const FORMAT_EXAMPLES: [(&str, &str, &str); 3] = [
+    ("troubleshooter/task", "return a - b;", "return a + b;"),
+    ("implementer/task", "// TODO(samokoder): return the sum", "return a + b;"),
+    ("bug_hunter/task", "module.exports = { sum };", "export { sum };"),
+];
+
+/// The block is a prompt's example, and no file shown to the model holds its SEARCH line.
+fn echoes_format_example(block: &Block, files: &[(String, String)]) -> bool {
+    FORMAT_EXAMPLES.iter().any(|(_, search, replace)| {
+        block.search.trim() == *search
+            && block.replace.trim() == *replace
+            && !files.iter().any(|(_, text)| holds(text, &[search]))
+    })
+}
+
+/// The trimmed lines of a text that are not blank.
+fn content_lines(text: &str) -> Vec<&str> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect()
+}
+
+/// Fenced blocks with no path (and no SEARCH markers), each a whole new version of the one of `files` it
+/// plainly is: it shares at least two lines with the file and either starts with the file's first line or
+/// holds half of the file's lines, and no other file is such. A path given two blocks gets neither.
+fn bare_whole_files(lines: &[&str], files: &[(String, String)]) -> Vec<(String, FileEdit)> {
+    let mut found: Vec<(String, String)> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if !lines[i].trim_start().starts_with("```") {
+            i += 1;
+            continue;
+        }
+        let Some(close) = (i + 1..lines.len()).find(|&j| lines[j].trim() == "```") else { break };
+        let body = &lines[i + 1..close];
+        i = close + 1;
+        if body.iter().any(|l| marker(l, '<', "SEARCH") || marker(l, '=', "")) {
+            continue;
+        }
+        let text = body.join("\n");
+        let ours = content_lines(&text);
+        let like: Vec<&String> = files
+            .iter()
+            .filter(|(_, file)| {
+                let theirs = content_lines(file);
+                let shared = theirs.iter().filter(|l| ours.contains(l)).count();
+                shared >= 2 && (ours.first() == theirs.first() || 2 * shared >= theirs.len())
+            })
+            .map(|(path, _)| path)
+            .collect();
+        if let [path] = like.as_slice() {
+            found.push(((*path).clone(), format!("{text}\n")));
+        }
+    }
+    let mut edits: Vec<(String, FileEdit)> = Vec::new();
+    for (path, text) in &found {
+        if found.iter().filter(|(p, _)| p == path).count() == 1 {
+            edits.push((path.clone(), FileEdit::Whole(text.clone())));
+        }
+    }
+    edits
 }
 
 /// The words that start the two halves of a labelled pair, lower case.
@@ -291,6 +361,64 @@ mod tests {
             "Search: `const out = [];`\n\nThat is all.",
         ] {
             assert_eq!(parse_edits_among(reply, &files).unwrap(), [], "{reply}");
+        }
+    }
+
+    /// Qwen2.5-Coder-1.5B's replies in the evaluation (f1, f2, f3): the fixed file in a fence with no path,
+    /// after a sentence that names it (or only its function), beside an echo of the prompt's example.
+    #[test]
+    fn a_bare_fence_is_the_one_shown_file_it_plainly_is() {
+        let max = "// max(list): the largest number of a non-empty list.\nexport function max(list) {\n  let best = list[0];\n  for (const x of list) {\n    if (x < best) best = x;\n  }\n  return best;\n}\n";
+        let test =
+            "import { test } from 'node:test';\nimport { max } from '../src/max.js';\ntest('largest', () => {});\n";
+        let files = [("src/max.js".to_owned(), max.to_owned()), ("test/max.test.js".to_owned(), test.to_owned())];
+        let fixed = max.replace("x < best", "x > best");
+        let reply = format!(
+            "The loop keeps the smallest.\n\nHere's the updated code for `src/max.js`:\n\n```\n{fixed}```\n\nThe changes are in `max`."
+        );
+        assert_eq!(
+            parse_edits_among(&reply, &files).unwrap(),
+            [("src/max.js".to_owned(), FileEdit::Whole(fixed.clone()))]
+        );
+
+        let range = "// range(start, end): the integers from start up to and including end.\nexport function range(start, end) {\n  const out = [];\n  for (let i = start; i < end; i++) {\n    out.push(i);\n  }\n  return out;\n}\n";
+        let files = [("src/range.js".to_owned(), range.to_owned())];
+        // A rewrite that keeps only the first line, the signature and a brace, then the prompt's example echoed.
+        let rewrite = "// range(start, end): the integers from start up to and including end.\nexport function range(start, end) {\n  return Array.from({ length: end - start + 1 }, (_, i) => start + i);\n}\n";
+        let reply = format!(
+            "Here's the change to the `range` function:\n\n```\n{rewrite}```\n\nThe changes are as follows:\n\n- `src/range.js`\n```\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return a + b;\n>>>>>>> REPLACE\n```\n"
+        );
+        assert_eq!(
+            parse_edits_among(&reply, &files).unwrap(),
+            [("src/range.js".to_owned(), FileEdit::Whole(rewrite.to_owned()))]
+        );
+        // The example alone is no edit; where a shown file has its line, it is one.
+        let echo = "src/example.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
+        assert_eq!(parse_edits_among(echo, &files).unwrap(), []);
+        let minus = [("src/sub.js".to_owned(), "export function f(a, b) {\n  return a - b;\n}\n".to_owned())];
+        assert_eq!(parse_edits_among(echo, &minus).unwrap().len(), 1);
+
+        // Not plainly one file: a fragment, a fence like two files, two fences for one file.
+        let fragment = "```js\n    if (x > best) best = x;\n  }\n```\n";
+        let twins = [
+            ("a.js".to_owned(), "let a = 1;\nlet b = 2;\n".to_owned()),
+            ("b.js".to_owned(), "let a = 1;\nlet b = 2;\nlet c;\n".to_owned()),
+        ];
+        let both = "```\nlet a = 1;\nlet b = 3;\n```\n";
+        let twice = format!("```\n{fixed}```\nor\n```\n{max}```\n");
+        let files = [("src/max.js".to_owned(), max.to_owned())];
+        assert_eq!(parse_edits_among(fragment, &files).unwrap(), []);
+        assert_eq!(parse_edits_among(both, &twins).unwrap(), []);
+        assert_eq!(parse_edits_among(&twice, &files).unwrap(), []);
+    }
+
+    /// The prompts show the examples [`echoes_format_example`] looks for.
+    #[test]
+    fn the_prompts_show_the_format_examples() {
+        for (prompt, search, replace) in FORMAT_EXAMPLES {
+            let text = samokoder_prompts::Prompts::new(None).source(prompt).unwrap();
+            let block = ["<<<<<<< SEARCH", search, "=======", replace, ">>>>>>> REPLACE"];
+            assert!(holds(&text, &block), "{prompt} no longer shows {block:?}");
         }
     }
 

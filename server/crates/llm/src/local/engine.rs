@@ -51,6 +51,13 @@ impl Slot {
     }
 }
 
+/// A job not started yet: when it arrived, and its prompt's tokens once computed.
+struct Waiting {
+    job: Job,
+    received: Instant,
+    tokens: Option<Vec<LlamaToken>>,
+}
+
 struct Context {
     ctx: LlamaContext<'static>,
     model: &'static LlamaModel,
@@ -65,7 +72,7 @@ pub(super) struct Engine {
     stats: Arc<Stats>,
     context: Option<Context>,
     slots: Vec<Slot>,
-    waiting: VecDeque<(Job, Instant)>,
+    waiting: VecDeque<Waiting>,
     closers: Option<Arc<Vec<bool>>>,
 }
 
@@ -101,13 +108,13 @@ impl Engine {
                 }
                 self.idle();
                 match jobs.recv() {
-                    Ok(job) => self.waiting.push_back((job, Instant::now())),
+                    Ok(job) => self.waiting.push_back(Waiting { job, received: Instant::now(), tokens: None }),
                     Err(_) => return,
                 }
             }
             loop {
                 match jobs.try_recv() {
-                    Ok(job) => self.waiting.push_back((job, Instant::now())),
+                    Ok(job) => self.waiting.push_back(Waiting { job, received: Instant::now(), tokens: None }),
                     Err(mpsc::TryRecvError::Empty) => break,
                     Err(mpsc::TryRecvError::Disconnected) => {
                         open = false;
@@ -142,7 +149,7 @@ impl Engine {
     }
 
     fn drop_cancelled(&mut self) {
-        self.waiting.retain(|(job, _)| !job.cancel.load(Ordering::Relaxed));
+        self.waiting.retain(|w| !w.job.cancel.load(Ordering::Relaxed));
         for slot in &mut self.slots {
             if slot.active.as_ref().is_some_and(|a| a.seq.cancelled()) {
                 let active = slot.active.take().expect("checked above");
@@ -182,40 +189,40 @@ impl Engine {
     fn admit(&mut self) {
         let mut i = 0;
         while i < self.waiting.len() && self.slots.iter().any(|s| s.active.is_none()) {
-            match self.plan(i) {
-                Ok(Some(tokens)) => {
-                    let (job, received) = self.waiting.remove(i).expect("in range");
-                    self.start(job, received, tokens);
+            match self.ready(i) {
+                Ok(true) => {
+                    let w = self.waiting.remove(i).expect("in range");
+                    self.start(w.job, w.received, w.tokens.expect("ready tokenized it"));
                 }
-                Ok(None) => i += 1,
-                Err(e) => {
-                    let (job, _) = self.waiting.remove(i).expect("in range");
-                    job.finish(Err(e));
-                }
+                Ok(false) => i += 1,
+                Err(e) => self.waiting.remove(i).expect("in range").job.finish(Err(e)),
             }
         }
     }
 
-    /// The prompt's tokens of waiting job `i` if it should start now; `None` while a sequence still
-    /// reading its prompt will soon hold a longer prefix of it than any slot holds now.
-    fn plan(&mut self, i: usize) -> Result<Option<Vec<LlamaToken>>> {
+    /// Whether waiting job `i` should start now (its prompt is tokenized on the way): not while a sequence
+    /// still reading its prompt will soon hold a longer prefix of it than any slot holds now.
+    fn ready(&mut self, i: usize) -> Result<bool> {
         let model = self.context()?.model;
-        let fail = |m: String| provider_error(&self.config, &self.model_name, m);
-        let tokens = prompt_tokens(model, &self.waiting[i].0, &fail)?;
+        if self.waiting[i].tokens.is_none() {
+            let fail = |m: String| provider_error(&self.config, &self.model_name, m);
+            self.waiting[i].tokens = Some(prompt_tokens(model, &self.waiting[i].job, &fail)?);
+        }
+        let tokens = self.waiting[i].tokens.as_deref().expect("tokenized above");
         if self.config.cache_mb > 0 {
-            let held = self.slots.iter().map(|s| common(&s.held, &tokens)).max().unwrap_or(0);
+            let held = self.slots.iter().map(|s| common(&s.held, tokens)).max().unwrap_or(0);
             let coming = self
                 .slots
                 .iter()
                 .filter(|s| s.reading())
-                .filter_map(|s| s.active.as_ref().map(|a| common(&a.seq.tokens, &tokens)))
+                .filter_map(|s| s.active.as_ref().map(|a| common(&a.seq.tokens, tokens)))
                 .max()
                 .unwrap_or(0);
             if coming >= held + WORTH_SHARING {
-                return Ok(None);
+                return Ok(false);
             }
         }
-        Ok(Some(tokens))
+        Ok(true)
     }
 
     /// Starts a job in the first free slot (the active ones stay contiguous, see [`Engine::compact`]).
@@ -223,7 +230,7 @@ impl Engine {
     fn start(&mut self, job: Job, received: Instant, tokens: Vec<LlamaToken>) {
         let fail = |m: String| provider_error(&self.config, &self.model_name, m);
         let target = self.slots.iter().position(|s| s.active.is_none()).expect("admit checked for a free slot");
-        let context = self.context.as_mut().expect("plan created the context");
+        let context = self.context.as_mut().expect("ready created the context");
         let (model, room) = (context.model, context.room);
         let mut seq = match samplers(&self.config, model, &job.request, tokens.len(), room, &fail) {
             Ok(samplers) => Sequence::new(job, tokens, samplers, received),
