@@ -79,7 +79,8 @@ pub fn parse_edits_among(reply: &str, files: &[(String, String)]) -> Result<Vec<
     while i < lines.len() {
         let line = lines[i];
         if !marker(line, '<', "SEARCH") {
-            if let Some(path) = path_line(line).filter(|_| !line.trim_start().starts_with("```")) {
+            let fence = line.trim_start().starts_with("```");
+            if let Some(path) = path_line(line).or_else(|| named_file(line, files)).filter(|_| !fence) {
                 last_path = Some(path);
             }
             rest.push(line);
@@ -95,6 +96,18 @@ pub fn parse_edits_among(reply: &str, files: &[(String, String)]) -> Result<Vec<
             ));
         };
         let search = lines[i + 1..divider].iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect::<Vec<_>>();
+        let join = |range: &[&str]| {
+            let mut text = range.join("\n");
+            if !range.is_empty() {
+                text.push('\n');
+            }
+            text
+        };
+        let block = Block { search: join(&lines[i + 1..divider]), replace: join(&lines[divider + 1..end]) };
+        if !files.is_empty() && echoes_format_example(&block, files) {
+            i = end + 1;
+            continue;
+        }
         let path = match last_path.clone() {
             Some(path) => path,
             None => {
@@ -111,17 +124,9 @@ pub fn parse_edits_among(reply: &str, files: &[(String, String)]) -> Result<Vec<
                 }
             }
         };
-        let join = |range: &[&str]| {
-            let mut text = range.join("\n");
-            if !range.is_empty() {
-                text.push('\n');
-            }
-            text
-        };
-        blocks.push((path, Block { search: join(&lines[i + 1..divider]), replace: join(&lines[divider + 1..end]) }));
+        blocks.push((path, block));
         i = end + 1;
     }
-    blocks.retain(|(_, block)| files.is_empty() || !echoes_format_example(block, files));
     let mut edits: Vec<(String, FileEdit)> = Vec::new();
     for (path, block) in blocks {
         match edits.iter_mut().find(|(p, _)| *p == path) {
@@ -166,6 +171,21 @@ fn echoes_format_example(block: &Block, files: &[(String, String)]) -> bool {
             && block.replace.trim() == *replace
             && !files.iter().any(|(_, text)| holds(text, &[search]))
     })
+}
+
+/// A sentence that introduces one shown file (`Changes in src/capitalize.js:`): it ends with a colon and
+/// names exactly one of `files` by its path.
+fn named_file(line: &str, files: &[(String, String)]) -> Option<String> {
+    let t = line.trim();
+    if !t.ends_with(':') {
+        return None;
+    }
+    let words: Vec<&str> = t.split(|c: char| c.is_whitespace() || matches!(c, '`' | '*' | ':' | ',')).collect();
+    let named: Vec<&String> = files.iter().map(|(p, _)| p).filter(|p| words.contains(&p.as_str())).collect();
+    match named.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => None,
+    }
 }
 
 /// The trimmed lines of a text that are not blank.
@@ -395,6 +415,16 @@ mod tests {
         // The example alone is no edit; where a shown file has its line, it is one.
         let echo = "src/example.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
         assert_eq!(parse_edits_among(echo, &files).unwrap(), []);
+        // With no path at all, under a sentence that names the file (f3, seed 1): still no edit, and no error.
+        let unnamed = format!("```js\n{}```\n", &echo["src/example.js\n".len()..]);
+        assert_eq!(parse_edits_among(&unnamed, &files).unwrap(), []);
+        let named = format!("Changes in src/range.js:\n{unnamed}");
+        assert_eq!(parse_edits_among(&named, &files).unwrap(), []);
+        let real = "Changes in `src/range.js`:\n<<<<<<< SEARCH\n  return out;\n=======\n  return out.concat(end);\n>>>>>>> REPLACE\n";
+        assert_eq!(
+            parse_edits_among(real, &files).unwrap(),
+            [("src/range.js".to_owned(), blocks(&[("  return out;\n", "  return out.concat(end);\n")]))]
+        );
         let minus = [("src/sub.js".to_owned(), "export function f(a, b) {\n  return a - b;\n}\n".to_owned())];
         assert_eq!(parse_edits_among(echo, &minus).unwrap().len(), 1);
 
