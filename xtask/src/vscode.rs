@@ -60,7 +60,9 @@ fn code_server(node: &Path) -> Result<PathBuf, String> {
     let node_dir = node.parent().and_then(Path::parent).unwrap().to_path_buf();
     let path = format!("{}:{}", node_dir.join("bin").display(), std::env::var("PATH").unwrap_or_default());
     let version = || output(Command::new(&bin).arg("--version").env("PATH", &path)).map(|v| v.trim().to_owned());
-    if version().is_ok_and(|v| v.starts_with(CODE_SERVER)) {
+    // Its first run on a machine logs "Wrote default config file ..." on a line before the version.
+    let is_ours = |v: &str| v.lines().any(|line| line.starts_with(&format!("{CODE_SERVER} ")));
+    if version().is_ok_and(|v| is_ours(&v)) {
         return Ok(bin);
     }
     step(&format!("code-server {CODE_SERVER} (npm, built against Node {NODE_24}) into {}", dir.display()));
@@ -72,7 +74,7 @@ fn code_server(node: &Path) -> Result<PathBuf, String> {
         .env("npm_config_nodedir", &node_dir);
     status(npm, "npm install code-server")?;
     match version() {
-        Ok(v) if v.starts_with(CODE_SERVER) => Ok(bin),
+        Ok(v) if is_ours(&v) => Ok(bin),
         other => fail(format!("{} --version says {other:?}, not {CODE_SERVER}", bin.display())),
     }
 }
