@@ -61,6 +61,13 @@ async fn a_fix_that_does_not_work_is_followed_by_one_that_does() {
     let asked = Bench::asked(&server);
     assert!(asked.last().unwrap().contains("Fixes already tried did not work"), "{}", asked.last().unwrap());
     assert!(asked.last().unwrap().contains("something else"), "it saw the new failure");
+    // And the change it had tried, so it does not give it again.
+    assert!(
+        asked.last().unwrap().contains("This change is in the files now, and the tests still fail:\n\n```diff\n--- a/src/sum.js\n+++ b/src/sum.js\n"),
+        "{}",
+        asked.last().unwrap()
+    );
+    assert!(asked.last().unwrap().contains("-  return a - b;\n+  return a * b;\n"), "{}", asked.last().unwrap());
     assert!(!asked.last().unwrap().contains("The user wrote"), "the run wrote these tests: they are not the user's");
     assert!(b.frontend.file(".samokoder/plan.md").unwrap().contains("- [x]"));
 }
@@ -204,6 +211,8 @@ async fn a_fix_that_makes_more_tests_fail_is_undone_before_the_next_try() {
     // The second fix was written against the code as it was before the worse one (a - b).
     let second = Bench::asked(&server).last().unwrap().clone();
     assert!(second.contains("return a - b;"), "{second}");
+    assert!(second.contains("This change made more tests fail, so it was undone:"), "{second}");
+    assert!(second.contains("+  return null;"), "{second}");
     let tasks = b.store.records(RecordKind::Task, &b.ctx.id.0).unwrap();
     assert_eq!(tasks[0].1["fixes"][0]["undone"], true);
 }

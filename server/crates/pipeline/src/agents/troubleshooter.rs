@@ -14,7 +14,7 @@
 //! Commits: the fix as a step, and the task's progress (`fixes`, outcome cleared).
 
 use anyhow::{Result, bail};
-use samokoder_edits::{ChangeSet, FileChange, Jail, Protection, apply_blocks};
+use samokoder_edits::{ChangeSet, FileChange, Jail, Protection, apply_blocks, unified_diff};
 use samokoder_llm::{AgentRole, ChatRequest, Message};
 use serde_json::json;
 
@@ -29,6 +29,9 @@ const EDIT_RETRIES: usize = 2;
 const REPLY_TOKENS: u32 = 2048;
 /// The most of a file shown to the model.
 const FILE_BYTES: usize = 12_000;
+/// How many of the fixes already tried the model sees, and how much of each.
+const TRIED_SHOWN: usize = 2;
+const TRIED_BYTES: usize = 2_000;
 
 pub(crate) async fn run(
     ctx: &RunContext,
@@ -54,6 +57,7 @@ pub(crate) async fn run(
     vars["output"] = json!(outcome.output);
     vars["summary"] = json!(outcome.summary);
     vars["tried"] = json!(!progress.fixes.is_empty());
+    vars["tried_changes"] = json!(tried_changes(ctx, &progress, subdir));
     vars["hint"] = json!(progress.hint.clone().unwrap_or_default());
     vars["files"] = json!(files.iter().map(|(p, t)| json!({"path": p, "text": t})).collect::<Vec<_>>());
     // The user's tests are right and stay as they are: said up front, a small model stops trying to edit
@@ -135,6 +139,51 @@ pub(crate) async fn run(
     progress.hint = None;
     save_task(&*ctx.store, &ctx.id.0, &progress)?;
     Ok(())
+}
+
+/// What the last fixes since the user last spoke changed, as unified diffs (at most [`TRIED_SHOWN`], each cut
+/// to [`TRIED_BYTES`]), each saying what came of it: a small model told only "try something else" gives the
+/// same change again (Qwen 1.5B did, until the same-failure rule stopped it).
+fn tried_changes(ctx: &RunContext, progress: &TaskProgress, subdir: Option<&str>) -> Vec<String> {
+    let Ok(steps) = ctx.store.steps(&ctx.id.0) else { return Vec::new() };
+    let prefix = subdir.map(|d| format!("{d}/")).unwrap_or_default();
+    let fixes = &progress.fixes[progress.asked_at.min(progress.fixes.len())..];
+    let mut shown: Vec<String> = fixes
+        .iter()
+        .rev()
+        .filter_map(|fix| {
+            let step = steps.get(usize::try_from(fix.step?).ok()?)?;
+            let text = |hash: &Option<String>| match hash {
+                Some(hash) => ctx.store.get_blob(hash).ok().flatten(),
+                None => Some(String::new()),
+            };
+            let diff: String = step
+                .touched
+                .iter()
+                .filter_map(|t| {
+                    let path = t.path.strip_prefix(&prefix).unwrap_or(&t.path);
+                    Some(unified_diff(path, &text(&t.before)?, &text(&t.after)?))
+                })
+                .collect();
+            if diff.is_empty() {
+                return None;
+            }
+            let diff = if diff.len() > TRIED_BYTES {
+                format!("{}\n[... cut ...]", &diff[..floor(&diff, TRIED_BYTES)])
+            } else {
+                diff
+            };
+            let came_of_it = if fix.undone {
+                "made more tests fail, so it was undone"
+            } else {
+                "is in the files now, and the tests still fail"
+            };
+            Some(format!("This change {came_of_it}:\n\n```diff\n{}\n```", diff.trim_end()))
+        })
+        .take(TRIED_SHOWN)
+        .collect();
+    shown.reverse();
+    shown
 }
 
 /// The files the model sees: the failing files, the relative modules they import, and the task's files.
