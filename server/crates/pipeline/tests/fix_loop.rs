@@ -68,6 +68,9 @@ async fn a_fix_that_does_not_work_is_followed_by_one_that_does() {
         asked.last().unwrap()
     );
     assert!(asked.last().unwrap().contains("-  return a - b;\n+  return a * b;\n"), "{}", asked.last().unwrap());
+    // A reply that starts copying the prompt's frame back stops there.
+    let stops = server.requests().last().unwrap().body["stop"].clone();
+    assert!(stops.as_array().unwrap().iter().any(|s| s == "This change is in the files now"), "{stops}");
     assert!(!asked.last().unwrap().contains("The user wrote"), "the run wrote these tests: they are not the user's");
     assert!(b.frontend.file(".samokoder/plan.md").unwrap().contains("- [x]"));
 }

@@ -29,6 +29,15 @@ const EDIT_RETRIES: usize = 2;
 const REPLY_TOKENS: u32 = 2048;
 /// The most of a file shown to the model.
 const FILE_BYTES: usize = 12_000;
+/// Lines of the prompt's own frame that have no place in a reply: a small model that starts writing one is
+/// copying the prompt back (Qwen 1.5B did, to its 2,048-token cap: four minutes of decoding), so the reply
+/// stops there and what came before it is read. Four, the most OpenAI's API takes.
+pub(crate) const ECHOES: [&str; 4] = [
+    "\nThe end of the test output:",
+    "\nThe end of the output:",
+    "\nThe files involved:",
+    "This change is in the files now",
+];
 /// How many of the fixes already tried the model sees, and how much of each.
 const TRIED_SHOWN: usize = 2;
 const TRIED_BYTES: usize = 2_000;
@@ -76,6 +85,7 @@ pub(crate) async fn run(
         messages: messages(ctx, &vars, prompt)?,
         temperature: Some(if progress.heated { 0.8 } else { 0.2 }),
         max_tokens: Some(REPLY_TOKENS),
+        stop: ECHOES.iter().map(|s| (*s).to_owned()).collect(),
         ..Default::default()
     };
     let spec = read_file(ctx, &run_file(subdir, "spec.md")).unwrap_or_default();
