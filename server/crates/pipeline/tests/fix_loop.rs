@@ -63,11 +63,12 @@ async fn a_fix_that_does_not_work_is_followed_by_one_that_does() {
     assert!(asked.last().unwrap().contains("something else"), "it saw the new failure");
     // And the change it had tried, so it does not give it again.
     assert!(
-        asked.last().unwrap().contains("This change is in the files now, and the tests still fail:\n\n```diff\n--- a/src/sum.js\n+++ b/src/sum.js\n"),
+        asked.last().unwrap().contains(
+            "This change is in the files now, and the tests still fail:\n\nsrc/sum.js\n<<<<<<< SEARCH\nexport function sum(a, b) {\n  return a - b;\n}\n=======\nexport function sum(a, b) {\n  return a * b;\n}\n>>>>>>> REPLACE\n"
+        ),
         "{}",
         asked.last().unwrap()
     );
-    assert!(asked.last().unwrap().contains("-  return a - b;\n+  return a * b;\n"), "{}", asked.last().unwrap());
     // A reply that starts copying the prompt's frame back stops there.
     let stops = server.requests().last().unwrap().body["stop"].clone();
     assert!(stops.as_array().unwrap().iter().any(|s| s == "This change is in the files now"), "{stops}");
@@ -215,7 +216,7 @@ async fn a_fix_that_makes_more_tests_fail_is_undone_before_the_next_try() {
     let second = Bench::asked(&server).last().unwrap().clone();
     assert!(second.contains("return a - b;"), "{second}");
     assert!(second.contains("This change made more tests fail, so it was undone:"), "{second}");
-    assert!(second.contains("+  return null;"), "{second}");
+    assert!(second.contains("  return null;\n}\n>>>>>>> REPLACE"), "{second}");
     let tasks = b.store.records(RecordKind::Task, &b.ctx.id.0).unwrap();
     assert_eq!(tasks[0].1["fixes"][0]["undone"], true);
 }

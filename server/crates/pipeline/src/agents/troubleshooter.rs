@@ -14,7 +14,7 @@
 //! Commits: the fix as a step, and the task's progress (`fixes`, outcome cleared).
 
 use anyhow::{Result, bail};
-use samokoder_edits::{ChangeSet, FileChange, Jail, Protection, apply_blocks, unified_diff};
+use samokoder_edits::{ChangeSet, FileChange, Jail, Protection, apply_blocks};
 use samokoder_llm::{AgentRole, ChatRequest, Message};
 use serde_json::json;
 
@@ -151,7 +151,7 @@ pub(crate) async fn run(
     Ok(())
 }
 
-/// What the last fixes since the user last spoke changed, as unified diffs (at most [`TRIED_SHOWN`], each cut
+/// What the last fixes since the user last spoke changed, as SEARCH/REPLACE blocks (at most [`TRIED_SHOWN`], each cut
 /// to [`TRIED_BYTES`]), each saying what came of it: a small model told only "try something else" gives the
 /// same change again (Qwen 1.5B did, until the same-failure rule stopped it).
 fn tried_changes(ctx: &RunContext, progress: &TaskProgress, subdir: Option<&str>) -> Vec<String> {
@@ -172,7 +172,7 @@ fn tried_changes(ctx: &RunContext, progress: &TaskProgress, subdir: Option<&str>
                 .iter()
                 .filter_map(|t| {
                     let path = t.path.strip_prefix(&prefix).unwrap_or(&t.path);
-                    Some(unified_diff(path, &text(&t.before)?, &text(&t.after)?))
+                    Some(as_blocks(path, &text(&t.before)?, &text(&t.after)?))
                 })
                 .collect();
             if diff.is_empty() {
@@ -188,12 +188,28 @@ fn tried_changes(ctx: &RunContext, progress: &TaskProgress, subdir: Option<&str>
             } else {
                 "is in the files now, and the tests still fail"
             };
-            Some(format!("This change {came_of_it}:\n\n```diff\n{}\n```", diff.trim_end()))
+            Some(format!("This change {came_of_it}:\n\n{}", diff.trim_end()))
         })
         .take(TRIED_SHOWN)
         .collect();
     shown.reverse();
     shown
+}
+
+/// A change to one file in the form the model answers in (SEARCH/REPLACE blocks, one line of context each):
+/// shown a unified diff, Qwen 1.5B answered with diffs.
+fn as_blocks(path: &str, old: &str, new: &str) -> String {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let (olds, news) = (diff.old_slices(), diff.new_slices());
+    let mut out = String::new();
+    for group in diff.grouped_ops(1) {
+        let (Some(first), Some(last)) = (group.first(), group.last()) else { continue };
+        let was: String = olds[first.old_range().start..last.old_range().end].concat();
+        let now: String = news[first.new_range().start..last.new_range().end].concat();
+        let line = |s: &str| if s.is_empty() || s.ends_with('\n') { s.to_owned() } else { format!("{s}\n") };
+        out.push_str(&format!("{path}\n<<<<<<< SEARCH\n{}=======\n{}>>>>>>> REPLACE\n\n", line(&was), line(&now)));
+    }
+    out
 }
 
 /// The files the model sees: the failing files, the relative modules they import, and the task's files.
@@ -492,6 +508,24 @@ mod tests {
         assert_eq!(test_weight(text), (2, 3));
         assert!(is_test("test/sum.test.js") && is_test("src/__tests__/a.js") && is_test("src/a.spec.ts"));
         assert!(!is_test("src/contest.js") && !is_test("src/testing.js"));
+    }
+
+    #[test]
+    fn a_change_tried_is_shown_as_blocks_that_apply_to_the_file_before_it() {
+        let old = "a\nb\nc\nd\ne\nf\ng\nlast";
+        let new = "a\nB\nc\nd\ne\nf\ng\nlast!";
+        let shown = as_blocks("src/x.js", old, new);
+        assert_eq!(
+            shown,
+            "src/x.js\n<<<<<<< SEARCH\na\nb\nc\n=======\na\nB\nc\n>>>>>>> REPLACE\n\n\
+             src/x.js\n<<<<<<< SEARCH\ng\nlast\n=======\ng\nlast!\n>>>>>>> REPLACE\n\n"
+        );
+        // Read back as edits, the blocks turn the file before the change into the file after it.
+        let edits = crate::edit_format::parse_edits_among(&shown, &[("src/x.js".to_owned(), old.to_owned())]).unwrap();
+        let [(path, crate::edit_format::FileEdit::Blocks(blocks))] = edits.as_slice() else { panic!("{edits:?}") };
+        assert_eq!(path, "src/x.js");
+        assert_eq!(apply_blocks(Some(&format!("{old}\n")), blocks).unwrap().0, format!("{new}\n"));
+        assert_eq!(as_blocks("src/x.js", old, old), "");
     }
 
     #[test]
