@@ -21,12 +21,16 @@
 //! that, a fenced block with no path is a whole new version of the one shown file it plainly is: it starts
 //! with that file's first line, or holds half of its lines (`Here's the updated code:` then the file).
 //!
+//! Unified diffs (`--- a/path`, `+++ b/path`, `@@` hunks) are read as blocks when the reply has neither
+//! blocks nor whole files (`udiff.rs`).
+//!
 //! A block that only repeats the prompts' own format example (`a - b` to `a + b`) where no shown file has
 //! that line is not an edit: small models echo it beside their real answer.
 
 use samokoder_edits::Block;
 
 use crate::output::{parse_whole_files, path_line};
+use crate::udiff::diff_at;
 
 /// What a reply does to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,9 +79,16 @@ pub fn parse_edits_among(reply: &str, files: &[(String, String)]) -> Result<Vec<
     let mut blocks: Vec<(String, Block)> = Vec::new();
     let mut rest: Vec<&str> = Vec::new();
     let mut last_path: Option<String> = None;
+    let mut diffs: Vec<(String, Block)> = Vec::new();
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
+        let fenced = i > 0 && lines[i - 1].trim_start().starts_with("```");
+        if let Some((end, path, hunks)) = diff_at(&lines, i, fenced) {
+            diffs.extend(hunks.into_iter().map(|b| (path.clone(), b)));
+            i = end;
+            continue;
+        }
         if !marker(line, '<', "SEARCH") {
             let fence = line.trim_start().starts_with("```");
             if let Some(path) = path_line(line).or_else(|| named_file(line, files)).filter(|_| !fence) {
@@ -127,13 +138,7 @@ pub fn parse_edits_among(reply: &str, files: &[(String, String)]) -> Result<Vec<
         blocks.push((path, block));
         i = end + 1;
     }
-    let mut edits: Vec<(String, FileEdit)> = Vec::new();
-    for (path, block) in blocks {
-        match edits.iter_mut().find(|(p, _)| *p == path) {
-            Some((_, FileEdit::Blocks(list))) => list.push(block),
-            _ => edits.push((path, FileEdit::Blocks(vec![block]))),
-        }
-    }
+    let mut edits = by_path(blocks);
     for file in parse_whole_files(&rest.join("\n")) {
         let has_blocks = edits.iter().any(|(p, _)| *p == file.path);
         match (has_blocks, file.content.trim().is_empty()) {
@@ -149,12 +154,27 @@ pub fn parse_edits_among(reply: &str, files: &[(String, String)]) -> Result<Vec<
         }
     }
     if edits.is_empty() {
+        edits = by_path(diffs);
+    }
+    if edits.is_empty() {
         edits = labelled_pairs(&lines, files);
     }
     if edits.is_empty() {
         edits = bare_whole_files(&lines, files);
     }
     Ok(edits)
+}
+
+/// Blocks grouped per path, in the order each path first appears.
+fn by_path(blocks: Vec<(String, Block)>) -> Vec<(String, FileEdit)> {
+    let mut edits: Vec<(String, FileEdit)> = Vec::new();
+    for (path, block) in blocks {
+        match edits.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, FileEdit::Blocks(list))) => list.push(block),
+            _ => edits.push((path, FileEdit::Blocks(vec![block]))),
+        }
+    }
+    edits
 }
 
 /// The examples of the edit format in the prompts that ask for blocks: prompt, SEARCH line, REPLACE line.
@@ -440,6 +460,30 @@ mod tests {
         assert_eq!(parse_edits_among(fragment, &files).unwrap(), []);
         assert_eq!(parse_edits_among(both, &twins).unwrap(), []);
         assert_eq!(parse_edits_among(&twice, &files).unwrap(), []);
+    }
+
+    /// A reply in unified diffs (Qwen 1.5B, shown a change as a diff, answered in diffs): each hunk is a
+    /// block for the file its `+++` line names; beside real blocks, a diff is not read.
+    #[test]
+    fn a_unified_diff_is_read_as_blocks_when_the_reply_has_nothing_else() {
+        let cap = "// capitalize(word): the word with its first letter in upper case.\nexport function capitalize(word) {\n  return word.charAt(0).toUpperCase();\n}\n";
+        let files = [("src/capitalize.js".to_owned(), cap.to_owned())];
+        let reply = "Here's the updated code:\n\n```diff\n--- a/src/capitalize.js\n+++ b/src/capitalize.js\n@@ -2,3 +2,3 @@\n export function capitalize(word) {\n-  return word.charAt(0).toUpperCase();\n+  return word.charAt(0).toUpperCase() + word.slice(1);\n}\n```\n\nThis keeps the rest.";
+        let edits = parse_edits_among(reply, &files).unwrap();
+        let [(path, FileEdit::Blocks(found))] = edits.as_slice() else { panic!("{edits:?}") };
+        assert_eq!(path, "src/capitalize.js");
+        let fixed = samokoder_edits::apply_blocks(Some(cap), found).unwrap().0;
+        assert!(fixed.contains("toUpperCase() + word.slice(1);\n}\n"), "{fixed}");
+        let both = format!(
+            "{reply}\n\nsrc/capitalize.js\n<<<<<<< SEARCH\n  return word.charAt(0).toUpperCase();\n=======\n  return word;\n>>>>>>> REPLACE\n"
+        );
+        assert_eq!(
+            parse_edits_among(&both, &files).unwrap(),
+            [(
+                "src/capitalize.js".to_owned(),
+                blocks(&[("  return word.charAt(0).toUpperCase();\n", "  return word;\n")])
+            )]
+        );
     }
 
     /// The prompts show the examples [`echoes_format_example`] looks for.

@@ -18,6 +18,7 @@ pub mod plan_md;
 pub mod questions_md;
 pub mod run;
 pub mod state;
+mod udiff;
 pub mod undo;
 
 pub use agents::implementer::{EditRequest, instruction_at};
