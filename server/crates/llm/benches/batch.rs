@@ -7,10 +7,11 @@
 // A bench binary reports on stdout.
 #![allow(clippy::print_stdout)]
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use samokoder_llm::{ChatRequest, Local, LocalConfig, Message};
+use samokoder_llm::{ChatRequest, Local, Message};
 
 const NEW_TOKENS: u32 = 300;
 
@@ -36,31 +37,17 @@ fn main() {
             ..Default::default()
         })
         .collect();
-    let dir = std::env::var("SAMOKODER_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").expect("HOME is set")).join(".cache/samokoder/models"));
-    let mut models: Vec<(String, PathBuf)> = vec![
-        ("Qwen2.5-Coder-1.5B Q4_K_M".into(), dir.join("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")),
-        ("Qwen2.5-Coder-0.5B".into(), dir.join("qwen2.5-coder-0.5b-instruct.gguf")),
-    ];
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(path) = args.iter().position(|a| a == "--model").and_then(|i| args.get(i + 1)) {
-        models.push((path.clone(), PathBuf::from(path)));
-    }
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = common::threads();
     println!(
         "{threads} threads; {} requests of up to {NEW_TOKENS} new tokens sharing a system prompt, greedy",
         files.len()
     );
-    for (label, path) in models {
+    for (label, path) in common::models() {
         if !path.is_file() {
             println!("{label}: not fetched (samokoder model fetch / scripts/fetch-model.sh)");
             continue;
         }
-        let mut config = LocalConfig::new(&path);
-        config.threads = threads;
-        config.context_tokens = 4096;
-        config.parallel = files.len();
+        let config = common::config(&path, files.len());
         // Loads the model (mmap) and warms the caches.
         let warm = ChatRequest { messages: vec![Message::user("Say hi.")], max_tokens: Some(4), ..Default::default() };
         Local::new(config.clone()).unwrap().generate_timed(&warm).unwrap();

@@ -7,9 +7,9 @@
 // A bench binary reports on stdout.
 #![allow(clippy::print_stdout)]
 
-use std::path::PathBuf;
+mod common;
 
-use samokoder_llm::{ChatRequest, Local, LocalConfig, Message};
+use samokoder_llm::{ChatRequest, Local, Message};
 
 const PROMPT_TOKENS: u32 = 512;
 const NEW_TOKENS: u32 = 128;
@@ -22,25 +22,15 @@ fn main() {
         // The exact prompt, for the baseline to run the same.
         std::fs::write(path, &prompt).expect("writing the prompt file");
     }
-    // Where scripts/bench-local-llm.sh (fetch-model.sh) put the models.
-    let dir = std::env::var("SAMOKODER_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").expect("HOME is set")).join(".cache/samokoder/models"));
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = common::threads();
     println!("{threads} threads; prompt ~{PROMPT_TOKENS} tokens, {NEW_TOKENS} new tokens, greedy");
-    for (label, file) in [
-        ("Qwen2.5-Coder-0.5B", "qwen2.5-coder-0.5b-instruct.gguf"),
-        ("Qwen2.5-Coder-1.5B Q4_K_M", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"),
-    ] {
-        let path = dir.join(file);
+    // Where scripts/bench-local-llm.sh (fetch-model.sh) put the models.
+    for (label, path) in common::models() {
         if !path.is_file() {
             println!("{label}: not fetched (scripts/fetch-model.sh)");
             continue;
         }
-        let mut config = LocalConfig::new(&path);
-        config.threads = threads;
-        config.context_tokens = 4096;
-        config.parallel = 1;
+        let config = common::config(&path, 1);
         // A first run loads the model (mmap) and warms the caches.
         // Each run by a fresh provider: nothing comes from the prefix cache (benches/prefix.rs measures it).
         let cold = |text: &str, n| {

@@ -7,38 +7,25 @@
 // A bench binary reports on stdout.
 #![allow(clippy::print_stdout)]
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Duration;
 
-use samokoder_llm::{ChatRequest, Local, LocalConfig, LocalTiming, Message};
+use samokoder_llm::{ChatRequest, Local, LocalTiming, Message};
 
 fn main() {
     // About 1,500 tokens of shared prefix: code from this crate, as a repo map would carry.
     let shared: String = [include_str!("../src/provider.rs"), include_str!("../src/router.rs")].concat();
     let shared: String = shared.chars().take(5900).collect();
     let system = format!("You are the code writer. Follow the rules. The project:\n{shared}");
-    let dir = std::env::var("SAMOKODER_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").expect("HOME is set")).join(".cache/samokoder/models"));
-    let mut models: Vec<(String, PathBuf)> = vec![
-        ("Qwen2.5-Coder-1.5B Q4_K_M".into(), dir.join("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")),
-        ("Qwen2.5-Coder-0.5B".into(), dir.join("qwen2.5-coder-0.5b-instruct.gguf")),
-    ];
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(path) = args.iter().position(|a| a == "--model").and_then(|i| args.get(i + 1)) {
-        models.push((path.clone(), PathBuf::from(path)));
-    }
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = common::threads();
     println!("{threads} threads; first token of a request after another with the same system prompt, greedy");
-    for (label, path) in models {
+    for (label, path) in common::models() {
         if !path.is_file() {
             println!("{label}: not fetched (samokoder model fetch / scripts/fetch-model.sh)");
             continue;
         }
-        let mut config = LocalConfig::new(&path);
-        config.threads = threads;
-        config.context_tokens = 4096;
-        config.parallel = 1;
+        let config = common::config(&path, 1);
         let request = |task: &str| ChatRequest {
             messages: vec![Message::system(system.clone()), Message::user(task)],
             max_tokens: Some(1),
