@@ -1,9 +1,9 @@
 //! The batch engine: one thread and one llama.cpp context per provider, holding `parallel` sequences,
-//! each in its own stream of the KV cache. Each step reads one batch: the next token of every sequence that
-//! is generating and a chunk of the prompts still being read, so concurrent requests decode together (a
-//! step of four tokens costs little more than one: on a CPU the weights' memory traffic dominates) instead
-//! of waiting in a queue. A sequence's attention sees only its own stream, laid out exactly as when it runs
-//! alone, so a greedy reply is the same token for token whatever else is in the batch.
+//! each in its own stream of the KV cache. Each step reads one batch: a chunk of a prompt being read (alone,
+//! as with no other request), or else the next token of every sequence that is generating, so concurrent
+//! requests decode together instead of waiting in a queue. A sequence's attention sees only its own
+//! stream, laid out exactly as when it runs alone, and its prompt is read in the same chunks as alone, so a
+//! greedy reply is the same token for token whatever else is in the batch.
 //!
 //! The KV cache outlives requests: every slot keeps the tokens its stream holds, and a new request starts
 //! from the longest prefix any slot holds (its own, or another's copied over, a memory copy). A request
@@ -281,13 +281,18 @@ impl Engine {
         }
     }
 
-    /// One batch: every generating sequence's next token, then prompt chunks, in slot order.
+    /// One batch: the next chunk of one prompt being read, alone, as it would be read with no other
+    /// request; or, when no prompt is being read, every generating sequence's next token. Prompts are not
+    /// read in a batch with other sequences: llama.cpp splits such a batch into equal parts per sequence,
+    /// so a prompt would be read a few tokens at a time, and its numbers (with llama.cpp's kernels for few
+    /// tokens against many) would differ in the last bits from reading it alone: greedy replies then
+    /// differed from the same requests alone (seen on an AVX-512 machine).
     fn step(&mut self) {
         let mut batch = LlamaBatch::new(BATCH, 1);
         // (slot, tokens added, index of its logits in the batch)
         let mut planned: Vec<(usize, Vec<LlamaToken>, Option<i32>)> = Vec::new();
-        let mut space =
-            BATCH - self.slots.iter().filter(|s| s.active.as_ref().is_some_and(|a| a.next.is_some())).count();
+        let reading = self.slots.iter().position(|s| s.active.as_ref().is_some_and(|a| a.next.is_none()));
+        let mut space = BATCH;
         let add = |batch: &mut LlamaBatch, s: usize, tokens: &[LlamaToken], start: usize, logits_at_end: bool| {
             let mut idx = None;
             for (k, token) in tokens.iter().enumerate() {
@@ -302,6 +307,9 @@ impl Engine {
         let mut result = Ok(());
         for (s, slot) in self.slots.iter().enumerate() {
             let Some(active) = &slot.active else { continue };
+            if reading.is_some_and(|r| r != s) {
+                continue;
+            }
             let start = slot.held.len();
             let chunk: Vec<LlamaToken> = match active.next {
                 Some(token) => vec![token],
