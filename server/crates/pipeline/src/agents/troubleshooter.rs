@@ -151,9 +151,9 @@ pub(crate) async fn run(
     Ok(())
 }
 
-/// What the last fixes since the user last spoke changed, as SEARCH/REPLACE blocks (at most [`TRIED_SHOWN`], each cut
-/// to [`TRIED_BYTES`]), each saying what came of it: a small model told only "try something else" gives the
-/// same change again (Qwen 1.5B did, until the same-failure rule stopped it).
+/// What the last fixes since the user last spoke changed, as SEARCH/REPLACE blocks (at most
+/// [`TRIED_SHOWN`], each cut to [`TRIED_BYTES`]), each saying what came of it: a small model told only "try
+/// something else" gives the same change again (Qwen 1.5B did, until the same-failure rule stopped it).
 fn tried_changes(ctx: &RunContext, progress: &TaskProgress, subdir: Option<&str>) -> Vec<String> {
     let Ok(steps) = ctx.store.steps(&ctx.id.0) else { return Vec::new() };
     let prefix = subdir.map(|d| format!("{d}/")).unwrap_or_default();
@@ -167,7 +167,7 @@ fn tried_changes(ctx: &RunContext, progress: &TaskProgress, subdir: Option<&str>
                 Some(hash) => ctx.store.get_blob(hash).ok().flatten(),
                 None => Some(String::new()),
             };
-            let diff: String = step
+            let blocks: String = step
                 .touched
                 .iter()
                 .filter_map(|t| {
@@ -175,20 +175,20 @@ fn tried_changes(ctx: &RunContext, progress: &TaskProgress, subdir: Option<&str>
                     Some(as_blocks(path, &text(&t.before)?, &text(&t.after)?))
                 })
                 .collect();
-            if diff.is_empty() {
+            if blocks.is_empty() {
                 return None;
             }
-            let diff = if diff.len() > TRIED_BYTES {
-                format!("{}\n[... cut ...]", &diff[..floor(&diff, TRIED_BYTES)])
+            let blocks = if blocks.len() > TRIED_BYTES {
+                format!("{}\n[... cut ...]", &blocks[..floor(&blocks, TRIED_BYTES)])
             } else {
-                diff
+                blocks
             };
             let came_of_it = if fix.undone {
                 "made more tests fail, so it was undone"
             } else {
                 "is in the files now, and the tests still fail"
             };
-            Some(format!("This change {came_of_it}:\n\n{}", diff.trim_end()))
+            Some(format!("This change {came_of_it}:\n\n{}", blocks.trim_end()))
         })
         .take(TRIED_SHOWN)
         .collect();
