@@ -184,6 +184,17 @@ pub const FORMAT_EXAMPLES: [(&str, &str, &str); 3] = [
     ("bug_hunter/task", "module.exports = { sum };", "export { sum };"),
 ];
 
+/// The SEARCH line of a prompt's example that the reply gives as a block, if it gives one.
+pub fn echoed_example(reply: &str) -> Option<&'static str> {
+    let lines: Vec<&str> = reply.lines().map(str::trim).collect();
+    FORMAT_EXAMPLES.iter().find_map(|(_, search, replace)| {
+        lines
+            .windows(4)
+            .any(|w| marker(w[0], '<', "SEARCH") && w[1] == *search && marker(w[2], '=', "") && w[3] == *replace)
+            .then_some(*search)
+    })
+}
+
 /// The block is a prompt's example, and no file shown to the model holds its SEARCH line.
 fn echoes_format_example(block: &Block, files: &[(String, String)]) -> bool {
     FORMAT_EXAMPLES.iter().any(|(_, search, replace)| {
@@ -435,6 +446,8 @@ mod tests {
         // The example alone is no edit; where a shown file has its line, it is one.
         let echo = "src/example.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
         assert_eq!(parse_edits_among(echo, &files).unwrap(), []);
+        assert_eq!(echoed_example(echo), Some("return a - b;"), "and the re-ask can say so");
+        assert_eq!(echoed_example(real_block_for_echo_test()), None);
         // With no path at all, under a sentence that names the file (f3, seed 1): still no edit, and no error.
         let unnamed = format!("```js\n{}```\n", &echo["src/example.js\n".len()..]);
         assert_eq!(parse_edits_among(&unnamed, &files).unwrap(), []);
@@ -484,6 +497,10 @@ mod tests {
                 blocks(&[("  return word.charAt(0).toUpperCase();\n", "  return word;\n")])
             )]
         );
+    }
+
+    fn real_block_for_echo_test() -> &'static str {
+        "src/range.js\n<<<<<<< SEARCH\n  return out;\n=======\n  return out.concat(end);\n>>>>>>> REPLACE\n"
     }
 
     /// The prompts show the examples [`echoes_format_example`] looks for.

@@ -239,6 +239,26 @@ async fn an_edit_that_cannot_apply_is_asked_again_with_the_reason() {
 }
 
 #[tokio::test]
+async fn a_reply_that_only_echoes_an_example_is_told_so() {
+    // The bug hunter's example, in no file of this project: no edit, and the re-ask names it.
+    let echo = "src/example.js\n<<<<<<< SEARCH\nmodule.exports = { sum };\n=======\nexport { sum };\n>>>>>>> REPLACE\n";
+    let server = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
+        ("you are the code writer", Reply::text(BUGGY)),
+        ("you are the troubleshooter", Reply::text(echo)),
+        (
+            "the example from the instructions (`module.exports = { sum };`), which is in no file of this project",
+            Reply::text(FIX),
+        ),
+    ]);
+    let sandbox = FakeSandbox::sequence(&[(FAILING_TAP, 1), (PASSING_TAP, 0)]);
+    let b = Bench::new(&server, RecordingFrontend::default(), sandbox);
+    let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert_eq!(b.frontend.file("src/sum.js").unwrap(), "export function sum(a, b) {\n  return a + b;\n}\n");
+}
+
+#[tokio::test]
 async fn a_new_file_nothing_imports_is_refused_and_asked_again() {
     // Qwen 1.5B wrote the prompt's example as a file of its own: it landed, and fixed nothing.
     let stray = "The sum was wrong.\n\nsrc/example.js\n```js\nfunction add(a, b) {\n  return a + b;\n}\n```\n";

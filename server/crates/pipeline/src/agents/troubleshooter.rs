@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::checks::{Checks, introduced, refusal};
 use super::{apply_step, in_project, messages, read_file, run_file, shared_vars_showing, stream_text_at, touches};
-use crate::edit_format::{FileEdit, holder_of, parse_edits_among};
+use crate::edit_format::{FileEdit, echoed_example, holder_of, parse_edits_among};
 use crate::state::{Fix, PlanTask, RunState, TaskProgress, save_task};
 use crate::{Level, RunContext};
 
@@ -338,8 +338,17 @@ pub(crate) fn prepare(
     if edits.is_empty() {
         // The form again, on a file of this project: a small model that strayed from it follows a filled-in one.
         let code = files.iter().map(|(p, _)| p.as_str()).find(|p| !is_test(p)).unwrap_or("src/index.js");
+        // Said exactly when the only block was the prompt's example: Qwen 1.5B gave it three times in a row
+        // when told only that nothing changed.
+        let why = match echoed_example(reply) {
+            Some(search) => format!(
+                "the reply's only block is the example from the instructions (`{search}`), which is in no file of \
+                 this project"
+            ),
+            None => "the reply changes no file".to_owned(),
+        };
         return Err(format!(
-            "the reply changes no file: give SEARCH/REPLACE blocks after each file's path, like this:\n\n{code}\n\
+            "{why}: give SEARCH/REPLACE blocks after each file's path, like this:\n\n{code}\n\
              <<<<<<< SEARCH\n(lines copied exactly from {code})\n=======\n(the lines as they should be)\n>>>>>>> REPLACE\n"
         ));
     }
