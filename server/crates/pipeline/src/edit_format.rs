@@ -447,13 +447,13 @@ mod tests {
         let echo = "src/example.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
         assert_eq!(parse_edits_among(echo, &files).unwrap(), []);
         assert_eq!(echoed_example(echo), Some("return a - b;"), "and the re-ask can say so");
-        assert_eq!(echoed_example(real_block_for_echo_test()), None);
         // With no path at all, under a sentence that names the file (f3, seed 1): still no edit, and no error.
         let unnamed = format!("```js\n{}```\n", &echo["src/example.js\n".len()..]);
         assert_eq!(parse_edits_among(&unnamed, &files).unwrap(), []);
         let named = format!("Changes in src/range.js:\n{unnamed}");
         assert_eq!(parse_edits_among(&named, &files).unwrap(), []);
         let real = "Changes in `src/range.js`:\n<<<<<<< SEARCH\n  return out;\n=======\n  return out.concat(end);\n>>>>>>> REPLACE\n";
+        assert_eq!(echoed_example(real), None);
         assert_eq!(
             parse_edits_among(real, &files).unwrap(),
             [("src/range.js".to_owned(), blocks(&[("  return out;\n", "  return out.concat(end);\n")]))]
@@ -497,10 +497,6 @@ mod tests {
                 blocks(&[("  return word.charAt(0).toUpperCase();\n", "  return word;\n")])
             )]
         );
-    }
-
-    fn real_block_for_echo_test() -> &'static str {
-        "src/range.js\n<<<<<<< SEARCH\n  return out;\n=======\n  return out.concat(end);\n>>>>>>> REPLACE\n"
     }
 
     /// The prompts show the examples [`echoes_format_example`] looks for.

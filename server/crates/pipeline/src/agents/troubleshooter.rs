@@ -16,6 +16,7 @@
 use anyhow::{Result, bail};
 use samokoder_edits::{ChangeSet, FileChange, Jail, Protection, apply_blocks};
 use samokoder_llm::{AgentRole, ChatRequest, Message};
+use samokoder_store::StepRecord;
 use serde_json::json;
 
 use super::checks::{Checks, introduced, refusal};
@@ -32,7 +33,7 @@ const FILE_BYTES: usize = 12_000;
 /// Lines of the prompt's own frame that have no place in a reply: a small model that starts writing one is
 /// copying the prompt back (Qwen 1.5B did, to its 2,048-token cap: four minutes of decoding), so the reply
 /// stops there and what came before it is read. Four, the most OpenAI's API takes.
-pub(crate) const ECHOES: [&str; 4] = [
+const ECHOES: [&str; 4] = [
     "\nThe end of the test output:",
     "\nThe end of the output:",
     "\nThe files involved:",
@@ -58,7 +59,9 @@ pub(crate) async fn run(
         (AgentRole::Troubleshooter, "troubleshooter/task")
     };
     let agent = role.as_str();
-    let files = involved(ctx, &progress, &outcome.failures, subdir);
+    // The run's steps, read once: the files its code writer wrote, and the fixes already tried.
+    let steps = ctx.store.steps(&ctx.id.0).unwrap_or_default();
+    let files = involved(ctx, &steps, &progress, &outcome.failures, subdir);
     let focus: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
     let mut vars = shared_vars_showing(ctx, state, subdir, &focus, &focus)?;
     vars["task"] = json!({"title": task.title, "description": task.description});
@@ -66,7 +69,7 @@ pub(crate) async fn run(
     vars["output"] = json!(outcome.output);
     vars["summary"] = json!(outcome.summary);
     vars["tried"] = json!(!progress.fixes.is_empty());
-    vars["tried_changes"] = json!(tried_changes(ctx, &progress, subdir));
+    vars["tried_changes"] = json!(tried_changes(ctx, &steps, &progress, subdir));
     vars["hint"] = json!(progress.hint.clone().unwrap_or_default());
     vars["files"] = json!(files.iter().map(|(p, t)| json!({"path": p, "text": t})).collect::<Vec<_>>());
     // The user's tests are right and stay as they are: said up front, a small model stops trying to edit
@@ -154,25 +157,33 @@ pub(crate) async fn run(
 /// What the last fixes since the user last spoke changed, as SEARCH/REPLACE blocks (at most
 /// [`TRIED_SHOWN`], each cut to [`TRIED_BYTES`]), each saying what came of it: a small model told only "try
 /// something else" gives the same change again (Qwen 1.5B did, until the same-failure rule stopped it).
-fn tried_changes(ctx: &RunContext, progress: &TaskProgress, subdir: Option<&str>) -> Vec<String> {
-    let Ok(steps) = ctx.store.steps(&ctx.id.0) else { return Vec::new() };
+fn tried_changes(ctx: &RunContext, steps: &[StepRecord], progress: &TaskProgress, subdir: Option<&str>) -> Vec<String> {
     let prefix = subdir.map(|d| format!("{d}/")).unwrap_or_default();
     let fixes = &progress.fixes[progress.asked_at.min(progress.fixes.len())..];
     let mut shown: Vec<String> = fixes
         .iter()
         .rev()
         .filter_map(|fix| {
-            let step = steps.get(usize::try_from(fix.step?).ok()?)?;
+            // The fix's step and the ones its checks asked for in the same iteration: per file, its text
+            // before the first and after the last.
+            let first = usize::try_from(fix.step?).ok()?;
+            let iteration = steps.get(first..)?.iter().take_while(|s| s.agent == steps[first].agent);
+            let mut files: Vec<(&str, &Option<String>, &Option<String>)> = Vec::new();
+            for touch in iteration.flat_map(|s| &s.touched) {
+                match files.iter_mut().find(|(path, _, _)| *path == touch.path) {
+                    Some(file) => file.2 = &touch.after,
+                    None => files.push((&touch.path, &touch.before, &touch.after)),
+                }
+            }
             let text = |hash: &Option<String>| match hash {
                 Some(hash) => ctx.store.get_blob(hash).ok().flatten(),
                 None => Some(String::new()),
             };
-            let blocks: String = step
-                .touched
+            let blocks: String = files
                 .iter()
-                .filter_map(|t| {
-                    let path = t.path.strip_prefix(&prefix).unwrap_or(&t.path);
-                    Some(as_blocks(path, &text(&t.before)?, &text(&t.after)?))
+                .filter_map(|(path, before, after)| {
+                    let path = path.strip_prefix(&prefix).unwrap_or(path);
+                    Some(as_blocks(path, &text(before)?, &text(after)?))
                 })
                 .collect();
             if blocks.is_empty() {
@@ -215,6 +226,7 @@ fn as_blocks(path: &str, old: &str, new: &str) -> String {
 /// The files the model sees: the failing files, the relative modules they import, and the task's files.
 fn involved(
     ctx: &RunContext,
+    steps: &[StepRecord],
     progress: &TaskProgress,
     failures: &[String],
     subdir: Option<&str>,
@@ -224,12 +236,9 @@ fn involved(
         paths.extend(step.files.iter().map(|f| f.path.clone()));
     }
     // Files the task's code-writing steps wrote (a simple request's step names none up front).
-    if let Ok(steps) = ctx.store.steps(&ctx.id.0) {
-        for step in steps.iter().filter(|s| s.task.as_deref() == Some(progress.id.as_str()) && s.agent == "code_monkey")
-        {
-            let prefix = subdir.map(|d| format!("{d}/")).unwrap_or_default();
-            paths.extend(step.files.iter().map(|f| f.strip_prefix(&prefix).unwrap_or(f).to_owned()));
-        }
+    let prefix = subdir.map(|d| format!("{d}/")).unwrap_or_default();
+    for step in steps.iter().filter(|s| s.task.as_deref() == Some(progress.id.as_str()) && s.agent == "code_monkey") {
+        paths.extend(step.files.iter().map(|f| f.strip_prefix(&prefix).unwrap_or(f).to_owned()));
     }
     let mut files: Vec<(String, String)> = Vec::new();
     let mut queue = paths;
