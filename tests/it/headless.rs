@@ -45,6 +45,38 @@ async fn generate_writes_files_runs_tests_and_reports_failures() {
 }
 
 #[tokio::test]
+async fn an_import_its_module_does_not_export_goes_back_to_the_writer_before_the_tests() {
+    if !docker_available() {
+        return;
+    }
+    // The moderate description's failure on the real model: a test file that parses (node --check passes)
+    // and that Node refuses to load. The link check in the sandbox sees it, and the writer repairs it.
+    let fixed_sum = BUGGY_SUM.replace("a - b", "a + b");
+    let code = fixed_sum.replace("import assert from", "import { assert } from");
+    let repaired = "```js\nimport { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { sum } from '../src/sum.js';\n\ntest('adds two numbers', () => {\n  assert.equal(sum(1, 2), 3);\n});\n```\n";
+    let llm = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(crate::run::SPEC_SIMPLE)),
+        ("Node refuses to load it", Reply::text(repaired)),
+        ("you are the code writer", Reply::text(&code)),
+    ]);
+    let s = Sandboxed::new();
+    let dir = s.root().join("proj");
+    let out = samokoder(&s, Some(&llm), &["generate", "a sum function with a test", "--dir", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let asked: Vec<String> = llm.requests().iter().map(|r| r.last_user_message()).collect();
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let repair = asked.iter().find(|a| a.contains("Node refuses to load it")).expect("the writer was asked again");
+    assert!(
+        repair.contains("test/sum.test.js")
+            && repair.contains("The requested module 'node:assert/strict' does not provide an export named 'assert'"),
+        "{repair}"
+    );
+    assert!(!asked.iter().any(|a| a.contains("you are the troubleshooter")), "no test failed: {asked:#?}");
+    let test = std::fs::read_to_string(dir.join("test/sum.test.js")).unwrap();
+    assert!(test.contains("import assert from 'node:assert/strict'"), "{test}");
+}
+
+#[tokio::test]
 async fn doctor_reports_what_is_missing_and_fails() {
     let s = Sandboxed::new();
     let mut env_image = s.env(None);

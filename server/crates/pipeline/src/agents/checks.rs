@@ -1,5 +1,7 @@
 //! Checks that follow every write, whatever the model thinks of them, in the warm sandbox and in one command:
-//! the runtime's own syntax check of each touched JavaScript file (`node --check`), and for a TypeScript
+//! the runtime's own syntax check of each touched JavaScript file (`node --check`), the link of each touched
+//! ES module (its imports resolved against what their modules export, nothing run: link_check.mjs), and for
+//! a TypeScript
 //! project (a `tsconfig.json` and TypeScript installed in its `node_modules`) the type check,
 //! `tsc --noEmit`. tree-sitter's grammar accepts code Node refuses (`this.compare = compare || (a, b) =>
 //! a - b;` parses, and fails at load with "Malformed arrow function parameter list"), so our own parse is
@@ -19,6 +21,8 @@ const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 const MARK: &str = "==samokoder-check== ";
 /// The container's path of the workspace, as tools print it.
 const WORKDIR: &str = "/workspace";
+/// The link check's script: ES modules linked, never evaluated.
+const LINK_CHECK: &str = include_str!("link_check.mjs");
 /// Type errors kept per file: the first few are what the writer can act on.
 const PER_FILE: usize = 8;
 
@@ -55,6 +59,9 @@ impl std::fmt::Display for Problem {
 pub(crate) struct Checks {
     /// JavaScript files for `node --check`.
     pub node: Vec<String>,
+    /// The project's package.json: its `"type"` says whether a `.js` file is an ES module, for the link
+    /// check (read when the check runs: the write may be what creates it).
+    pub package: String,
     /// The project directory to type-check (`""` for the workspace root), when TypeScript was touched.
     pub tsc: Option<String>,
 }
@@ -63,10 +70,11 @@ impl Checks {
     pub fn for_write(ctx: &RunContext, paths: &[String], subdir: Option<&str>) -> Self {
         let node =
             paths.iter().filter(|p| [".js", ".mjs", ".cjs"].iter().any(|ext| p.ends_with(ext))).cloned().collect();
+        let package = in_project(subdir, "package.json");
         let typescript = paths.iter().any(|p| [".ts", ".tsx", ".mts", ".cts"].iter().any(|ext| p.ends_with(ext)));
         let tsc = (typescript && read_file(ctx, &in_project(subdir, "tsconfig.json")).is_some())
             .then(|| subdir.unwrap_or_default().to_owned());
-        Self { node, tsc }
+        Self { node, package, tsc }
     }
 
     /// Both checks in one sandbox command, against the files as the user holds them now.
@@ -78,6 +86,22 @@ impl Checks {
             command += &format!(
                 "for f in {}; do echo \"{MARK}$f\"; node --check \"$f\" 2>&1 || echo \"{MARK}failed\"; done; ",
                 quoted.join(" ")
+            );
+        }
+        let module_type = read_file(ctx, &self.package)
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .is_some_and(|package| package["type"] == "module");
+        let modules: Vec<String> = node
+            .iter()
+            .filter(|f| f.ends_with(".mjs") || (module_type && f.ends_with(".js")))
+            .map(|f| quote(f))
+            .collect();
+        if !modules.is_empty() {
+            command += &format!(
+                "node --experimental-vm-modules --no-warnings --input-type=module -e {} {} {}; ",
+                quote(LINK_CHECK),
+                quote(MARK),
+                modules.join(" ")
             );
         }
         if let Some(dir) = &self.tsc {

@@ -2,8 +2,10 @@
 //! and optional commands. Paths are checked before anything is written: outside the workspace, a file
 //! that needs the user's confirmation (`.git/hooks`, `.vscode`, CI workflows, the config), or the same
 //! path named twice in one step is merged into one file with both instructions (small models repeat a test
-//! file; nothing is lost, nothing guessed). A simple request's one task is one step written in
-//! one call, without a model call here.
+//! file; nothing is lost, nothing guessed). A step that writes a module under `src/` without its test, when
+//! the project has none (`test/<name>.test.js`), gets that test file added with an instruction that names the
+//! module: a small model plans the module alone often enough, and a task without tests proves nothing. A
+//! simple request's one task is one step written in one call, without a model call here.
 //!
 //! Commits: `tasks/<id>` with the steps.
 
@@ -42,7 +44,7 @@ pub(crate) async fn run(
             |r: &DeveloperReply| check_steps(&ctx.jail, subdir, &merged(&r.steps)),
         )
         .await?;
-        merged(&reply.steps)
+        with_tests(merged(&reply.steps), |path| super::read_file(ctx, &super::in_project(subdir, path)).is_some())
     };
     let mut progress = state.task(id).cloned().unwrap_or_else(|| TaskProgress::new(id));
     progress.basis = task.basis();
@@ -76,6 +78,34 @@ pub(crate) fn merged(steps: &[DevStep]) -> Vec<DevStep> {
             DevStep { files, ..step.clone() }
         })
         .collect()
+}
+
+/// The steps with a test file added beside each JavaScript module under `src/` that a step writes without one,
+/// unless `exists` says the project has that test already or the step is full.
+pub(crate) fn with_tests(mut steps: Vec<DevStep>, exists: impl Fn(&str) -> bool) -> Vec<DevStep> {
+    for step in &mut steps {
+        let planned: Vec<String> =
+            step.files.iter().map(|f| f.path.trim().trim_start_matches("./").to_owned()).collect();
+        if planned.iter().any(|p| super::troubleshooter::is_test(p)) {
+            continue;
+        }
+        for module in &planned {
+            let Some(name) = module.strip_prefix("src/").and_then(|m| m.rsplit('/').next()) else { continue };
+            let Some(stem) = name.strip_suffix(".js").or_else(|| name.strip_suffix(".mjs")) else { continue };
+            let test = format!("test/{stem}.test.js");
+            if step.files.len() >= MAX_FILES_PER_STEP || exists(&test) {
+                continue;
+            }
+            step.files.push(crate::state::FileInstruction {
+                path: test,
+                instruction: format!(
+                    "tests every export of {module} with node:test and node:assert/strict, importing them from \
+                     '../{module}'; each test checks one case the task names, with the exact expected value"
+                ),
+            });
+        }
+    }
+    steps
 }
 
 /// Why these steps cannot be carried out, if they cannot.
@@ -148,5 +178,40 @@ mod tests {
         let nine: Vec<String> = (0..9).map(|i| format!("f{i}.js")).collect();
         let nine: Vec<&str> = nine.iter().map(String::as_str).collect();
         assert!(check_steps(&jail, None, &[step(&nine)]).unwrap_err().contains("at most 8"));
+    }
+
+    #[test]
+    fn a_module_planned_without_its_test_gets_one_unless_the_project_has_it() {
+        let paths = |steps: &[DevStep]| -> Vec<Vec<String>> {
+            steps.iter().map(|s| s.files.iter().map(|f| f.path.clone()).collect()).collect()
+        };
+        let steps = with_tests(
+            vec![
+                step(&["src/stack.js", "README.md"]),
+                step(&["./src/lib/queue.mjs", "src/old.js"]),
+                step(&["src/a.js", "test/a.test.js"]),
+            ],
+            |path| path == "test/old.test.js",
+        );
+        assert_eq!(
+            paths(&steps),
+            [
+                vec!["src/stack.js", "README.md", "test/stack.test.js"],
+                vec!["./src/lib/queue.mjs", "src/old.js", "test/queue.test.js"],
+                vec!["src/a.js", "test/a.test.js"],
+            ]
+        );
+        let added = &steps[1].files[2].instruction;
+        assert!(
+            added.contains("every export of src/lib/queue.mjs") && added.contains("'../src/lib/queue.mjs'"),
+            "{added}"
+        );
+        let full: Vec<String> = (0..8).map(|i| format!("src/f{i}.js")).collect();
+        let full: Vec<&str> = full.iter().map(String::as_str).collect();
+        assert_eq!(with_tests(vec![step(&full)], |_| false)[0].files.len(), 8, "a full step stays as it is");
+        assert_eq!(
+            paths(&with_tests(vec![step(&["config.js", "src/style.css"])], |_| false)),
+            [vec!["config.js", "src/style.css"]]
+        );
     }
 }
