@@ -96,6 +96,14 @@ pub(crate) fn next(ctx: &RunContext, state: &RunState, kind: &str) -> Result<Nex
                 Next::SeedDiagnostic(request)
             }
             Some(request) if kind == "fix" && progress.seeded && !progress.verified => Next::VerifyDiagnostic(request),
+            // The cases the comments name, tested, while the loop can still act on what they find.
+            request
+                if !progress.cases_checked
+                    && ((kind == "implement" && request.is_some()) || (kind == "fix" && request.is_none()))
+                    && fix_iterations(state) < ctx.settings.max_fix_iterations =>
+            {
+                Next::CaseTests(request)
+            }
             _ => Next::Done,
         });
     }
@@ -103,6 +111,10 @@ pub(crate) fn next(ctx: &RunContext, state: &RunState, kind: &str) -> Result<Nex
         Decision::Stop(why) => Next::Failed(task, outcome.clone(), why),
         decision => Next::Fix(task, decision),
     })
+}
+
+fn fix_iterations(state: &RunState) -> usize {
+    state.tasks.iter().map(|t| t.fixes.len()).sum()
 }
 
 /// A fix run's task: nothing to write first, a project without tests is fine.

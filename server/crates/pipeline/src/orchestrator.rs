@@ -39,6 +39,8 @@ pub(crate) enum Next {
     SeedDiagnostic(EditRequest),
     /// The seeded diagnostic was fixed and the tests pass: is the diagnostic gone?
     VerifyDiagnostic(EditRequest),
+    /// An implement or fix run's tests pass: the cases the comments name get tests of their own.
+    CaseTests(Option<EditRequest>),
     Spec,
     Architecture,
     /// The chosen template's files land in the project.
@@ -115,7 +117,7 @@ pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOut
             _ => next(ctx, &state, spec_only, subdir).await?,
         };
         let (agent, task) = match &next {
-            Next::Implement(_) | Next::WriteTests(_) => ("code_monkey", None),
+            Next::Implement(_) | Next::WriteTests(_) | Next::CaseTests(_) => ("code_monkey", None),
             Next::StartFix | Next::SeedDiagnostic(_) | Next::VerifyDiagnostic(_) => ("", None),
             Next::Spec => ("spec_writer", None),
             Next::Architecture | Next::Scaffold => ("architect", None),
@@ -135,6 +137,7 @@ pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOut
             Next::StartFix => edit_runs::start_fix(ctx)?,
             Next::SeedDiagnostic(request) => edit_runs::seed(ctx, &state, &request, None)?,
             Next::VerifyDiagnostic(request) => edit_runs::verify(ctx, &state, &request).await?,
+            Next::CaseTests(request) => agents::case_tests::run(ctx, &state, request.as_ref()).await?,
             Next::Spec => {
                 if let Some(why) = agents::spec_writer::run(ctx, &state, &record.description, subdir).await? {
                     // The run's end tells the user (once).

@@ -308,6 +308,10 @@ pub struct TaskProgress {
     /// user is asked.
     #[serde(default)]
     pub heated: bool,
+    /// The tests passed and the cases the comments name were given tests of their own (or there were none to
+    /// give): `agents/case_tests.rs`, once per run.
+    #[serde(default)]
+    pub cases_checked: bool,
 }
 
 impl TaskProgress {
@@ -328,6 +332,7 @@ impl TaskProgress {
             no_tests_ok: false,
             seeded: false,
             verified: false,
+            cases_checked: false,
             heated: false,
         }
     }

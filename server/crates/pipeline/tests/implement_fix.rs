@@ -52,7 +52,8 @@ async fn blocks_under_the_prompts_example_path_land_in_the_file_that_holds_their
     assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
     assert!(b.frontend.file("src/sum.js").unwrap().contains("  return a + b;"));
     assert!(b.frontend.file("src/example.js").is_none());
-    assert_eq!(server.requests().len(), 1, "no re-ask");
+    let implement_asks = server.requests().iter().filter(|r| r.last_user_message().contains("Implement this")).count();
+    assert_eq!(implement_asks, 1, "no re-ask");
 }
 
 #[tokio::test]
@@ -82,6 +83,85 @@ async fn a_projects_own_dependencies_are_installed_before_its_tests_and_again_on
     let commands = b.sandbox.commands();
     assert!(commands[3].starts_with(install), "{commands:?}");
     assert_ne!(commands[3], commands[0], "a new fingerprint");
+}
+
+const TODO_WORDS: &str = "export function countWords(text) {\n  // TODO(samokoder): return how many words text has (an empty text has 0)\n}\n";
+const WORDS_TEST: &str = "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { countWords } from '../src/words.js';\ntest('two', () => {\n  assert.equal(countWords('a b'), 2);\n});\n";
+
+fn words() -> (RecordingFrontend, EditRequest) {
+    let frontend = RecordingFrontend::default();
+    frontend.files.lock().unwrap().extend([
+        ("src/words.js".to_owned(), TODO_WORDS.to_owned()),
+        ("test/words.test.js".to_owned(), WORDS_TEST.to_owned()),
+    ]);
+    let line = TODO_WORDS.lines().nth(1).unwrap();
+    let request = EditRequest {
+        path: "src/words.js".into(),
+        start_line: 2,
+        end_line: 2,
+        instruction: instruction_at(line).unwrap(),
+    };
+    (frontend, request)
+}
+
+const SPLIT: &str = "src/words.js\n<<<<<<< SEARCH\n  // TODO(samokoder): return how many words text has (an empty text has 0)\n=======\n  return text.split(' ').length;\n>>>>>>> REPLACE\n";
+
+#[tokio::test]
+async fn a_case_the_request_names_and_no_test_checks_gets_a_test_and_the_loop_fixes_the_code_for_it() {
+    // Qwen 1.5B's `split(' ').length` passes the user's test and gives 1 for an empty text.
+    let cases = "test/words.samokoder.test.js\n```js\nimport { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { countWords } from '../src/words.js';\ntest('an empty text has 0', () => {\n  assert.equal(countWords(''), 0);\n});\n```\n";
+    let fixed = "src/words.js\n<<<<<<< SEARCH\n  return text.split(' ').length;\n=======\n  return text.split(/\\s+/).filter(Boolean).length;\n>>>>>>> REPLACE\n";
+    let server = ScriptedLlm::routed(vec![
+        ("Implement this in src/words.js", Reply::text(SPLIT)),
+        ("with one test for each case that the comments or the request name", Reply::text(cases)),
+        ("you are the troubleshooter", Reply::text(fixed)),
+    ]);
+    let (frontend, request) = words();
+    let sandbox = FakeSandbox::sequence(&[(PASSING_TAP, 0), (FAILING_TAP, 1), (PASSING_TAP, 0)]);
+    let b = Bench::new(&server, frontend, sandbox);
+    let outcome = implement(&b.ctx, &request).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert_eq!(outcome.summary, "implemented, then fixed in 1 iteration(s); tests pass (1 passed)");
+    let asked = Bench::asked(&server);
+    let case_prompt =
+        asked.iter().find(|a| a.contains("test/words.samokoder.test.js")).expect("the cases were asked for");
+    assert!(
+        case_prompt.contains("It was written for this request: return how many words text has (an empty text has 0)")
+            && case_prompt.contains("return text.split(' ').length;")
+            && case_prompt.contains("assert.equal(countWords('a b'), 2);"),
+        "the code, the request and the user's tests are shown: {case_prompt}"
+    );
+    assert!(b.frontend.file("test/words.samokoder.test.js").unwrap().contains("countWords(''), 0"));
+    assert_eq!(b.frontend.file("test/words.test.js").unwrap(), WORDS_TEST, "the user's test is as it was");
+    assert!(b.frontend.file("src/words.js").unwrap().contains("filter(Boolean)"));
+    assert_eq!(b.sandbox.commands(), ["node --test"; 3]);
+}
+
+#[tokio::test]
+async fn no_case_tests_when_no_fix_iteration_is_left_or_the_reply_gives_none() {
+    let server = ScriptedLlm::routed(vec![("Implement this in src/words.js", Reply::text(SPLIT))]);
+    let (frontend, request) = words();
+    let mut b = Bench::new(&server, frontend, FakeSandbox::new(PASSING_TAP, 0));
+    b.ctx.settings.max_fix_iterations = 0;
+    let outcome = implement(&b.ctx, &request).await.unwrap();
+    assert_eq!(outcome.summary, "implemented; tests pass (1 passed)");
+    assert_eq!(server.requests().len(), 1, "one shot: the edit alone");
+
+    // A reply that is not a test file, three times: the run ends as it was, tests passing, nothing written.
+    let server = ScriptedLlm::routed(vec![
+        ("Implement this in src/words.js", Reply::text(SPLIT)),
+        ("you are the code writer", Reply::text("All cases are tested already.")),
+        ("That change cannot be applied", Reply::text("All cases are tested already.")),
+        ("That change cannot be applied", Reply::text("All cases are tested already.")),
+    ]);
+    let (frontend, request) = words();
+    let b = Bench::new(&server, frontend, FakeSandbox::new(PASSING_TAP, 0));
+    let outcome = implement(&b.ctx, &request).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert_eq!(outcome.summary, "implemented; tests pass (1 passed)");
+    assert!(b.frontend.file("test/words.samokoder.test.js").is_none());
+    assert_eq!(server.requests().len(), 4, "the edit, then the case tests asked for three times");
+    assert_eq!(b.sandbox.commands(), ["node --test"], "nothing new to run");
 }
 
 #[tokio::test]

@@ -26,6 +26,7 @@ const PROMPTS: &[(&str, &str)] = &[
     ("implementer/task", include_str!("../../../../prompts/implementer/task.j2")),
     ("bug_hunter/task", include_str!("../../../../prompts/bug_hunter/task.j2")),
     ("test_writer/task", include_str!("../../../../prompts/test_writer/task.j2")),
+    ("test_writer/cases", include_str!("../../../../prompts/test_writer/cases.j2")),
 ];
 
 /// The names of the embedded prompts.

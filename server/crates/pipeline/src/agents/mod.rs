@@ -4,6 +4,7 @@
 //! the workspace as the user holds it, and applying a step's files as one change with an undo record.
 
 pub(crate) mod architect;
+pub(crate) mod case_tests;
 pub(crate) mod checks;
 pub(crate) mod code_monkey;
 pub(crate) mod developer;

@@ -72,7 +72,7 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: &EditReques
 
 /// The new test file for `path` (`src/lib/sum.ts` -> `test/lib/sum.test.ts`, or `test/lib/sum.samokoder.test.ts`
 /// when that exists), and the tests that exist for it already (path, text).
-fn test_file_for(ctx: &RunContext, path: &str) -> (String, Vec<(String, String)>) {
+pub(super) fn test_file_for(ctx: &RunContext, path: &str) -> (String, Vec<(String, String)>) {
     let under = path.strip_prefix("src/").unwrap_or(path);
     let (stem, ext) = under.rsplit_once('.').unwrap_or((under, "js"));
     let ext = match ext {
@@ -89,7 +89,7 @@ fn test_file_for(ctx: &RunContext, path: &str) -> (String, Vec<(String, String)>
 
 /// How `from` imports `to`: a relative path with the extension (`test/lib/sum.test.js`, `src/lib/sum.js` ->
 /// `../../src/lib/sum.js`).
-fn relative(from: &str, to: &str) -> String {
+pub(super) fn relative(from: &str, to: &str) -> String {
     let from_dir: Vec<&str> =
         from.split('/').collect::<Vec<_>>().split_last().map(|(_, d)| d.to_vec()).unwrap_or_default();
     let to_parts: Vec<&str> = to.split('/').collect();

@@ -82,7 +82,8 @@ pub(crate) async fn run(
         .collect();
     vars["users_tests"] = json!(users_tests.join(", "));
     // A tests run's new tests fail against the user's code: the tests are what is wrong.
-    let code_is_right = ctx.store.get_run(&ctx.id.0)?.is_some_and(|r| r.kind == "tests");
+    let kind = ctx.store.get_run(&ctx.id.0)?.map(|r| r.kind).unwrap_or_default();
+    let code_is_right = kind == "tests";
     vars["code_is_right"] = json!(code_is_right);
     let mut request = ChatRequest {
         messages: messages(ctx, &vars, prompt)?,
@@ -91,7 +92,12 @@ pub(crate) async fn run(
         stop: ECHOES.iter().map(|s| (*s).to_owned()).collect(),
         ..Default::default()
     };
-    let spec = read_file(ctx, &run_file(subdir, "spec.md")).unwrap_or_default();
+    // A run without a spec is held to the comments of the code involved, and an implement run to its request.
+    let spec = read_file(ctx, &run_file(subdir, "spec.md")).unwrap_or_else(|| {
+        let request = (kind == "implement").then(|| task.title.clone());
+        let comments = files.iter().filter(|(p, _)| !is_test(p)).flat_map(|(_, t)| super::case_tests::comment_lines(t));
+        request.into_iter().chain(comments).collect::<Vec<_>>().join("\n")
+    });
     let guard = if code_is_right { Guard::CodeIsRight } else { Guard::Spec(&spec) };
     let mut first_step: Option<u32> = None;
     let mut attempt = 0;
