@@ -113,7 +113,8 @@ async fn a_case_the_request_names_and_no_test_checks_gets_a_test_and_the_loop_fi
     let fixed = "src/words.js\n<<<<<<< SEARCH\n  return text.split(' ').length;\n=======\n  return text.split(/\\s+/).filter(Boolean).length;\n>>>>>>> REPLACE\n";
     let server = ScriptedLlm::routed(vec![
         ("Implement this in src/words.js", Reply::text(SPLIT)),
-        ("with one test for each case that the comments or the request name", Reply::text(cases)),
+        ("that checks what those lines state", Reply::text(cases.replace("an empty text has 0", "zero"))),
+        ("is not named with words copied from the comments or the request", Reply::text(cases)),
         ("you are the troubleshooter", Reply::text(fixed)),
     ]);
     let (frontend, request) = words();
@@ -126,12 +127,16 @@ async fn a_case_the_request_names_and_no_test_checks_gets_a_test_and_the_loop_fi
     let case_prompt =
         asked.iter().find(|a| a.contains("test/words.samokoder.test.js")).expect("the cases were asked for");
     assert!(
-        case_prompt.contains("It was written for this request: return how many words text has (an empty text has 0)")
+        case_prompt.contains("its comments say it does:\n- return how many words text has (an empty text has 0)\n")
             && case_prompt.contains("return text.split(' ').length;")
             && case_prompt.contains("assert.equal(countWords('a b'), 2);"),
         "the code, the request and the user's tests are shown: {case_prompt}"
     );
-    assert!(b.frontend.file("test/words.samokoder.test.js").unwrap().contains("countWords(''), 0"));
+    assert!(
+        asked.iter().any(|a| a.contains("the test 'zero' is not named with words copied")),
+        "a case no line states is sent back"
+    );
+    assert!(b.frontend.file("test/words.samokoder.test.js").unwrap().contains("test('an empty text has 0'"));
     assert_eq!(b.frontend.file("test/words.test.js").unwrap(), WORDS_TEST, "the user's test is as it was");
     assert!(b.frontend.file("src/words.js").unwrap().contains("filter(Boolean)"));
     assert_eq!(b.sandbox.commands(), ["node --test"; 3]);

@@ -25,6 +25,7 @@ use crate::state::{RunState, save_task};
 
 const TASK: &str = "t1";
 const REPLY_TOKENS: u32 = 1024;
+const MAX_TESTS: usize = 4;
 
 pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: Option<&EditRequest>) -> Result<()> {
     let Some(mut progress) = state.task(TASK).cloned() else { return Ok(()) };
@@ -60,6 +61,9 @@ async fn write(
     instruction: &str,
 ) -> Result<std::result::Result<String, String>> {
     let (test_path, existing) = test_file_for(ctx, path);
+    let contract: Vec<String> =
+        (!instruction.is_empty()).then(|| instruction.to_owned()).into_iter().chain(comment_lines(code)).collect();
+    let stated = normal(&contract.join("\n"));
     let shown = [path.to_owned()];
     let mut vars = shared_vars_showing(ctx, state, None, &shown, &shown)?;
     vars["path"] = json!(path);
@@ -68,6 +72,7 @@ async fn write(
     vars["test_path"] = json!(test_path);
     vars["import_path"] = json!(relative(&test_path, path));
     vars["existing"] = json!(existing.iter().map(|(p, t)| json!({"path": p, "text": t})).collect::<Vec<_>>());
+    vars["contract"] = json!(contract);
     let mut chat = ChatRequest {
         messages: messages(ctx, &vars, "test_writer/cases")?,
         temperature: Some(0.2),
@@ -76,12 +81,16 @@ async fn write(
     };
     let files = [(path.to_owned(), code.to_owned())];
     let form = format!("the reply gives no file: give {test_path} alone, whole, in a fenced code block after its path");
-    let only_the_test_file =
-        |changes: &samokoder_edits::ChangeSet| match changes.paths().map(|p| p.to_string()).find(|p| *p != test_path) {
-            Some(other) => Err(format!("write only {test_path}, not {other}: give {test_path} alone, whole")),
-            None => Ok(()),
-        };
-    let changes = match changes_from(ctx, &mut chat, &files, Some(&form), only_the_test_file).await? {
+    // Each test names the words that state its case: a small model asked for edge cases invents some (Qwen
+    // 1.5B tested `range(0)` for a comment that names no such case, and the loop then undid a right fix).
+    let stated_cases = |changes: &samokoder_edits::ChangeSet| {
+        if let Some(other) = changes.paths().map(|p| p.to_string()).find(|p| *p != test_path) {
+            return Err(format!("write only {test_path}, not {other}: give {test_path} alone, whole"));
+        }
+        let text = changes.changes.iter().map(|c| c.text.as_str()).collect::<String>();
+        unstated(&text, &stated)
+    };
+    let changes = match changes_from(ctx, &mut chat, &files, Some(&form), stated_cases).await? {
         Ok(changes) => changes,
         Err(why) => return Ok(Err(why)),
     };
@@ -102,6 +111,57 @@ fn fixed_code(ctx: &RunContext) -> Vec<String> {
         }
     }
     paths
+}
+
+/// Why the tests of `text` are not each a case that `stated` (normalised by [`normal`]) states, if they are not.
+fn unstated(text: &str, stated: &str) -> Result<(), String> {
+    let names = test_names(text);
+    if names.is_empty() {
+        return Err("the file has no test: write `test('<the words that state the case>', () => { ... })`".into());
+    }
+    if names.len() > MAX_TESTS {
+        return Err(format!("the file has {} tests: at most {MAX_TESTS}, one per case the lines state", names.len()));
+    }
+    let invented: Vec<String> = names
+        .iter()
+        .filter(|name| {
+            let name = normal(name);
+            name.split(' ').count() < 2 || !stated.contains(&name)
+        })
+        .map(|name| format!("'{name}'"))
+        .collect();
+    if invented.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the test {} is not named with words copied from the comments or the request: name each test with the \
+         words of the line that state its case, and leave out a case no line states",
+        invented.join(", ")
+    ))
+}
+
+/// The names of a test file's tests: the first argument of `test(...)` and `it(...)` when it is a string.
+fn test_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for call in ["test(", "it("] {
+        for (at, _) in text.match_indices(call) {
+            if text[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+                continue;
+            }
+            let rest = text[at + call.len()..].trim_start();
+            let Some(quote) = rest.chars().next().filter(|c| matches!(c, '\'' | '"' | '`')) else { continue };
+            if let Some((name, _)) = rest[1..].split_once(quote) {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// Lower case, letters and digits, one space between words.
+fn normal(text: &str) -> String {
+    let kept: String = text.chars().map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { ' ' }).collect();
+    kept.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Whether a file has a comment that may name a case (`//` or `/*`, `#` for scripts).
@@ -129,5 +189,21 @@ mod tests {
         assert!(has_comments(code));
         assert_eq!(comment_lines(code), ["average(numbers): the mean; 0 for an empty list.", "not NaN", "Docs."]);
         assert!(!has_comments("export const a = 1;\nconst url = 'http://x';\n"));
+    }
+
+    #[test]
+    fn a_test_must_be_named_with_the_words_that_state_its_case() {
+        let stated = normal("average(numbers): the mean of the numbers; 0 for an empty list.");
+        let file = |names: &[&str]| {
+            names.iter().map(|n| format!("test('{n}', () => {{\n  assert.equal(1, 1);\n}});\n")).collect::<String>()
+        };
+        assert_eq!(unstated(&file(&["0 for an empty list", "The mean of the numbers"]), &stated), Ok(()));
+        let err = unstated(&file(&["0 for an empty list", "zero", "blank text"]), &stated).unwrap_err();
+        assert!(err.contains("'zero', 'blank text' is not named with words copied"), "{err}");
+        assert!(unstated("import x from 'y';\n", &stated).unwrap_err().contains("no test"));
+        assert!(unstated(&file(&["the mean"; 5]), &stated).unwrap_err().contains("at most 4"));
+        let names =
+            test_names("it(\"a b\", f);\ntest( `c d`, f);\nlatest('no', f);\nt.test('no', f);\ntest(name, f);\n");
+        assert_eq!(names, ["c d", "a b"]);
     }
 }
