@@ -109,12 +109,12 @@ const SPLIT: &str = "src/words.js\n<<<<<<< SEARCH\n  // TODO(samokoder): return 
 #[tokio::test]
 async fn a_case_the_request_names_and_no_test_checks_gets_a_test_and_the_loop_fixes_the_code_for_it() {
     // Qwen 1.5B's `split(' ').length` passes the user's test and gives 1 for an empty text.
-    let cases = "test/words.samokoder.test.js\n```js\nimport { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { countWords } from '../src/words.js';\ntest('an empty text has 0', () => {\n  assert.equal(countWords(''), 0);\n});\n```\n";
+    let cases = "test/words.samokoder.test.js\n```js\nimport { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { countWords } from '../src/words.js';\n\ntest(\"return how many words text has\", () => {\n  assert.equal(countWords('a b c'), 3);\n});\n\ntest(\"an empty text has 0\", () => {\n  assert.equal(countWords(''), 0);\n});\n```\n";
     let fixed = "src/words.js\n<<<<<<< SEARCH\n  return text.split(' ').length;\n=======\n  return text.split(/\\s+/).filter(Boolean).length;\n>>>>>>> REPLACE\n";
     let server = ScriptedLlm::routed(vec![
         ("Implement this in src/words.js", Reply::text(SPLIT)),
-        ("that checks what those lines state", Reply::text(cases.replace("an empty text has 0", "zero"))),
-        ("is not named with words copied from the comments or the request", Reply::text(cases)),
+        ("Fill in this test file", Reply::text(cases.replace("an empty text has 0", "zero"))),
+        ("is not one of the tests given", Reply::text(cases)),
         ("you are the troubleshooter", Reply::text(fixed)),
     ]);
     let (frontend, request) = words();
@@ -129,14 +129,15 @@ async fn a_case_the_request_names_and_no_test_checks_gets_a_test_and_the_loop_fi
     assert!(
         case_prompt.contains("its comments say it does:\n- return how many words text has (an empty text has 0)\n")
             && case_prompt.contains("return text.split(' ').length;")
+            && case_prompt.contains("test(\"an empty text has 0\", () => {\n  // assert what the name states\n});")
             && case_prompt.contains("assert.equal(countWords('a b'), 2);"),
         "the code, the request and the user's tests are shown: {case_prompt}"
     );
     assert!(
-        asked.iter().any(|a| a.contains("the test 'zero' is not named with words copied")),
+        asked.iter().any(|a| a.contains("the test 'zero' is not one of the tests given")),
         "a case no line states is sent back"
     );
-    assert!(b.frontend.file("test/words.samokoder.test.js").unwrap().contains("test('an empty text has 0'"));
+    assert!(b.frontend.file("test/words.samokoder.test.js").unwrap().contains("countWords(''), 0"));
     assert_eq!(b.frontend.file("test/words.test.js").unwrap(), WORDS_TEST, "the user's test is as it was");
     assert!(b.frontend.file("src/words.js").unwrap().contains("filter(Boolean)"));
     assert_eq!(b.sandbox.commands(), ["node --test"; 3]);

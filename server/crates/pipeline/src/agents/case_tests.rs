@@ -1,9 +1,15 @@
 //! Case tests: after an implement or fix run's tests pass, the cases that the code's comments (or the
-//! implement instruction) name and that no test checks get tests of their own, written by the code writer,
-//! and the tests run again; the fix loop then fixes the code for any case it gets wrong. A project's tests
-//! rarely check every case a comment names ("0 for an empty list"), and a small model's fix passes the
-//! failing test and leaves such a case wrong (Qwen2.5-Coder-1.5B did, on every seed, in the evaluation).
-//! This is what the comments say, not the visible test: the new test file names the module and its cases.
+//! implement instruction) state get tests of their own, written by the code writer, and the tests run
+//! again; the fix loop then fixes the code for any case it gets wrong. A project's tests rarely check every
+//! case a comment states ("0 for an empty list"), and a small model's fix passes the failing test and
+//! leaves such a case wrong (Qwen2.5-Coder-1.5B did, on every seed, in the evaluation). This is what the
+//! comments say, not the visible test.
+//!
+//! The cases are ours to name, not the model's: each clause of those lines (split at `;` and parentheses,
+//! after a `name(args):` signature) becomes a test named with its words, and the model is given the file
+//! with those tests empty, to fill in. Asked for edge cases instead, Qwen 1.5B invented them (`range(0)`
+//! for a comment that names no such case, and the loop then undid a right fix), and told to name its tests
+//! with the comments' words, it did not. A reply whose tests are not the given ones is sent back.
 //!
 //! Only when the loop can still act (a fix iteration is left under the run's cap) and only once per run.
 //! A reply that gives no usable test file ends this step without tests: the run is no worse than before.
@@ -61,18 +67,23 @@ async fn write(
     instruction: &str,
 ) -> Result<std::result::Result<String, String>> {
     let (test_path, existing) = test_file_for(ctx, path);
-    let contract: Vec<String> =
+    let lines: Vec<String> =
         (!instruction.is_empty()).then(|| instruction.to_owned()).into_iter().chain(comment_lines(code)).collect();
-    let stated = normal(&contract.join("\n"));
+    let cases: Vec<String> = lines.iter().flat_map(|l| clauses(l)).take(MAX_TESTS).collect();
+    let names = exports(code);
+    if cases.is_empty() || names.is_empty() {
+        return Ok(Err(format!("{path} states no case to test, or exports nothing")));
+    }
+    let skeleton = skeleton(&cases, &names, &relative(&test_path, path));
     let shown = [path.to_owned()];
     let mut vars = shared_vars_showing(ctx, state, None, &shown, &shown)?;
     vars["path"] = json!(path);
     vars["code"] = json!(code);
-    vars["instruction"] = json!(instruction);
     vars["test_path"] = json!(test_path);
-    vars["import_path"] = json!(relative(&test_path, path));
     vars["existing"] = json!(existing.iter().map(|(p, t)| json!({"path": p, "text": t})).collect::<Vec<_>>());
-    vars["contract"] = json!(contract);
+    vars["instruction"] = json!(instruction);
+    vars["lines"] = json!(lines);
+    vars["skeleton"] = json!(skeleton);
     let mut chat = ChatRequest {
         messages: messages(ctx, &vars, "test_writer/cases")?,
         temperature: Some(0.2),
@@ -81,16 +92,14 @@ async fn write(
     };
     let files = [(path.to_owned(), code.to_owned())];
     let form = format!("the reply gives no file: give {test_path} alone, whole, in a fenced code block after its path");
-    // Each test names the words that state its case: a small model asked for edge cases invents some (Qwen
-    // 1.5B tested `range(0)` for a comment that names no such case, and the loop then undid a right fix).
-    let stated_cases = |changes: &samokoder_edits::ChangeSet| {
+    let given = |changes: &samokoder_edits::ChangeSet| {
         if let Some(other) = changes.paths().map(|p| p.to_string()).find(|p| *p != test_path) {
             return Err(format!("write only {test_path}, not {other}: give {test_path} alone, whole"));
         }
         let text = changes.changes.iter().map(|c| c.text.as_str()).collect::<String>();
-        unstated(&text, &stated)
+        not_as_given(&text, &cases)
     };
-    let changes = match changes_from(ctx, &mut chat, &files, Some(&form), stated_cases).await? {
+    let changes = match changes_from(ctx, &mut chat, &files, Some(&form), given).await? {
         Ok(changes) => changes,
         Err(why) => return Ok(Err(why)),
     };
@@ -113,31 +122,77 @@ fn fixed_code(ctx: &RunContext) -> Vec<String> {
     paths
 }
 
-/// Why the tests of `text` are not each a case that `stated` (normalised by [`normal`]) states, if they are not.
-fn unstated(text: &str, stated: &str) -> Result<(), String> {
+/// The placeholder in each empty test of the skeleton.
+const TO_FILL: &str = "// assert what the name states";
+
+/// The test file with one empty test per case, for the model to fill in.
+fn skeleton(cases: &[String], names: &[String], import: &str) -> String {
+    let mut out = format!(
+        "import {{ test }} from 'node:test';\nimport assert from 'node:assert/strict';\nimport {{ {} }} from '{import}';\n",
+        names.join(", ")
+    );
+    for case in cases {
+        out.push_str(&format!(
+            "\ntest({}, () => {{\n  {TO_FILL}\n}});\n",
+            serde_json::to_string(case).unwrap_or_default()
+        ));
+    }
+    out
+}
+
+/// Why `text` is not the skeleton's tests filled in, if it is not.
+fn not_as_given(text: &str, cases: &[String]) -> Result<(), String> {
     let names = test_names(text);
     if names.is_empty() {
-        return Err("the file has no test: write `test('<the words that state the case>', () => { ... })`".into());
+        return Err("the file has no test: fill in the tests given, under their names".into());
     }
-    if names.len() > MAX_TESTS {
-        return Err(format!("the file has {} tests: at most {MAX_TESTS}, one per case the lines state", names.len()));
+    let given: Vec<String> = cases.iter().map(|c| normal(c)).collect();
+    let other: Vec<String> = names.iter().filter(|n| !given.contains(&normal(n))).map(|n| format!("'{n}'")).collect();
+    if !other.is_empty() {
+        return Err(format!(
+            "the test {} is not one of the tests given: fill in the tests given, under their names, and add none",
+            other.join(", ")
+        ));
     }
-    let invented: Vec<String> = names
-        .iter()
-        .filter(|name| {
-            let name = normal(name);
-            name.split(' ').count() < 2 || !stated.contains(&name)
-        })
-        .map(|name| format!("'{name}'"))
-        .collect();
-    if invented.is_empty() {
-        return Ok(());
+    if text.contains(TO_FILL) || !text.contains("assert.") {
+        return Err("a test is still empty: replace each `// assert what the name states` with its assertions".into());
     }
-    Err(format!(
-        "the test {} is not named with words copied from the comments or the request: name each test with the \
-         words of the line that state its case, and leave out a case no line states",
-        invented.join(", ")
-    ))
+    Ok(())
+}
+
+/// The clauses of a line that states what code does: after a `name(args):` signature, split at `;` and
+/// parentheses, each of at least two words, without the closing full stop.
+fn clauses(line: &str) -> Vec<String> {
+    let is_name = |name: &str| !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+    let line = match line.split_once("):") {
+        Some((signature, rest)) if signature.split('(').next().is_some_and(is_name) => rest,
+        _ => line,
+    };
+    line.split([';', '(', ')'])
+        .map(|c| c.trim().trim_end_matches('.').trim())
+        .filter(|c| c.split_whitespace().count() >= 2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The names a JavaScript module exports by name (`export function f`, `export const f`, `export class F`).
+fn exports(code: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for line in code.lines() {
+        let Some(rest) = line.trim_start().strip_prefix("export ") else { continue };
+        let rest = rest.trim_start_matches("async ");
+        let Some(rest) =
+            ["function* ", "function ", "const ", "let ", "class "].iter().find_map(|k| rest.strip_prefix(k))
+        else {
+            continue;
+        };
+        let name: String =
+            rest.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '$').collect();
+        if !name.is_empty() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// The names of a test file's tests: the first argument of `test(...)` and `it(...)` when it is a string.
@@ -192,16 +247,40 @@ mod tests {
     }
 
     #[test]
-    fn a_test_must_be_named_with_the_words_that_state_its_case() {
-        let stated = normal("average(numbers): the mean of the numbers; 0 for an empty list.");
-        let file = |names: &[&str]| {
-            names.iter().map(|n| format!("test('{n}', () => {{\n  assert.equal(1, 1);\n}});\n")).collect::<String>()
-        };
-        assert_eq!(unstated(&file(&["0 for an empty list", "The mean of the numbers"]), &stated), Ok(()));
-        let err = unstated(&file(&["0 for an empty list", "zero", "blank text"]), &stated).unwrap_err();
-        assert!(err.contains("'zero', 'blank text' is not named with words copied"), "{err}");
-        assert!(unstated("import x from 'y';\n", &stated).unwrap_err().contains("no test"));
-        assert!(unstated(&file(&["the mean"; 5]), &stated).unwrap_err().contains("at most 4"));
+    fn the_cases_are_the_clauses_of_the_lines_that_state_them() {
+        assert_eq!(
+            clauses("average(numbers): the mean of the numbers; 0 for an empty list."),
+            ["the mean of the numbers", "0 for an empty list"]
+        );
+        assert_eq!(
+            clauses("return how many words text has (words are separated by whitespace; an empty or blank text has 0)"),
+            ["return how many words text has", "words are separated by whitespace", "an empty or blank text has 0"]
+        );
+        assert_eq!(
+            clauses("range(start, end): the integers from start up to and including end."),
+            ["the integers from start up to and including end"]
+        );
+        assert!(clauses("Docs.").is_empty());
+        assert_eq!(
+            exports(
+                "export function average(xs) {}\nexport const MAX = 1;\nexport async function load() {}\nfunction hidden() {}\n"
+            ),
+            ["average", "MAX", "load"]
+        );
+    }
+
+    #[test]
+    fn the_reply_fills_in_the_tests_given_and_adds_none() {
+        let cases = vec!["0 for an empty list".to_owned(), "the mean of the numbers".to_owned()];
+        let skeleton = skeleton(&cases, &["average".into()], "../src/average.js");
+        assert!(skeleton.contains("import { average } from '../src/average.js';"), "{skeleton}");
+        assert!(skeleton.contains("test(\"0 for an empty list\", () => {\n  // assert what the name states\n});"));
+        assert!(not_as_given(&skeleton, &cases).unwrap_err().contains("still empty"));
+        let filled = skeleton.replace(TO_FILL, "assert.equal(average([]), 0);");
+        assert_eq!(not_as_given(&filled, &cases), Ok(()));
+        let invented = format!("{filled}\ntest('zero', () => {{\n  assert.equal(average([0]), 0);\n}});\n");
+        assert!(not_as_given(&invented, &cases).unwrap_err().contains("'zero' is not one of the tests given"));
+        assert!(not_as_given("import x from 'y';\n", &cases).unwrap_err().contains("no test"));
         let names =
             test_names("it(\"a b\", f);\ntest( `c d`, f);\nlatest('no', f);\nt.test('no', f);\ntest(name, f);\n");
         assert_eq!(names, ["c d", "a b"]);
