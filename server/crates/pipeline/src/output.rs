@@ -62,9 +62,14 @@ pub fn parse_whole_files(reply: &str) -> Vec<ParsedFile> {
         });
         let Some(close) = close else { break };
         let mut body = &lines[i + 1..close];
-        let path = (i > 0)
-            .then(|| path_line(lines[i - 1]))
-            .flatten()
+        // The path alone on the line above, or above one blank line (Qwen 1.5B writes "`test/a.test.js`", a
+        // blank line, then the fence).
+        let path = lines[..i]
+            .iter()
+            .rev()
+            .take(2)
+            .find(|l| !l.trim().is_empty())
+            .and_then(|above| path_line(above))
             .or_else(|| {
                 // The comment is a label for us, not code (and no comment is valid in JSON): drop it.
                 let named = body.first().and_then(|first| comment_path(first))?;
@@ -175,6 +180,12 @@ mod tests {
     fn blocks_without_a_path_and_cut_off_files_are_ignored() {
         check("Run it:\n```sh\nnpm test\n```\nsrc/a.js\n```js\nconst a = 1;\n", &[]);
         check("src/a.js\n```js\nok\n```\nsrc/b.js\n```js\nhalf", &[("src/a.js", "ok\n")]);
+    }
+
+    #[test]
+    fn a_path_above_one_blank_line_names_the_fence_and_above_two_does_not() {
+        check("`test/a.test.js`\n\n```js\nok\n```\n", &[("test/a.test.js", "ok\n")]);
+        check("`test/a.test.js`\n\n\n```js\nok\n```\n", &[]);
     }
 
     #[test]

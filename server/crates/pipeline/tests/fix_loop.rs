@@ -319,6 +319,26 @@ async fn tests_are_not_weakened_and_a_users_test_is_not_changed() {
 }
 
 #[tokio::test]
+async fn a_refused_change_to_a_test_is_left_out_and_the_fix_of_the_code_beside_it_lands() {
+    // Qwen 1.5B fixed the code and rewrote the test in one reply; refused whole, the right fix was lost.
+    let weaken = "test/sum.test.js\n<<<<<<< SEARCH\n  assert.equal(sum(1, 2), 3);\n=======\n>>>>>>> REPLACE\n";
+    let both = format!("{FIX}\n{weaken}");
+    let server = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
+        ("you are the code writer", Reply::text(BUGGY)),
+        ("you are the troubleshooter", Reply::text(&both)),
+    ]);
+    let b =
+        Bench::new(&server, RecordingFrontend::default(), FakeSandbox::sequence(&[(FAILING_TAP, 1), (PASSING_TAP, 0)]));
+    let outcome = generate(&b.ctx, &req("a sum function")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert!(b.frontend.file("src/sum.js").unwrap().contains("return a + b;"), "the code's fix landed");
+    assert!(b.frontend.file("test/sum.test.js").unwrap().contains("assert.equal(sum(1, 2), 3)"), "the test stands");
+    assert_eq!(server.requests().len(), 3, "no re-ask: the spec, the code, one fix");
+    assert!(b.frontend.messages.lock().unwrap().iter().any(|m| m.contains("took tests or assertions out")));
+}
+
+#[tokio::test]
 async fn a_generated_test_changes_only_with_the_spec_line_that_proves_it_wrong() {
     let unproven = "test/sum.test.js\n<<<<<<< SEARCH\n  assert.equal(sum(1, 2), 3);\n=======\n  assert.equal(sum(1, 2), -1);\n>>>>>>> REPLACE\n";
     let proven = "The test contradicts the spec.\nSpec: sum(a, b) returns a + b\n\ntest/sum.test.js\n<<<<<<< SEARCH\n  assert.equal(sum(1, 2), 3);\n=======\n  assert.equal(sum(1, 2), 3, 'sum adds');\n>>>>>>> REPLACE\n\nsrc/sum.js\n<<<<<<< SEARCH\n  return a - b;\n=======\n  return a + b;\n>>>>>>> REPLACE\n";

@@ -370,6 +370,9 @@ pub(crate) fn prepare(
     let created_by_run = created_by_run(ctx);
     let mut changes = ChangeSet::default();
     let mut created = Vec::new();
+    // Changes to tests that the guard refuses: left out, and the rest of the reply stands (Qwen 1.5B gave
+    // the right fix of the code beside a rewrite of the tests, and the whole reply was refused).
+    let mut refused: Vec<String> = Vec::new();
     for (path, edit) in edits {
         let mut path = path;
         let mut full = in_project(subdir, &path);
@@ -412,10 +415,11 @@ pub(crate) fn prepare(
                     Level::Warning,
                     &format!("Samokoder: a fix that took tests or assertions out of {path} was refused"),
                 );
-                return Err(format!(
+                refused.push(format!(
                     "the change to {path} takes out tests or assertions ({old_tests} tests and {old_asserts} assertions \
                      before, {new_tests} and {new_asserts} after); fix the code, not the tests"
                 ));
+                continue;
             }
             if !created_by_run.contains(&full) {
                 if !ctx.frontend.can_confirm() {
@@ -423,18 +427,19 @@ pub(crate) fn prepare(
                         Level::Warning,
                         &format!("Samokoder: a fix wanted to change {path}, a test you wrote; it was not applied"),
                     );
-                    return Err(format!(
-                        "{path} is a test the user wrote and may not be changed; fix the code instead"
-                    ));
+                    refused
+                        .push(format!("{path} is a test the user wrote and may not be changed; fix the code instead"));
+                    continue;
                 }
                 changes.confirm.push(rel.clone());
             } else if let Guard::Spec(spec) = guard
                 && !quotes_spec(reply, spec)
             {
-                return Err(format!(
+                refused.push(format!(
                     "the change to the test {path} needs the spec's line that proves the test wrong, quoted on a line \
                      starting with `Spec:`; otherwise fix the code"
                 ));
+                continue;
             }
         } else if matches!(guard, Guard::CodeIsRight) && current.is_some() {
             if !ctx.frontend.can_confirm() {
@@ -461,7 +466,10 @@ pub(crate) fn prepare(
         changes.changes.push(FileChange { path: rel, text });
     }
     if changes.is_empty() {
-        return Err("the changes leave every file as it is".into());
+        return Err(refused.into_iter().next().unwrap_or_else(|| "the changes leave every file as it is".into()));
+    }
+    for why in &refused {
+        ctx.frontend.log(&ctx.id, "troubleshooter", &format!("\n[left out: {why}]\n"));
     }
     // A new file nothing refers to fixes nothing: a small model copies the prompt's example as a file of its own.
     let texts: Vec<&str> =
