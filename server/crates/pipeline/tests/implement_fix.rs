@@ -113,7 +113,7 @@ async fn a_case_the_request_names_and_no_test_checks_gets_a_test_and_the_loop_fi
     let fixed = "src/words.js\n<<<<<<< SEARCH\n  return text.split(' ').length;\n=======\n  return text.split(/\\s+/).filter(Boolean).length;\n>>>>>>> REPLACE\n";
     let server = ScriptedLlm::routed(vec![
         ("Implement this in src/words.js", Reply::text(SPLIT)),
-        ("Fill in this test file", Reply::text(cases.replace("an empty text has 0", "zero"))),
+        ("Below is a new test file with one empty test per line above", Reply::text(cases.replace("an empty text has 0", "zero"))),
         ("is not one of the tests given", Reply::text(cases)),
         ("you are the troubleshooter", Reply::text(fixed)),
     ]);
