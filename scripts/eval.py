@@ -2,7 +2,7 @@
 """How often Samokoder gets a task right: the tasks of eval/tasks (generate a module from a description,
 implement a TODO(samokoder) comment, fix a failing test), each judged afterwards by tests the model never
 sees (eval/tasks/<task>/hidden), run in the sandbox. Prints a table per mode: task, passed or not, model
-calls, fix iterations, wall time.
+calls, fix iterations, wall time. Results so far: docs/evaluation.md.
 
 Modes:
   one-shot   generate: one call, no spec, no tests (`generate --one-shot`); implement: the edit, no fix loop;
