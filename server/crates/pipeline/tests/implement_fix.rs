@@ -113,7 +113,10 @@ async fn a_case_the_request_names_and_no_test_checks_gets_a_test_and_the_loop_fi
     let fixed = "src/words.js\n<<<<<<< SEARCH\n  return text.split(' ').length;\n=======\n  return text.split(/\\s+/).filter(Boolean).length;\n>>>>>>> REPLACE\n";
     let server = ScriptedLlm::routed(vec![
         ("Implement this in src/words.js", Reply::text(SPLIT)),
-        ("Below is a new test file with one empty test per line above", Reply::text(cases.replace("an empty text has 0", "zero"))),
+        (
+            "Below is a new test file with one empty test per line above",
+            Reply::text(cases.replace("an empty text has 0", "zero")),
+        ),
         ("is not one of the tests given", Reply::text(cases)),
         ("you are the troubleshooter", Reply::text(fixed)),
     ]);
@@ -152,6 +155,15 @@ async fn no_case_tests_when_no_fix_iteration_is_left_or_the_reply_gives_none() {
     let outcome = implement(&b.ctx, &request).await.unwrap();
     assert_eq!(outcome.summary, "implemented; tests pass (1 passed)");
     assert_eq!(server.requests().len(), 1, "one shot: the edit alone");
+
+    // A project whose tests are not Node's own: no `node:test` file is written into it.
+    let server = ScriptedLlm::routed(vec![("Implement this in src/words.js", Reply::text(SPLIT))]);
+    let (frontend, request) = words();
+    let mut b = Bench::new(&server, frontend, FakeSandbox::new(PASSING_TAP, 0));
+    b.ctx.settings.test_command = "npx vitest run".into();
+    b.ctx.settings.test_command_configured = true;
+    implement(&b.ctx, &request).await.unwrap();
+    assert_eq!(server.requests().len(), 1, "a Vitest project gets no case tests");
 
     // A reply that is not a test file, three times: the run ends as it was, tests passing, nothing written.
     let server = ScriptedLlm::routed(vec![

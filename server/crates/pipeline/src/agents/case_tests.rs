@@ -11,7 +11,9 @@
 //! for a comment that names no such case, and the loop then undid a right fix), and told to name its tests
 //! with the comments' words, it did not. A reply whose tests are not the given ones is sent back.
 //!
-//! Only when the loop can still act (a fix iteration is left under the run's cap) and only once per run.
+//! Only when the loop can still act (a fix iteration is left under the run's cap), only once per run, and
+//! only for a JavaScript module of a project whose tests run with `node --test` (the tests written are
+//! Node's own; a Vitest project is left as it is).
 //! A reply that gives no usable test file ends this step without tests: the run is no worse than before.
 //! The new file is the run's own: a fix may correct an expectation in it only with the line of the comment
 //! or instruction that proves it wrong quoted (`troubleshooter::Guard::Spec`).
@@ -41,8 +43,13 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: Option<&Edi
         Some(request) => Some(request.path.clone()),
         None => fixed_code(ctx).into_iter().next(),
     };
+    // The tests written are Node's own (`node:test`): for a JavaScript module of a project that runs them.
+    let node_tests = super::executor::test_command(ctx, state, None).contains("node --test");
+    let javascript = target.as_ref().is_some_and(|p| p.ends_with(".js") || p.ends_with(".mjs"));
     let code = target.as_ref().and_then(|path| Some((path.clone(), read_file(ctx, path)?)));
     if let Some((path, code)) = code
+        && node_tests
+        && javascript
         && (has_comments(&code) || !instruction.is_empty())
     {
         // The tests pass already: whatever goes wrong here (a dead provider, a spent budget, a reply with no
