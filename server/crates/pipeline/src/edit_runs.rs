@@ -100,7 +100,7 @@ pub(crate) fn next(ctx: &RunContext, state: &RunState, kind: &str) -> Result<Nex
             request
                 if !progress.cases_checked
                     && ((kind == "implement" && request.is_some()) || (kind == "fix" && request.is_none()))
-                    && fix_iterations(state) < ctx.settings.max_fix_iterations =>
+                    && crate::fix_loop::iterations(state) < ctx.settings.max_fix_iterations =>
             {
                 Next::CaseTests(request)
             }
@@ -111,10 +111,6 @@ pub(crate) fn next(ctx: &RunContext, state: &RunState, kind: &str) -> Result<Nex
         Decision::Stop(why) => Next::Failed(task, outcome.clone(), why),
         decision => Next::Fix(task, decision),
     })
-}
-
-fn fix_iterations(state: &RunState) -> usize {
-    state.tasks.iter().map(|t| t.fixes.len()).sum()
 }
 
 /// A fix run's task: nothing to write first, a project without tests is fine.

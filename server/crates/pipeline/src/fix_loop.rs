@@ -42,6 +42,11 @@ fn badness(outcome: &TaskOutcome) -> u64 {
     u64::from(outcome.failed) + if crashed { 1_000_000 } else { 0 }
 }
 
+/// The fix iterations the run has had, all its tasks together (what the cap counts).
+pub(crate) fn iterations(state: &RunState) -> usize {
+    state.tasks.iter().map(|t| t.fixes.len()).sum()
+}
+
 pub(crate) fn decide(ctx: &RunContext, state: &RunState, progress: &TaskProgress, outcome: &TaskOutcome) -> Decision {
     if let Some(why) = &progress.stopped {
         return Decision::Stop(why.clone());
@@ -53,7 +58,7 @@ pub(crate) fn decide(ctx: &RunContext, state: &RunState, progress: &TaskProgress
     {
         return Decision::UndoWorse;
     }
-    let in_run: usize = state.tasks.iter().map(|t| t.fixes.len()).sum();
+    let in_run = iterations(state);
     if in_run >= ctx.settings.max_fix_iterations {
         return Decision::Stop(format!(
             "the fix loop stopped after {in_run} iterations, the run's cap (llm.budget.maxFixIterations)"

@@ -1,8 +1,7 @@
 //! Checks that follow every write, whatever the model thinks of them, in the warm sandbox and in one command:
 //! the runtime's own syntax check of each touched JavaScript file (`node --check`), the link of each touched
 //! ES module (its imports resolved against what their modules export, nothing run: link_check.mjs), and for
-//! a TypeScript
-//! project (a `tsconfig.json` and TypeScript installed in its `node_modules`) the type check,
+//! a TypeScript project (a `tsconfig.json` and TypeScript installed in its `node_modules`) the type check,
 //! `tsc --noEmit`. tree-sitter's grammar accepts code Node refuses (`this.compare = compare || (a, b) =>
 //! a - b;` parses, and fails at load with "Malformed arrow function parameter list"), so our own parse is
 //! not enough. Only errors a write introduced count: the same check runs before it, and an error that was

@@ -2,10 +2,11 @@
 //! and optional commands. Paths are checked before anything is written: outside the workspace, a file
 //! that needs the user's confirmation (`.git/hooks`, `.vscode`, CI workflows, the config), or the same
 //! path named twice in one step is merged into one file with both instructions (small models repeat a test
-//! file; nothing is lost, nothing guessed). A step that writes a module under `src/` without its test, when
-//! the project has none (`test/<name>.test.js`), gets that test file added with an instruction that names the
-//! module: a small model plans the module alone often enough, and a task without tests proves nothing. A
-//! simple request's one task is one step written in one call, without a model call here.
+//! file; nothing is lost, nothing guessed). In a project whose tests run with `node --test`, a step that
+//! writes a module under `src/` without its test, when the project has none (`test/<name>.test.js`), gets
+//! that test file added with an instruction that names the module: a small model plans the module alone
+//! often enough, and a task without tests proves nothing. A simple request's one task is one step written in
+//! one call, without a model call here.
 //!
 //! Commits: `tasks/<id>` with the steps.
 
@@ -44,7 +45,13 @@ pub(crate) async fn run(
             |r: &DeveloperReply| check_steps(&ctx.jail, subdir, &merged(&r.steps)),
         )
         .await?;
-        with_tests(merged(&reply.steps), |path| super::read_file(ctx, &super::in_project(subdir, path)).is_some())
+        let steps = merged(&reply.steps);
+        // The test added is Node's own (`node:test`): for a project whose tests run with `node --test`.
+        if super::executor::test_command(ctx, state, subdir).contains("node --test") {
+            with_tests(steps, |path| super::read_file(ctx, &super::in_project(subdir, path)).is_some())
+        } else {
+            steps
+        }
     };
     let mut progress = state.task(id).cloned().unwrap_or_else(|| TaskProgress::new(id));
     progress.basis = task.basis();
