@@ -57,7 +57,7 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: &EditReques
         ..Default::default()
     };
     let files = [(request.path.clone(), current.clone())];
-    let changes = match changes_from(ctx, &mut chat, &files, None, |_| Ok(())).await? {
+    let changes = match changes_from(ctx, &mut chat, &files, None, EDIT_RETRIES, |_| Ok(())).await? {
         Ok(changes) => changes,
         Err(why) => bail!("the implementation could not be applied after {} tries: {why}", EDIT_RETRIES + 1),
     };
@@ -74,13 +74,14 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: &EditReques
 }
 
 /// The code writer's changes: asked until they can be applied (prepared as a troubleshooter's, then `check`),
-/// each failure sent back with its exact reason, [`EDIT_RETRIES`] times; then the last reason. `form`: what
-/// to ask for when a reply gives no change at all (by default, SEARCH/REPLACE blocks).
+/// each failure sent back with its exact reason, `retries` times; then the last reason. `form`: what to ask
+/// for when a reply gives no change at all (by default, SEARCH/REPLACE blocks).
 pub(crate) async fn changes_from(
     ctx: &RunContext,
     chat: &mut ChatRequest,
     files: &[(String, String)],
     form: Option<&str>,
+    retries: usize,
     check: impl Fn(&ChangeSet) -> std::result::Result<(), String>,
 ) -> Result<std::result::Result<ChangeSet, String>> {
     let mut attempt = 0;
@@ -96,7 +97,7 @@ pub(crate) async fn changes_from(
                 _ => why,
             },
         };
-        if attempt == EDIT_RETRIES {
+        if attempt == retries {
             return Ok(Err(why));
         }
         attempt += 1;

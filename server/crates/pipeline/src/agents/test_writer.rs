@@ -57,7 +57,7 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: &EditReques
         "the reply gives no file: give {test_path} alone, whole, in a fenced code block after its path, closed \
          with ```; a reply cut off before its end gives nothing, so keep it short: at most 8 tests"
     );
-    let changes = match changes_from(ctx, &mut chat, &files, Some(&form), only_the_test_file).await? {
+    let changes = match changes_from(ctx, &mut chat, &files, Some(&form), EDIT_RETRIES, only_the_test_file).await? {
         Ok(changes) => changes,
         Err(why) => bail!("the tests could not be written after {} tries: {why}", EDIT_RETRIES + 1),
     };
