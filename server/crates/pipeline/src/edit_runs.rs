@@ -108,6 +108,9 @@ pub(crate) fn next(ctx: &RunContext, state: &RunState, kind: &str) -> Result<Nex
         });
     }
     Ok(match decide(ctx, state, progress, outcome) {
+        Decision::Stop(why) if progress.cases_written.is_some() && progress.cases_undone.is_none() => {
+            Next::UndoCases(why)
+        }
         Decision::Stop(why) => Next::Failed(task, outcome.clone(), why),
         decision => Next::Fix(task, decision),
     })
@@ -172,6 +175,12 @@ pub(crate) fn summary(state: &RunState, kind: &str) -> String {
     let Some(progress) = state.task(TASK) else { return "nothing was done".into() };
     let tests = progress.outcome.as_ref().map(|o| o.summary.clone()).unwrap_or_default();
     let fixes = progress.fixes.iter().filter(|f| !f.undone).count();
+    let tests = match &progress.cases_undone {
+        Some(failed) => {
+            format!("{tests}; a case the comments state failed and could not be fixed, and was undone: {failed}")
+        }
+        None => tests,
+    };
     match (kind, fixes) {
         _ if progress.skipped => format!("skipped: {tests}"),
         ("implement", 0) => format!("implemented; {tests}"),

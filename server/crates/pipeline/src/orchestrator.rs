@@ -41,6 +41,8 @@ pub(crate) enum Next {
     VerifyDiagnostic(EditRequest),
     /// An implement or fix run's tests pass: the cases the comments name get tests of their own.
     CaseTests(Option<EditRequest>),
+    /// The loop stopped with the case tests failing: they and the fixes for them are undone.
+    UndoCases(String),
     Spec,
     Architecture,
     /// The chosen template's files land in the project.
@@ -118,7 +120,7 @@ pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOut
         };
         let (agent, task) = match &next {
             Next::Implement(_) | Next::WriteTests(_) | Next::CaseTests(_) => ("code_monkey", None),
-            Next::StartFix | Next::SeedDiagnostic(_) | Next::VerifyDiagnostic(_) => ("", None),
+            Next::StartFix | Next::SeedDiagnostic(_) | Next::VerifyDiagnostic(_) | Next::UndoCases(_) => ("", None),
             Next::Spec => ("spec_writer", None),
             Next::Architecture | Next::Scaffold => ("architect", None),
             Next::Plan => ("tech_lead", None),
@@ -138,6 +140,7 @@ pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOut
             Next::SeedDiagnostic(request) => edit_runs::seed(ctx, &state, &request, None)?,
             Next::VerifyDiagnostic(request) => edit_runs::verify(ctx, &state, &request).await?,
             Next::CaseTests(request) => agents::case_tests::run(ctx, &state, request.as_ref()).await?,
+            Next::UndoCases(why) => agents::case_tests::undo(ctx, &state, &why).await?,
             Next::Spec => {
                 if let Some(why) = agents::spec_writer::run(ctx, &state, &record.description, subdir).await? {
                     // The run's end tells the user (once).

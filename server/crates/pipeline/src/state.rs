@@ -312,6 +312,13 @@ pub struct TaskProgress {
     /// give): `agents/case_tests.rs`, once per run.
     #[serde(default)]
     pub cases_checked: bool,
+    /// The step that wrote the case tests, the outcome before it (the tests passing) and the fixes there were
+    /// then: when the loop stops with them failing, the run goes back to that step.
+    #[serde(default)]
+    pub cases_written: Option<(u32, TaskOutcome, usize)>,
+    /// The case tests failed, the loop could not fix them, and they were undone with its fixes: why.
+    #[serde(default)]
+    pub cases_undone: Option<String>,
 }
 
 impl TaskProgress {
@@ -333,6 +340,8 @@ impl TaskProgress {
             seeded: false,
             verified: false,
             cases_checked: false,
+            cases_written: None,
+            cases_undone: None,
             heated: false,
         }
     }

@@ -147,6 +147,43 @@ async fn a_case_the_request_names_and_no_test_checks_gets_a_test_and_the_loop_fi
 }
 
 #[tokio::test]
+async fn case_tests_the_loop_cannot_make_pass_are_undone_with_the_fixes_made_for_them() {
+    // A case test can be wrong: Qwen 1.5B expected clamp(25, 0, 20) to be 15, and the loop then rewrote a
+    // right clamp to match it. What the run leaves is what it had when its tests passed.
+    let cases = "test/words.samokoder.test.js\n```js\nimport { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { countWords } from '../src/words.js';\n\ntest(\"an empty text has 0\", () => {\n  assert.equal(countWords(''), 7);\n});\n```\n";
+    let worse =
+        "src/words.js\n<<<<<<< SEARCH\n  return text.split(' ').length;\n=======\n  return 7;\n>>>>>>> REPLACE\n";
+    let server = ScriptedLlm::routed(vec![
+        ("Implement this in src/words.js", Reply::text(SPLIT)),
+        ("Below is a new test file with one empty test per line above", Reply::text(cases)),
+        ("you are the troubleshooter", Reply::text(worse)),
+    ]);
+    let (frontend, request) = words();
+    let sandbox = FakeSandbox::sequence(&[(PASSING_TAP, 0), (FAILING_TAP, 1), (FAILING_TAP, 1)]);
+    let mut b = Bench::new(&server, frontend, sandbox);
+    b.ctx.settings.max_fix_iterations = 1;
+    let outcome = implement(&b.ctx, &request).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert!(
+        outcome.summary.starts_with("implemented; tests pass (1 passed); a case the comments state failed and could not be fixed, and was undone: test/sum.test.js:6: adds: boom"),
+        "{}",
+        outcome.summary
+    );
+    assert_eq!(
+        b.frontend.file("src/words.js").unwrap(),
+        TODO_WORDS.replace(
+            "  // TODO(samokoder): return how many words text has (an empty text has 0)",
+            "  return text.split(' ').length;"
+        ),
+        "the code as it was when the tests passed"
+    );
+    assert!(b.frontend.file("test/words.samokoder.test.js").is_none(), "the case tests are gone");
+    assert!(
+        b.frontend.messages.lock().unwrap().iter().any(|m| m.contains("could not be fixed, so its test was undone"))
+    );
+}
+
+#[tokio::test]
 async fn no_case_tests_when_no_fix_iteration_is_left_or_the_reply_gives_none() {
     let server = ScriptedLlm::routed(vec![("Implement this in src/words.js", Reply::text(SPLIT))]);
     let (frontend, request) = words();

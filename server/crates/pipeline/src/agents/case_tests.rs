@@ -59,9 +59,10 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: Option<&Edi
         // The tests pass already: whatever goes wrong here (a dead provider, a spent budget, a reply with no
         // file) is said and leaves the run as it was.
         match write(ctx, state, &path, &code, &instruction).await.unwrap_or_else(|e| Err(format!("{e:#}"))) {
-            Ok(test_path) => {
+            Ok((test_path, step)) => {
                 ctx.frontend.log(&ctx.id, "code_monkey", &format!("wrote case tests in {test_path}\n"));
-                progress.outcome = None;
+                let fixes = progress.fixes.len();
+                progress.cases_written = progress.outcome.take().map(|passed| (step, passed, fixes));
             }
             Err(why) => ctx.frontend.log(&ctx.id, "code_monkey", &format!("no case tests: {why}\n")),
         }
@@ -76,7 +77,7 @@ async fn write(
     path: &str,
     code: &str,
     instruction: &str,
-) -> Result<std::result::Result<String, String>> {
+) -> Result<std::result::Result<(String, u32), String>> {
     let (test_path, existing) = test_file_for(ctx, path);
     let lines: Vec<String> =
         (!instruction.is_empty()).then(|| instruction.to_owned()).into_iter().chain(comment_lines(code)).collect();
@@ -115,8 +116,33 @@ async fn write(
         Err(why) => return Ok(Err(why)),
     };
     let touched = touches(ctx, &changes)?;
-    apply_step(ctx, &changes, touched, "code_monkey", Some(TASK), format!("wrote case tests in {test_path}")).await?;
-    Ok(Ok(test_path))
+    let step =
+        apply_step(ctx, &changes, touched, "code_monkey", Some(TASK), format!("wrote case tests in {test_path}"))
+            .await?;
+    Ok(Ok((test_path, step)))
+}
+
+/// The loop stopped with the case tests failing: the case tests and the fixes made for them are undone, so
+/// the run ends as it was when its tests passed, and says which case failed. A case test can be wrong (Qwen
+/// 1.5B expected `clamp(25, 0, 20)` to be 15, and the loop then rewrote a right `clamp` to match it).
+pub(crate) async fn undo(ctx: &RunContext, state: &RunState, why: &str) -> Result<()> {
+    let Some(mut progress) = state.task(TASK).cloned() else { return Ok(()) };
+    let Some((step, passed, fixes)) = progress.cases_written.clone() else { return Ok(()) };
+    let failed = progress.outcome.as_ref().map(|o| o.failures.join("; ")).unwrap_or_default();
+    ctx.frontend.log(&ctx.id, "troubleshooter", &format!("{why}: undoing the case tests and the fixes for them\n"));
+    super::super::undo::undo(ctx, &super::super::undo::UndoRequest { step: Some(step), force: true }).await?;
+    for fix in progress.fixes.iter_mut().skip(fixes) {
+        fix.undone = true;
+    }
+    ctx.frontend.message(
+        crate::Level::Warning,
+        &format!(
+            "Samokoder: a case the comments state failed and could not be fixed, so its test was undone: {failed}"
+        ),
+    );
+    progress.cases_undone = Some(failed);
+    progress.outcome = Some(passed);
+    save_task(&*ctx.store, &ctx.id.0, &progress)
 }
 
 /// The code (not tests) the run's fixes changed, in the order they were first changed.
