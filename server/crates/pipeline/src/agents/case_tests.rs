@@ -21,11 +21,12 @@
 //! Commits: the step (`wrote case tests in ...`), then `tasks/t1` (not yet tested again).
 
 use anyhow::Result;
+use samokoder_context::{FileIndex, Lang};
 use samokoder_llm::ChatRequest;
 use serde_json::json;
 
 use super::implementer::{EditRequest, changes_from};
-use super::test_writer::{relative, test_file_for};
+use super::test_writer::{other_file, relative, test_file_for};
 use super::troubleshooter::is_test;
 use super::{apply_step, messages, read_file, shared_vars_showing, touches};
 use crate::RunContext;
@@ -54,7 +55,7 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: Option<&Edi
     if let Some((path, code)) = code
         && node_tests
         && javascript
-        && (has_comments(&code) || !instruction.is_empty())
+        && (!comment_lines(&code).is_empty() || !instruction.is_empty())
     {
         // The tests pass already: whatever goes wrong here (a dead provider, a spent budget, a reply with no
         // file) is said and leaves the run as it was.
@@ -82,7 +83,7 @@ async fn write(
     let lines: Vec<String> =
         (!instruction.is_empty()).then(|| instruction.to_owned()).into_iter().chain(comment_lines(code)).collect();
     let cases: Vec<String> = lines.iter().flat_map(|l| clauses(l)).take(MAX_TESTS).collect();
-    let names = exports(code);
+    let names = exports(path, code);
     if cases.is_empty() || names.is_empty() {
         return Ok(Err(format!("{path} states no case to test, or exports nothing")));
     }
@@ -105,7 +106,7 @@ async fn write(
     let files = [(path.to_owned(), code.to_owned())];
     let form = format!("the reply gives no file: give {test_path} alone, whole, in a fenced code block after its path");
     let given = |changes: &samokoder_edits::ChangeSet| {
-        if let Some(other) = changes.paths().map(|p| p.to_string()).find(|p| *p != test_path) {
+        if let Some(other) = other_file(changes, &test_path) {
             return Err(format!("write only {test_path}, not {other}: give {test_path} alone, whole"));
         }
         let text = changes.changes.iter().map(|c| c.text.as_str()).collect::<String>();
@@ -130,7 +131,7 @@ pub(crate) async fn undo(ctx: &RunContext, state: &RunState, why: &str) -> Resul
     let Some((step, passed, fixes)) = progress.cases_written.clone() else { return Ok(()) };
     let failed = progress.outcome.as_ref().map(|o| o.failures.join("; ")).unwrap_or_default();
     ctx.frontend.log(&ctx.id, "troubleshooter", &format!("{why}: undoing the case tests and the fixes for them\n"));
-    super::super::undo::undo(ctx, &super::super::undo::UndoRequest { step: Some(step), force: true }).await?;
+    crate::undo::undo(ctx, &crate::undo::UndoRequest { step: Some(step), force: true }).await?;
     for fix in progress.fixes.iter_mut().skip(fixes) {
         fix.undone = true;
     }
@@ -212,21 +213,14 @@ fn clauses(line: &str) -> Vec<String> {
         .collect()
 }
 
-/// The names a JavaScript module exports by name (`export function f`, `export const f`, `export class F`).
-fn exports(code: &str) -> Vec<String> {
+/// The names a JavaScript module exports by name, from its tree-sitter tags (top-level exported definitions).
+fn exports(path: &str, code: &str) -> Vec<String> {
+    let Some(lang) = Lang::from_path(path) else { return Vec::new() };
+    let index = FileIndex::parse(path, lang, code.to_owned());
     let mut names: Vec<String> = Vec::new();
-    for line in code.lines() {
-        let Some(rest) = line.trim_start().strip_prefix("export ") else { continue };
-        let rest = rest.trim_start_matches("async ");
-        let Some(rest) =
-            ["function* ", "function ", "const ", "let ", "class "].iter().find_map(|k| rest.strip_prefix(k))
-        else {
-            continue;
-        };
-        let name: String =
-            rest.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '$').collect();
-        if !name.is_empty() && !names.contains(&name) {
-            names.push(name);
+    for tag in index.definitions().filter(|t| t.exported && t.container.is_none()) {
+        if !names.contains(&tag.name) {
+            names.push(tag.name.clone());
         }
     }
     names
@@ -256,11 +250,6 @@ fn normal(text: &str) -> String {
     kept.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Whether a file has a comment that may name a case (`//` or `/*`, `#` for scripts).
-fn has_comments(code: &str) -> bool {
-    code.lines().map(str::trim_start).any(|l| l.starts_with("//") || l.starts_with("/*") || l.starts_with('*'))
-}
-
 /// The lines of `code` that are comments, without their markers: what a run without a spec is held to.
 pub(crate) fn comment_lines(code: &str) -> Vec<String> {
     code.lines()
@@ -278,9 +267,8 @@ mod tests {
     #[test]
     fn comments_are_read_without_their_markers() {
         let code = "// average(numbers): the mean; 0 for an empty list.\nexport function average(xs) {\n  /* not NaN */\n  return 0; // done\n}\n/**\n * Docs.\n */\n";
-        assert!(has_comments(code));
         assert_eq!(comment_lines(code), ["average(numbers): the mean; 0 for an empty list.", "not NaN", "Docs."]);
-        assert!(!has_comments("export const a = 1;\nconst url = 'http://x';\n"));
+        assert!(comment_lines("export const a = 1;\nconst url = 'http://x';\n").is_empty());
     }
 
     #[test]
@@ -300,6 +288,7 @@ mod tests {
         assert!(clauses("Docs.").is_empty());
         assert_eq!(
             exports(
+                "src/a.js",
                 "export function average(xs) {}\nexport const MAX = 1;\nexport async function load() {}\nfunction hidden() {}\n"
             ),
             ["average", "MAX", "load"]

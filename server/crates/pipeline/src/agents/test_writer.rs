@@ -43,14 +43,13 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: &EditReques
         ..Default::default()
     };
     let files = [(request.path.clone(), code)];
-    let only_the_test_file =
-        |changes: &samokoder_edits::ChangeSet| match changes.paths().map(|p| p.to_string()).find(|p| *p != test_path) {
-            Some(other) => Err(format!(
-                "generate tests writes only {test_path}, and {other} is not it: give {test_path} alone, whole, in a \
-                 fenced code block after its path"
-            )),
-            None => Ok(()),
-        };
+    let only_the_test_file = |changes: &samokoder_edits::ChangeSet| match other_file(changes, &test_path) {
+        Some(other) => Err(format!(
+            "generate tests writes only {test_path}, and {other} is not it: give {test_path} alone, whole, in a \
+             fenced code block after its path"
+        )),
+        None => Ok(()),
+    };
     // A reply cut off at its token limit (a small model listing cases without end) has no closing fence, so
     // it gives no file: say so, and what to give.
     let form = format!(
@@ -68,6 +67,11 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: &EditReques
     progress.steps = Some(Vec::new());
     save_task(&*ctx.store, &ctx.id.0, &progress)?;
     Ok(())
+}
+
+/// A file the changes write other than `test_path`, the one file a test writer may write.
+pub(super) fn other_file(changes: &samokoder_edits::ChangeSet, test_path: &str) -> Option<String> {
+    changes.paths().map(|p| p.to_string()).find(|p| p != test_path)
 }
 
 /// The new test file for `path` (`src/lib/sum.ts` -> `test/lib/sum.test.ts`, or `test/lib/sum.samokoder.test.ts`
