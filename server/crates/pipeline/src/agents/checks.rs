@@ -206,6 +206,43 @@ mod tests {
     }
 
     #[test]
+    fn the_link_check_reports_an_import_its_module_does_not_export_and_skips_what_it_cannot_read() {
+        // The script as the sandbox runs it, on the host's Node (the CI machine has it; the sandbox image is
+        // built from it).
+        let dir = tempfile::tempdir().unwrap();
+        let files = [
+            ("src/sum.js", "export function sum(a, b) {\n  return a + b;\n}\nconsole.log('EVALUATED');\n"),
+            (
+                "test/bad.test.js",
+                "import { assert } from 'node:assert/strict';\nimport { sum } from '../src/sum.js';\n",
+            ),
+            ("test/missing.test.js", "import { nope } from '../src/later.js';\n"),
+            ("test/package.test.js", "import { pad } from 'left-pad-not-installed';\n"),
+            ("test/good.test.js", "import assert from 'node:assert/strict';\nimport { sum } from '../src/sum.js';\n"),
+            ("test/wrong.test.js", "import { add } from '../src/sum.js';\n"),
+        ];
+        for (path, text) in files {
+            std::fs::create_dir_all(dir.path().join(path).parent().unwrap()).unwrap();
+            std::fs::write(dir.path().join(path), text).unwrap();
+        }
+        let out = std::process::Command::new("node")
+            .args(["--experimental-vm-modules", "--no-warnings", "--input-type=module", "-e", LINK_CHECK, MARK])
+            .args(files.iter().map(|(p, _)| *p))
+            .current_dir(dir.path())
+            .output()
+            .expect("node runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.contains("EVALUATED"), "nothing is run: {stdout}");
+        let problems = parse(&stdout);
+        assert_eq!(problems.keys().collect::<Vec<_>>(), ["test/bad.test.js", "test/wrong.test.js"], "{stdout}");
+        assert_eq!(
+            problems["test/bad.test.js"][0].message(),
+            "SyntaxError: The requested module 'node:assert/strict' does not provide an export named 'assert'"
+        );
+        assert!(problems["test/wrong.test.js"][0].what.contains("does not provide an export named 'add'"));
+    }
+
+    #[test]
     fn type_errors_count_without_their_position_and_later_modules_are_not_errors() {
         let before = parse(&format!(
             "{MARK}tsc\nsrc/old.ts(3,5): error TS2322: Type 'number' is not assignable to type 'string'.\n{MARK}tsc-end\n"
