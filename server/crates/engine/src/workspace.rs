@@ -51,11 +51,17 @@ impl Workspace {
         self.jail.relativize(path).map(|r| r.to_string())
     }
 
+    /// A document the client opened. When it opens a file whose edit it accepted with a text other than
+    /// that edit's, the didOpen was taken before the edit (VS Code creates a new file empty, opens it, and
+    /// then edits it; its language client can send that didOpen after the applyEdit response): the
+    /// accepted text speaks for it until the didChange that carries the edit, as for an open document.
     pub fn open(&mut self, path: PathBuf, text: &str, version: i32) {
-        if let Some(rel) = self.rel(&path) {
-            self.accepted.remove(&rel);
-        }
         self.applied.remove(&path);
+        if let Some(accepted) = self.rel(&path).and_then(|rel| self.accepted.remove(&rel))
+            && accepted != text
+        {
+            self.applied.insert(path.clone(), (version, accepted));
+        }
         self.docs.insert(path, Document::new(text, version));
     }
 
@@ -225,5 +231,32 @@ mod tests {
         assert!(matches!(&again[0], PlannedEdit::Edit { base, .. } if base == "a\nB\n"));
         ws.saved(&jail.root().join("disk.js"));
         assert!(!ws.overlay().contains_key("disk.js"));
+    }
+
+    #[test]
+    fn a_file_opened_before_its_accepted_edit_reached_the_buffer_holds_the_edit_until_the_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let jail = Jail::new(dir.path()).unwrap();
+        let mut ws = Workspace::new(jail.clone());
+        let plan = jail.root().join(".samokoder/plan.md");
+        let set = ChangeSet::new(vec![FileChange {
+            path: jail.check(".samokoder/plan.md").unwrap(),
+            text: "- [ ] a\n".into(),
+        }]);
+        // The applyEdit response came first; the didOpen, taken when the file was created empty, after it.
+        ws.accepted(&set);
+        ws.open(plan.clone(), "", 1);
+        assert_eq!(ws.overlay().get(".samokoder/plan.md").map(String::as_str), Some("- [ ] a\n"));
+        // The didChange with the edit, then the user's own typing: the editor speaks again.
+        let edit = ContentChange { range: None, text: "- [ ] a\n".into() };
+        ws.change(&plan, 2, vec![edit], PositionEncoding::Utf16).unwrap();
+        let typed = ContentChange { range: None, text: "- [ ] b\n".into() };
+        ws.change(&plan, 3, vec![typed], PositionEncoding::Utf16).unwrap();
+        assert_eq!(ws.overlay().get(".samokoder/plan.md").map(String::as_str), Some("- [ ] b\n"));
+        // A didOpen that already carries the edit leaves nothing held.
+        ws.close(&plan);
+        ws.accepted(&set);
+        ws.open(plan.clone(), "- [ ] a\n", 1);
+        assert!(!ws.applied.contains_key(&plan));
     }
 }

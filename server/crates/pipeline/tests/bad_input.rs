@@ -163,6 +163,20 @@ async fn a_plan_md_the_user_broke_pauses_the_run_at_the_line_and_resume_goes_on_
 }
 
 #[tokio::test]
+async fn a_plan_md_emptied_by_hand_pauses_the_run_and_says_it_has_no_tasks() {
+    let server = ScriptedLlm::routed(moderate_routes());
+    let frontend = answered();
+    frontend.on_change(".samokoder/plan.md", |files| {
+        files.insert(".samokoder/plan.md".into(), String::new());
+    });
+    let b = Bench::new(&server, frontend, FakeSandbox::new(PASSING_TAP, 0));
+    let outcome = generate(&b.ctx, &req("a todo list")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Paused, "{}", outcome.summary);
+    assert!(outcome.summary.contains("the plan has no tasks: add one"), "{}", outcome.summary);
+    assert!(Bench::asked(&server).iter().all(|a| !a.contains("Task: ")), "no developer was asked");
+}
+
+#[tokio::test]
 async fn an_edited_plan_changes_what_comes_next() {
     let mut routes = moderate_routes();
     routes.retain(|(k, _)| *k != "Task: A formatter");
