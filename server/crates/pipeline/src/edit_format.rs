@@ -177,10 +177,15 @@ fn by_path(blocks: Vec<(String, Block)>) -> Vec<(String, FileEdit)> {
     edits
 }
 
-/// The examples of the edit format in the prompts that ask for blocks: prompt, SEARCH line, REPLACE line.
+/// The examples of the edit format in the prompts that ask for blocks: prompt, SEARCH line, REPLACE lines
+/// (each trimmed).
 pub const FORMAT_EXAMPLES: [(&str, &str, &str); 3] = [
     ("troubleshooter/task", "return a - b;", "return a + b;"),
-    ("implementer/task", "// TODO(samokoder): return the sum", "return a + b;"),
+    (
+        "implementer/task",
+        "// TODO(samokoder): return the total of the prices, 0 for none",
+        "let total = 0;\nfor (const price of prices) {\ntotal += price;\n}\nreturn total;",
+    ),
     ("bug_hunter/task", "module.exports = { sum };", "export { sum };"),
 ];
 
@@ -190,7 +195,12 @@ pub fn echoed_example(reply: &str) -> Option<&'static str> {
     FORMAT_EXAMPLES.iter().find_map(|(_, search, replace)| {
         lines
             .windows(4)
-            .any(|w| marker(w[0], '<', "SEARCH") && w[1] == *search && marker(w[2], '=', "") && w[3] == *replace)
+            .any(|w| {
+                marker(w[0], '<', "SEARCH")
+                    && w[1] == *search
+                    && marker(w[2], '=', "")
+                    && replace.lines().next() == Some(w[3])
+            })
             .then_some(*search)
     })
 }
@@ -199,7 +209,7 @@ pub fn echoed_example(reply: &str) -> Option<&'static str> {
 fn echoes_format_example(block: &Block, files: &[(String, String)]) -> bool {
     FORMAT_EXAMPLES.iter().any(|(_, search, replace)| {
         block.search.trim() == *search
-            && block.replace.trim() == *replace
+            && block.replace.lines().map(str::trim).filter(|l| !l.is_empty()).eq(replace.lines())
             && !files.iter().any(|(_, text)| holds(text, &[search]))
     })
 }
@@ -504,7 +514,11 @@ mod tests {
     fn the_prompts_show_the_format_examples() {
         for (prompt, search, replace) in FORMAT_EXAMPLES {
             let text = samokoder_prompts::Prompts::new(None).source(prompt).unwrap();
-            let block = ["<<<<<<< SEARCH", search, "=======", replace, ">>>>>>> REPLACE"];
+            let block: Vec<&str> = ["<<<<<<< SEARCH", search, "======="]
+                .into_iter()
+                .chain(replace.lines())
+                .chain([">>>>>>> REPLACE"])
+                .collect();
             assert!(holds(&text, &block), "{prompt} no longer shows {block:?}");
         }
     }
