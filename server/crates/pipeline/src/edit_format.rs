@@ -247,11 +247,12 @@ fn bare_whole_files(lines: &[&str], files: &[(String, String)]) -> Vec<(String, 
         }
         let Some(close) = (i + 1..lines.len()).find(|&j| lines[j].trim() == "```") else { break };
         let body = &lines[i + 1..close];
+        let open = lines[i];
         i = close + 1;
         if body.iter().any(|l| marker(l, '<', "SEARCH") || marker(l, '=', "")) {
             continue;
         }
-        let text = body.join("\n");
+        let text = crate::output::fence_body(open, body);
         let ours = content_lines(&text);
         let like: Vec<&String> = files
             .iter()
@@ -437,6 +438,13 @@ mod tests {
         let reply = format!(
             "The loop keeps the smallest.\n\nHere's the updated code for `src/max.js`:\n\n```\n{fixed}```\n\nThe changes are in `max`."
         );
+        assert_eq!(
+            parse_edits_among(&reply, &files).unwrap(),
+            [("src/max.js".to_owned(), FileEdit::Whole(fixed.clone()))]
+        );
+        // In a list item (i2, seed 3): the fence's own indentation is not the file's.
+        let indented: String = fixed.lines().map(|l| format!("  {l}\n")).collect();
+        let reply = format!("Changes:\n- Modify `src/max.js` to:\n  ```javascript\n{indented}  ```\n");
         assert_eq!(
             parse_edits_among(&reply, &files).unwrap(),
             [("src/max.js".to_owned(), FileEdit::Whole(fixed.clone()))]

@@ -82,7 +82,7 @@ pub fn parse_whole_files(reply: &str) -> Vec<ParsedFile> {
                 (!is_shell(tag)).then(|| sentence_path(previous)).flatten()
             });
         if let Some(path) = path {
-            let mut content = body.join("\n");
+            let mut content = fence_body(lines[i], body);
             content.push('\n');
             files.retain(|f| f.path != path);
             files.push(ParsedFile { path, content });
@@ -90,6 +90,18 @@ pub fn parse_whole_files(reply: &str) -> Vec<ParsedFile> {
         i = close + 1;
     }
     files
+}
+
+/// A fence's content lines joined, less the opening fence's own indentation (a fence in a list item is
+/// indented; CommonMark takes up to that many spaces off each line, and so do we: Qwen 1.5B put a whole
+/// file under "- Modify `src/words.js` to:", and it landed indented by two).
+pub(crate) fn fence_body(open: &str, body: &[&str]) -> String {
+    let indent = open.len() - open.trim_start_matches(' ').len();
+    let unindent = |line: &str| {
+        let spaces = line.len() - line.trim_start_matches(' ').len();
+        line[spaces.min(indent)..].to_owned()
+    };
+    body.iter().map(|l| unindent(l)).collect::<Vec<_>>().join("\n")
 }
 
 /// `(char, length)` of an opening fence (```js, ~~~~, ...).
@@ -180,6 +192,14 @@ mod tests {
     fn blocks_without_a_path_and_cut_off_files_are_ignored() {
         check("Run it:\n```sh\nnpm test\n```\nsrc/a.js\n```js\nconst a = 1;\n", &[]);
         check("src/a.js\n```js\nok\n```\nsrc/b.js\n```js\nhalf", &[("src/a.js", "ok\n")]);
+    }
+
+    #[test]
+    fn a_fence_in_a_list_item_loses_its_own_indentation_only() {
+        let reply = "- Change:\n  src/a.js\n  ```js\n  export function a() {\n    return 1;\n  }\n // less\n  ```\n";
+        let files = parse_whole_files(reply);
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert_eq!(files[0].content, "export function a() {\n  return 1;\n}\n// less\n");
     }
 
     #[test]
