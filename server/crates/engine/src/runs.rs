@@ -97,8 +97,11 @@ impl Registry {
         });
     }
 
+    /// A run that has ended (its progress ended) is no longer going on, though its task may still unwind:
+    /// it cannot be cancelled (that would record an ended run as cancelled), and its id is free for an
+    /// undo or a resume.
     pub fn cancel(&self, id: &str) -> bool {
-        match self.active.lock().get(id) {
+        match self.active.lock().get(id).filter(|a| !a.status.ended()) {
             Some(active) => {
                 active.token.cancel();
                 true
@@ -108,13 +111,13 @@ impl Registry {
     }
 
     pub fn cancel_all(&self) {
-        for active in self.active.lock().values() {
+        for active in self.active.lock().values().filter(|a| !a.status.ended()) {
             active.token.cancel();
         }
     }
 
     pub fn is_active(&self, id: &str) -> bool {
-        self.active.lock().contains_key(id)
+        self.active.lock().get(id).is_some_and(|a| !a.status.ended())
     }
 
     pub fn note(&self, id: &str, message: &str, percentage: Option<u32>) {
@@ -129,6 +132,7 @@ impl Registry {
             .active
             .lock()
             .iter()
+            .filter(|(_, a)| !a.status.ended())
             .map(|(id, a)| RunInfo {
                 id: id.clone(),
                 kind: a.kind.clone(),
@@ -149,5 +153,57 @@ fn mark(store: &dyn Store, id: &str, status: RunStatus, summary: &str) {
         if let Err(e) = store.put_run(&run) {
             tracing::warn!(error = %e, "could not record the run's end");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use samokoder_pipeline::{RunId, RunOutcome};
+    use samokoder_store::RunStatus;
+
+    use crate::Engine;
+    use crate::headless::TerminalFrontend;
+
+    fn succeeded(summary: &str) -> RunOutcome {
+        let summary = summary.to_owned();
+        RunOutcome { status: RunStatus::Succeeded, summary, files: vec![], report: None, usage: Default::default() }
+    }
+
+    /// An editor that undoes a run the moment its progress ends must find it ended, though the run's task
+    /// has not returned yet (CI saw "run … is already going on" on exactly that).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_run_whose_progress_ended_is_not_going_on_while_its_task_unwinds() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::new(dir.path()).unwrap();
+        let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), false, false));
+        let (end_tx, end_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
+        let (unwind_tx, unwind_rx) = tokio::sync::oneshot::channel::<()>();
+        let id = engine
+            .spawn_run("generate", None, frontend.clone(), |ctx| async move {
+                end_rx.await.unwrap();
+                ctx.end("built".into());
+                ended_tx.send(()).unwrap();
+                // Still unwinding after its last word.
+                unwind_rx.await.unwrap();
+                Ok(succeeded("built"))
+            })
+            .unwrap();
+        assert!(engine.runs.is_active(&id.0));
+        assert_eq!(engine.active_runs().len(), 1);
+        end_tx.send(()).unwrap();
+        ended_rx.await.unwrap();
+
+        assert!(!engine.runs.is_active(&id.0));
+        assert!(engine.active_runs().is_empty());
+        assert!(!engine.cancel(&id.0), "an ended run cannot be cancelled");
+        let undo = engine.spawn_run("undo", Some(RunId(id.0.clone())), frontend, |ctx| async move {
+            ctx.end("undid".into());
+            Ok(succeeded("undid"))
+        });
+        assert_eq!(undo.unwrap(), id, "the id is free for an undo");
+        unwind_tx.send(()).unwrap();
     }
 }

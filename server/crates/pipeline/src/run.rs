@@ -80,7 +80,12 @@ impl Default for RunSettings {
 
 /// Where a run stands, for `samokoder/status` and progress displays: written by the run, read by anyone.
 #[derive(Debug, Default)]
-pub struct LiveStatus(parking_lot::Mutex<StatusSnapshot>);
+pub struct LiveStatus {
+    snapshot: parking_lot::Mutex<StatusSnapshot>,
+    /// The run has said its last word (its progress ended): it is over, whatever its task still has to
+    /// unwind.
+    ended: std::sync::atomic::AtomicBool,
+}
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StatusSnapshot {
@@ -97,18 +102,23 @@ pub struct StatusSnapshot {
 
 impl LiveStatus {
     pub fn get(&self) -> StatusSnapshot {
-        self.0.lock().clone()
+        self.snapshot.lock().clone()
+    }
+
+    /// Whether the run has ended (see [`RunContext::end`]).
+    pub fn ended(&self) -> bool {
+        self.ended.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn set_agent(&self, agent: &str, task: Option<String>, step: Option<String>) {
-        let mut s = self.0.lock();
+        let mut s = self.snapshot.lock();
         s.agent = agent.to_owned();
         s.task = task;
         s.step = step;
     }
 
     pub fn add_usage(&self, usage: &Usage, cost_usd: f64) -> StatusSnapshot {
-        let mut s = self.0.lock();
+        let mut s = self.snapshot.lock();
         s.prompt_tokens += usage.prompt_tokens;
         s.completion_tokens += usage.completion_tokens;
         s.cost_usd = cost_usd;
@@ -134,6 +144,16 @@ pub struct RunContext {
     pub status: Arc<LiveStatus>,
     /// Fires when the run is cancelled; work in flight (parallel model calls) stops.
     pub cancel: CancellationToken,
+}
+
+impl RunContext {
+    /// The run's last word: the end of its progress, with `message`. The run is over for the server before
+    /// the editor hears so, so that what the editor does on hearing it (undo the run, resume it) does not
+    /// find the run still going on while its task unwinds.
+    pub fn end(&self, message: String) {
+        self.status.ended.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.frontend.progress(&self.id, Progress::End { message });
+    }
 }
 
 /// How a run ended.
@@ -231,6 +251,6 @@ pub(crate) async fn recorded(
     if let Err(e) = ctx.store.put_run(&record) {
         tracing::warn!(error = %e, "could not record the run's end");
     }
-    ctx.frontend.progress(&ctx.id, Progress::End { message: record.summary.clone() });
+    ctx.end(record.summary.clone());
     result
 }

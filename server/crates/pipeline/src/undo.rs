@@ -104,7 +104,7 @@ pub async fn undo(ctx: &RunContext, request: &UndoRequest) -> Result<RunOutcome>
         Ok(outcome) => outcome.summary.clone(),
         Err(e) => format!("failed: {e:#}"),
     };
-    fe.progress(&ctx.id, Progress::End { message });
+    ctx.end(message);
     result
 }
 
