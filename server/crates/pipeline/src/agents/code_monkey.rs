@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use anyhow::{Result, anyhow, bail};
 use samokoder_context::{Lang, syntax_issues};
 use samokoder_edits::{ChangeSet, FileChange};
-use samokoder_llm::{AgentRole, ChatRequest, FinishReason, Message, gather};
+use samokoder_llm::{AgentRole, ChatRequest, FinishReason, gather};
 use samokoder_sandbox::RunRequest;
 use samokoder_store::{RecordKind, get_typed, put_typed};
 use serde_json::{Value, json};
@@ -284,11 +284,11 @@ async fn write_one(
             if attempt == 1 {
                 bail!("the reply held no file content (one fenced code block was expected)");
             }
-            request.messages.push(Message::assistant(completion.text));
-            request.messages.push(Message::user(format!(
+            let why = format!(
                 "That reply holds no content for {}. Output its complete content as one fenced code block.",
                 file.path
-            )));
+            );
+            super::reask(&mut request, completion.text, why);
             continue;
         };
         match syntax_problem(&file.path, &content) {
@@ -296,11 +296,9 @@ async fn write_one(
             Some(issue) if attempt == 1 => bail!("it still has a syntax error after a second try: {issue}"),
             Some(issue) => {
                 ctx.frontend.log(&ctx.id, "code_monkey", &format!("{}: {issue}; asking again\n", file.path));
-                request.messages.push(Message::assistant(completion.text));
-                request.messages.push(Message::user(format!(
-                    "{} has a syntax error: {issue}. Output the corrected whole file the same way.",
-                    file.path
-                )));
+                let why =
+                    format!("{} has a syntax error: {issue}. Output the corrected whole file the same way.", file.path);
+                super::reask(&mut request, completion.text, why);
             }
         }
     }

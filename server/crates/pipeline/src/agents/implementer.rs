@@ -8,7 +8,7 @@
 
 use anyhow::{Result, bail};
 use samokoder_edits::ChangeSet;
-use samokoder_llm::{AgentRole, ChatRequest, Message};
+use samokoder_llm::{AgentRole, ChatRequest};
 use serde_json::json;
 
 use super::troubleshooter::{Guard, prepare};
@@ -102,10 +102,8 @@ pub(crate) async fn changes_from(
         }
         attempt += 1;
         ctx.frontend.log(&ctx.id, "code_monkey", &format!("\n[not applied: {why}; asking again]\n"));
-        chat.messages.push(Message::assistant(completion.text));
-        chat.messages.push(Message::user(format!(
-            "That change cannot be applied: {why}\n\nReply again with the corrected changes."
-        )));
+        let why = format!("That change cannot be applied: {why}\n\nReply again with the corrected changes.");
+        super::reask(chat, completion.text, why);
     }
 }
 

@@ -137,6 +137,19 @@ pub(crate) fn account(ctx: &RunContext, completion: &Completion) {
 
 /// How many times a reply that parses but cannot be used (an unknown template, a path outside the
 /// workspace) is sent back with the reason before the agent gives up.
+/// The hottest a re-ask samples at.
+const REASK_TEMPERATURE: f32 = 0.8;
+
+/// Sends a refused reply back: the reply and `why` join the conversation, and the temperature rises by 0.3
+/// (to [`REASK_TEMPERATURE`] at most), because a small model at a low one gives the refused reply again
+/// word for word (Qwen 1.5B did, three times in a row, on two of the seeded bugs).
+pub(crate) fn reask(request: &mut ChatRequest, refused: String, why: String) {
+    request.messages.push(Message::assistant(refused));
+    request.messages.push(Message::user(why));
+    let now = request.temperature.unwrap_or(0.2);
+    request.temperature = Some(now.max((now + 0.3).min(REASK_TEMPERATURE)));
+}
+
 const VALIDATION_RETRIES: u32 = 2;
 /// How many times a reply that does not parse against its schema is sent back with the exact error.
 const JSON_REPAIRS: u32 = 2;
@@ -344,4 +357,29 @@ pub(crate) async fn write_run_file(ctx: &RunContext, agent: &str, path: &str, te
     apply_step(ctx, &changes, touched, agent, None, format!("wrote {path}")).await?;
     ctx.frontend.show_file(&ctx.id, path);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use samokoder_llm::{ChatRequest, Message};
+
+    #[test]
+    fn each_reask_carries_the_refused_reply_and_samples_hotter_up_to_a_cap() {
+        let mut request =
+            ChatRequest { messages: vec![Message::user("fix it")], temperature: Some(0.2), ..Default::default() };
+        let mut temperatures = vec![];
+        for n in 0..3 {
+            super::reask(&mut request, format!("reply {n}"), format!("refused {n}"));
+            temperatures.push(request.temperature.unwrap());
+        }
+        assert_eq!(request.messages.len(), 7);
+        assert_eq!(request.messages[5].content, "reply 2");
+        assert_eq!(request.messages[6].content, "refused 2");
+        assert!((temperatures[0] - 0.5).abs() < 1e-6 && (temperatures[1] - 0.8).abs() < 1e-6, "{temperatures:?}");
+        assert!((temperatures[2] - 0.8).abs() < 1e-6, "{temperatures:?}");
+        // A request already hotter than the cap (none is today) is not cooled.
+        let mut hot = ChatRequest { temperature: Some(0.9), ..Default::default() };
+        super::reask(&mut hot, String::new(), String::new());
+        assert_eq!(hot.temperature, Some(0.9));
+    }
 }

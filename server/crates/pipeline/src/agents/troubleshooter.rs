@@ -15,12 +15,14 @@
 
 use anyhow::{Result, bail};
 use samokoder_edits::{ChangeSet, FileChange, Jail, Protection, apply_blocks};
-use samokoder_llm::{AgentRole, ChatRequest, Message};
+use samokoder_llm::{AgentRole, ChatRequest};
 use samokoder_store::StepRecord;
 use serde_json::json;
 
 use super::checks::{Checks, introduced, refusal};
-use super::{apply_step, in_project, messages, read_file, run_file, shared_vars_showing, stream_text_at, touches};
+use super::{
+    apply_step, in_project, messages, read_file, reask, run_file, shared_vars_showing, stream_text_at, touches,
+};
 use crate::edit_format::{FileEdit, echoed_example, holder_of, parse_edits_among};
 use crate::state::{Fix, PlanTask, RunState, TaskProgress, save_task};
 use crate::{Level, RunContext};
@@ -108,10 +110,8 @@ pub(crate) async fn run(
             Err(why) if attempt < EDIT_RETRIES => {
                 attempt += 1;
                 ctx.frontend.log(&ctx.id, agent, &format!("\n[not applied: {why}; asking again]\n"));
-                request.messages.push(Message::assistant(completion.text));
-                request.messages.push(Message::user(format!(
-                    "That change cannot be applied: {why}\n\nReply again with the corrected changes."
-                )));
+                let why = format!("That change cannot be applied: {why}\n\nReply again with the corrected changes.");
+                reask(&mut request, completion.text, why);
                 continue;
             }
             Err(why) => {
@@ -145,13 +145,13 @@ pub(crate) async fn run(
             agent,
             &format!("{}: {}; asking again\n", refusal(&broken, "the code"), errors.join("; ")),
         );
-        request.messages.push(Message::assistant(completion.text));
-        request.messages.push(Message::user(format!(
+        let why = format!(
             "Those changes were applied, but {}: {}. Fix that with SEARCH/REPLACE blocks against the files as they \
              are now.",
             refusal(&broken, "the code"),
             errors.join("; ")
-        )));
+        );
+        reask(&mut request, completion.text, why);
     }
     progress.fixes.push(Fix { step: first_step, before: outcome, tier: progress.tier, undone: false });
     progress.outcome = None;

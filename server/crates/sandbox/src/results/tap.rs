@@ -124,11 +124,66 @@ fn yaml_block(lines: &[&str], start: usize, test_indent: usize) -> (Vec<(String,
                 fields.push((key.to_owned(), body.join("\n")));
                 continue;
             }
+            if value.is_empty() {
+                // A value written as a nested map (Node writes `expected: [1, 2, 3]` as `0: 1`, `1: 2`, ...
+                // on lines of their own), read back as a JavaScript literal.
+                let (literal, next) = nested(lines, i + 1, key_indent);
+                if next > i + 1 {
+                    fields.push((key.to_owned(), literal));
+                    i = next;
+                    continue;
+                }
+            }
             fields.push((key.to_owned(), unquote(value)));
         }
         i += 1;
     }
     (fields, i)
+}
+
+/// The entries indented deeper than `parent` from `start` (`key: value` or `- value`, nested in turn), as
+/// a JavaScript literal: an array when the keys are 0, 1, 2... or the entries are `- ` items, an object
+/// otherwise. Returns the literal and the index after the entries.
+fn nested(lines: &[&str], start: usize, parent: usize) -> (String, usize) {
+    let indent_of = |l: &str| l.len() - l.trim_start().len();
+    let Some(first) = lines.get(start).filter(|l| !l.trim().is_empty() && indent_of(l) > parent) else {
+        return (String::new(), start);
+    };
+    let indent = indent_of(first);
+    let mut entries: Vec<(Option<String>, String)> = Vec::new();
+    let mut i = start;
+    while let Some(line) = lines.get(i) {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || indent_of(line) != indent || trimmed == "..." {
+            break;
+        }
+        let (key, value) = match trimmed.strip_prefix("- ").or_else(|| (trimmed == "-").then_some("")) {
+            Some(item) => (None, item.trim()),
+            None => match trimmed.split_once(':') {
+                Some((key, value)) => (Some(key.trim().to_owned()), value.trim()),
+                None => break,
+            },
+        };
+        i += 1;
+        let value = if value.is_empty() {
+            let (literal, next) = nested(lines, i, indent);
+            i = next;
+            literal
+        } else {
+            value.to_owned()
+        };
+        entries.push((key, value));
+    }
+    let is_array = entries.iter().enumerate().all(|(n, (key, _))| key.as_ref().is_none_or(|k| *k == n.to_string()));
+    let literal = if is_array {
+        let items: Vec<&str> = entries.iter().map(|(_, v)| v.as_str()).collect();
+        format!("[{}]", items.join(", "))
+    } else {
+        let items: Vec<String> =
+            entries.iter().map(|(k, v)| format!("{}: {v}", k.as_deref().unwrap_or_default())).collect();
+        format!("{{ {} }}", items.join(", "))
+    };
+    (literal, i)
 }
 
 fn field(block: &[(String, String)], key: &str) -> Option<String> {
@@ -143,5 +198,40 @@ fn unquote(value: &str) -> String {
         v[1..v.len() - 1].replace("\\\"", "\"").replace("\\n", "\n")
     } else {
         v.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{AT_ROOT, render};
+    use super::*;
+
+    fn failure_of(yaml: &str) -> String {
+        let output = format!("TAP version 13\nnot ok 1 - t\n  ---\n{yaml}  ...\n1..1\n# pass 0\n# fail 1\n");
+        render(&parse(&output, AT_ROOT).unwrap())
+    }
+
+    #[test]
+    fn a_deep_equal_failure_says_what_was_expected_and_what_came() {
+        // Node 20's block for `assert.deepEqual(range(1, 3), [1, 2, 3])` when range gives [1, 2].
+        let yaml = "  error: |-\n    Expected values to be strictly deep-equal:\n    + actual - expected\n\n      [\n        1,\n        2,\n    -   3\n      ]\n  code: 'ERR_ASSERTION'\n  expected:\n    0: 1\n    1: 2\n    2: 3\n  actual:\n    0: 1\n    1: 2\n  operator: 'deepStrictEqual'\n";
+        let rendered = failure_of(yaml);
+        assert!(rendered.ends_with("\\nexpected: [1, 2, 3]\\nactual: [1, 2]\n"), "{rendered}");
+    }
+
+    #[test]
+    fn nested_objects_and_lists_read_back_as_literals() {
+        let yaml = "  error: 'Expected values to be strictly deep-equal'\n  expected:\n    name: 'a'\n    tags:\n      - 'x'\n      - 'y'\n    empty: []\n  actual:\n    name: 'a'\n  operator: 'deepStrictEqual'\n";
+        let rendered = failure_of(yaml);
+        assert!(
+            rendered.ends_with("\\nexpected: { name: 'a', tags: ['x', 'y'], empty: [] }\\nactual: { name: 'a' }\n"),
+            "{rendered}"
+        );
+    }
+
+    #[test]
+    fn a_key_with_nothing_under_it_stays_empty() {
+        let yaml = "  error: 'boom'\n  expected:\n  actual: 2\n";
+        assert!(failure_of(yaml).ends_with("| boom\\nexpected: \\nactual: 2\n"), "{}", failure_of(yaml));
     }
 }
