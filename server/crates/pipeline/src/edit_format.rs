@@ -236,7 +236,9 @@ fn content_lines(text: &str) -> Vec<&str> {
 
 /// Fenced blocks with no path (and no SEARCH markers), each a whole new version of the one of `files` it
 /// plainly is: it shares at least two lines with the file and either starts with the file's first line or
-/// holds half of the file's lines, and no other file is such. A path given two blocks gets neither.
+/// holds half of the file's lines, and no other file is such. A path given two different blocks gets neither;
+/// the same block given twice is one (Qwen 1.5B gave the fixed file, then "the new file is as follows" and
+/// the same file again).
 fn bare_whole_files(lines: &[&str], files: &[(String, String)]) -> Vec<(String, FileEdit)> {
     let mut found: Vec<(String, String)> = Vec::new();
     let mut i = 0;
@@ -264,7 +266,10 @@ fn bare_whole_files(lines: &[&str], files: &[(String, String)]) -> Vec<(String, 
             .map(|(path, _)| path)
             .collect();
         if let [path] = like.as_slice() {
-            found.push(((*path).clone(), format!("{text}\n")));
+            let block = ((*path).clone(), format!("{text}\n"));
+            if !found.contains(&block) {
+                found.push(block);
+            }
         }
     }
     let mut edits: Vec<(String, FileEdit)> = Vec::new();
@@ -491,6 +496,11 @@ mod tests {
         assert_eq!(parse_edits_among(fragment, &files).unwrap(), []);
         assert_eq!(parse_edits_among(both, &twins).unwrap(), []);
         assert_eq!(parse_edits_among(&twice, &files).unwrap(), []);
+        // The same fence twice is one version (f4, seed 2: the file, then "The new file is as follows:" and
+        // the same file again).
+        let again =
+            format!("```javascript\n{fixed}```\nThe new file `src/max.js` is as follows:\n```javascript\n{fixed}```\n");
+        assert_eq!(parse_edits_among(&again, &files).unwrap(), [("src/max.js".to_owned(), FileEdit::Whole(fixed))]);
     }
 
     /// A reply in unified diffs (Qwen 1.5B, shown a change as a diff, answered in diffs): each hunk is a
