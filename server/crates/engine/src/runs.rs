@@ -64,7 +64,13 @@ impl Registry {
         let kind = kind.to_owned();
         tokio::spawn(async move {
             let joined = task.await;
-            registry.active.lock().remove(&id);
+            {
+                // Only this run's entry: once it ended, an undo or a resume may have taken its id.
+                let mut active = registry.active.lock();
+                if active.get(&id).is_some_and(|a| Arc::ptr_eq(&a.status, &ctx.status)) {
+                    active.remove(&id);
+                }
+            }
             let fe = &ctx.frontend;
             match joined {
                 Ok(Some(Ok(outcome))) => {
@@ -158,13 +164,36 @@ fn mark(store: &dyn Store, id: &str, status: RunStatus, summary: &str) {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
     use std::sync::Arc;
 
-    use samokoder_pipeline::{RunId, RunOutcome};
+    use async_trait::async_trait;
+    use samokoder_edits::ChangeSet;
+    use samokoder_pipeline::{ApplyOutcome, Frontend, Level, Progress, RunId, RunOutcome};
+    use samokoder_sandbox::TestReport;
     use samokoder_store::RunStatus;
+    use tokio::sync::mpsc;
 
     use crate::Engine;
-    use crate::headless::TerminalFrontend;
+
+    /// A frontend that passes on the messages a run's supervisor sends once the run's task has returned.
+    struct Messages(mpsc::UnboundedSender<String>);
+
+    #[async_trait]
+    impl Frontend for Messages {
+        fn progress(&self, _: &RunId, _: Progress) {}
+        fn log(&self, _: &RunId, _: &str, _: &str) {}
+        fn message(&self, _: Level, text: &str) {
+            let _ = self.0.send(text.to_owned());
+        }
+        async fn apply(&self, _: &RunId, _: &ChangeSet) -> anyhow::Result<ApplyOutcome> {
+            anyhow::bail!("this frontend applies nothing")
+        }
+        fn overlay(&self) -> BTreeMap<String, String> {
+            BTreeMap::new()
+        }
+        fn test_results(&self, _: &RunId, _: &TestReport) {}
+    }
 
     fn succeeded(summary: &str) -> RunOutcome {
         let summary = summary.to_owned();
@@ -172,12 +201,14 @@ mod tests {
     }
 
     /// An editor that undoes a run the moment its progress ends must find it ended, though the run's task
-    /// has not returned yet (CI saw "run … is already going on" on exactly that).
+    /// has not returned yet (CI saw "run … is already going on" on exactly that); and when that task
+    /// returns, the undo under the same id goes on being a run that is going on.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_run_whose_progress_ended_is_not_going_on_while_its_task_unwinds() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::new(dir.path()).unwrap();
-        let frontend = Arc::new(TerminalFrontend::new(engine.jail().clone(), false, false));
+        let (messages_tx, mut messages) = mpsc::unbounded_channel();
+        let frontend = Arc::new(Messages(messages_tx));
         let (end_tx, end_rx) = tokio::sync::oneshot::channel::<()>();
         let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
         let (unwind_tx, unwind_rx) = tokio::sync::oneshot::channel::<()>();
@@ -199,11 +230,20 @@ mod tests {
         assert!(!engine.runs.is_active(&id.0));
         assert!(engine.active_runs().is_empty());
         assert!(!engine.cancel(&id.0), "an ended run cannot be cancelled");
+        let (undo_end_tx, undo_end_rx) = tokio::sync::oneshot::channel::<()>();
         let undo = engine.spawn_run("undo", Some(RunId(id.0.clone())), frontend, |ctx| async move {
+            undo_end_rx.await.unwrap();
             ctx.end("undid".into());
             Ok(succeeded("undid"))
         });
         assert_eq!(undo.unwrap(), id, "the id is free for an undo");
+
         unwind_tx.send(()).unwrap();
+        assert_eq!(messages.recv().await.unwrap(), "Samokoder: built", "the first run's task has returned");
+        assert!(engine.runs.is_active(&id.0), "the undo is still going on");
+        assert_eq!(engine.active_runs()[0].kind, "undo");
+        undo_end_tx.send(()).unwrap();
+        assert_eq!(messages.recv().await.unwrap(), "Samokoder: undid");
+        assert!(engine.active_runs().is_empty());
     }
 }
