@@ -97,17 +97,20 @@ pub(crate) fn with_tests(mut steps: Vec<DevStep>, exists: impl Fn(&str) -> bool)
             continue;
         }
         for module in &planned {
-            let Some(name) = module.strip_prefix("src/").and_then(|m| m.rsplit('/').next()) else { continue };
-            let Some(stem) = name.strip_suffix(".js").or_else(|| name.strip_suffix(".mjs")) else { continue };
-            let test = format!("test/{stem}.test.js");
-            if step.files.len() >= MAX_FILES_PER_STEP || exists(&test) {
+            if !module.starts_with("src/") || !(module.ends_with(".js") || module.ends_with(".mjs")) {
                 continue;
             }
+            let test = super::test_writer::test_path(module);
+            let planned_already = step.files.iter().any(|f| f.path == test);
+            if step.files.len() >= MAX_FILES_PER_STEP || planned_already || exists(&test) {
+                continue;
+            }
+            let import = super::test_writer::relative(&test, module);
             step.files.push(crate::state::FileInstruction {
                 path: test,
                 instruction: format!(
                     "tests every export of {module} with node:test and node:assert/strict, importing them from \
-                     '../{module}'; each test checks one case the task names, with the exact expected value"
+                     '{import}'; each test checks one case the task names, with the exact expected value"
                 ),
             });
         }
@@ -204,14 +207,19 @@ mod tests {
             paths(&steps),
             [
                 vec!["src/stack.js", "README.md", "test/stack.test.js"],
-                vec!["./src/lib/queue.mjs", "src/old.js", "test/queue.test.js"],
+                vec!["./src/lib/queue.mjs", "src/old.js", "test/lib/queue.test.js"],
                 vec!["src/a.js", "test/a.test.js"],
             ]
         );
         let added = &steps[1].files[2].instruction;
         assert!(
-            added.contains("every export of src/lib/queue.mjs") && added.contains("'../src/lib/queue.mjs'"),
+            added.contains("every export of src/lib/queue.mjs") && added.contains("'../../src/lib/queue.mjs'"),
             "{added}"
+        );
+        // Two modules of one name get two tests, named as the test writer names them.
+        assert_eq!(
+            paths(&with_tests(vec![step(&["src/a/index.js", "src/b/index.js"])], |_| false)),
+            [vec!["src/a/index.js", "src/b/index.js", "test/a/index.test.js", "test/b/index.test.js"]]
         );
         let full: Vec<String> = (0..8).map(|i| format!("src/f{i}.js")).collect();
         let full: Vec<&str> = full.iter().map(String::as_str).collect();

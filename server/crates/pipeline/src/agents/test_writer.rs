@@ -77,6 +77,24 @@ pub(super) fn other_file(changes: &samokoder_edits::ChangeSet, test_path: &str) 
 /// The new test file for `path` (`src/lib/sum.ts` -> `test/lib/sum.test.ts`, or `test/lib/sum.samokoder.test.ts`
 /// when that exists), and the tests that exist for it already (path, text).
 pub(super) fn test_file_for(ctx: &RunContext, path: &str) -> (String, Vec<(String, String)>) {
+    let (stem, ext) = stem_and_ext(path);
+    let plain = test_path(path);
+    match read_file(ctx, &plain) {
+        Some(text) => (format!("test/{stem}.samokoder.test.{ext}"), vec![(plain, text)]),
+        None => (plain, Vec::new()),
+    }
+}
+
+/// The test file of a module, as every agent names it: `test/` mirrors `src/` (`src/lib/sum.js` ->
+/// `test/lib/sum.test.js`; `src/App.jsx` -> `test/App.test.js`), so two modules of one name in two folders
+/// get two test files.
+pub(super) fn test_path(path: &str) -> String {
+    let (stem, ext) = stem_and_ext(path);
+    format!("test/{stem}.test.{ext}")
+}
+
+fn stem_and_ext(path: &str) -> (&str, &str) {
+    let path = path.trim_start_matches("./");
     let under = path.strip_prefix("src/").unwrap_or(path);
     let (stem, ext) = under.rsplit_once('.').unwrap_or((under, "js"));
     let ext = match ext {
@@ -84,11 +102,7 @@ pub(super) fn test_file_for(ctx: &RunContext, path: &str) -> (String, Vec<(Strin
         "jsx" | "mjs" | "cjs" => "js",
         other => other,
     };
-    let plain = format!("test/{stem}.test.{ext}");
-    match read_file(ctx, &plain) {
-        Some(text) => (format!("test/{stem}.samokoder.test.{ext}"), vec![(plain, text)]),
-        None => (plain, Vec::new()),
-    }
+    (stem, ext)
 }
 
 /// How `from` imports `to`: a relative path with the extension (`test/lib/sum.test.js`, `src/lib/sum.js` ->
@@ -116,5 +130,12 @@ mod tests {
         assert_eq!(relative("test/lib/sum.test.ts", "src/lib/sum.ts"), "../../src/lib/sum.ts");
         assert_eq!(relative("test/sum.test.js", "sum.js"), "../sum.js");
         assert_eq!(relative("app/test/a.test.js", "app/a.js"), "../a.js");
+    }
+
+    #[test]
+    fn test_mirrors_src() {
+        assert_eq!(test_path("src/sum.js"), "test/sum.test.js");
+        assert_eq!(test_path("./src/lib/queue.mjs"), "test/lib/queue.test.js");
+        assert_eq!(test_path("src/App.tsx"), "test/App.test.ts");
     }
 }
