@@ -135,8 +135,6 @@ pub(crate) fn account(ctx: &RunContext, completion: &Completion) {
     }
 }
 
-/// How many times a reply that parses but cannot be used (an unknown template, a path outside the
-/// workspace) is sent back with the reason before the agent gives up.
 /// The hottest a re-ask samples at.
 const REASK_TEMPERATURE: f32 = 0.8;
 
@@ -150,6 +148,8 @@ pub(crate) fn reask(request: &mut ChatRequest, refused: String, why: String) {
     request.temperature = Some(now.max((now + 0.3).min(REASK_TEMPERATURE)));
 }
 
+/// How many times a reply that parses but cannot be used (an unknown template, a path outside the
+/// workspace) is sent back with the reason before the agent gives up.
 const VALIDATION_RETRIES: u32 = 2;
 /// How many times a reply that does not parse against its schema is sent back with the exact error.
 const JSON_REPAIRS: u32 = 2;
