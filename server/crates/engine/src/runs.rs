@@ -31,6 +31,13 @@ struct Active {
     token: CancellationToken,
 }
 
+impl Active {
+    /// Not yet ended: a run whose progress ended is over, though its task may still unwind.
+    fn going_on(&self) -> bool {
+        !self.status.ended()
+    }
+}
+
 #[derive(Default, Clone)]
 pub(crate) struct Registry {
     active: Arc<Mutex<HashMap<String, Active>>>,
@@ -107,7 +114,7 @@ impl Registry {
     /// it cannot be cancelled (that would record an ended run as cancelled), and its id is free for an
     /// undo or a resume.
     pub fn cancel(&self, id: &str) -> bool {
-        match self.active.lock().get(id).filter(|a| !a.status.ended()) {
+        match self.active.lock().get(id).filter(|a| a.going_on()) {
             Some(active) => {
                 active.token.cancel();
                 true
@@ -117,13 +124,13 @@ impl Registry {
     }
 
     pub fn cancel_all(&self) {
-        for active in self.active.lock().values().filter(|a| !a.status.ended()) {
+        for active in self.active.lock().values().filter(|a| a.going_on()) {
             active.token.cancel();
         }
     }
 
     pub fn is_active(&self, id: &str) -> bool {
-        self.active.lock().get(id).is_some_and(|a| !a.status.ended())
+        self.active.lock().get(id).is_some_and(Active::going_on)
     }
 
     pub fn note(&self, id: &str, message: &str, percentage: Option<u32>) {
@@ -138,7 +145,7 @@ impl Registry {
             .active
             .lock()
             .iter()
-            .filter(|(_, a)| !a.status.ended())
+            .filter(|(_, a)| a.going_on())
             .map(|(id, a)| RunInfo {
                 id: id.clone(),
                 kind: a.kind.clone(),
@@ -230,6 +237,8 @@ mod tests {
         assert!(!engine.runs.is_active(&id.0));
         assert!(engine.active_runs().is_empty());
         assert!(!engine.cancel(&id.0), "an ended run cannot be cancelled");
+        // Nor by a shutdown: its end stays "built" below, not "cancelled".
+        engine.runs.cancel_all();
         let (undo_end_tx, undo_end_rx) = tokio::sync::oneshot::channel::<()>();
         let undo = engine.spawn_run("undo", Some(RunId(id.0.clone())), frontend, |ctx| async move {
             undo_end_rx.await.unwrap();

@@ -496,10 +496,12 @@ mod tests {
         assert_eq!(parse_edits_among(fragment, &files).unwrap(), []);
         assert_eq!(parse_edits_among(both, &twins).unwrap(), []);
         assert_eq!(parse_edits_among(&twice, &files).unwrap(), []);
-        // The same fence twice is one version (f4, seed 2: the file, then "The new file is as follows:" and
-        // the same file again).
-        let again =
-            format!("```javascript\n{fixed}```\nThe new file `src/max.js` is as follows:\n```javascript\n{fixed}```\n");
+        // The same fence twice is one version (f4, seed 2: the file, then a sentence whose code spans name no
+        // one path, and the same file again).
+        let again = format!(
+            "```javascript\n{fixed}```\nThe changes are made in `src/max.js` to replace `x < best` with `x > best`. \
+             The new file `src/max.js` is as follows:\n```javascript\n{fixed}```\n"
+        );
         assert_eq!(parse_edits_among(&again, &files).unwrap(), [("src/max.js".to_owned(), FileEdit::Whole(fixed))]);
     }
 
