@@ -360,6 +360,8 @@ impl Engine {
                 test_timeout: config.sandbox.timeout,
                 test_idle_timeout: config.sandbox.no_output,
                 max_fix_iterations: config.llm.budget.max_fix_iterations.unwrap_or(4),
+                candidates: config.run.candidates,
+                oracle: config.run.oracle,
                 ..Default::default()
             },
             status: Default::default(),

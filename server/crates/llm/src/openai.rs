@@ -29,6 +29,9 @@ impl Wire for OpenAi {
         if stream {
             body["stream_options"] = json!({ "include_usage": true });
         }
+        if let Some(draw) = request.draw {
+            body["seed"] = json!(draw);
+        }
         if let Some(t) = request.temperature {
             body["temperature"] = json!(t);
         }

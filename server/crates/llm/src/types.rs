@@ -77,6 +77,10 @@ pub struct ChatRequest {
     /// their sampler (the local model) constrain every token to it; remote providers cannot, so the prompt
     /// must ask for the same shape. Ignored when `json_schema` is set.
     pub grammar: Option<String>,
+    /// Which draw this is, when several are asked for the same prompt (candidates chosen by running them):
+    /// mixed into the sampler's seed, so that draws at the same temperature differ and the same draw is the
+    /// same reply again. Sent as OpenAI's `seed`; providers without one ignore it.
+    pub draw: Option<u32>,
 }
 
 /// A named JSON schema for structured output.

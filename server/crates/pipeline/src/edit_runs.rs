@@ -97,9 +97,12 @@ pub(crate) fn next(ctx: &RunContext, state: &RunState, kind: &str) -> Result<Nex
             }
             Some(request) if kind == "fix" && progress.seeded && !progress.verified => Next::VerifyDiagnostic(request),
             // The cases the comments name, tested, while the loop can still act on what they find.
+            // When candidates were chosen by running them, only where that points: they disagreed and nothing
+            // settled it, or a fix was needed (the code met what was stated only after the loop).
             request
                 if !progress.cases_checked
                     && ((kind == "implement" && request.is_some()) || (kind == "fix" && request.is_none()))
+                    && (ctx.settings.candidates <= 1 || progress.disputed || !progress.fixes.is_empty())
                     && crate::fix_loop::iterations(state) < ctx.settings.max_fix_iterations =>
             {
                 Next::CaseTests(request)

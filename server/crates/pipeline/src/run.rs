@@ -61,6 +61,10 @@ pub struct RunSettings {
     pub install_timeout: Duration,
     /// Fix iterations one run may make (over all its tasks).
     pub max_fix_iterations: usize,
+    /// Candidates drawn for one function or small module and chosen by running them; 1: no choosing.
+    pub candidates: usize,
+    /// The examples the user stated run as checks that outrank generated tests.
+    pub oracle: bool,
 }
 
 impl Default for RunSettings {
@@ -74,6 +78,8 @@ impl Default for RunSettings {
             map_tokens: 2048,
             install_timeout: Duration::from_secs(600),
             max_fix_iterations: 4,
+            candidates: 4,
+            oracle: true,
         }
     }
 }

@@ -319,6 +319,10 @@ pub struct TaskProgress {
     /// The case tests failed, the loop could not fix them, and they were undone with its fixes: why.
     #[serde(default)]
     pub cases_undone: Option<String>,
+    /// The best candidates disagreed on some call and nothing stated settled it: the cases the comments
+    /// state get tests of their own (otherwise they are not asked for when the code meets everything stated).
+    #[serde(default)]
+    pub disputed: bool,
 }
 
 impl TaskProgress {
@@ -343,6 +347,7 @@ impl TaskProgress {
             cases_written: None,
             cases_undone: None,
             heated: false,
+            disputed: false,
         }
     }
 }

@@ -27,6 +27,7 @@ const PROMPTS: &[(&str, &str)] = &[
     ("bug_hunter/task", include_str!("../../../../prompts/bug_hunter/task.j2")),
     ("test_writer/task", include_str!("../../../../prompts/test_writer/task.j2")),
     ("test_writer/cases", include_str!("../../../../prompts/test_writer/cases.j2")),
+    ("test_writer/asserts", include_str!("../../../../prompts/test_writer/asserts.j2")),
 ];
 
 /// The names of the embedded prompts.

@@ -130,9 +130,9 @@ impl ScriptedLlm {
         Self::spawn(Script { routes: Vec::new(), replies: replies.into(), repeat: None, requests: Vec::new() })
     }
 
-    /// Answers each request with the first unused route whose key appears in its last user message, so
-    /// requests made in parallel get the right replies whatever their order; past the routes, with a 500
-    /// that names the request.
+    /// Answers each request with the first unused route whose key appears in its last user message (or, for
+    /// a key `body:...`, in its JSON body), so requests made in parallel get the right replies whatever
+    /// their order; past the routes, with a 500 that names the request.
     pub fn routed(routes: Vec<(&str, Reply)>) -> Self {
         let routes = routes.into_iter().map(|(k, r)| (k.to_owned(), r, false)).collect();
         Self::spawn(Script { routes, replies: VecDeque::new(), repeat: None, requests: Vec::new() })
@@ -189,11 +189,16 @@ async fn serve(mut stream: TcpStream, script: Arc<Mutex<Script>>) {
         let mut s = script.lock().unwrap();
         s.requests.push(request.clone());
         let last_user = request.last_user_message();
-        let routed =
-            s.routes.iter_mut().find(|(key, _, used)| !used && last_user.contains(key.as_str())).map(|route| {
-                route.2 = true;
-                route.1.clone()
-            });
+        let body = request.body.to_string();
+        // A key `body:...` is looked for in the request's JSON body (`body:"seed":2`: the third draw).
+        let matches = |key: &str| match key.strip_prefix("body:") {
+            Some(part) => body.contains(part),
+            None => last_user.contains(key),
+        };
+        let routed = s.routes.iter_mut().find(|(key, _, used)| !used && matches(key.as_str())).map(|route| {
+            route.2 = true;
+            route.1.clone()
+        });
         routed.or_else(|| s.replies.pop_front()).or_else(|| s.repeat.clone())
     };
     let reply = reply.unwrap_or_else(|| {

@@ -14,6 +14,7 @@ pub struct ConfigLayer {
     pub llm: LlmLayer,
     pub sandbox: SandboxLayer,
     pub editor: EditorLayer,
+    pub run: RunLayer,
     /// The editor's own tracing setting (`samokoder.trace.server` in VS Code); read by the editor, not us.
     #[schemars(skip)]
     pub trace: Option<serde_json::Value>,
@@ -121,6 +122,19 @@ pub struct BudgetLayer {
     pub max_fix_iterations: Option<usize>,
 }
 
+/// How a run makes sure of its code.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunLayer {
+    /// Candidates drawn for one function or small module (default 4), decoded together and chosen by
+    /// running them against the stated examples and generated tests (docs/agents.md); 1 draws one and
+    /// lands it.
+    pub candidates: Option<usize>,
+    /// The examples the user stated (in the description, the spec, doc comments) run as checks before the
+    /// tests, outrank every generated test, and a run whose examples fail has failed (default true).
+    pub oracle: Option<bool>,
+}
+
 /// How runs meet the user in an editor.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
@@ -183,7 +197,7 @@ impl ConfigLayer {
         take!(llm.local.cache_mb);
         take!(sandbox.image, sandbox.test_command, sandbox.timeout_secs, sandbox.memory_mb, sandbox.cpus, sandbox.pids);
         take!(sandbox.no_output_secs, sandbox.idle_stop_secs, sandbox.network, sandbox.ca_bundle, sandbox.sync_include);
-        take!(sandbox.docker_host, editor.review, editor.ask_timeout_secs);
+        take!(sandbox.docker_host, editor.review, editor.ask_timeout_secs, run.candidates, run.oracle);
         for (name, p) in other.llm.providers {
             let mine = self.llm.providers.entry(name).or_default();
             macro_rules! field {

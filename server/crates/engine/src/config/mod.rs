@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use files::{load_files, read_layer, user_config_path};
-pub use layer::{BudgetLayer, ConfigLayer, LlmLayer, LocalLayer, ParamsLayer, ProviderLayer, SandboxLayer};
+pub use layer::{BudgetLayer, ConfigLayer, LlmLayer, LocalLayer, ParamsLayer, ProviderLayer, RunLayer, SandboxLayer};
 use samokoder_llm::{ApiKey, LimitsConfig, Price, ProviderKind};
 pub use schema::vscode_settings;
 
@@ -23,7 +23,23 @@ pub struct Config {
     pub llm: LlmSettings,
     pub sandbox: SandboxSettings,
     pub editor: EditorSettings,
+    pub run: RunConfig,
 }
+
+/// How a run makes sure of its code (`[run]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunConfig {
+    /// Candidates drawn for one function or small module; 1: no choosing.
+    pub candidates: usize,
+    /// Stated examples run as checks that outrank generated tests.
+    pub oracle: bool,
+}
+
+/// The candidates a run draws unless configured: CodeT's gain held from a handful of samples up, and four
+/// are decoded together in one batch by the embedded model.
+pub const DEFAULT_CANDIDATES: usize = 4;
+/// The most candidates a run may draw: each is a model call.
+pub const MAX_CANDIDATES: usize = 16;
 
 /// How runs meet the user in an editor (`[editor]`).
 #[derive(Debug, Clone, PartialEq)]
@@ -263,6 +279,10 @@ impl Config {
             editor: EditorSettings {
                 review: layer.editor.review.unwrap_or(false),
                 ask_timeout: Duration::from_secs(layer.editor.ask_timeout_secs.unwrap_or(300).max(1)),
+            },
+            run: RunConfig {
+                candidates: layer.run.candidates.unwrap_or(DEFAULT_CANDIDATES).clamp(1, MAX_CANDIDATES),
+                oracle: layer.run.oracle.unwrap_or(true),
             },
         }
     }

@@ -254,10 +254,19 @@ pub(super) fn samplers(
             LlamaSampler::top_p(0.95, 1),
             LlamaSampler::min_p(0.05, 1),
             LlamaSampler::temp(temperature),
-            LlamaSampler::dist(config.seed),
+            LlamaSampler::dist(draw_seed(config.seed, request.draw)),
         ]
     };
     Ok(Samplers { max_new, sampler: LlamaSampler::chain_simple(chain), grammar })
+}
+
+/// The sampler's seed for one draw: the configured seed, or for a numbered draw the seed mixed with its
+/// number (a multiplicative hash, so that draw 1 of seed 1 is not draw 0 of seed 2).
+pub(super) fn draw_seed(seed: u32, draw: Option<u32>) -> u32 {
+    match draw {
+        None | Some(0) => seed,
+        Some(n) => seed ^ n.wrapping_mul(0x9e37_79b9).rotate_left(16),
+    }
 }
 
 /// The closing tokens of a model's vocabulary (see [`Sequence::sample`]).

@@ -47,7 +47,8 @@ pub(crate) async fn run(
     } else {
         each_file(ctx, state, task, &id, index, &step, subdir).await?
     };
-    let changes = jailed(ctx, files, subdir)?;
+    let mut changes = jailed(ctx, files, subdir)?;
+    super::repair(ctx, &mut changes, subdir)?;
     ctx.jail.validate(&changes, false).map_err(|e| anyhow!("{e}; nothing was written"))?;
 
     // What the files held before: committed before the change goes out.

@@ -94,28 +94,34 @@ pub(crate) async fn run(
     subdir: Option<&str>,
 ) -> Result<()> {
     let id = progress.id.clone();
+    // The examples the user stated run first: they outrank the tests.
+    let stated = stated_examples(ctx).await?;
     let mut tested = test(ctx, state, &test_command(ctx, state, subdir), subdir).await?;
     if tested.no_tests && progress.no_tests_ok && tested.report.failed == 0 {
         tested.passed = true;
         tested.summary = "the project has no tests to run".into();
     }
-    let failures = tested
-        .report
-        .failures
-        .iter()
-        .map(|f| match (&f.file, f.line) {
-            (Some(file), Some(line)) => format!("{file}:{line}: {}: {}", f.name, f.message),
-            _ => format!("{}: {}", f.name, f.message),
-        })
-        .collect();
+    let mut failures: Vec<String> = stated.failures.clone();
+    failures.extend(tested.report.failures.iter().map(|f| match (&f.file, f.line) {
+        (Some(file), Some(line)) => format!("{file}:{line}: {}: {}", f.name, f.message),
+        _ => format!("{}: {}", f.name, f.message),
+    }));
+    if let Some(said) = &stated.summary {
+        tested.summary = format!("{said}; {}", tested.summary);
+    }
+    let mut output = steady(&tested.output);
+    if !stated.failures.is_empty() {
+        output = format!("{output}\n\nThe examples the user stated that fail:\n{}", stated.failures.join("\n"));
+    }
     progress.outcome = Some(TaskOutcome {
-        passed: tested.passed,
+        passed: tested.passed && stated.failures.is_empty(),
         summary: tested.summary.clone(),
+        failed: tested.report.failed + stated.failures.len() as u32,
         failures,
-        failed: tested.report.failed,
         passed_count: tested.report.passed,
-        output: tail(&steady(&tested.output), OUTPUT_TAIL),
+        output: tail(&output, OUTPUT_TAIL),
     });
+    let tested = Tested { passed: tested.passed && stated.failures.is_empty(), ..tested };
     save_task(&*ctx.store, &ctx.id.0, &progress)?;
     let mut step = StepRecord::new("executor", format!("{id}: {}", tested.summary), now_ms());
     step.task = Some(id.clone());
@@ -131,6 +137,41 @@ pub(crate) async fn run(
     }
     ctx.frontend.log(&ctx.id, "executor", &format!("{id} ({}): {}\n", task.title, tested.summary));
     Ok(())
+}
+
+/// What the run's stated examples did on the workspace as it stands.
+struct Stated {
+    /// `src/a.js:7: the stated example ... failed: got ...`, one per failing example.
+    failures: Vec<String>,
+    /// `2 of 3 stated examples fail`, `the 3 stated examples hold`; `None` without examples.
+    summary: Option<String>,
+}
+
+/// Runs the run's stated examples (`oracle::record`), when it has any and the oracle is on.
+async fn stated_examples(ctx: &RunContext) -> Result<Stated> {
+    let examples = match crate::oracle::record::load(ctx)? {
+        Some(record) if ctx.settings.oracle => record.examples,
+        _ => Vec::new(),
+    };
+    if examples.is_empty() {
+        return Ok(Stated { failures: Vec::new(), summary: None });
+    }
+    let verdicts = crate::oracle::record::check(ctx, &examples).await?;
+    let failures: Vec<String> = examples
+        .iter()
+        .zip(&verdicts)
+        .filter(|(_, v)| !v.ok)
+        .map(|(e, v)| crate::oracle::record::failure(e, v))
+        .collect();
+    let n = examples.len();
+    let summary = match failures.len() {
+        0 if n == 1 => "the stated example holds".to_owned(),
+        0 => format!("the {n} stated examples hold"),
+        f => {
+            format!("{f} of {n} stated example{} fail{}", if n == 1 { "" } else { "s" }, if f == 1 { "s" } else { "" })
+        }
+    };
+    Ok(Stated { failures, summary: Some(summary) })
 }
 
 /// What installs a project's dependencies when its template names nothing else.

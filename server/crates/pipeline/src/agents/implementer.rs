@@ -14,6 +14,7 @@ use serde_json::json;
 use super::troubleshooter::{Guard, prepare};
 use super::{apply_step, messages, read_file, shared_vars_showing, stream_text, touches};
 use crate::RunContext;
+use crate::oracle::record::OracleRecord;
 use crate::state::{RunState, TaskProgress, save_task};
 
 pub(crate) const EDIT_RETRIES: usize = 2;
@@ -57,20 +58,73 @@ pub(crate) async fn run(ctx: &RunContext, state: &RunState, request: &EditReques
         ..Default::default()
     };
     let files = [(request.path.clone(), current.clone())];
-    let changes = match changes_from(ctx, &mut chat, &files, None, EDIT_RETRIES, |_| Ok(())).await? {
-        Ok(changes) => changes,
-        Err(why) => bail!("the implementation could not be applied after {} tries: {why}", EDIT_RETRIES + 1),
+    // What the user stated the code must do: the examples in its comments and the request, as checks.
+    let mut record = OracleRecord::default();
+    if ctx.settings.oracle {
+        let stated = crate::oracle::for_code(&request.path, &current, start as u32, &request.instruction);
+        record.examples = crate::oracle::record::settle(ctx, stated, &mut record).await?;
+        if !record.examples.is_empty() {
+            let n = record.examples.len();
+            ctx.frontend.log(&ctx.id, "code_monkey", &format!("{n} stated example(s) will be checked\n"));
+        }
+        crate::oracle::record::save(ctx, &record)?;
+    }
+    let function = crate::oracle::definition_at(&request.path, &current, start as u32).map(|(name, _)| name);
+    let javascript = [".js", ".mjs", ".cjs"].iter().any(|ext| request.path.ends_with(ext));
+    let mut disputed = false;
+    let (changes, note) = match function {
+        Some(function) if ctx.settings.candidates > 1 && javascript => {
+            match super::candidates::implement(ctx, &vars, &chat, &files, &function, &mut record).await? {
+                Ok(chosen) => {
+                    disputed = chosen.disputed;
+                    (chosen.changes, Some(chosen.note))
+                }
+                // No draw applied: asked again from the first draw's reply, with its reason.
+                Err((reply, why)) => {
+                    super::reask(
+                        &mut chat,
+                        reply,
+                        format!("That change cannot be applied: {why}\n\nReply again with the corrected changes."),
+                    );
+                    (asked_until_applied(ctx, &mut chat, &files, EDIT_RETRIES - 1).await?, None)
+                }
+            }
+        }
+        _ => (asked_until_applied(ctx, &mut chat, &files, EDIT_RETRIES).await?, None),
     };
+    if ctx.settings.oracle {
+        crate::oracle::record::save(ctx, &record)?;
+    }
     let touched = touches(ctx, &changes)?;
     let paths: Vec<String> = changes.paths().map(|p| p.to_string()).collect();
-    apply_step(ctx, &changes, touched, "code_monkey", Some("t1"), format!("implemented in {}", paths.join(", ")))
-        .await?;
+    let summary = match &note {
+        Some(note) => format!("implemented in {}: {note}", paths.join(", ")),
+        None => format!("implemented in {}", paths.join(", ")),
+    };
+    if let Some(note) = &note {
+        ctx.frontend.log(&ctx.id, "code_monkey", &format!("chose {note}\n"));
+    }
+    apply_step(ctx, &changes, touched, "code_monkey", Some("t1"), summary).await?;
     let mut progress = TaskProgress::new("t1");
+    progress.disputed = disputed;
     progress.basis = request.instruction.clone();
     progress.steps = Some(Vec::new());
     progress.no_tests_ok = true;
     save_task(&*ctx.store, &ctx.id.0, &progress)?;
     Ok(())
+}
+
+/// The implementation, asked until it applies (`retries` re-asks with the reason); an error when it never does.
+async fn asked_until_applied(
+    ctx: &RunContext,
+    chat: &mut ChatRequest,
+    files: &[(String, String)],
+    retries: usize,
+) -> Result<ChangeSet> {
+    match changes_from(ctx, chat, files, None, retries, |_| Ok(())).await? {
+        Ok(changes) => Ok(changes),
+        Err(why) => bail!("the implementation could not be applied after {} tries: {why}", retries + 1),
+    }
 }
 
 /// The code writer's changes: asked until they can be applied (prepared as a troubleshooter's, then `check`),

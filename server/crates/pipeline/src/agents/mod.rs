@@ -4,6 +4,7 @@
 //! the workspace as the user holds it, and applying a step's files as one change with an undo record.
 
 pub(crate) mod architect;
+pub(crate) mod candidates;
 pub(crate) mod case_tests;
 pub(crate) mod checks;
 pub(crate) mod code_monkey;
@@ -309,6 +310,31 @@ pub(crate) async fn stream_text_at(
     }
     account(ctx, &completion);
     Ok(completion)
+}
+
+/// The repairs that need no model (`repairs.rs`), on a change about to land: its files fixed in place, and a
+/// module they import changed too when it must export what they import. Each repair is said to the user.
+pub(crate) fn repair(ctx: &RunContext, changes: &mut ChangeSet, subdir: Option<&str>) -> Result<()> {
+    let mut files: std::collections::BTreeMap<String, String> =
+        changes.changes.iter().map(|c| (c.path.to_string(), c.text.clone())).collect();
+    let paths: Vec<String> = ctx.index.read().paths().map(str::to_owned).collect();
+    let esm = read_file(ctx, &in_project(subdir, "package.json"))
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .is_some_and(|package| package["type"] == "module");
+    let read = |p: &str| read_file(ctx, p);
+    let done = crate::repairs::repair(&mut files, &crate::repairs::Project { read: &read, paths: &paths, esm });
+    if done.is_empty() {
+        return Ok(());
+    }
+    for (path, text) in files {
+        match changes.changes.iter_mut().find(|c| c.path.as_str() == path) {
+            Some(change) => change.text = text,
+            None => changes.changes.push(samokoder_edits::FileChange { path: ctx.jail.check(&path)?, text }),
+        }
+    }
+    let said: Vec<String> = done.iter().map(ToString::to_string).collect();
+    ctx.frontend.log(&ctx.id, "code_monkey", &format!("repaired without a model: {}\n", said.join("; ")));
+    Ok(())
 }
 
 /// Each changed file's content before (as the user holds it now) and after, kept as blobs.

@@ -368,6 +368,8 @@ pub(crate) fn prepare(
         ));
     }
     let created_by_run = created_by_run(ctx);
+    // The examples the user stated outrank the code: a change may not edit the lines that state them.
+    let oracle = crate::oracle::record::load(ctx).ok().flatten();
     let mut changes = ChangeSet::default();
     let mut created = Vec::new();
     // Changes to tests that the guard refuses: left out, and the rest of the reply stands (Qwen 1.5B gave
@@ -399,7 +401,19 @@ pub(crate) fn prepare(
                 text
             }
             FileEdit::Blocks(blocks) => {
-                apply_blocks(current.as_deref(), &blocks).map_err(|e| format!("{path}: {e}"))?.0
+                let replacements: Vec<&str> = blocks.iter().map(|b| b.replace.as_str()).collect();
+                let whole = current.as_deref().and_then(|c| crate::repairs::whole_definitions(&path, c, &replacements));
+                match whole {
+                    Some((text, names)) => {
+                        let note = format!(
+                            "{path}: the reply's replacement is the whole of {}, which takes the place of the file's",
+                            names.join(", ")
+                        );
+                        ctx.frontend.log(&ctx.id, "code_monkey", &format!("repaired without a model: {note}\n"));
+                        text
+                    }
+                    None => apply_blocks(current.as_deref(), &blocks).map_err(|e| format!("{path}: {e}"))?.0,
+                }
             }
         };
         if current.as_deref() == Some(text.as_str()) {
@@ -456,6 +470,12 @@ pub(crate) fn prepare(
             }
             changes.confirm.push(rel.clone());
         }
+        if let Some(record) = &oracle
+            && let Err(why) = crate::oracle::record::guard(record, &full, current.as_deref(), &text)
+        {
+            refused.push(why);
+            continue;
+        }
         if let Some(issue) = super::code_monkey::syntax_problem(&path, &text) {
             return Err(format!("{path} would have a syntax error: {issue}"));
         }
@@ -481,6 +501,7 @@ pub(crate) fn prepare(
             files.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(", ")
         ));
     }
+    super::repair(ctx, &mut changes, subdir).map_err(|e| format!("{e:#}"))?;
     Ok(changes)
 }
 

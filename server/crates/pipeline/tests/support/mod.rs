@@ -141,6 +141,22 @@ impl RecordingFrontend {
 /// The marker of the checks that follow every write (`node --check`, `tsc --noEmit`).
 pub const CHECK: &str = "==samokoder-check==";
 
+/// The marker of the stated examples' harness (`oracle::run`).
+pub const ORACLE: &str = "==samokoder-oracle==";
+
+/// Runs `request`'s command with the host's node in a new directory holding its overlay.
+fn run_on_host(request: &RunRequest<'_>) -> (String, i64) {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in request.overlay {
+        let file = dir.path().join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    let out = std::process::Command::new("sh").arg("-c").arg(request.command).current_dir(dir.path()).output().unwrap();
+    let output = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (output, i64::from(out.status.code().unwrap_or(-1)))
+}
+
 /// Answers the test command with canned outputs, in turn (the last one repeats), and the checks after a
 /// write with `check_outputs`, in turn (the last one repeats; none: every file passes); remembers what it was
 /// shown.
@@ -174,7 +190,11 @@ impl FakeSandbox {
     pub fn commands(&self) -> Vec<String> {
         let seen = self.seen.lock().unwrap();
         let commands = seen.iter().map(|(c, _)| c.clone());
-        commands.filter(|c| !c.contains(CHECK) && !c.starts_with("cat node_modules/.samokoder-installed")).collect()
+        commands
+            .filter(|c| {
+                !c.contains(CHECK) && !c.contains(ORACLE) && !c.starts_with("cat node_modules/.samokoder-installed")
+            })
+            .collect()
     }
 }
 
@@ -195,6 +215,9 @@ impl Sandbox for FakeSandbox {
             let fingerprint = mark.split_whitespace().next().unwrap().to_owned();
             *self.installed.lock().unwrap() = Some(fingerprint);
             ("added 1 package\n".to_owned(), 0)
+        } else if request.command.contains(ORACLE) {
+            // The examples' harness runs for real, on the host's node, over the files the sandbox was given.
+            run_on_host(&request)
         } else if request.command.contains(CHECK) {
             let mut outputs = self.check_outputs.lock().unwrap();
             (if outputs.len() > 1 { outputs.pop_front() } else { outputs.front().cloned() }.unwrap_or_default(), 0)
@@ -309,7 +332,9 @@ fn context(
         store,
         prompts: Prompts::new(Some(dir)),
         frontend,
-        settings: RunSettings::default(),
+        // One draw: the other mechanisms are tested on one reply each; the tests of choosing among
+        // candidates set their number.
+        settings: RunSettings { candidates: 1, ..Default::default() },
         status: Default::default(),
         cancel: Default::default(),
     }
