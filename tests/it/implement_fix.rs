@@ -12,12 +12,26 @@ use crate::support::{SUM_PACKAGE, SUM_TEST, Sandboxed, bin, code_action, failing
 /// The implementer's scripted reply: the TODO of src/sum.js becomes the sum.
 const IMPLEMENTED: &str = "src/sum.js\n<<<<<<< SEARCH\n  // TODO(samokoder): return the sum of a and b\n=======\n  return a + b;\n>>>>>>> REPLACE\n";
 
+/// What an implement run asks the model: four draws of the implementation (`first` for the first, the
+/// right one for the others) and one call for generated tests, all at once.
+fn implement_routes(first: &str) -> Vec<(&'static str, Reply)> {
+    vec![
+        ("body:\"seed\":0", Reply::text(first)),
+        ("body:\"seed\":1", Reply::text(IMPLEMENTED)),
+        ("body:\"seed\":2", Reply::text(IMPLEMENTED)),
+        ("body:\"seed\":3", Reply::text(IMPLEMENTED)),
+        ("you are the test writer", Reply::text("```js\nassert.deepStrictEqual(sum(2, 3), 5);\n```\n")),
+    ]
+}
+
 #[tokio::test]
 async fn implement_on_a_todo_comment_lands_as_minimal_edits_in_the_open_buffer() {
     if !docker_available() {
         return;
     }
-    let llm = ScriptedLlm::routed(vec![("Implement this in src/sum.js", Reply::text(IMPLEMENTED))]);
+    // The first draw is wrong; the three that agree, and pass the generated test, land. The candidates run
+    // in the real sandbox.
+    let llm = ScriptedLlm::routed(implement_routes(&IMPLEMENTED.replace("a + b", "a - b")));
     let s = Sandboxed::new();
     std::fs::create_dir_all(s.root().join("src")).unwrap();
     std::fs::create_dir_all(s.root().join("test")).unwrap();
@@ -61,6 +75,7 @@ async fn implement_on_a_todo_comment_lands_as_minimal_edits_in_the_open_buffer()
         .map(|m| m["params"]["text"].as_str().unwrap_or("").to_owned())
         .collect();
     assert_eq!(end["params"]["value"]["message"], "implemented; tests pass (1 passed)", "{log}");
+    assert!(log.contains("chose candidate 2 of 4 (3 agree): no stated example, 1 of 1 generated tests pass"), "{log}");
     // One edit, of the one line, against the open document's version.
     let edit = client.messages().into_iter().find(|m| m["method"] == "workspace/applyEdit").unwrap();
     let changes = edit["params"]["edit"]["documentChanges"].as_array().unwrap().clone();
@@ -159,7 +174,7 @@ async fn implement_while_the_user_types(
     user_line: u32,
     user_text: &str,
 ) -> (Sandboxed, samokoder_test_utils::LspClient, Value) {
-    let llm = ScriptedLlm::routed(vec![("Implement this in src/sum.js", Reply::text(IMPLEMENTED))]);
+    let llm = ScriptedLlm::routed(implement_routes(IMPLEMENTED));
     let s = Sandboxed::new();
     std::fs::create_dir_all(s.root().join("src")).unwrap();
     std::fs::write(s.root().join("package.json"), SUM_PACKAGE).unwrap();

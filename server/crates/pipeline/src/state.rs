@@ -47,6 +47,22 @@ pub struct SpecReply {
     /// At most five, and only where the answer changes what gets built.
     #[schemars(length(max = 5))]
     pub questions: Vec<QuestionDraft>,
+    /// The input/output examples the request itself states, each quoting its words; none when it states
+    /// none (never invented: one whose quote is not in the request is dropped).
+    #[serde(default)]
+    #[schemars(length(max = 6))]
+    pub examples: Vec<ExampleDraft>,
+}
+
+/// An example the request states, as the spec writer read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ExampleDraft {
+    /// The request's own words that state it, copied exactly.
+    pub quote: String,
+    /// The call, in JavaScript with literal arguments: `toRoman(4)`.
+    pub call: String,
+    /// What it gives, as a JavaScript literal (`'IV'`), or `throws RangeError`.
+    pub result: String,
 }
 
 /// A question the spec writer asked, and what the user answered (`None`: not answered yet).
@@ -67,6 +83,10 @@ pub struct Spec {
     pub assumptions: Vec<String>,
     /// Questions asked and their answers.
     pub decisions: Vec<(String, String)>,
+    /// The examples the run is held to, as sentences (`toRoman(4)` should be 'IV' (the description, line
+    /// 1)): the checks of the oracle, listed so the user can correct them.
+    #[serde(default)]
+    pub examples: Vec<String>,
 }
 
 impl Spec {
@@ -78,6 +98,7 @@ impl Spec {
             features: clean(reply.features),
             assumptions: clean(reply.assumptions),
             decisions,
+            examples: Vec::new(),
         }
     }
 
@@ -90,6 +111,7 @@ impl Spec {
             self.complexity.as_str()
         );
         section(&mut out, "Features", &self.features);
+        section(&mut out, "Examples (each is checked against the code)", &self.examples);
         if !self.decisions.is_empty() {
             let lines: Vec<String> = self.decisions.iter().map(|(q, a)| format!("{q} **{a}**")).collect();
             section(&mut out, "Decisions", &lines);

@@ -132,3 +132,48 @@ async fn the_fix_loop_starts_from_a_failing_example_and_the_run_passes_once_the_
         "the failing example is the failure: {troubleshooter}"
     );
 }
+
+const SLUG_SPEC: &str = r#"{"complexity": "simple", "summary": "A slugify function.", "features": ["every run of characters other than a-z and 0-9 becomes one hyphen"], "assumptions": [], "questions": [], "examples": [{"quote": "slugify('') returns ''", "call": "slugify('')", "result": "''"}, {"quote": "slugify('A B') returns 'a_b'", "call": "slugify('A B')", "result": "'a_b'"}]}"#;
+const SLUG_CODE: &str = "export function slugify(text) {\n  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');\n}";
+const SLUG_TEST: &str = "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { slugify } from '../src/slugify.js';\n\ntest('slugs', () => {\n  assert.strictEqual(slugify('Hello-World'), 'helloworld');\n  assert.strictEqual(slugify(''), '');\n});\n";
+
+#[tokio::test]
+async fn a_generated_test_that_contradicts_a_stated_example_is_dropped_and_the_code_is_left_as_it_was() {
+    let files = format!(
+        "package.json\n```json\n{{\"type\": \"module\", \"scripts\": {{\"test\": \"node --test\"}}}}\n```\n\n{}\n{}",
+        file_reply("src/slugify.js", SLUG_CODE),
+        file_reply("test/slugify.test.js", SLUG_TEST.trim_end())
+    );
+    let server = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(SLUG_SPEC)),
+        ("you are the code writer", Reply::text(files)),
+    ]);
+    let b = Bench::new(&server, RecordingFrontend::default(), FakeSandbox::new(PASSING_TAP, 0));
+    let description = "a slugify(text) function: every run of characters other than a-z and 0-9 becomes one \
+                       hyphen; slugify('Hello-World') returns 'hello-world' and slugify('') returns ''";
+    let outcome = samokoder_pipeline::generate(&b.ctx, &req(description)).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert!(outcome.summary.contains("the 2 stated examples hold"), "{}", outcome.summary);
+    // The contradicting assertion is gone, the other stays; the code is as the model wrote it.
+    let test = b.frontend.file("test/slugify.test.js").unwrap();
+    assert_eq!(test, SLUG_TEST.replace("  assert.strictEqual(slugify('Hello-World'), 'helloworld');\n", ""));
+    assert_eq!(b.frontend.file("src/slugify.js").unwrap().trim_end(), SLUG_CODE);
+    let steps = b.store.steps(&b.ctx.id.0).unwrap();
+    assert!(
+        steps.iter().any(|s| s.summary == "dropped 1 generated assertion(s) a stated example contradicts"),
+        "{:?}",
+        steps.iter().map(|s| &s.summary).collect::<Vec<_>>()
+    );
+    // The spec lists the examples: the description's own, and the spec writer's only where the request says
+    // it (its `'a_b'` is in no sentence of the request, and is dropped).
+    let spec = b.frontend.file(".samokoder/spec.md").unwrap();
+    assert!(
+        spec.contains("## Examples (each is checked against the code)")
+            && spec.contains("`slugify('Hello-World') should be 'hello-world'`")
+            && spec.contains("`slugify('') should be ''`")
+            && !spec.contains("a_b"),
+        "{spec}"
+    );
+    let log = b.frontend.log.lock().unwrap().clone();
+    assert!(log.contains("not an example the request states") && log.contains("slugify('A B')"), "{log}");
+}

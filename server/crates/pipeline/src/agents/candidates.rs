@@ -86,8 +86,17 @@ pub(crate) async fn implement(
     }
     let mut candidates: Vec<(usize, ChangeSet)> = Vec::new();
     let mut first_refusal: Option<(String, String)> = None;
+    let mut failed: Option<anyhow::Error> = None;
     for (i, draw) in draws.into_iter().enumerate() {
-        let completion = draw.map_err(|e| anyhow::anyhow!("the code writer's model call failed: {e}"))??;
+        // A draw whose call failed is one candidate fewer; the run fails only when every draw did.
+        let completion = match draw.map_err(anyhow::Error::from).and_then(|inner| inner) {
+            Ok(completion) => completion,
+            Err(e) => {
+                ctx.frontend.log(&ctx.id, "code_monkey", &format!("candidate {}: no reply: {e:#}\n", i + 1));
+                failed.get_or_insert(e);
+                continue;
+            }
+        };
         match prepare(ctx, &completion.text, None, Guard::Spec(""), files) {
             Ok(changes) => candidates.push((i, changes)),
             Err(why) => {
@@ -97,7 +106,11 @@ pub(crate) async fn implement(
         }
     }
     if candidates.is_empty() {
-        return Ok(Err(first_refusal.unwrap_or_default()));
+        return match (first_refusal, failed) {
+            (Some(refusal), _) => Ok(Err(refusal)),
+            (None, Some(e)) => Err(e.context("the code writer's model call failed")),
+            (None, None) => anyhow::bail!("no candidate was drawn"),
+        };
     }
     let names = crate::oracle::exported(path, current);
     let examples: Vec<Example> =

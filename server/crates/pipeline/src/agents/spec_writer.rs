@@ -145,7 +145,17 @@ pub(crate) async fn run(
     // A revision keeps the complexity the questions were asked for.
     reply.complexity = analysis.complexity;
     reply.assumptions.extend(unanswered);
-    let spec = Spec::from_reply(description, reply, decisions);
+    let drafts = std::mem::take(&mut reply.examples);
+    let mut spec = Spec::from_reply(description, reply, decisions);
+    if ctx.settings.oracle {
+        // The examples the request states are the run's checks, and the spec lists them.
+        let mut drafts = drafts;
+        drafts.extend(analysis.examples.iter().cloned());
+        let record = crate::oracle::record::from_description(ctx, description, &drafts).await?;
+        spec.examples =
+            record.examples.iter().map(|e| format!("`{}` ({}: \"{}\")", e.statement(), e.origin, e.quote)).collect();
+        spec.assumptions.extend(record.assumptions.iter().cloned());
+    }
     put_typed(&*ctx.store, RecordKind::Spec, run, "spec", &spec)?;
     write_run_file(ctx, "spec_writer", &run_file(subdir, "spec.md"), spec.markdown()).await?;
     fe.log(

@@ -300,7 +300,7 @@ fn relative_imports(path: &str, text: &str) -> Vec<String> {
 }
 
 /// The workspace paths of the files this run created (its own tests among them).
-fn created_by_run(ctx: &RunContext) -> Vec<String> {
+pub(crate) fn created_by_run(ctx: &RunContext) -> Vec<String> {
     let steps = ctx.store.steps(&ctx.id.0).unwrap_or_default();
     steps.iter().flat_map(|s| s.touched.iter().filter(|t| t.before.is_none()).map(|t| t.path.clone())).collect()
 }

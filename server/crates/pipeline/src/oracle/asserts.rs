@@ -24,6 +24,31 @@ pub fn hypotheses(text: &str, names: &[String], origin: &str) -> Vec<Example> {
     out
 }
 
+/// The lines (0-based) of a test file that assert what a stated example contradicts: the same call, another
+/// result. Each with the sentence that says why it goes.
+pub fn contradicted(text: &str, examples: &[Example]) -> Vec<(usize, String)> {
+    let mut names: Vec<String> = examples.iter().map(|e| e.callee.clone()).collect();
+    names.dedup();
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let asserted = assertion(line.trim(), &names)?;
+            let stated = examples.iter().find(|e| e.call == asserted.call)?;
+            let both_throw = matches!((&stated.expect, &asserted.expect), (Expect::Throws(_), Expect::Throws(_)));
+            (stated.expect != asserted.expect && !both_throw).then(|| {
+                let why = format!(
+                    "the generated test `{}` contradicts the stated example `{}` ({}: \"{}\"): dropped",
+                    line.trim(),
+                    stated.statement(),
+                    stated.origin,
+                    stated.quote
+                );
+                (i, why)
+            })
+        })
+        .collect()
+}
+
 fn assertion(line: &str, names: &[String]) -> Option<Example> {
     let mut r = Reader::new(line);
     if word(&mut r, "assert") {
@@ -169,6 +194,27 @@ fn identifier(r: &mut Reader<'_>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_assertion_a_stated_example_contradicts_is_found_by_its_line() {
+        let stated = Example {
+            callee: "slugify".into(),
+            call: "slugify('Hello-World')".into(),
+            expect: Expect::Equal("'hello-world'".into()),
+            quote: "slugify('Hello-World') returns 'hello-world'".into(),
+            origin: "the description, line 1".into(),
+            module: None,
+        };
+        let test = "test('slugs', () => {\n  assert.strictEqual(slugify(\"Hello-World\"), 'helloworld');\n  assert.strictEqual(slugify('Hello-World'), 'hello-world');\n  assert.strictEqual(slugify('a'), 'a');\n});\n";
+        let found = contradicted(test, std::slice::from_ref(&stated));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, 1);
+        assert!(
+            found[0].1.contains("contradicts the stated example `slugify('Hello-World') should be 'hello-world'`"),
+            "{}",
+            found[0].1
+        );
+    }
 
     #[test]
     fn assertions_in_every_common_form_become_hypotheses() {

@@ -123,6 +123,18 @@ fn push(out: &mut Vec<Example>, example: Example) {
     }
 }
 
+/// An example a model read from the user's text: `call` must be one call with literal arguments, `result` a
+/// literal or `throws [Name]`.
+pub fn drafted(call: &str, result: &str) -> Option<(String, String, Expect)> {
+    let (callee, call) = whole_call(call.trim().trim_matches('`'), None)?;
+    let result = result.trim().trim_matches('`').trim();
+    let expect = match result.strip_prefix("throws") {
+        Some(rest) => Expect::Throws(rest.split_whitespace().next().and_then(error_name)),
+        None => expect_of(parse_whole(result)?),
+    };
+    Some((callee, call, expect))
+}
+
 /// What a doctest's output lines expect: a literal, nothing (`None` printed nothing), or an exception.
 fn doctest_output(output: &str) -> Option<Expect> {
     let output = output.trim();

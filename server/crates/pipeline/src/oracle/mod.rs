@@ -11,6 +11,7 @@ pub mod probes;
 pub mod record;
 pub mod run;
 pub mod select;
+pub mod triage;
 
 use samokoder_context::{FileIndex, Lang};
 use serde::{Deserialize, Serialize};

@@ -65,6 +65,51 @@ pub async fn settle(ctx: &RunContext, examples: Vec<Example>, record: &mut Oracl
     Ok(kept)
 }
 
+/// The examples a generate run is held to: the formal ones of the description (read without a model), and
+/// the ones the spec writer read from it (`drafts`) whose quote is in the description word for word and
+/// whose call and result are literals; the rest are dropped and said. Committed; returns the record.
+pub async fn from_description(
+    ctx: &RunContext,
+    description: &str,
+    drafts: &[crate::state::ExampleDraft],
+) -> Result<OracleRecord> {
+    let lines: Vec<(u32, String)> =
+        description.lines().enumerate().map(|(i, l)| (i as u32 + 1, l.to_owned())).collect();
+    let mut found = super::extract::examples(&lines, "the description", None);
+    let normal = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let said = normal(description);
+    for draft in drafts {
+        match super::extract::drafted(&draft.call, &draft.result) {
+            Some((callee, call, expect)) if !draft.quote.trim().is_empty() && said.contains(&normal(&draft.quote)) => {
+                let example = Example {
+                    callee,
+                    call,
+                    expect,
+                    quote: draft.quote.trim().to_owned(),
+                    origin: "the description".into(),
+                    module: None,
+                };
+                if !found.iter().any(|e| e.call == example.call && e.expect == example.expect) {
+                    found.push(example);
+                }
+            }
+            _ => ctx.frontend.log(
+                &ctx.id,
+                "spec_writer",
+                &format!(
+                    "not an example the request states (its quote is not in the request, or it is not a call with \
+                     literals): `{}` -> {} (\"{}\")\n",
+                    draft.call, draft.result, draft.quote
+                ),
+            ),
+        }
+    }
+    let mut record = load(ctx)?.unwrap_or_default();
+    record.examples = settle(ctx, found, &mut record).await?;
+    save(ctx, &record)?;
+    Ok(record)
+}
+
 /// A change that alters a line stating an example the run is held to: the example outranks the code, so the
 /// code must change, not the example. `Err` names the example.
 pub fn guard(record: &OracleRecord, path: &str, before: Option<&str>, after: &str) -> Result<(), String> {
@@ -93,8 +138,9 @@ pub fn guard(record: &OracleRecord, path: &str, before: Option<&str>, after: &st
 }
 
 /// The examples' verdicts on the workspace as the user holds it. An example with no module is run against
-/// the module that exports its function; with none yet, it fails with that said.
-pub async fn check(ctx: &RunContext, examples: &[Example]) -> Result<Vec<Verdict>> {
+/// the module that exports its function; with none yet, it fails with that said, or, while other tasks are
+/// still to come (`pending_ok`), it is not run (`None`).
+pub async fn check(ctx: &RunContext, examples: &[Example], pending_ok: bool) -> Result<Vec<Option<Verdict>>> {
     let modules: Vec<Option<String>> =
         examples.iter().map(|e| e.module.clone().or_else(|| exporter(ctx, &e.callee))).collect();
     let calls: Vec<Call<'_>> = examples
@@ -107,16 +153,29 @@ pub async fn check(ctx: &RunContext, examples: &[Example]) -> Result<Vec<Verdict
         .iter()
         .zip(examples)
         .map(|(module, example)| match module {
-            Some(_) => ran.next().unwrap_or(Verdict { ok: false, got: "no answer".into(), error: None }),
-            None => Verdict { ok: false, got: format!("no module exports {}", example.callee), error: None },
+            Some(_) => Some(ran.next().unwrap_or(Verdict { ok: false, got: "no answer".into(), error: None })),
+            None if pending_ok => None,
+            None => Some(Verdict { ok: false, got: format!("no module exports {}", example.callee), error: None }),
         })
         .collect())
 }
 
-/// The workspace module that exports `name`, from the index.
+/// The workspace module that exports `name`: among the files the run wrote (read as they are now), else
+/// from the index (which may lag a write by a moment).
 fn exporter(ctx: &RunContext, name: &str) -> Option<String> {
+    let is_test = crate::agents::troubleshooter::is_test;
+    let steps = ctx.store.steps(&ctx.id.0).unwrap_or_default();
+    let mut written: Vec<&String> = steps.iter().flat_map(|s| &s.files).filter(|p| !is_test(p)).collect();
+    written.dedup();
+    for path in written {
+        if let Some(text) = crate::agents::read_file(ctx, path)
+            && super::exported(path, &text).iter().any(|n| n == name)
+        {
+            return Some(path.clone());
+        }
+    }
     let index = ctx.index.read();
-    let found = index.paths().filter(|p| !crate::agents::troubleshooter::is_test(p)).find(|p| {
+    let found = index.paths().filter(|p| !is_test(p)).find(|p| {
         index.file(p).is_some_and(|f| f.definitions().any(|t| t.exported && t.container.is_none() && t.name == name))
     });
     found.map(str::to_owned)
