@@ -51,6 +51,8 @@ pub(crate) enum Next {
     Develop(PlanTask),
     Code(PlanTask),
     Test(PlanTask),
+    /// Only tests the run wrote fail: other versions of the module weigh them (`agents/arbiter.rs`).
+    Arbitrate(PlanTask),
     /// The task's tests fail: the fix loop decides (`fix_loop::decide`).
     Fix(PlanTask, fix_loop::Decision),
     /// The task's tests fail and the fix loop stopped: the run ends.
@@ -127,6 +129,7 @@ pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOut
             Next::Develop(t) => ("developer", Some(t)),
             Next::Code(t) => ("code_monkey", Some(t)),
             Next::Test(t) => ("executor", Some(t)),
+            Next::Arbitrate(t) => ("code_monkey", Some(t)),
             Next::Fix(t, _) => ("troubleshooter", Some(t)),
             Next::Failed(..) | Next::Pause(_) | Next::Done => ("", None),
         };
@@ -165,6 +168,10 @@ pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOut
             Next::Fix(task, decision) => {
                 let progress = state.task(task.id.as_deref().unwrap_or_default()).cloned().expect("a planned task");
                 fix_loop::act(ctx, &state, &task, progress, decision, subdir).await?
+            }
+            Next::Arbitrate(task) => {
+                let progress = state.task(task.id.as_deref().unwrap_or_default()).cloned().expect("a planned task");
+                agents::arbiter::run(ctx, &state, &task, progress, subdir).await?
             }
             Next::Failed(task, outcome, why) => {
                 let mut summary =
@@ -288,6 +295,9 @@ async fn next(ctx: &RunContext, state: &RunState, spec_only: bool, subdir: Optio
         match &progress.outcome {
             None => return Ok(Next::Test(task)),
             Some(outcome) if outcome.passed => continue,
+            Some(outcome) if agents::arbiter::wanted(ctx, progress, outcome, subdir) => {
+                return Ok(Next::Arbitrate(task));
+            }
             Some(outcome) => {
                 return Ok(match fix_loop::decide(ctx, state, progress, outcome) {
                     fix_loop::Decision::Stop(why) => Next::Failed(task.clone(), outcome.clone(), why),

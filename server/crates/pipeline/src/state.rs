@@ -345,6 +345,10 @@ pub struct TaskProgress {
     /// state get tests of their own (otherwise they are not asked for when the code meets everything stated).
     #[serde(default)]
     pub disputed: bool,
+    /// Only tests the run wrote failed, and other versions of the module weighed them (`agents/arbiter.rs`):
+    /// once per task.
+    #[serde(default)]
+    pub arbitrated: bool,
 }
 
 impl TaskProgress {
@@ -370,6 +374,7 @@ impl TaskProgress {
             cases_undone: None,
             heated: false,
             disputed: false,
+            arbitrated: false,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! share is here: the prompt context, structured and streamed model calls with their accounting, reading
 //! the workspace as the user holds it, and applying a step's files as one change with an undo record.
 
+pub(crate) mod arbiter;
 pub(crate) mod architect;
 pub(crate) mod candidates;
 pub(crate) mod case_tests;
@@ -11,6 +12,7 @@ pub(crate) mod code_monkey;
 pub(crate) mod developer;
 pub(crate) mod executor;
 pub(crate) mod implementer;
+pub(crate) mod prepare;
 pub(crate) mod spec_writer;
 pub(crate) mod tech_lead;
 pub(crate) mod test_writer;
