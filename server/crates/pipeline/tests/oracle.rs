@@ -5,6 +5,8 @@
 
 mod support;
 
+use std::sync::Mutex;
+
 use samokoder_pipeline::{EditRequest, implement, instruction_at};
 use samokoder_store::{RecordKind, RunStatus};
 use samokoder_test_utils::{Reply, ScriptedLlm};
@@ -250,4 +252,89 @@ async fn code_that_versions_written_from_the_spec_agree_against_is_replaced_by_t
     assert!(test.contains("test('reads MMX'") && !test.contains("test.skip('reads MMX'"), "{test}");
     let steps: Vec<String> = b.store.steps(&b.ctx.id.0).unwrap().into_iter().map(|s| s.summary).collect();
     assert!(steps.iter().any(|s| s.starts_with("rewrote src/roman.js: the version 3 of 4 agree with")), "{steps:?}");
+}
+
+#[tokio::test]
+async fn examples_that_contradict_each_other_go_to_the_user_or_are_set_aside_and_said() {
+    let contradicting = LONGEST.replace(" * 'bb'\n */", " * 'bb'\n * >>> longest(['a', 'bb'])\n * 'a'\n */");
+    let right_line = contradicting.lines().position(|l| l.contains("TODO")).unwrap() as u32 + 1;
+    let setup = |can_ask: bool| {
+        let frontend =
+            RecordingFrontend { can_ask, answers: Mutex::new(["'bb'".to_owned()].into()), ..Default::default() };
+        frontend.files.lock().unwrap().extend([
+            ("src/longest.js".to_owned(), contradicting.clone()),
+            ("package.json".to_owned(), r#"{"type": "module"}"#.to_owned()),
+        ]);
+        frontend
+    };
+    let request = EditRequest {
+        path: "src/longest.js".into(),
+        start_line: right_line,
+        end_line: right_line,
+        instruction: instruction_at(TODO).unwrap(),
+    };
+
+    // Headless: neither is a check, and the record says so; the one uncontested example still is.
+    let server = ScriptedLlm::routed(vec![("Implement this in src/longest.js", Reply::text(block(RIGHT)))]);
+    let b = Bench::new(&server, setup(false), FakeSandbox::new(PASSING_TAP, 0));
+    let outcome = implement(&b.ctx, &request).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert!(outcome.summary.contains("the stated example holds"), "{}", outcome.summary);
+    let record: serde_json::Value =
+        samokoder_store::get_typed(&*b.store, RecordKind::Spec, &b.ctx.id.0, "oracle").unwrap().unwrap();
+    let assumptions = record["assumptions"].to_string();
+    assert!(assumptions.contains("`longest(['a', 'bb'])` is stated as 'bb' (src/longest.js:5) and as 'a' (src/longest.js:7); neither was used as a check"), "{assumptions}");
+
+    // In an editor the user says which holds, and it is a check.
+    let server = ScriptedLlm::routed(vec![("Implement this in src/longest.js", Reply::text(block(RIGHT)))]);
+    let b = Bench::new(&server, setup(true), FakeSandbox::new(PASSING_TAP, 0));
+    let outcome = implement(&b.ctx, &request).await.unwrap();
+    assert!(outcome.summary.contains("the 2 stated examples hold"), "{}", outcome.summary);
+    let asked = b.frontend.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1);
+    assert!(asked[0].0.starts_with("Two of your examples disagree: `longest(['a', 'bb'])` gives 'bb' (src/longest.js:5) and 'a' (src/longest.js:7)"), "{asked:?}");
+    assert_eq!(asked[0].1, ["'bb'", "'a'", "neither"]);
+}
+
+#[tokio::test]
+async fn when_every_candidate_fails_an_example_the_fix_loop_starts_from_the_one_that_meets_the_most() {
+    let three = LONGEST.replace(" * 'bb'\n */", " * 'bb'\n * >>> longest(['ccc', 'a'])\n * 'ccc'\n */");
+    let todo_line = three.lines().position(|l| l.contains("TODO")).unwrap() as u32 + 1;
+    let last = "  return strings.length ? strings[strings.length - 1] : null;"; // meets [] and ['a', 'bb']
+    let nothing = "  return 'x';"; // meets none
+    let fixed = format!("src/longest.js\n<<<<<<< SEARCH\n{last}\n=======\n{RIGHT}\n>>>>>>> REPLACE\n");
+    let server = ScriptedLlm::routed(vec![
+        ("body:\"seed\":0", Reply::text(block(nothing))),
+        ("body:\"seed\":1", Reply::text(block(last))),
+        ("body:\"seed\":2", Reply::text(block(nothing))),
+        ("body:\"seed\":3", Reply::text(block(nothing))),
+        ("you are the test writer", Reply::text("no assertions today")),
+        ("you are the troubleshooter", Reply::text(fixed)),
+    ]);
+    let frontend = RecordingFrontend::default();
+    frontend.files.lock().unwrap().extend([
+        ("src/longest.js".to_owned(), three.clone()),
+        ("package.json".to_owned(), r#"{"type": "module"}"#.to_owned()),
+    ]);
+    let request = EditRequest {
+        path: "src/longest.js".into(),
+        start_line: todo_line,
+        end_line: todo_line,
+        instruction: instruction_at(TODO).unwrap(),
+    };
+    let mut b = Bench::new(&server, frontend, FakeSandbox::new(PASSING_TAP, 0));
+    b.ctx.settings.candidates = 4;
+    let outcome = implement(&b.ctx, &request).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    let steps: Vec<String> = b.store.steps(&b.ctx.id.0).unwrap().into_iter().map(|s| s.summary).collect();
+    assert_eq!(
+        steps[0],
+        "implemented in src/longest.js: candidate 2 of 4 (1 agree): no candidate meets all 3 stated examples, 0 of 0 generated tests pass"
+    );
+    let troubleshooter = Bench::asked(&server).into_iter().find(|a| a.contains("you are the troubleshooter")).unwrap();
+    assert!(
+        troubleshooter.contains("the stated example `longest(['ccc', 'a']) should be 'ccc'` failed: got 'a'"),
+        "{troubleshooter}"
+    );
+    assert_eq!(b.frontend.file("src/longest.js").unwrap(), three.replace(TODO, RIGHT));
 }

@@ -10,6 +10,9 @@ use super::{in_project, read_file};
 use crate::edit_format::{FileEdit, echoed_example, holder_of, parse_edits_among};
 use crate::{Level, RunContext};
 
+/// What a reply that gives every file back as it is is told.
+pub(crate) const UNCHANGED: &str = "the changes leave every file as it is";
+
 /// Tests and assertions in a file: what a fix may not take away.
 fn test_weight(text: &str) -> (usize, usize) {
     let count = |needle: &str| {
@@ -179,7 +182,7 @@ pub(crate) fn prepare(
         changes.changes.push(FileChange { path: rel, text });
     }
     if changes.is_empty() {
-        return Err(refused.into_iter().next().unwrap_or_else(|| "the changes leave every file as it is".into()));
+        return Err(refused.into_iter().next().unwrap_or_else(|| UNCHANGED.into()));
     }
     for why in &refused {
         ctx.frontend.log(&ctx.id, "troubleshooter", &format!("\n[left out: {why}]\n"));

@@ -19,6 +19,7 @@ use samokoder_store::StepRecord;
 use serde_json::json;
 
 use super::checks::{Checks, introduced, refusal};
+use super::prepare::UNCHANGED;
 pub(crate) use super::prepare::{Guard, prepare};
 use super::{
     apply_step, in_project, messages, read_file, reask, run_file, shared_vars_showing, stream_text_at, touches,
@@ -109,6 +110,13 @@ pub(crate) async fn run(
             Err(why) if attempt < EDIT_RETRIES => {
                 attempt += 1;
                 ctx.frontend.log(&ctx.id, agent, &format!("\n[not applied: {why}; asking again]\n"));
+                // A reply that gives the code back as it is gets told what that code still does wrong.
+                let why = match outcome.failures.first() {
+                    Some(failure) if why.starts_with(UNCHANGED) => {
+                        format!("{why}: the code as it is still fails ({failure}); change what it computes")
+                    }
+                    _ => why,
+                };
                 let why = format!("That change cannot be applied: {why}\n\nReply again with the corrected changes.");
                 reask(&mut request, completion.text, why);
                 continue;
