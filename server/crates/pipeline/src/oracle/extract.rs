@@ -26,6 +26,7 @@ const GIVES: &[&str] = &[
     "->",
     "=>",
     "→",
+    "➞",
     "is",
     "=",
 ];
@@ -318,7 +319,7 @@ mod tests {
         let text = "slugify('') returns '' and `slugify('Hello World')` returns `'hello-world'`.\n\
                     fib4(0) -> 0\nfib4(n) -> fib4(n-1) + fib4(n-2).\n\
                     toRoman(0) throws a RangeError; `toRoman(4000)` should throw `RangeError`.\n\
-                    format(-1999) === '-$19.99'\nMath.max(1, 2) is 2; x.slugify('a') is 'a'; new Stack(1) is {}";
+                    format(-1999) === '-$19.99'\nwill_it_fly([3], 5) ➞ true\nMath.max(1, 2) is 2; x.slugify('a') is 'a'; new Stack(1) is {}";
         let found = examples(&lines(text), "the description", None);
         assert_eq!(
             shown(&found),
@@ -329,6 +330,7 @@ mod tests {
                 "toRoman(0) throws RangeError",
                 "toRoman(4000) throws RangeError",
                 "format(-1999) == '-$19.99'",
+                "will_it_fly([3], 5) == true",
             ]
         );
         assert_eq!(found[1].quote, "slugify('Hello World')` returns `'hello-world'");
