@@ -111,6 +111,9 @@ fn local_backend(p: &crate::config::ProviderSettings) -> samokoder_llm::Result<A
     if let Some(cache_mb) = p.local.cache_mb {
         config.cache_mb = cache_mb;
     }
+    if let Some(draft_max) = p.local.draft_max {
+        config.draft_max = draft_max;
+    }
     Ok(Arc::new(samokoder_llm::Local::new(config)?))
 }
 

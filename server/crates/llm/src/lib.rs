@@ -36,7 +36,7 @@ pub use error::{LlmError, Result};
 pub use json::{extract_json, repair_json};
 pub use limits::{Limits, LimitsConfig};
 #[cfg(feature = "local-llm")]
-pub use local::{DEFAULT_CACHE_MB, DEFAULT_PARALLEL, Local, LocalConfig, Timing as LocalTiming};
+pub use local::{DEFAULT_CACHE_MB, DEFAULT_DRAFT_MAX, DEFAULT_PARALLEL, Local, LocalConfig, Timing as LocalTiming};
 pub use log::{LlmRecord, NoLog, RequestLog};
 pub use openai::OpenAi;
 pub use provider::{ProviderConfig, ProviderKind, connect, local_model_name};

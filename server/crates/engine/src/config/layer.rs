@@ -71,6 +71,11 @@ pub struct LocalLayer {
     /// starts like an earlier one (system prompt, rules, spec) reads only the rest.
     #[serde(alias = "cache_mb")]
     pub cache_mb: Option<u64>,
+    /// The most tokens prompt-lookup decoding guesses at once (default 16; 0 turns it off). A guess is the
+    /// tokens that followed the reply's last few tokens where they occur earlier in the prompt or reply; the
+    /// model keeps what its own sampler confirms, so replies are the same with it on or off, only faster.
+    #[serde(alias = "draft_max")]
+    pub draft_max: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
@@ -194,7 +199,7 @@ impl ConfigLayer {
         take!(llm.provider, llm.base_url, llm.api_key, llm.model, llm.budget.max_usd, llm.budget.max_tokens);
         take!(llm.budget.max_fix_iterations);
         take!(llm.local.model_path, llm.local.threads, llm.local.context_tokens, llm.local.parallel, llm.local.seed);
-        take!(llm.local.cache_mb);
+        take!(llm.local.cache_mb, llm.local.draft_max);
         take!(sandbox.image, sandbox.test_command, sandbox.timeout_secs, sandbox.memory_mb, sandbox.cpus, sandbox.pids);
         take!(sandbox.no_output_secs, sandbox.idle_stop_secs, sandbox.network, sandbox.ca_bundle, sandbox.sync_include);
         take!(sandbox.docker_host, editor.review, editor.ask_timeout_secs, run.candidates, run.oracle);

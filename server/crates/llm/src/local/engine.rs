@@ -22,6 +22,7 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
+use super::lookup::Drafter;
 use super::sequence::{Next, Sequence, closers_of, prompt_tokens, provider_error, samplers};
 use super::{Job, LocalConfig, Stats, backend, load};
 use crate::{LlmError, Result};
@@ -43,6 +44,8 @@ struct Active {
     seq: Sequence,
     /// The token to read in the next step once the prompt is read (the last one sampled).
     next: Option<LlamaToken>,
+    /// Its guesses at what follows (prompt lookup).
+    drafter: Drafter,
 }
 
 impl Slot {
@@ -260,7 +263,8 @@ impl Engine {
         self.slots[target].held.truncate(reuse);
         seq.reused = self.slots[target].held.len();
         self.stats.reused.fetch_add(seq.reused as u64, Ordering::Relaxed);
-        self.slots[target].active = Some(Active { seq, next: None });
+        let drafter = Drafter::new(self.config.draft_max);
+        self.slots[target].active = Some(Active { seq, next: None, drafter });
     }
 
     /// Moves active sequences down into free slots below them. llama.cpp batches only sequences with
@@ -289,44 +293,78 @@ impl Engine {
     /// differed from the same requests alone (seen on an AVX-512 machine).
     fn step(&mut self) {
         let mut batch = LlamaBatch::new(BATCH, 1);
-        // (slot, tokens added, index of its logits in the batch)
-        let mut planned: Vec<(usize, Vec<LlamaToken>, Option<i32>)> = Vec::new();
+        // (slot, tokens added, the batch indexes of their logits, how many of them are a guess)
+        let mut planned: Vec<(usize, Vec<LlamaToken>, Vec<i32>, usize)> = Vec::new();
         let reading = self.slots.iter().position(|s| s.active.as_ref().is_some_and(|a| a.next.is_none()));
+        let room = self.context.as_ref().map_or(0, |c| c.room as usize);
         let mut space = BATCH;
-        let add = |batch: &mut LlamaBatch, s: usize, tokens: &[LlamaToken], start: usize, logits_at_end: bool| {
-            let mut idx = None;
-            for (k, token) in tokens.iter().enumerate() {
-                let last = logits_at_end && k + 1 == tokens.len();
-                batch.add(*token, (start + k) as i32, &[s as i32], last).map_err(|e| e.to_string())?;
-                if last {
-                    idx = Some(batch.n_tokens() - 1);
-                }
+        // Each generating sequence's guess (prompt lookup), within its room, its reply's limit and the batch.
+        let generating = self.slots.iter().filter(|s| s.active.as_ref().is_some_and(|a| a.next.is_some())).count();
+        let mut guesses: Vec<Vec<i32>> = vec![Vec::new(); self.slots.len()];
+        if reading.is_none() {
+            for (s, slot) in self.slots.iter_mut().enumerate() {
+                let Some(active) = &mut slot.active else { continue };
+                let Some(token) = active.next else { continue };
+                let per_sequence = (BATCH / generating.max(1)).saturating_sub(1);
+                let left = room.saturating_sub(slot.held.len() + 1).min(active.seq.tokens_left()).min(per_sequence);
+                let mut history: Vec<i32> = slot.held.iter().map(|t| t.0).collect();
+                history.push(token.0);
+                guesses[s] = active.drafter.draft(&history, left);
             }
-            Ok::<_, String>(idx)
-        };
+            // Sequences decoded together read the same number of tokens, the shortest guess's: llama.cpp then
+            // reads them in one even split, and each sequence's numbers are the ones it gets alone (guesses of
+            // different lengths were read in uneven splits, and a greedy reply changed).
+            let shortest = guesses
+                .iter()
+                .zip(&self.slots)
+                .filter(|(_, s)| s.active.as_ref().is_some_and(|a| a.next.is_some()))
+                .map(|(g, _)| g.len())
+                .min()
+                .unwrap_or(0);
+            for guess in &mut guesses {
+                guess.truncate(shortest);
+            }
+        }
         let mut result = Ok(());
-        for (s, slot) in self.slots.iter().enumerate() {
-            let Some(active) = &slot.active else { continue };
+        for (s, slot) in self.slots.iter_mut().enumerate() {
+            let Some(active) = &mut slot.active else { continue };
             if reading.is_some_and(|r| r != s) {
                 continue;
             }
             let start = slot.held.len();
-            let chunk: Vec<LlamaToken> = match active.next {
-                Some(token) => vec![token],
+            let (chunk, guessed) = match active.next {
+                Some(token) => {
+                    // The token sampled last, and the guess at what follows it.
+                    let guess = &guesses[s];
+                    let mut chunk = vec![token];
+                    chunk.extend(guess.iter().map(|t| LlamaToken(*t)));
+                    (chunk, guess.len())
+                }
                 None => {
                     let take = space.min(active.seq.tokens.len() - start);
-                    space -= take;
-                    active.seq.tokens[start..start + take].to_vec()
+                    (active.seq.tokens[start..start + take].to_vec(), 0)
                 }
             };
             if chunk.is_empty() {
                 continue;
             }
-            let ends = active.next.is_some() || start + chunk.len() == active.seq.tokens.len();
-            match add(&mut batch, s, &chunk, start, ends) {
-                Ok(idx) => planned.push((s, chunk, idx)),
-                Err(e) => result = Err(e),
+            space -= chunk.len().min(space);
+            let generating = active.next.is_some();
+            let ends = generating || start + chunk.len() == active.seq.tokens.len();
+            let mut logits = Vec::new();
+            for (k, token) in chunk.iter().enumerate() {
+                // A generating sequence needs the logits after every token it reads: each verifies the next
+                // token of the guess.
+                let wanted = (generating || k + 1 == chunk.len()) && ends;
+                if let Err(e) = batch.add(*token, (start + k) as i32, &[s as i32], wanted) {
+                    result = Err(e.to_string());
+                    break;
+                }
+                if wanted {
+                    logits.push(batch.n_tokens() - 1);
+                }
             }
+            planned.push((s, chunk, logits, guessed));
         }
         self.stats.widest.fetch_max(planned.len() as u64, Ordering::Relaxed);
         let context = self.context.as_mut().expect("a sequence is active, so the context exists");
@@ -351,16 +389,45 @@ impl Engine {
             return;
         }
         let model = context.model;
-        for (s, chunk, idx) in planned {
+        for (s, chunk, logits, guessed) in planned {
             let slot = &mut self.slots[s];
-            slot.held.extend(&chunk);
+            let start = slot.held.len();
             let active = slot.active.as_mut().expect("planned slots are active");
-            let Some(idx) = idx else { continue };
+            if logits.is_empty() {
+                // A part of a prompt, read.
+                slot.held.extend(&chunk);
+                continue;
+            }
             active.seq.prefilled.get_or_insert_with(|| active.seq.received.elapsed());
             let closers = &mut self.closers;
             let mut closers = || closers.get_or_insert_with(|| closers_of(model)).clone();
             let fail = |m: String| provider_error(&self.config, &self.model_name, m);
-            match active.seq.sample(&context.ctx, idx, model, &mut closers, &fail) {
+            // Position by position, the sequence's own sampler picks the next token from the logits after
+            // each token read; the guess holds as long as it picked what the guess says.
+            let guess = &chunk[chunk.len() - guessed..];
+            let mut kept = 0;
+            let mut outcome = None;
+            for (k, idx) in logits.iter().enumerate() {
+                match active.seq.sample(&context.ctx, *idx, model, &mut closers, &fail) {
+                    Ok(Next::Feed(token)) if k < guessed && token == guess[k] => kept += 1,
+                    other => {
+                        outcome = Some(other);
+                        break;
+                    }
+                }
+            }
+            if guessed > 0 {
+                active.drafter.kept(guessed, kept);
+                self.stats.guessed.fetch_add(guessed as u64, Ordering::Relaxed);
+                self.stats.kept.fetch_add(kept as u64, Ordering::Relaxed);
+            }
+            // The cells hold what was read; only the token fed and the guessed tokens kept are the sequence's.
+            let real = if logits.len() == 1 && guessed == 0 { chunk.len() } else { 1 + kept };
+            slot.held.extend(&chunk[..real]);
+            if real < chunk.len() {
+                let _ = context.ctx.clear_kv_cache_seq(Some(s as u32), Some((start + real) as u32), None);
+            }
+            match outcome.expect("the last logits always end the loop") {
                 Ok(Next::Feed(token)) => active.next = Some(token),
                 Ok(Next::Finished(reason)) => {
                     let active = slot.active.take().expect("active");

@@ -18,6 +18,7 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
 
 mod engine;
+mod lookup;
 mod sampling;
 mod sequence;
 
@@ -28,6 +29,9 @@ pub const DEFAULT_SEED: u32 = 0x5eed;
 /// The prefix cache's memory unless configured (`llm.local.cacheMb`): the 1.5B model's KV cache is 28 KiB
 /// a token, so 4 sequences of 8,192 tokens take 896 MiB.
 pub const DEFAULT_CACHE_MB: u64 = 1024;
+/// The longest guess of prompt lookup unless configured (`llm.local.draftMax`): a rewrite copies runs far
+/// longer, but a guess read and not kept costs its tokens' share of a decode.
+pub const DEFAULT_DRAFT_MAX: usize = 16;
 /// Sequences decoded together unless configured (`llm.local.parallel`): the files of one step.
 pub const DEFAULT_PARALLEL: usize = 4;
 
@@ -50,6 +54,8 @@ pub struct LocalConfig {
     /// (the same system prompt, rules, spec) reads only what differs. When the cache of `parallel`
     /// sequences is larger, it is freed whenever no request runs. 0 turns reuse off.
     pub cache_mb: u64,
+    /// The most tokens prompt lookup guesses at once (0: no guessing; replies are the same either way).
+    pub draft_max: usize,
 }
 
 impl LocalConfig {
@@ -62,6 +68,7 @@ impl LocalConfig {
             parallel: DEFAULT_PARALLEL,
             seed: DEFAULT_SEED,
             cache_mb: DEFAULT_CACHE_MB,
+            draft_max: DEFAULT_DRAFT_MAX,
         }
     }
 }
@@ -139,6 +146,9 @@ struct Stats {
     reused: AtomicU64,
     /// The most sequences one batch has held.
     widest: AtomicU64,
+    /// Tokens guessed by prompt lookup, and of them the ones the model's sampler confirmed.
+    guessed: AtomicU64,
+    kept: AtomicU64,
 }
 
 /// The embedded provider.
@@ -176,6 +186,11 @@ impl Local {
     /// The most requests one batch has held so far (they decoded together).
     pub fn widest_batch(&self) -> u64 {
         self.stats.widest.load(Ordering::Relaxed)
+    }
+
+    /// Tokens prompt lookup guessed so far, and of them the ones the model confirmed.
+    pub fn guessed_tokens(&self) -> (u64, u64) {
+        (self.stats.guessed.load(Ordering::Relaxed), self.stats.kept.load(Ordering::Relaxed))
     }
 
     /// Loads the model now (it is otherwise loaded by the first request).

@@ -77,8 +77,8 @@ pub(super) fn constrained(
     Some(token)
 }
 
-/// The schema with bounds on what a grammar cannot otherwise end: strings and arrays without a maximum
-/// get one, so a small model that loops inside a string still produces a complete value.
+/// The schema with bounds on what a grammar cannot otherwise end: strings, arrays and integers without a
+/// maximum get one, so a small model that loops inside a string still produces a complete value.
 pub(super) fn bounded(mut schema: serde_json::Value) -> serde_json::Value {
     fn walk(v: &mut serde_json::Value) {
         match v {
@@ -92,6 +92,12 @@ pub(super) fn bounded(mut schema: serde_json::Value) -> serde_json::Value {
                 }
                 if is("array") && !map.contains_key("maxItems") {
                     map.insert("maxItems".into(), 32.into());
+                }
+                // An integer the grammar leaves unbounded can be any run of digits: SmolLM2 wrote 16 of them
+                // for a `u32`, which then did not parse. Nine digits fit every integer type we read.
+                if is("integer") {
+                    map.entry("maximum").or_insert(999_999_999.into());
+                    map.entry("minimum").or_insert((-999_999_999).into());
                 }
                 map.values_mut().for_each(walk);
             }

@@ -102,6 +102,11 @@ impl Sequence {
         }
     }
 
+    /// Tokens the reply may still have before its limit (after the one about to be read).
+    pub fn tokens_left(&self) -> usize {
+        self.max_new.saturating_sub(self.generated + 1) as usize
+    }
+
     pub fn cancelled(&self) -> bool {
         self.job.cancel.load(Ordering::Relaxed)
     }
