@@ -84,7 +84,7 @@ impl Wire for Anthropic {
         match wire.kind.as_str() {
             "message_start" => {
                 if let Some(usage) = wire.message.and_then(|m| m.usage) {
-                    reply.prompt_tokens = usage.input_tokens;
+                    (reply.prompt_tokens, reply.cached_tokens) = usage.prompt();
                     reply.completion_tokens = usage.output_tokens;
                 }
                 Ok(Step::Nothing)
@@ -125,7 +125,7 @@ impl Wire for Anthropic {
         reply.text = whole.content.into_iter().filter(|b| b.kind == "text").filter_map(|b| b.text).collect();
         reply.finish = Some(FinishReason::from_openai(whole.stop_reason.as_deref().unwrap_or("end_turn")));
         if let Some(u) = whole.usage {
-            reply.prompt_tokens = u.input_tokens;
+            (reply.prompt_tokens, reply.cached_tokens) = u.prompt();
             reply.completion_tokens = u.output_tokens;
         }
         Ok(())
@@ -186,6 +186,16 @@ struct DeltaWire {
 struct UsageWire {
     input_tokens: Option<u64>,
     output_tokens: Option<u64>,
+    /// Prompt tokens read from Anthropic's prompt cache (not in `input_tokens`).
+    cache_read_input_tokens: Option<u64>,
+}
+
+impl UsageWire {
+    /// Every prompt token, the cached ones too, and of them the cached ones.
+    fn prompt(&self) -> (Option<u64>, Option<u64>) {
+        let cached = self.cache_read_input_tokens;
+        (self.input_tokens.map(|i| i + cached.unwrap_or(0)), cached)
+    }
 }
 
 #[derive(Deserialize)]

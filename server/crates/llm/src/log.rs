@@ -14,6 +14,9 @@ pub struct LlmRecord {
     pub messages: Vec<Message>,
     pub response: String,
     pub prompt_tokens: u64,
+    /// Of `prompt_tokens`, those served from a cache (the embedded model's KV cache, a provider's prompt
+    /// cache).
+    pub cached_tokens: u64,
     pub completion_tokens: u64,
     pub usage_estimated: bool,
     pub cost_usd: Option<f64>,

@@ -85,6 +85,7 @@ impl Wire for OpenAi {
         if let Some(u) = chunk.usage {
             reply.prompt_tokens = Some(u.prompt_tokens);
             reply.completion_tokens = Some(u.completion_tokens);
+            reply.cached_tokens = u.prompt_tokens_details.and_then(|d| d.cached_tokens);
         }
         Ok(if delta.is_empty() { Step::Nothing } else { Step::Delta(delta) })
     }
@@ -98,6 +99,7 @@ impl Wire for OpenAi {
         if let Some(u) = whole.usage {
             reply.prompt_tokens = Some(u.prompt_tokens);
             reply.completion_tokens = Some(u.completion_tokens);
+            reply.cached_tokens = u.prompt_tokens_details.and_then(|d| d.cached_tokens);
         }
         Ok(())
     }
@@ -169,4 +171,11 @@ struct UsageWire {
     prompt_tokens: u64,
     #[serde(default)]
     completion_tokens: u64,
+    #[serde(default)]
+    prompt_tokens_details: Option<PromptDetailsWire>,
+}
+
+#[derive(Deserialize)]
+struct PromptDetailsWire {
+    cached_tokens: Option<u64>,
 }

@@ -134,6 +134,7 @@ pub(crate) struct Reply {
     pub finish: Option<FinishReason>,
     pub prompt_tokens: Option<u64>,
     pub completion_tokens: Option<u64>,
+    pub cached_tokens: Option<u64>,
 }
 
 /// A wire format: how to ask, and how to read the answer.
@@ -337,7 +338,12 @@ async fn attempt_once<W: Wire>(
         return Err(broken("the reply ended without a finish reason".to_owned()));
     };
     let usage = match (reply.prompt_tokens, reply.completion_tokens) {
-        (Some(p), Some(c)) => Usage { prompt_tokens: p, completion_tokens: c, estimated: false },
+        (Some(p), Some(c)) => Usage {
+            prompt_tokens: p,
+            completion_tokens: c,
+            estimated: false,
+            cached_tokens: reply.cached_tokens.unwrap_or(0),
+        },
         _ => Usage::estimate(request, &reply.text),
     };
     Ok(Completion {

@@ -263,6 +263,7 @@ impl Router {
                 messages: req.messages.clone(),
                 response: String::new(),
                 prompt_tokens: 0,
+                cached_tokens: 0,
                 completion_tokens: 0,
                 usage_estimated: false,
                 cost_usd: None,
@@ -281,6 +282,7 @@ impl Router {
                     permit.settle(completion.usage.total());
                     record.response = completion.text.clone();
                     record.prompt_tokens = completion.usage.prompt_tokens;
+                    record.cached_tokens = completion.usage.cached_tokens;
                     record.completion_tokens = completion.usage.completion_tokens;
                     record.usage_estimated = completion.usage.estimated;
                     record.cost_usd = completion.cost_usd;

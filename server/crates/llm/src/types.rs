@@ -116,6 +116,10 @@ pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub estimated: bool,
+    /// Of `prompt_tokens`, those served from a cache instead of read again: the embedded model's kept KV
+    /// cache, OpenAI's `cached_tokens`, Anthropic's `cache_read_input_tokens`.
+    #[serde(default)]
+    pub cached_tokens: u64,
 }
 
 impl Usage {
@@ -128,6 +132,7 @@ impl Usage {
             prompt_tokens: estimate_prompt_tokens(request),
             completion_tokens: estimate_tokens(text),
             estimated: true,
+            cached_tokens: 0,
         }
     }
 }

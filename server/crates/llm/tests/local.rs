@@ -226,6 +226,9 @@ async fn the_prefix_cache_gives_the_same_tokens_as_no_cache_for_prompts_sharing_
     assert_eq!(uncached.reused_tokens(), 0, "cache_mb = 0 keeps nothing");
     // The second request reused the shared system prompt, the fourth all of the third but its last token.
     assert!(cached.reused_tokens() > 40, "reused {}", cached.reused_tokens());
+    // A request's usage says how much of its prompt the cache served.
+    let again = cached.stream(&requests[3], &|_| {}).await.unwrap();
+    assert_eq!(again.usage.cached_tokens, again.usage.prompt_tokens - 1, "{:?}", again.usage);
 }
 
 #[tokio::test]

@@ -60,6 +60,7 @@ async fn every_framing_of_both_formats_gives_exactly_the_text() {
         Style { crlf: true, comments: true, ..Style::default() },
         Style { role_with_content: true, chunk: 1, ..Style::default() },
         Style { chunk: 1000, pings: false, ..Style::default() },
+        Style { cached_tokens: 30, ..Style::default() },
     ];
     for style in styles {
         for stream in [true, false] {
@@ -73,6 +74,7 @@ async fn every_framing_of_both_formats_gives_exactly_the_text() {
                 assert_eq!(completion.finish_reason, FinishReason::Stop);
                 assert_eq!(completion.attempts, 1);
                 assert_eq!(completion.usage.prompt_tokens, 42, "{format} stream={stream}");
+                assert_eq!(completion.usage.cached_tokens, style.cached_tokens, "{format} stream={stream}");
                 assert!(!completion.usage.estimated);
                 assert_eq!(completion.usage.completion_tokens, TEXT.chars().count().div_ceil(4) as u64);
             }

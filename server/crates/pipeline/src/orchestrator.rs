@@ -379,7 +379,7 @@ fn outcome_of(ctx: &RunContext, status: RunStatus, summary: String) -> RunOutcom
         usage: samokoder_llm::Usage {
             prompt_tokens: snapshot.prompt_tokens,
             completion_tokens: snapshot.completion_tokens,
-            estimated: false,
+            ..Default::default()
         },
     }
 }

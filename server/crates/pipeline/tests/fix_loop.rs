@@ -219,6 +219,13 @@ async fn a_fix_that_makes_more_tests_fail_is_undone_before_the_next_try() {
     assert!(second.contains("  return null;\n}\n>>>>>>> REPLACE"), "{second}");
     let tasks = b.store.records(RecordKind::Task, &b.ctx.id.0).unwrap();
     assert_eq!(tasks[0].1["fixes"][0]["undone"], true);
+    // Laid out for the cache: what stays (the rules, the files in play) comes before what changes (the
+    // failures, the tries), so the second try's prompt is the first's up to its failures.
+    let asked = Bench::asked(&server);
+    let first = asked.iter().rev().nth(1).unwrap();
+    let upto = |p: &str| p[..p.find("The failures:").expect("a failures section")].to_owned();
+    assert_eq!(upto(first), upto(&second));
+    assert!(upto(first).contains("The files involved:") && upto(first).contains("Write each change"), "{first}");
 }
 
 #[tokio::test]

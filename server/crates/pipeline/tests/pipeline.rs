@@ -202,3 +202,27 @@ async fn one_shot_is_one_call_and_no_tests() {
     assert!(b.sandbox.commands().is_empty(), "no tests in one shot");
     assert!(b.frontend.file("src/sum.js").is_some() && b.frontend.file(".samokoder/spec.md").is_none());
 }
+
+#[tokio::test]
+async fn an_existing_file_of_some_length_is_changed_by_blocks_not_written_again_whole() {
+    // src/todos.js exists with 60 lines; the step changes one of them: the code writer is asked for blocks.
+    let existing: String = (0..60).map(|i| format!("export const note{i} = {i};\n")).collect::<String>()
+        + "export function add(title) {\n  return title;\n}\n";
+    let block = "src/todos.js\n<<<<<<< SEARCH\nexport function add(title) {\n  return title;\n}\n=======\nconst todos = [];\nexport function add(title) {\n  todos.push(title);\n  return title;\n}\nexport function list() {\n  return todos;\n}\n>>>>>>> REPLACE\n";
+    let mut routes = moderate_routes();
+    routes.retain(|(key, _)| !key.contains("src/todos.js"));
+    routes.push(("Change the file src/todos.js", samokoder_test_utils::Reply::text(block)));
+    let server = ScriptedLlm::routed(routes);
+    let frontend = answered();
+    frontend.files.lock().unwrap().insert("src/todos.js".into(), existing.clone());
+    let b = Bench::new(&server, frontend, FakeSandbox::new(PASSING_TAP, 0));
+    let outcome = generate(&b.ctx, &req("a todo list with a text formatter")).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    let todos = b.frontend.file("src/todos.js").unwrap();
+    assert!(todos.starts_with(&existing[..existing.find("export function add").unwrap()]), "the rest is as it was");
+    assert!(todos.contains("  todos.push(title);\n") && todos.contains("export function list()"), "{todos}");
+    let asked = Bench::asked(&server);
+    let prompt = asked.iter().find(|a| a.contains("Change the file src/todos.js")).expect("asked for blocks");
+    assert!(prompt.contains("export const note59 = 59;"), "the file is shown: {prompt}");
+    assert!(!asked.iter().any(|a| a.contains("Write the file src/todos.js")), "not asked for the whole file");
+}

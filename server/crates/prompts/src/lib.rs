@@ -23,6 +23,7 @@ const PROMPTS: &[(&str, &str)] = &[
     ("code_monkey/file", include_str!("../../../../prompts/code_monkey/file.j2")),
     ("code_monkey/repair", include_str!("../../../../prompts/code_monkey/repair.j2")),
     ("code_monkey/again", include_str!("../../../../prompts/code_monkey/again.j2")),
+    ("code_monkey/edit", include_str!("../../../../prompts/code_monkey/edit.j2")),
     ("troubleshooter/task", include_str!("../../../../prompts/troubleshooter/task.j2")),
     ("implementer/task", include_str!("../../../../prompts/implementer/task.j2")),
     ("bug_hunter/task", include_str!("../../../../prompts/bug_hunter/task.j2")),

@@ -48,11 +48,21 @@ pub struct Style {
     /// Anthropic: ping events between deltas.
     pub pings: bool,
     pub prompt_tokens: u64,
+    /// Of `prompt_tokens`, those the provider says its prompt cache served.
+    pub cached_tokens: u64,
 }
 
 impl Default for Style {
     fn default() -> Self {
-        Self { chunk: 7, crlf: false, comments: false, role_with_content: false, pings: true, prompt_tokens: 42 }
+        Self {
+            chunk: 7,
+            crlf: false,
+            comments: false,
+            role_with_content: false,
+            pings: true,
+            prompt_tokens: 42,
+            cached_tokens: 0,
+        }
     }
 }
 
@@ -331,9 +341,10 @@ fn openai_frames(text: &str, model: &str, style: &Style, usage: bool, finish: bo
         if usage {
             let completion = text.chars().count().div_ceil(4) as u64;
             frames.push(format!(
-                r#"data: {head}[],"usage":{{"prompt_tokens":{},"completion_tokens":{completion},"total_tokens":{}}}}}"#,
+                r#"data: {head}[],"usage":{{"prompt_tokens":{},"completion_tokens":{completion},"total_tokens":{},"prompt_tokens_details":{{"cached_tokens":{}}}}}}}"#,
                 style.prompt_tokens,
-                style.prompt_tokens + completion
+                style.prompt_tokens + completion,
+                style.cached_tokens
             ));
         }
         frames.push("data: [DONE]".to_owned());
@@ -346,9 +357,10 @@ fn anthropic_frames(text: &str, model: &str, style: &Style, finish: bool) -> Vec
     let mut frames = vec![
         format!(
             r#"event: message_start
-data: {{"type": "message_start", "message": {{"id": "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY", "type": "message", "role": "assistant", "content": [], "model": {}, "stop_reason": null, "stop_sequence": null, "usage": {{"input_tokens": {}, "output_tokens": 1}}}}}}"#,
+data: {{"type": "message_start", "message": {{"id": "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY", "type": "message", "role": "assistant", "content": [], "model": {}, "stop_reason": null, "stop_sequence": null, "usage": {{"input_tokens": {}, "cache_read_input_tokens": {}, "output_tokens": 1}}}}}}"#,
             js(model),
-            style.prompt_tokens
+            style.prompt_tokens - style.cached_tokens,
+            style.cached_tokens
         ),
         r#"event: content_block_start
 data: {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}"#
@@ -380,12 +392,12 @@ fn whole_body(format: Format, text: &str, model: &str, style: &Style) -> String 
         Format::OpenAi => json!({
             "id": "chatcmpl-123", "object": "chat.completion", "created": 1694268190, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": null, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": style.prompt_tokens, "completion_tokens": completion, "total_tokens": style.prompt_tokens + completion},
+            "usage": {"prompt_tokens": style.prompt_tokens, "completion_tokens": completion, "total_tokens": style.prompt_tokens + completion, "prompt_tokens_details": {"cached_tokens": style.cached_tokens}},
         }),
         Format::Anthropic => json!({
             "id": "msg_01", "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": null,
-            "usage": {"input_tokens": style.prompt_tokens, "output_tokens": completion},
+            "usage": {"input_tokens": style.prompt_tokens - style.cached_tokens, "cache_read_input_tokens": style.cached_tokens, "output_tokens": completion},
         }),
     }
     .to_string()

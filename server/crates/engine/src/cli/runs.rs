@@ -309,5 +309,19 @@ fn run_detail(engine: &Engine, id: &str) -> Result<i32> {
     }
     let total_ms: u64 = per_agent.iter().map(|e| e.2).sum();
     writeln!(out, "              {:<15} {:>5} {:>9.1}", "all", calls.len(), total_ms as f64 / 1000.0)?;
+    // Each call, with the prompt tokens a cache served (what a prompt laid out for the cache saves).
+    writeln!(out, "\nCALL AGENT           SECONDS  PROMPT  CACHED  OUTPUT")?;
+    for (i, call) in calls.iter().enumerate() {
+        let n = |k: &str| call[k].as_u64().unwrap_or(0);
+        writeln!(
+            out,
+            "{i:>4} {:<15} {:>8.1} {:>7} {:>7} {:>7}",
+            call["role"].as_str().unwrap_or("?"),
+            n("latency_ms") as f64 / 1000.0,
+            n("prompt_tokens"),
+            n("cached_tokens"),
+            n("completion_tokens")
+        )?;
+    }
     Ok(0)
 }

@@ -202,6 +202,7 @@ impl Sequence {
                 prompt_tokens: self.tokens.len() as u64,
                 completion_tokens: u64::from(self.generated),
                 estimated: false,
+                cached_tokens: self.reused as u64,
             },
             provider: config.name.clone(),
             model: model_name.to_owned(),

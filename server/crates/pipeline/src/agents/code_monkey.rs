@@ -28,6 +28,9 @@ use crate::{Level, RunContext};
 /// goes on past them is looping (on 2 cores, every 1,000 tokens of the embedded model cost about 35 s).
 const WHOLE_TASK_TOKENS: u32 = 3072;
 const FILE_TOKENS: u32 = 2048;
+/// An existing file longer than this is changed by blocks; a shorter one is written whole (a small file's
+/// rewrite costs little, and small models rewrite small files more reliably than they quote them).
+const EDIT_LINES: usize = 40;
 const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub(crate) async fn run(
@@ -270,7 +273,22 @@ async fn write_one(
     vars["task"] = json!({"title": task.title});
     vars["step"] = json!(step.description);
     vars["siblings"] = json!(siblings);
-    vars["current"] = json!(read_file(ctx, &full).unwrap_or_default());
+    let current = read_file(ctx, &full);
+    vars["current"] = json!(current.clone().unwrap_or_default());
+    // An existing file of some length is changed by SEARCH/REPLACE blocks, not written again whole: the reply
+    // is the change, not the file (a whole 150-line file for a 3-line change is most of the decoding).
+    if let Some(current) =
+        current.filter(|c| c.lines().count() > EDIT_LINES && !super::troubleshooter::is_test(&file.path))
+    {
+        match edit_one(ctx, &vars, &file.path, &current, subdir).await? {
+            Ok(text) => return Ok(text),
+            Err(why) => ctx.frontend.log(
+                &ctx.id,
+                "code_monkey",
+                &format!("{}: the blocks could not be applied ({why}); writing it whole instead\n", file.path),
+            ),
+        }
+    }
     let mut request = ChatRequest {
         messages: messages(ctx, &vars, "code_monkey/file")?,
         temperature: Some(0.2),
@@ -304,6 +322,45 @@ async fn write_one(
         }
     }
     unreachable!("the loop returns or fails on its second attempt")
+}
+
+/// An existing file changed by SEARCH/REPLACE blocks (checked and applied as any reply's, asked once more
+/// with the reason): its new content, or why the blocks could not be applied.
+async fn edit_one(
+    ctx: &RunContext,
+    vars: &Value,
+    path: &str,
+    current: &str,
+    subdir: Option<&str>,
+) -> Result<std::result::Result<String, String>> {
+    let mut request = ChatRequest {
+        messages: messages(ctx, vars, "code_monkey/edit")?,
+        temperature: Some(0.2),
+        max_tokens: Some(FILE_TOKENS),
+        ..Default::default()
+    };
+    let shown = [(path.to_owned(), current.to_owned())];
+    let full = in_project(subdir, path);
+    let mut why = String::new();
+    for attempt in 0..2 {
+        let completion = stream_text(ctx, AgentRole::CodeMonkey, &request, Some(path)).await?;
+        why = match super::prepare::prepare(ctx, &completion.text, subdir, super::prepare::Guard::Spec(""), &shown) {
+            // The file's new text (a repair of another file rides along with the step's own repairs).
+            Ok(changes) => match changes.changes.iter().find(|c| c.path.as_str() == full) {
+                Some(change) => return Ok(Ok(change.text.clone())),
+                None => format!("the blocks change other files, not {path}"),
+            },
+            Err(why) => why,
+        };
+        if attempt == 0 {
+            super::reask(
+                &mut request,
+                completion.text,
+                format!("Those blocks cannot be applied: {why}\n\nReply again with the corrected blocks."),
+            );
+        }
+    }
+    Ok(Err(why))
 }
 
 /// The content of `path` in a reply: the reply's only fenced block (what the call asks for), else the block
