@@ -263,6 +263,11 @@ impl LspClient {
     }
 
     /// Everything the server sent that was not a response.
+    /// The server's process id (for measuring it).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub fn messages(&self) -> Vec<Value> {
         self.shared.inbox.lock().unwrap().clone()
     }
