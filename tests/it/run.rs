@@ -21,12 +21,20 @@ pub const NO_HELP_FIX: &str =
 pub const NO_HELP_AGAIN: &str =
     "src/sum.js\n<<<<<<< SEARCH\n  return -(b - a);\n=======\n  return 0 - (b - a);\n>>>>>>> REPLACE\n";
 
-/// A simple request's whole transcript: the spec, then `code` (the code writer's reply), then a fix that
-/// does not help.
+/// What the model answers when asked for another version of src/sum.js from the spec: no code at all, so the
+/// arbiter has nothing to weigh the failing test against and the fix loop goes on.
+pub const NO_VERSION: &str = "I would need more detail to write src/sum.js.";
+
+/// A simple request's whole transcript: the spec, then `code` (the code writer's reply), then three versions
+/// of the module that are not code, then two fixes that do not help.
 pub fn simple_run(code: &str) -> ScriptedLlm {
+    let version = "Output the complete content of src/sum.js";
     ScriptedLlm::routed(vec![
         ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
         ("you are the code writer", Reply::text(code)),
+        (version, Reply::text(NO_VERSION)),
+        (version, Reply::text(NO_VERSION)),
+        (version, Reply::text(NO_VERSION)),
         ("you are the troubleshooter", Reply::text(NO_HELP_FIX)),
         ("you are the troubleshooter", Reply::text(NO_HELP_AGAIN)),
     ])
@@ -106,9 +114,11 @@ async fn generate_applies_to_unsaved_buffers_and_tests_them_in_docker() {
     assert!(!s.root().join("src/sum.js").exists(), "the client never saved; nothing may be on disk");
 
     // The model was asked over HTTP: the spec writer, then the code writer with a streaming request, then
-    // the troubleshooter twice (the same failure came back, a hotter try, the same again, and no one to ask).
+    // for three other versions of src/sum.js (only the run's own test fails; none is code, so nothing weighs
+    // the test), then the troubleshooter twice (the same failure came back, a hotter try, the same again,
+    // and no one to ask).
     let requests = llm.requests();
-    assert_eq!(requests.len(), 4, "the spec, the code, two fixes");
+    assert_eq!(requests.len(), 7, "the spec, the code, three versions that are not code, two fixes");
     assert!(requests[0].prompt().contains("a sum function with a test"));
     assert_eq!(requests[1].body["stream"], true);
     // The spec and the plan were written into the client's buffers.
