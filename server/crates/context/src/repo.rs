@@ -153,6 +153,15 @@ impl RepoIndex {
         true
     }
 
+    /// Drops a file's syntax tree (its tags and imports stay): its next edit parses it afresh. Whether it had
+    /// one.
+    pub fn forget_tree(&mut self, path: &str) -> bool {
+        let Some(file) = self.files.get_mut(path) else { return false };
+        let had = file.has_tree();
+        file.forget_tree();
+        had
+    }
+
     /// Whether a file (a bundle) has edits waiting for [`RepoIndex::reparse_pending`].
     pub fn has_pending(&self) -> bool {
         !self.deferred.is_empty()
