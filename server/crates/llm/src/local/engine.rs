@@ -22,7 +22,7 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
-use super::lookup::Drafter;
+use super::lookup::{Drafter, Payoff};
 use super::sequence::{Next, Sequence, closers_of, prompt_tokens, provider_error, samplers};
 use super::{Job, LocalConfig, Stats, backend, load};
 use crate::{LlmError, Result};
@@ -77,6 +77,8 @@ pub(super) struct Engine {
     slots: Vec<Slot>,
     waiting: VecDeque<Waiting>,
     closers: Option<Arc<Vec<bool>>>,
+    /// Whether guessing pays here (prompt lookup).
+    payoff: Payoff,
 }
 
 fn common(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
@@ -93,7 +95,16 @@ fn copy_sequence(ctx: &mut LlamaContext<'static>, from: usize, to: usize) {
 impl Engine {
     pub fn new(config: LocalConfig, model_name: String, stats: Arc<Stats>) -> Self {
         let slots = (0..config.parallel.max(1)).map(|_| Slot::default()).collect();
-        Self { config, model_name, stats, context: None, slots, waiting: VecDeque::new(), closers: None }
+        Self {
+            config,
+            model_name,
+            stats,
+            context: None,
+            slots,
+            waiting: VecDeque::new(),
+            closers: None,
+            payoff: Payoff::default(),
+        }
     }
 
     fn fail(&self, message: String) -> LlmError {
@@ -301,7 +312,7 @@ impl Engine {
         // Each generating sequence's guess (prompt lookup), within its room, its reply's limit and the batch.
         let generating = self.slots.iter().filter(|s| s.active.as_ref().is_some_and(|a| a.next.is_some())).count();
         let mut guesses: Vec<Vec<i32>> = vec![Vec::new(); self.slots.len()];
-        if reading.is_none() {
+        if reading.is_none() && (self.config.draft_always || self.payoff.guessing()) {
             for (s, slot) in self.slots.iter_mut().enumerate() {
                 let Some(active) = &mut slot.active else { continue };
                 let Some(token) = active.next else { continue };
@@ -389,6 +400,8 @@ impl Engine {
             return;
         }
         let model = context.model;
+        // What the step produced, for the payoff of guessing.
+        let (mut produced, mut any_guess) = (0, false);
         for (s, chunk, logits, guessed) in planned {
             let slot = &mut self.slots[s];
             let start = slot.held.len();
@@ -424,6 +437,8 @@ impl Engine {
             // The cells hold what was read; only the token fed and the guessed tokens kept are the sequence's.
             let real = if logits.len() == 1 && guessed == 0 { chunk.len() } else { 1 + kept };
             slot.held.extend(&chunk[..real]);
+            produced += real;
+            any_guess |= guessed > 0;
             if real < chunk.len() {
                 let _ = context.ctx.clear_kv_cache_seq(Some(s as u32), Some((start + real) as u32), None);
             }
@@ -442,6 +457,9 @@ impl Engine {
                     active.seq.job.finish(Err(e));
                 }
             }
+        }
+        if reading.is_none() && produced > 0 {
+            self.payoff.step(any_guess, started.elapsed().as_secs_f64() * 1000.0, produced);
         }
     }
 }

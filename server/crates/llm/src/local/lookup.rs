@@ -11,6 +11,12 @@
 //! The guess's length adapts to how much of it is kept: doubled after a guess kept whole, cut to what was
 //! kept plus one after a partial one, and after three guesses kept not at all, no guessing for a while, so
 //! text the prompt does not hold (a fresh module) costs nothing extra.
+//!
+//! Whether guessing pays at all depends on the machine: a guess of k tokens is read in one decode, which
+//! costs little more than one token where the weights' reading dominates (a GPU, a wide CPU), and almost k
+//! tokens' worth where the arithmetic does (2 cores: 17 tokens took 585 ms where one took 45). The
+//! engine's [`Payoff`] times the steps that read a guess against those that do not, per token they produce,
+//! and turns guessing off for a while when it is the slower.
 
 /// The shortest run of tokens that must repeat for a guess: one or two tokens repeat everywhere in code.
 const MIN_NGRAM: usize = 3;
@@ -72,6 +78,70 @@ impl Drafter {
     }
 }
 
+/// Guess steps timed before guessing is judged.
+const PROBE_STEPS: u32 = 8;
+/// Steps without guessing once it did not pay; then it is tried again (the load may have changed).
+const OFF_STEPS: u32 = 512;
+
+/// Milliseconds spent and tokens produced by a kind of step.
+#[derive(Debug, Clone, Copy, Default)]
+struct Spent {
+    ms: f64,
+    tokens: u64,
+    steps: u32,
+}
+
+impl Spent {
+    fn add(&mut self, ms: f64, tokens: usize) {
+        self.ms += ms;
+        self.tokens += tokens as u64;
+        self.steps += 1;
+    }
+
+    fn per_token(&self) -> f64 {
+        self.ms / self.tokens.max(1) as f64
+    }
+}
+
+/// Whether reading guesses pays on this machine, from the engine's own steps: the time per token produced
+/// of the steps that read a guess against that of the steps that read one token per sequence.
+#[derive(Debug, Default)]
+pub(super) struct Payoff {
+    plain: Spent,
+    guessing: Spent,
+    off_for: u32,
+}
+
+impl Payoff {
+    /// Whether sequences may guess in the next step.
+    pub fn guessing(&self) -> bool {
+        self.off_for == 0
+    }
+
+    /// A decode of generating sequences took `ms` and produced `tokens` (one per sequence, plus the guessed
+    /// tokens kept); `guessed`: whether it read a guess.
+    pub fn step(&mut self, guessed: bool, ms: f64, tokens: usize) {
+        if self.off_for > 0 {
+            self.off_for -= 1;
+        }
+        if !guessed {
+            // The latest plain steps are the measure (the load and the context's length change).
+            if self.plain.steps >= 64 {
+                self.plain = Spent::default();
+            }
+            self.plain.add(ms, tokens);
+            return;
+        }
+        self.guessing.add(ms, tokens);
+        if self.guessing.steps >= PROBE_STEPS && self.plain.steps >= 4 {
+            if self.guessing.per_token() > self.plain.per_token() {
+                self.off_for = OFF_STEPS;
+            }
+            self.guessing = Spent::default();
+        }
+    }
+}
+
 /// The tokens that followed the most recent earlier occurrence of the longest run (of `MIN_NGRAM` to
 /// `MAX_NGRAM` tokens) that ends `history`; at most `want`, none when the run occurs nowhere before.
 pub(super) fn continuation(history: &[i32], want: usize) -> Vec<i32> {
@@ -111,6 +181,35 @@ mod tests {
         assert_eq!(continuation(&[7, 1, 2, 3, 8, 5, 1, 2, 3, 6, 5, 1, 2, 3], 1), [6]);
         assert!(continuation(&[], 4).is_empty());
         assert!(continuation(&[1, 2, 3], 4).is_empty());
+    }
+
+    #[test]
+    fn guessing_stops_for_a_while_when_its_steps_cost_more_per_token_than_plain_ones() {
+        let mut pays = Payoff::default();
+        for _ in 0..4 {
+            pays.step(false, 45.0, 1);
+        }
+        // A guess of 16 read in 585 ms that keeps 5: 6 tokens, 97.5 ms each, against 45.
+        for _ in 0..PROBE_STEPS {
+            assert!(pays.guessing());
+            pays.step(true, 585.0, 6);
+        }
+        assert!(!pays.guessing(), "slower per token: off");
+        for _ in 0..OFF_STEPS {
+            pays.step(false, 45.0, 1);
+        }
+        assert!(pays.guessing(), "tried again after a while");
+        // Where a guess costs little more than one token, guessing goes on.
+        for _ in 0..PROBE_STEPS * 4 {
+            pays.step(true, 60.0, 6);
+        }
+        assert!(pays.guessing());
+        // Not judged before plain steps give a measure.
+        let mut fresh = Payoff::default();
+        for _ in 0..PROBE_STEPS * 2 {
+            fresh.step(true, 585.0, 1);
+        }
+        assert!(fresh.guessing());
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub struct LocalConfig {
     pub cache_mb: u64,
     /// The most tokens prompt lookup guesses at once (0: no guessing; replies are the same either way).
     pub draft_max: usize,
+    /// Guess in every step, even where guessing proved slower than decoding one token at a time (the
+    /// engine judges it by default): for the tests and benches of guessing itself.
+    pub draft_always: bool,
 }
 
 impl LocalConfig {
@@ -69,6 +72,7 @@ impl LocalConfig {
             seed: DEFAULT_SEED,
             cache_mb: DEFAULT_CACHE_MB,
             draft_max: DEFAULT_DRAFT_MAX,
+            draft_always: false,
         }
     }
 }
