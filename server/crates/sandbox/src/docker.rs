@@ -49,7 +49,7 @@ pub struct DockerSandbox {
     root: PathBuf,
     /// Stable per workspace: names the container and its volume.
     key: String,
-    state: Arc<tokio::sync::Mutex<State>>,
+    pub(crate) state: Arc<tokio::sync::Mutex<State>>,
     /// An exec was abandoned while its process ran (its run was cancelled): whoever next holds `state`
     /// kills the command user's processes before anything else.
     orphaned: Arc<AtomicBool>,
@@ -57,9 +57,9 @@ pub struct DockerSandbox {
 }
 
 pub(crate) struct State {
-    docker: Option<Docker>,
+    pub(crate) docker: Option<Docker>,
     container: Option<String>,
-    volume: Option<String>,
+    pub(crate) volume: Option<String>,
     /// What the workspace volume holds (content hashes); `None` when unknown, so the next sync is full.
     synced: Option<HashMap<String, u64>>,
     last_used: Instant,
@@ -175,7 +175,7 @@ impl DockerSandbox {
         call("inspect image", docker.inspect_image(image)).await.map(|_| ()).map_err(|e| unavailable(e.to_string()))
     }
 
-    fn labels(&self, run_id: Option<&str>) -> HashMap<String, String> {
+    pub(crate) fn labels(&self, run_id: Option<&str>) -> HashMap<String, String> {
         let mut labels = HashMap::from([
             (LABEL.to_owned(), "1".to_owned()),
             (LABEL_WORKSPACE.to_owned(), self.root.display().to_string()),
@@ -189,7 +189,7 @@ impl DockerSandbox {
     }
 
     /// The hardening every container of ours gets; `network` is `none` for the warm container.
-    fn host_config(&self, volume: &str, network: &str) -> HostConfig {
+    pub(crate) fn host_config(&self, volume: &str, network: &str) -> HostConfig {
         HostConfig {
             network_mode: Some(network.into()),
             cap_drop: Some(vec!["ALL".into()]),

@@ -9,10 +9,12 @@
 //! container, and never run generated code on the host.
 
 mod agent;
+mod app;
 mod cleanup;
 mod docker;
 mod exec;
 mod files;
+mod forward;
 mod network;
 mod output;
 mod results;
@@ -24,8 +26,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use app::{App, AppRequest};
 pub use docker::{DockerSandbox, LABEL};
 pub use files::{WalkedFile, WorkspaceFile, collect_files, walk_workspace};
+pub use forward::Forward;
 pub use output::CappedOutput;
 pub use results::{Location, TestFailure, TestReport, parse_test_output};
 pub use sync::SyncPlan;
@@ -183,6 +187,9 @@ pub enum SandboxError {
     Workspace { path: String, message: String },
     #[error("syncing the workspace into the container failed: {message}")]
     Sync { message: String },
+    /// The app did not come up (`samokoder run`): why, with its last output.
+    #[error("{message}")]
+    App { message: String },
 }
 
 pub type Result<T, E = SandboxError> = std::result::Result<T, E>;
