@@ -106,6 +106,12 @@ enum Command {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
+    /// Start the project's app in the sandbox (its template's dev command, or its dev/start script) and
+    /// serve it on a URL on 127.0.0.1, in step with the files on disk, until Ctrl-C.
+    Run {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Run the project's tests in the sandbox and print the failures.
     Test {
         #[arg(default_value = ".")]
@@ -177,6 +183,7 @@ async fn main() {
             report(samokoder_engine::generate_tests_command(&dir, &file, verbose).await)
         }
         Command::Runs { run, dir } => report(samokoder_engine::runs_command(&dir, run.as_deref()).await),
+        Command::Run { dir } => report(samokoder_engine::run_app_command(&dir).await),
         Command::Test { dir, verbose } => report(samokoder_engine::test_command(&dir, verbose).await),
         Command::Map { dir, tokens, focus } => report(samokoder_engine::map_command(&dir, tokens, &focus).await),
         Command::Model(ModelCommand::Fetch { size }) => report(samokoder_engine::model_fetch_command(&size).await),

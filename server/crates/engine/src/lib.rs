@@ -29,7 +29,8 @@ use samokoder_store::{MemStore, SledStore, Store};
 
 pub use cli::{
     GenerateHow, fix_command, generate_command, generate_tests_command, implement_command, map_command,
-    model_fetch_command, resume_command, runs_command, spec_command, templates_command, test_command, undo_command,
+    model_fetch_command, resume_command, run_app_command, runs_command, spec_command, templates_command, test_command,
+    undo_command,
 };
 pub use config::{Config, ConfigLayer};
 pub use doctor::doctor_command;
@@ -279,15 +280,15 @@ impl Engine {
     }
 
     /// Runs to the end in the caller's task (the CLI), cancellable by `cancel`.
-    pub async fn run_now<F, Fut>(
+    pub async fn run_now<F, Fut, T>(
         self: &Arc<Self>,
         id: Option<RunId>,
         frontend: Arc<dyn Frontend>,
         body: F,
-    ) -> Result<RunOutcome>
+    ) -> Result<T>
     where
         F: FnOnce(Arc<RunContext>) -> Fut,
-        Fut: Future<Output = Result<RunOutcome>>,
+        Fut: Future<Output = Result<T>>,
     {
         let ctx = Arc::new(self.run_context(id, frontend));
         self.wait_indexed().await;

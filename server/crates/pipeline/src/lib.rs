@@ -8,6 +8,7 @@
 //! It must never write a file except through [`Frontend::apply`], after the jail has checked every path.
 
 mod agents;
+pub mod app;
 pub mod edit_format;
 mod edit_runs;
 mod fix_loop;
@@ -25,6 +26,7 @@ pub mod undo;
 
 pub use agents::implementer::{EditRequest, instruction_at};
 pub use agents::troubleshooter::is_test as is_test_file;
+pub use app::{AppPlan, app_plan, prepare_app};
 pub use edit_runs::{fix, generate_tests, implement};
 pub use frontend::{ApplyOutcome, Frontend, Level, Progress};
 pub use orchestrator::{generate, resume};

@@ -38,6 +38,9 @@ pub struct Template {
     pub build: String,
     #[serde(default)]
     pub dev: String,
+    /// The port `dev` serves on (it gets it in `PORT`); none: the first port the app listens on.
+    #[serde(default)]
+    pub port: Option<u16>,
     #[serde(default)]
     pub options: BTreeMap<String, TemplateOption>,
     /// Files that exist only with some options: path under files/ -> a minijinja condition.

@@ -3,7 +3,10 @@
 //! all is well, 1 when tests fail or a check fails, 2 on an error, 3 when a run paused for the user, 130 when
 //! interrupted.
 
+mod app;
 mod runs;
+
+pub use app::run_app_command;
 
 pub use runs::{
     GenerateHow, fix_command, generate_command, generate_tests_command, implement_command, resume_command,

@@ -97,6 +97,9 @@ pub fn templates_command() -> Result<i32> {
                 out.push_str(&format!("  {what}: {command}\n"));
             }
         }
+        if let Some(port) = t.port {
+            out.push_str(&format!("  serves on port {port} (`samokoder run` forwards it)\n"));
+        }
         out.push('\n');
     }
     write!(std::io::stdout(), "{out}")?;

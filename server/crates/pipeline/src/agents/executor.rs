@@ -257,7 +257,11 @@ pub(crate) fn test_command(ctx: &RunContext, state: &RunState, subdir: Option<&s
 
 /// The project's template: the run's choice, or for a run that made none (runTests, fix, implement) the one
 /// `.samokoder/architecture.md` names.
-fn project_template(ctx: &RunContext, state: &RunState, subdir: Option<&str>) -> Option<samokoder_prompts::Template> {
+pub(crate) fn project_template(
+    ctx: &RunContext,
+    state: &RunState,
+    subdir: Option<&str>,
+) -> Option<samokoder_prompts::Template> {
     let name = match &state.architecture {
         Some(architecture) => Some(architecture.template.clone()),
         None => read_file(ctx, &run_file(subdir, "architecture.md")).and_then(|text| template_named(&text)),
