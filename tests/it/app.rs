@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use samokoder_test_utils::docker_available;
+use serde_json::json;
 
 use crate::support::{Sandboxed, bin};
 
@@ -91,4 +92,72 @@ fn run_on_a_project_with_nothing_to_run_says_what_to_add() {
         stderr.contains("no `dev` or `start` script") && stderr.contains("\"start\": \"node src/server.js\""),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn over_lsp_run_opens_the_apps_url_logs_its_output_and_stop_leaves_nothing() {
+    if !docker_available() {
+        return;
+    }
+    let s = Sandboxed::new();
+    std::fs::write(s.root().join("package.json"), r#"{"type": "module", "scripts": {"start": "node server.js"}}"#)
+        .unwrap();
+    std::fs::write(s.root().join("server.js"), SERVER).unwrap();
+    std::fs::write(s.root().join("message.txt"), "on disk\n").unwrap();
+    let client = s.spawn(s.options(None));
+    client.initialize().await.unwrap();
+    // What the editor holds, unsaved, is what the app serves.
+    client.did_open("message.txt", "plaintext", "unsaved\n").await.unwrap();
+    let actions = client
+        .request(
+            "textDocument/codeAction",
+            json!({
+            "textDocument": {"uri": client.uri("server.js")},
+            "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+            "context": {"diagnostics": []}}),
+        )
+        .await
+        .unwrap();
+    assert!(actions.to_string().contains("Samokoder: run the app"), "{actions}");
+    let answer = client
+        .request("workspace/executeCommand", json!({"command": "samokoder.run", "arguments": [{}]}))
+        .await
+        .unwrap();
+    let run_id = answer["runId"].as_str().unwrap().to_owned();
+    let shown = client
+        .wait_for(Duration::from_secs(120), "window/showDocument of the app", |m| {
+            m["method"] == "window/showDocument" && m["params"]["external"] == true
+        })
+        .await
+        .unwrap();
+    let url = shown["params"]["uri"].as_str().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let body = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || get(&url)
+    })
+    .await
+    .unwrap();
+    assert_eq!(body, "unsaved\n");
+    client
+        .wait_notification("samokoder/log", Duration::from_secs(30), |p| {
+            p["runId"] == run_id.as_str()
+                && p["agent"] == "app"
+                && p["text"].as_str().is_some_and(|t| t.contains("serving"))
+        })
+        .await
+        .unwrap();
+
+    let stopped = client
+        .request("workspace/executeCommand", json!({"command": "samokoder.stop", "arguments": []}))
+        .await
+        .unwrap();
+    assert_eq!(stopped, json!({"stopped": true}));
+    assert_eq!(app_containers(s.root()), "", "the app's container is gone");
+    let again = client
+        .request("workspace/executeCommand", json!({"command": "samokoder.stop", "arguments": []}))
+        .await
+        .unwrap();
+    assert_eq!(again, json!({"stopped": false}));
+    client.shutdown_and_exit().await.unwrap();
 }

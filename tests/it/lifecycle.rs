@@ -32,7 +32,9 @@ async fn handshake_advertises_what_works() {
             "samokoder.generateTests",
             "samokoder.submitAnswers",
             "samokoder.acceptPending",
-            "samokoder.rejectPending"
+            "samokoder.rejectPending",
+            "samokoder.run",
+            "samokoder.stop"
         ]
     );
     assert_eq!(caps["executeCommandProvider"]["workDoneProgress"], true);

@@ -5,6 +5,7 @@
 //! Plain Rust types in editor terms: this crate must never know about LSP, JSON-RPC or lsp-types (the
 //! `lsp` crate converts), and never block a caller on a run: runs are tasks.
 
+mod app;
 mod cli;
 pub mod config;
 mod doctor;
@@ -14,6 +15,8 @@ mod llm;
 pub mod logging;
 mod runs;
 mod workspace;
+
+pub use app::AppStarted;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -61,6 +64,8 @@ pub struct Engine {
     /// Why the durable store could not be used, if it could not.
     pub store_problem: Option<String>,
     sandbox: Mutex<Option<(SandboxConfig, Arc<DockerSandbox>)>>,
+    /// The project's app, while it runs (`app.rs`).
+    app: tokio::sync::Mutex<Option<app::RunningApp>>,
     /// Built from the configuration, shared by all runs (provider limits are per provider, not per run).
     router: RwLock<Arc<Router>>,
     /// Problems in the LLM configuration (unknown roles, providers named but missing).
@@ -109,6 +114,7 @@ impl Engine {
             store,
             store_problem,
             sandbox: Mutex::new(None),
+            app: tokio::sync::Mutex::new(None),
         }))
     }
 
@@ -334,9 +340,10 @@ impl Engine {
         self.store.clone()
     }
 
-    /// Cancels every run and removes the sandbox's containers.
+    /// Cancels every run, stops the app, and removes the sandbox's containers.
     pub async fn shutdown(&self) {
         self.runs.cancel_all();
+        self.stop_app().await;
         let sandbox = self.sandbox.lock().take();
         if let Some((_, sandbox)) = sandbox {
             sandbox.shutdown().await;

@@ -17,6 +17,8 @@ pub(crate) const COMMANDS: &[&str] = &[
     "samokoder.submitAnswers",
     "samokoder.acceptPending",
     "samokoder.rejectPending",
+    "samokoder.run",
+    "samokoder.stop",
 ];
 
 /// The code action kinds the server offers.

@@ -97,7 +97,7 @@ impl Outbox {
 }
 
 /// How long showing a file may take before the server stops waiting (the run does not wait at all).
-const SHOW_DOCUMENT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const SHOW_DOCUMENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `samokoder/ask {question, choices}` -> `{answer}`, for clients that announce `experimental.samokoderAsk`.
 enum SamokoderAsk {}

@@ -6,6 +6,7 @@
 //! client stays silent), never hold a lock across an await, and never write to stdout except through
 //! tower-lsp's framing.
 
+mod app;
 mod capabilities;
 mod client_request;
 mod framing;

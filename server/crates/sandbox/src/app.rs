@@ -69,14 +69,16 @@ impl App {
         remove(&self.docker, &self.container).await;
     }
 
-    /// Waits until the app exits by itself; its exit code.
-    pub async fn exited(&self) -> Option<i64> {
-        let mut waits =
-            self.docker.wait_container(&self.container, None::<bollard::query_parameters::WaitContainerOptions>);
-        match waits.next().await {
-            Some(Ok(status)) => Some(status.status_code),
-            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Some(code),
-            _ => None,
+    /// Resolves when the app exits by itself, with its exit code (it holds no borrow of the app).
+    pub fn exited(&self) -> impl Future<Output = Option<i64>> + Send + 'static + use<> {
+        let (docker, container) = (self.docker.clone(), self.container.clone());
+        async move {
+            let mut waits = docker.wait_container(&container, None::<bollard::query_parameters::WaitContainerOptions>);
+            match waits.next().await {
+                Some(Ok(status)) => Some(status.status_code),
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Some(code),
+                _ => None,
+            }
         }
     }
 }

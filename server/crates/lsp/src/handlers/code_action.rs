@@ -119,6 +119,12 @@ pub(crate) fn code_action(backend: &Backend, params: lsp::CodeActionParams) -> R
             }),
             ..Default::default()
         }));
+        actions.push(command(
+            "Samokoder: run the app",
+            lsp::CodeActionKind::SOURCE,
+            "samokoder.run",
+            serde_json::json!({}),
+        ));
         if let Some(last) = engine.last_run().filter(|r| r.kind != "undo" && r.kind != "runTests") {
             let argument = serde_json::json!({ "runId": last.id });
             let title = format!("Samokoder: undo the last run ({}: {})", last.kind, short(&last.description));

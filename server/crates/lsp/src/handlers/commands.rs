@@ -315,6 +315,10 @@ pub(crate) fn execute_command(backend: &Backend, params: lsp::ExecuteCommandPara
             let run = crate::review::decide(&backend.review, accept).map_err(invalid_params)?;
             Ok(Some(json!({ "runId": run.0, "accepted": accept })))
         }
+        "samokoder.run" => {
+            let frontend = frontend(backend, &engine, "Samokoder: run the app");
+            Ok(Some(crate::app::start(backend, engine, frontend)))
+        }
         "samokoder.cancel" => {
             let args: RunIdArgs = serde_json::from_value(arg)
                 .map_err(|e| invalid_params(format!("samokoder.cancel takes {{\"runId\": \"...\"}} ({e})")))?;

@@ -64,6 +64,10 @@ impl LanguageServer for Backend {
     }
 
     async fn execute_command(&self, params: lsp::ExecuteCommandParams) -> Result<Option<serde_json::Value>> {
+        if params.command == "samokoder.stop" {
+            // The one command answered when its work is done: "stopped" means nothing of the app is left.
+            return Ok(Some(serde_json::json!({ "stopped": self.engine()?.stop_app().await })));
+        }
         commands::execute_command(self, params)
     }
 }
