@@ -154,6 +154,18 @@
   (samokoder--execute "samokoder.runTests"))
 
 ;;;###autoload
+(defun samokoder-run ()
+  "Run the project's app in the sandbox; its URL opens in a browser once it listens."
+  (interactive)
+  (samokoder--execute "samokoder.run"))
+
+;;;###autoload
+(defun samokoder-stop ()
+  "Stop the app `samokoder-run' started."
+  (interactive)
+  (samokoder--execute "samokoder.stop"))
+
+;;;###autoload
 (defun samokoder-generate-tests ()
   "Write tests for this file in a new test file, and correct them until they pass."
   (interactive)

@@ -278,6 +278,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     await execute('samokoder.generateTests', { uri: editor.document.uri.toString() });
   });
   register('runTests', () => execute('samokoder.runTests'));
+  register('run', () => execute('samokoder.run', {}));
+  register('stop', () => execute('samokoder.stop'));
   register('resume', () => execute('samokoder.resume', {}));
   register('cancel', async () => {
     const runs = ((await lc.sendRequest('samokoder/status', {})) as { runs: Run[] }).runs ?? [];

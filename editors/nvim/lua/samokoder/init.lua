@@ -326,6 +326,14 @@ function M.tests()
   execute('samokoder.runTests', {})
 end
 
+function M.run()
+  execute('samokoder.run', { {} })
+end
+
+function M.stop()
+  execute('samokoder.stop', {})
+end
+
 function M.generate_tests()
   execute('samokoder.generateTests', { { uri = buf_uri(0) } })
 end
@@ -434,6 +442,8 @@ local function commands()
   cmd('SamokoderImplement', M.implement, { range = true, desc = 'Samokoder: implement the TODO(samokoder) here' })
   cmd('SamokoderFix', M.fix, { desc = 'Samokoder: fix the problem on this line (or the failing tests)' })
   cmd('SamokoderTests', M.tests, { desc = 'Samokoder: run the tests' })
+  cmd('SamokoderRun', M.run, { desc = "Samokoder: run the app (its URL opens once it listens)" })
+  cmd('SamokoderStop', M.stop, { desc = 'Samokoder: stop the app' })
   cmd('SamokoderGenerateTests', M.generate_tests, { desc = 'Samokoder: write tests for this file' })
   cmd('SamokoderResume', M.resume, { desc = 'Samokoder: resume the last unfinished run' })
   cmd('SamokoderUndo', M.undo, { desc = 'Samokoder: undo the last run' })
