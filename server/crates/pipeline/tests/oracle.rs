@@ -190,6 +190,34 @@ async fn a_generated_test_that_contradicts_a_stated_example_is_dropped_and_the_c
     assert!(log.contains("not an example the request states") && log.contains("slugify('A B')"), "{log}");
 }
 
+#[tokio::test]
+async fn code_whose_stated_examples_hold_and_that_came_without_tests_is_not_sent_to_the_fix_loop() {
+    let files = format!(
+        "package.json\n```json\n{{\"type\": \"module\", \"scripts\": {{\"test\": \"node --test\"}}}}\n```\n\n{}",
+        file_reply("src/slugify.js", SLUG_CODE),
+    );
+    let server = ScriptedLlm::routed(vec![
+        ("you are the spec writer", Reply::text(SLUG_SPEC)),
+        ("you are the code writer", Reply::text(files)),
+    ]);
+    let no_tests = "TAP version 13\n1..0\n# tests 0\n# suites 0\n# pass 0\n# fail 0\n";
+    let b = Bench::new(&server, RecordingFrontend::default(), FakeSandbox::new(no_tests, 0));
+    let description = "a slugify(text) function: every run of characters other than a-z and 0-9 becomes one \
+                       hyphen; slugify('Hello-World') returns 'hello-world' and slugify('') returns ''";
+    let outcome = samokoder_pipeline::generate(&b.ctx, &req(description)).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    assert!(
+        outcome.summary.contains("the 2 stated examples hold; no test was written, so the stated examples are all"),
+        "{}",
+        outcome.summary
+    );
+    let asked = Bench::asked(&server);
+    assert!(
+        !asked.iter().any(|a| a.contains("you are the troubleshooter") || a.contains("you are the bug hunter")),
+        "no fix was asked for"
+    );
+}
+
 const ROMAN_SPEC: &str = r#"{"complexity": "simple", "summary": "Roman numerals both ways.", "features": ["toRoman(n) and fromRoman(s)"], "assumptions": [], "questions": []}"#;
 const ROMAN: &str = "const TABLE = [[1000, 'M'], [900, 'CM'], [500, 'D'], [400, 'CD'], [100, 'C'], [90, 'XC'], [50, 'L'], [40, 'XL'], [10, 'X'], [9, 'IX'], [5, 'V'], [4, 'IV'], [1, 'I']];\nexport function toRoman(n) {\n  let out = '';\n  for (const [v, s] of TABLE) {\n    while (n >= v) {\n      out += s;\n      n -= v;\n    }\n  }\n  return out;\n}\nexport function fromRoman(s) {\n  let n = 0;\n  let i = 0;\n  for (const [v, r] of TABLE) {\n    while (s.startsWith(r, i)) {\n      n += v;\n      i += r.length;\n    }\n  }\n  return n;\n}";
 const ROMAN_TEST: &str = "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { toRoman, fromRoman } from '../src/roman.js';\n\ntest('writes 1994', () => {\n  assert.equal(toRoman(1994), 'MCMXCIV');\n});\n\ntest('reads MMX', () => {\n  assert.equal(fromRoman('MMX'), 2010);\n});\n\ntest('MMX is not a numeral', () => {\n  assert.throws(() => fromRoman('MMX'), RangeError);\n});\n";

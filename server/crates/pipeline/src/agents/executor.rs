@@ -108,9 +108,17 @@ pub(crate) async fn run(
     }
     let stated = stated_examples(ctx, others_to_come).await?;
     let mut tested = test(ctx, state, &test_command(ctx, state, subdir), subdir).await?;
-    if tested.no_tests && progress.no_tests_ok && tested.report.failed == 0 {
+    // No tests is no failure where the project has none to begin with (implement, fix), and where the user's
+    // own examples were checked and hold: the fix loop has nothing to act on (a 1.5B model asked to "fix" a
+    // missing test answered in prose six times over on a generate task).
+    let examples_hold = stated.summary.is_some() && stated.failures.is_empty();
+    if tested.no_tests && tested.report.failed == 0 && (progress.no_tests_ok || examples_hold) {
         tested.passed = true;
-        tested.summary = "the project has no tests to run".into();
+        tested.summary = if progress.no_tests_ok {
+            "the project has no tests to run".into()
+        } else {
+            "no test was written, so the stated examples are all that checked this code".into()
+        };
     }
     let mut failures: Vec<String> = stated.failures.clone();
     failures.extend(tested.report.failures.iter().map(|f| match (&f.file, f.line) {
