@@ -155,7 +155,15 @@ impl DockerSandbox {
             return Err(SandboxError::Docker { action: "start the app", message: "the sandbox went away".into() });
         };
         let name = format!("{}-app", self.container_name());
-        remove(&docker, &name).await; // a leftover of an earlier `run` of this workspace
+        // A leftover of an earlier `run` of this workspace, or one whose removal is still under way: the name
+        // is free only once it is gone.
+        remove(&docker, &name).await;
+        for _ in 0..100 {
+            if call("inspect container", docker.inspect_container(&name, None)).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let cwd = match request.cwd {
             Some(dir) => format!("{WORKDIR}/{}", dir.trim_matches('/')),
             None => WORKDIR.to_owned(),
@@ -183,7 +191,7 @@ impl DockerSandbox {
         let options = CreateContainerOptionsBuilder::default().name(&name).build();
         let created = call("create container", docker.create_container(Some(options), body)).await?;
         let id = created.id;
-        // From here on, any failure removes the container.
+        // From here on, a failure removes the container before it is reported.
         let mut app = App {
             url: String::new(),
             host_port: 0,
@@ -194,6 +202,23 @@ impl DockerSandbox {
             logs: tokio::spawn(async {}),
             stopped: false,
         };
+        match self.bring_up(&mut app, &request, on_output).await {
+            Ok(()) => Ok(app),
+            Err(e) => {
+                app.stop().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts the created app, waits until it listens, and forwards its port.
+    async fn bring_up(
+        &self,
+        app: &mut App,
+        request: &AppRequest<'_>,
+        on_output: Arc<dyn Fn(&str) + Send + Sync>,
+    ) -> Result<()> {
+        let (docker, id) = (app.docker.clone(), app.container.clone());
         call("start container", docker.start_container(&id, None)).await?;
         let log = Arc::new(parking_lot::Mutex::new(Log {
             sink: on_output.clone(),
@@ -204,7 +229,7 @@ impl DockerSandbox {
         }));
         app.logs = follow_logs(docker.clone(), id.clone(), log.clone());
 
-        let target = self.wait_listening(&docker, &id, &request, &log).await?;
+        let target = self.wait_listening(&docker, &id, request, &log).await?;
         let sink = on_output.clone();
         let relay_log: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(move |s: &str| sink(s));
         let forward =
@@ -213,7 +238,7 @@ impl DockerSandbox {
         app.host_port = forward.host_port;
         app.url = format!("http://127.0.0.1:{}/", forward.host_port);
         app.forward = Some(forward);
-        Ok(app)
+        Ok(())
     }
 
     /// Polls the app's sockets (its /proc/net/tcp and tcp6) until it listens on its port (the first one when

@@ -147,15 +147,19 @@ async fn an_app_that_exits_at_once_or_never_listens_says_so_with_its_command_and
     let sb = DockerSandbox::new(config(), dir.path());
     let overlay = BTreeMap::new();
     let quits = request(dir.path(), &overlay, "echo 'cannot find module express'; exit 3");
-    let Err(SandboxError::App { message }) = sb.start_app(quits, Arc::new(|_: &str| {})).await else {
-        panic!("an app that exits is an error")
+    let message = match sb.start_app(quits, Arc::new(|_: &str| {})).await {
+        Err(SandboxError::App { message }) => message,
+        Err(other) => panic!("an app that exits is an App error, not {other}"),
+        Ok(app) => panic!("an app that exits is an error, but it listens on {}", app.port),
     };
     assert!(message.contains("exited (code 3)") && message.contains("cannot find module express"), "{message}");
 
     let mut idle = request(dir.path(), &overlay, "echo 'waiting for nothing'; sleep 600");
     idle.start_timeout = Duration::from_secs(2);
-    let Err(SandboxError::App { message }) = sb.start_app(idle, Arc::new(|_: &str| {})).await else {
-        panic!("an app that never listens is an error")
+    let message = match sb.start_app(idle, Arc::new(|_: &str| {})).await {
+        Err(SandboxError::App { message }) => message,
+        Err(other) => panic!("an app that never listens is an App error, not {other}"),
+        Ok(app) => panic!("an app that never listens is an error, but it listens on {}", app.port),
     };
     assert!(
         message.contains("did not listen on port 4321 within 2 s")
@@ -163,8 +167,7 @@ async fn an_app_that_exits_at_once_or_never_listens_says_so_with_its_command_and
             && message.contains("waiting for nothing"),
         "{message}"
     );
-    // Either way, nothing is left running.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Either way, nothing is left running: the container is removed before the error is reported.
     assert!(!container_exists(&format!("{}-app", sb.container_name())));
     sb.shutdown().await;
 }
