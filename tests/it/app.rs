@@ -153,6 +153,11 @@ async fn over_lsp_run_opens_the_apps_url_logs_its_output_and_stop_leaves_nothing
         .await
         .unwrap();
     assert_eq!(stopped, json!({"stopped": true}));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let warned = client.messages().iter().any(|m| {
+        m["method"] == "window/showMessage" && m["params"]["message"].as_str().is_some_and(|t| t.contains("exited"))
+    });
+    assert!(!warned, "a stop the user asked for is not reported as the app exiting");
     assert_eq!(app_containers(s.root()), "", "the app's container is gone");
     let again = client
         .request("workspace/executeCommand", json!({"command": "samokoder.stop", "arguments": []}))

@@ -66,6 +66,11 @@ impl Engine {
         Ok((started, exited))
     }
 
+    /// The URL of the app running now, if one is.
+    pub async fn app_url(&self) -> Option<String> {
+        self.app.lock().await.as_ref().map(|running| running.app.url.clone())
+    }
+
     /// Stops the app and removes its container; `false` when none was running.
     pub async fn stop_app(&self) -> bool {
         let Some(running) = self.app.lock().await.take() else { return false };

@@ -44,7 +44,11 @@ pub(crate) fn start(backend: &Backend, engine: Arc<Engine>, frontend: Arc<LspFro
                 tracing::info!(%e, "window/showDocument of the app's URL failed");
             }
         }
-        if let Some(code) = exited.await {
+        let code = exited.await;
+        // Stopped (samokoder.stop, another samokoder.run, the server's exit) is not news; exiting by itself is.
+        if let Some(code) = code
+            && engine.app_url().await.as_deref() == Some(started.url.as_str())
+        {
             outbox.message(lsp::MessageType::WARNING, format!("Samokoder: the app exited (code {code}); see its log"));
         }
     });
