@@ -40,7 +40,9 @@ impl Engine {
         frontend: Arc<dyn Frontend>,
         on_output: Arc<dyn Fn(&str) + Send + Sync>,
     ) -> Result<(AppStarted, impl Future<Output = Option<i64>> + Send + 'static + use<>)> {
-        self.stop_app().await;
+        if self.stop_app().await {
+            on_output("the app that was running is stopped; starting it again\n");
+        }
         let plan = self.run_now(None, frontend, |ctx| async move { prepare_app(&ctx).await }).await?;
         on_output(&format!("starting `{}` in the sandbox\n", plan.command));
         let sandbox = self.sandbox(&self.config());

@@ -157,6 +157,11 @@ impl DockerSandbox {
         let name = format!("{}-app", self.container_name());
         // A leftover of an earlier `run` of this workspace, or one whose removal is still under way: the name
         // is free only once it is gone.
+        if let Ok(info) = call("inspect container", docker.inspect_container(&name, None)).await
+            && info.state.and_then(|s| s.running).unwrap_or(false)
+        {
+            on_output("samokoder: the app already running for this workspace is stopped; this one replaces it\n");
+        }
         remove(&docker, &name).await;
         for _ in 0..100 {
             if call("inspect container", docker.inspect_container(&name, None)).await.is_err() {

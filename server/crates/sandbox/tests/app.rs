@@ -64,6 +64,17 @@ async fn http(port: u16, method: &str, path: &str, body: &[u8]) -> (String, Vec<
     (status, response[split..].to_vec())
 }
 
+/// How many processes of the container `name` have a command line that starts with `pattern`.
+fn processes(name: &str, pattern: &str) -> usize {
+    // `[x]yz`: grep must not count itself.
+    let pattern = format!("^[{}]{}", &pattern[..1], &pattern[1..]);
+    let out = std::process::Command::new("docker")
+        .args(["exec", name, "sh", "-c", &format!("ps -o args | grep -c '{pattern}' || true")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+}
+
 fn container_exists(name: &str) -> bool {
     std::process::Command::new("docker").args(["inspect", name]).output().unwrap().status.success()
 }
@@ -79,8 +90,10 @@ async fn the_app_answers_on_the_host_sees_edits_takes_a_crowd_and_a_large_body_a
     let output = Arc::new(parking_lot::Mutex::new(String::new()));
     let sink = output.clone();
     let overlay = BTreeMap::new();
+    // The dev command forks a daemon: it goes with the app's container.
+    let command = "(sleep 100000 &); node server.js";
     let app = sb
-        .start_app(request(dir.path(), &overlay, "node server.js"), Arc::new(move |s: &str| sink.lock().push_str(s)))
+        .start_app(request(dir.path(), &overlay, command), Arc::new(move |s: &str| sink.lock().push_str(s)))
         .await
         .unwrap();
     assert_eq!(app.port, 4321);
@@ -109,10 +122,25 @@ async fn the_app_answers_on_the_host_sees_edits_takes_a_crowd_and_a_large_body_a
     assert!(output.lock().contains("listening on 4321"), "{}", output.lock());
     let name = format!("{}-app", sb.container_name());
     assert!(container_exists(&name));
-    let port = app.host_port;
-    app.stop().await;
-    assert!(!container_exists(&name), "the app's container is removed");
-    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err(), "nothing listens any more");
+    assert_eq!(processes(&name, "sleep 100000"), 1, "the daemon runs in the app's container");
+    // A second start of the same workspace's app replaces the first, and says so.
+    let again = Arc::new(parking_lot::Mutex::new(String::new()));
+    let sink = again.clone();
+    let second = sb
+        .start_app(request(dir.path(), &overlay, command), Arc::new(move |s: &str| sink.lock().push_str(s)))
+        .await
+        .unwrap();
+    assert!(again.lock().contains("the app already running for this workspace is stopped"), "{}", again.lock());
+    let first_port = app.host_port;
+    drop(app); // its container went with the second start; dropping its handle must not touch the second's
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(http(second.host_port, "GET", "/", b"").await.1, b"second\n");
+    let port = second.host_port;
+    second.stop().await;
+    assert!(!container_exists(&name), "the app's container is removed, and the daemon with it");
+    for port in [first_port, port] {
+        assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err(), "nothing listens on {port}");
+    }
     sb.shutdown().await;
 }
 
