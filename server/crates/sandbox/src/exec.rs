@@ -110,12 +110,7 @@ pub(crate) async fn run_exec(
         env: Some(spec.env),
         ..Default::default()
     };
-    let exec = call("exec", docker.create_exec(container, options)).await?;
-    let StartExecResults::Attached { mut output, mut input } =
-        call("exec start", docker.start_exec(&exec.id, None)).await?
-    else {
-        return Err(SandboxError::Docker { action: "exec start", message: "the exec did not attach".into() });
-    };
+    let (exec_id, mut output, mut input) = attach(docker, container, options).await?;
     if let Some(bytes) = spec.stdin {
         let sync_err = |e: std::io::Error| SandboxError::Sync { message: format!("writing to the container: {e}") };
         input.write_all(&bytes).await.map_err(sync_err)?;
@@ -163,10 +158,30 @@ pub(crate) async fn run_exec(
         kill_user_processes(docker, container, &spec.user).await;
         None
     } else {
-        call("exec inspect", docker.inspect_exec(&exec.id)).await?.exit_code
+        call("exec inspect", docker.inspect_exec(&exec_id)).await?.exit_code
     };
     let (output, dropped) = captured.finish();
     Ok(ExecOutcome { exit_code, output, dropped, timed_out, idle_timed_out, duration: started.elapsed() })
+}
+
+/// An exec created and started with its streams attached: its id, its output, its stdin.
+pub(crate) async fn attach(
+    docker: &Docker,
+    container: &str,
+    options: CreateExecOptions<String>,
+) -> Result<(
+    String,
+    std::pin::Pin<
+        Box<dyn futures::Stream<Item = Result<bollard::container::LogOutput, bollard::errors::Error>> + Send>,
+    >,
+    std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+)> {
+    let exec = call("exec", docker.create_exec(container, options)).await?;
+    let StartExecResults::Attached { output, input } = call("exec start", docker.start_exec(&exec.id, None)).await?
+    else {
+        return Err(SandboxError::Docker { action: "exec start", message: "the exec did not attach".into() });
+    };
+    Ok((exec.id, output, input))
 }
 
 /// Kills every process of the command user (the command's whole tree, daemonised or not).

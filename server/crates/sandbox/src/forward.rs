@@ -15,13 +15,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bollard::Docker;
 use bollard::container::LogOutput;
-use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::exec::CreateExecOptions;
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use crate::docker::call;
 use crate::{Result, SandboxError};
 
 const OPEN: u8 = 0;
@@ -175,12 +174,7 @@ async fn start_relay(
         user: Some(user.to_owned()),
         ..Default::default()
     };
-    let exec = call("exec", docker.create_exec(container, options)).await?;
-    let StartExecResults::Attached { mut output, mut input } =
-        call("exec start", docker.start_exec(&exec.id, None)).await?
-    else {
-        return Err(SandboxError::Docker { action: "exec start", message: "the relay did not attach".into() });
-    };
+    let (_, mut output, mut input) = crate::exec::attach(docker, container, options).await?;
     let clients: Clients = Arc::default();
     let alive = Arc::new(AtomicBool::new(true));
     let (to_container, mut frames) = mpsc::unbounded_channel::<Vec<u8>>();

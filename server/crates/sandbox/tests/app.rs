@@ -75,6 +75,15 @@ fn processes(name: &str, pattern: &str) -> usize {
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
 }
 
+/// The message of the App error `what` must give.
+fn app_error(result: Result<samokoder_sandbox::App, SandboxError>, what: &str) -> String {
+    match result {
+        Err(SandboxError::App { message }) => message,
+        Err(other) => panic!("{what} is an App error, not {other}"),
+        Ok(app) => panic!("{what} is an error, but it listens on {}", app.port),
+    }
+}
+
 fn container_exists(name: &str) -> bool {
     std::process::Command::new("docker").args(["inspect", name]).output().unwrap().status.success()
 }
@@ -175,20 +184,12 @@ async fn an_app_that_exits_at_once_or_never_listens_says_so_with_its_command_and
     let sb = DockerSandbox::new(config(), dir.path());
     let overlay = BTreeMap::new();
     let quits = request(dir.path(), &overlay, "echo 'cannot find module express'; exit 3");
-    let message = match sb.start_app(quits, Arc::new(|_: &str| {})).await {
-        Err(SandboxError::App { message }) => message,
-        Err(other) => panic!("an app that exits is an App error, not {other}"),
-        Ok(app) => panic!("an app that exits is an error, but it listens on {}", app.port),
-    };
+    let message = app_error(sb.start_app(quits, Arc::new(|_: &str| {})).await, "an app that exits");
     assert!(message.contains("exited (code 3)") && message.contains("cannot find module express"), "{message}");
 
     let mut idle = request(dir.path(), &overlay, "echo 'waiting for nothing'; sleep 600");
     idle.start_timeout = Duration::from_secs(2);
-    let message = match sb.start_app(idle, Arc::new(|_: &str| {})).await {
-        Err(SandboxError::App { message }) => message,
-        Err(other) => panic!("an app that never listens is an App error, not {other}"),
-        Ok(app) => panic!("an app that never listens is an error, but it listens on {}", app.port),
-    };
+    let message = app_error(sb.start_app(idle, Arc::new(|_: &str| {})).await, "an app that never listens");
     assert!(
         message.contains("did not listen on port 4321 within 2 s")
             && message.contains("sleep 600")
