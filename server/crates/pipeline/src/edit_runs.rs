@@ -141,6 +141,7 @@ pub(crate) fn seed(ctx: &RunContext, state: &RunState, request: &EditRequest, st
         failures: vec![failure],
         failed: 1,
         passed_count: progress.outcome.as_ref().map_or(0, |o| o.passed_count),
+        stated_failed: 0,
         output: String::new(),
     });
     progress.seeded = true;

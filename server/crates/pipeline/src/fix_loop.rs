@@ -2,7 +2,8 @@
 //! mood, and each rule is checked against the committed state alone:
 //!
 //! - all tests pass: the task is done (the executor ticks it);
-//! - a fix that made more tests fail (or the test command crash) is undone before the next try;
+//! - a fix that made more stated examples fail, or as many and more tests (or the test command crash), is
+//!   undone before the next try;
 //! - the run's cap on fix iterations (`RunSettings::max_fix_iterations`, default 4) stops it; tokens and
 //!   dollars are capped by the run's budget, which refuses the call that would pass them;
 //! - the same failure set twice in a row (the last fix changed nothing about it): the next try goes to the
@@ -36,10 +37,13 @@ pub(crate) enum Decision {
     Stop(String),
 }
 
-/// How bad an outcome is: failing tests, and a crash (nothing recognisable ran) worse than any of them.
-fn badness(outcome: &TaskOutcome) -> u64 {
-    let crashed = !outcome.passed && outcome.failed == 0;
-    u64::from(outcome.failed) + if crashed { 1_000_000 } else { 0 }
+/// How bad an outcome is, worst first: the examples the user stated that fail (they outrank every test: a fix
+/// that mends two generated tests by breaking a stated example is worse), then a crash (nothing recognisable
+/// ran), then the failing tests.
+fn badness(outcome: &TaskOutcome) -> (u32, bool, u32) {
+    let tests_failed = outcome.failed.saturating_sub(outcome.stated_failed);
+    let crashed = !outcome.passed && tests_failed == 0 && outcome.passed_count == 0;
+    (outcome.stated_failed, crashed, tests_failed)
 }
 
 /// The fix iterations the run has had, all its tasks together (what the cap counts).
@@ -110,7 +114,7 @@ pub(crate) async fn act(
         Decision::UndoWorse => {
             let Some(last) = progress.fixes.last_mut() else { return Ok(()) };
             let Some(step) = last.step else { return Ok(()) };
-            fe.log(&ctx.id, "troubleshooter", "the last fix made more tests fail: undoing it\n");
+            fe.log(&ctx.id, "troubleshooter", "the last fix made more stated examples or tests fail: undoing it\n");
             undo(ctx, &UndoRequest { step: Some(step), force: true }).await?;
             last.undone = true;
             progress.outcome = Some(last.before.clone());

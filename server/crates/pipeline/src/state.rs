@@ -256,6 +256,9 @@ pub struct TaskOutcome {
     pub failed: u32,
     #[serde(default)]
     pub passed_count: u32,
+    /// Of `failed`, the examples the user stated (they outrank the tests when a fix is judged).
+    #[serde(default)]
+    pub stated_failed: u32,
     /// The end of the test command's output, for the troubleshooter.
     #[serde(default)]
     pub output: String,
@@ -279,7 +282,7 @@ pub struct Fix {
     pub before: TaskOutcome,
     /// The link of the troubleshooter's chain that wrote it.
     pub tier: usize,
-    /// Undone because it made more tests fail.
+    /// Undone because it made more stated examples or tests fail.
     #[serde(default)]
     pub undone: bool,
 }

@@ -215,7 +215,7 @@ async fn a_fix_that_makes_more_tests_fail_is_undone_before_the_next_try() {
     // The second fix was written against the code as it was before the worse one (a - b).
     let second = Bench::asked(&server).last().unwrap().clone();
     assert!(second.contains("return a - b;"), "{second}");
-    assert!(second.contains("This change made more tests fail, so it was undone:"), "{second}");
+    assert!(second.contains("This change made more examples or tests fail, so it was undone:"), "{second}");
     assert!(second.contains("  return null;\n}\n>>>>>>> REPLACE"), "{second}");
     let tasks = b.store.records(RecordKind::Task, &b.ctx.id.0).unwrap();
     assert_eq!(tasks[0].1["fixes"][0]["undone"], true);

@@ -145,6 +145,33 @@ async fn the_fix_loop_starts_from_a_failing_example_and_the_run_passes_once_the_
     );
 }
 
+#[tokio::test]
+async fn a_fix_that_mends_the_tests_by_breaking_a_stated_example_is_undone() {
+    // The first code fails one stated example and two tests; the first fix makes every test pass but both
+    // examples fail (a lookup table): fewer failures in all, yet worse, since the examples outrank the tests.
+    let table = "src/longest.js\n<<<<<<< SEARCH\n  return strings.length ? strings[0] : null;\n=======\n  return 'zz';\n>>>>>>> REPLACE\n";
+    let fixed = "src/longest.js\n<<<<<<< SEARCH\n  return strings.length ? strings[0] : null;\n=======\n  return strings.length ? strings.reduce((a, b) => (b.length > a.length ? b : a)) : null;\n>>>>>>> REPLACE\n";
+    let server = ScriptedLlm::routed(vec![
+        ("Implement this in src/longest.js", Reply::text(block(FIRST))),
+        ("you are the troubleshooter", Reply::text(table)),
+        ("you are the troubleshooter", Reply::text(fixed)),
+    ]);
+    let (frontend, request) = project();
+    let sandbox = FakeSandbox::sequence(&[(TWO_FAILING_TAP, 1), (PASSING_TAP, 0), (PASSING_TAP, 0)]);
+    let b = Bench::new(&server, frontend, sandbox);
+    let outcome = implement(&b.ctx, &request).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{}", outcome.summary);
+    let agents: Vec<String> = b.store.steps(&b.ctx.id.0).unwrap().into_iter().map(|s| s.agent).collect();
+    assert!(agents.iter().any(|a| a == "undo"), "the lookup table was undone: {agents:?}");
+    let second = Bench::asked(&server).into_iter().filter(|a| a.contains("you are the troubleshooter")).nth(1).unwrap();
+    assert!(second.contains("return strings.length ? strings[0] : null;"), "written against the code before: {second}");
+    assert!(second.contains("  return 'zz';"), "the undone change is shown: {second}");
+    let body = "  return strings.length ? strings.reduce((a, b) => (b.length > a.length ? b : a)) : null;";
+    assert_eq!(b.frontend.file("src/longest.js").unwrap(), LONGEST.replace(TODO, body));
+}
+
+const TWO_FAILING_TAP: &str = "TAP version 13\nnot ok 1 - a\n  ---\n  error: 'a'\n  ...\nnot ok 2 - b\n  ---\n  error: 'b'\n  ...\n# pass 0\n# fail 2\n";
+
 const SLUG_SPEC: &str = r#"{"complexity": "simple", "summary": "A slugify function.", "features": ["every run of characters other than a-z and 0-9 becomes one hyphen"], "assumptions": [], "questions": [], "examples": [{"quote": "slugify('') returns ''", "call": "slugify('')", "result": "''"}, {"quote": "slugify('A B') returns 'a_b'", "call": "slugify('A B')", "result": "'a_b'"}]}"#;
 const SLUG_CODE: &str = "export function slugify(text) {\n  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');\n}";
 const SLUG_TEST: &str = "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { slugify } from '../src/slugify.js';\n\ntest('slugs', () => {\n  assert.strictEqual(slugify('Hello-World'), 'helloworld');\n  assert.strictEqual(slugify(''), '');\n});\n";

@@ -138,6 +138,7 @@ pub(crate) async fn run(
         failed: tested.report.failed + stated.failures.len() as u32,
         failures,
         passed_count: tested.report.passed,
+        stated_failed: stated.failures.len() as u32,
         output: tail(&output, OUTPUT_TAIL),
     });
     let tested = Tested { passed: tested.passed && stated.failures.is_empty(), ..tested };

@@ -208,7 +208,7 @@ fn tried_changes(ctx: &RunContext, steps: &[StepRecord], progress: &TaskProgress
                 blocks
             };
             let came_of_it = if fix.undone {
-                "made more tests fail, so it was undone"
+                "made more examples or tests fail, so it was undone"
             } else {
                 "is in the files now, and the tests still fail"
             };
