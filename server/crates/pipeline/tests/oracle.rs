@@ -245,19 +245,6 @@ async fn code_whose_stated_examples_hold_and_that_came_without_tests_is_not_sent
     );
 }
 
-const ROMAN_SPEC: &str = r#"{"complexity": "simple", "summary": "Roman numerals both ways.", "features": ["toRoman(n) and fromRoman(s)"], "assumptions": [], "questions": []}"#;
-const ROMAN: &str = "const TABLE = [[1000, 'M'], [900, 'CM'], [500, 'D'], [400, 'CD'], [100, 'C'], [90, 'XC'], [50, 'L'], [40, 'XL'], [10, 'X'], [9, 'IX'], [5, 'V'], [4, 'IV'], [1, 'I']];\nexport function toRoman(n) {\n  let out = '';\n  for (const [v, s] of TABLE) {\n    while (n >= v) {\n      out += s;\n      n -= v;\n    }\n  }\n  return out;\n}\nexport function fromRoman(s) {\n  let n = 0;\n  let i = 0;\n  for (const [v, r] of TABLE) {\n    while (s.startsWith(r, i)) {\n      n += v;\n      i += r.length;\n    }\n  }\n  return n;\n}";
-const ROMAN_TEST: &str = "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { toRoman, fromRoman } from '../src/roman.js';\n\ntest('writes 1994', () => {\n  assert.equal(toRoman(1994), 'MCMXCIV');\n});\n\ntest('reads MMX', () => {\n  assert.equal(fromRoman('MMX'), 2010);\n});\n\ntest('MMX is not a numeral', () => {\n  assert.throws(() => fromRoman('MMX'), RangeError);\n});\n";
-const ROMAN_FAILS: &str = "TAP version 13\nnot ok 3 - MMX is not a numeral\n  ---\n  location: '/workspace/test/roman.test.js:13:1'\n  error: 'Missing expected exception (RangeError).'\n  ...\n# pass 2\n# fail 1\n";
-
-fn roman_files(code: &str) -> String {
-    format!(
-        "package.json\n```json\n{{\"type\": \"module\", \"scripts\": {{\"test\": \"node --test\"}}}}\n```\n\n{}\n{}",
-        file_reply("src/roman.js", code),
-        file_reply("test/roman.test.js", ROMAN_TEST.trim_end())
-    )
-}
-
 fn versions(code: &str) -> Vec<(&'static str, Reply)> {
     let version = format!("```js\n{code}\n```\n");
     vec![
@@ -271,10 +258,9 @@ fn versions(code: &str) -> Vec<(&'static str, Reply)> {
 async fn a_generated_test_that_versions_written_from_the_spec_fail_is_skipped_and_right_code_stays() {
     // The model's own test says MMX is no numeral; nothing stated settles it, and three other versions of
     // the module, written from the spec, fail it as the code does: the test is the odd one out.
-    let mut routes = vec![
-        ("you are the spec writer", Reply::text(ROMAN_SPEC)),
-        ("you are the code writer. Build this", Reply::text(roman_files(ROMAN))),
-    ];
+    let mut routes = vec![("you are the spec writer", Reply::text(ROMAN_SPEC))];
+    // The code writer's four draws alike: nothing to choose among when the code is written.
+    routes.extend(std::iter::repeat_n(("you are the code writer. Build this", Reply::text(roman_files(ROMAN))), 4));
     routes.extend(versions(ROMAN));
     let server = ScriptedLlm::routed(routes);
     let sandbox = FakeSandbox::sequence(&[(ROMAN_FAILS, 1), (PASSING_TAP, 0)]);
@@ -300,10 +286,8 @@ async fn code_that_versions_written_from_the_spec_agree_against_is_replaced_by_t
     // The code is wrong (fromRoman reads MMX as 0) and the test right: the versions pass it, and theirs lands.
     let wrong = ROMAN.replace("while (s.startsWith(r, i))", "while (false)");
     let failing = "TAP version 13\nnot ok 2 - reads MMX\n  ---\n  location: '/workspace/test/roman.test.js:9:1'\n  error: 'Expected values to be strictly equal'\n  ...\n# pass 2\n# fail 1\n";
-    let mut routes = vec![
-        ("you are the spec writer", Reply::text(ROMAN_SPEC)),
-        ("you are the code writer. Build this", Reply::text(roman_files(&wrong))),
-    ];
+    let mut routes = vec![("you are the spec writer", Reply::text(ROMAN_SPEC))];
+    routes.extend(std::iter::repeat_n(("you are the code writer. Build this", Reply::text(roman_files(&wrong))), 4));
     routes.extend(versions(ROMAN));
     let server = ScriptedLlm::routed(routes);
     let sandbox = FakeSandbox::sequence(&[(failing, 1), (PASSING_TAP, 0)]);

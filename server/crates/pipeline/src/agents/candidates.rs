@@ -201,7 +201,7 @@ pub(crate) async fn implement(
 
 /// What a call's result says about behaviour: a thrown error by its type alone (messages differ in
 /// wording, not in what the code does).
-fn behaviour(got: &str) -> String {
+pub(crate) fn behaviour(got: &str) -> String {
     match got.strip_prefix("throws ") {
         Some(rest) => format!("throws {}", rest.split(':').next().unwrap_or(rest)),
         None => got.to_owned(),

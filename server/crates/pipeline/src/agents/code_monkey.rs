@@ -45,7 +45,11 @@ pub(crate) async fn run(
     let Some(step) = progress.steps.as_ref().and_then(|s| s.get(index)).cloned() else {
         bail!("task {id} has no step {}", index + 1)
     };
-    let files = if step.files.is_empty() {
+    let files = if step.files.is_empty() && ctx.settings.candidates > 1 {
+        let request = whole_task_request(ctx, state, task, subdir)?;
+        let command = super::executor::test_command(ctx, state, subdir);
+        super::whole_candidates::whole_task(ctx, &request, &command, subdir).await?
+    } else if step.files.is_empty() {
         whole_task(ctx, state, task, subdir).await?
     } else {
         each_file(ctx, state, task, &id, index, &step, subdir).await?
@@ -176,26 +180,42 @@ async fn whole_task(
     task: &PlanTask,
     subdir: Option<&str>,
 ) -> Result<Vec<(String, String)>> {
+    let request = whole_task_request(ctx, state, task, subdir)?;
+    let completion = stream_text(ctx, AgentRole::CodeMonkey, &request, None).await?;
+    warn_if_cut(ctx, &completion.finish_reason, &completion.provider, &completion.model);
+    whole_files(ctx, &completion.text).map_err(|e| anyhow!("{e}"))
+}
+
+/// The code writer's request for a whole task in one reply.
+pub(crate) fn whole_task_request(
+    ctx: &RunContext,
+    state: &RunState,
+    task: &PlanTask,
+    subdir: Option<&str>,
+) -> Result<ChatRequest> {
     let mut vars = shared_vars(ctx, state, subdir, &[])?;
     let package = in_project(subdir, "package.json");
     vars["task"] = json!({"title": task.title, "description": task.description});
     vars["has_package_json"] = json!(read_file(ctx, &package).is_some());
-    let request = ChatRequest {
+    Ok(ChatRequest {
         messages: messages(ctx, &vars, "code_monkey/task")?,
         temperature: Some(0.2),
         max_tokens: Some(WHOLE_TASK_TOKENS),
         grammar: Some(WHOLE_FILES_GBNF.to_owned()),
         ..Default::default()
-    };
-    let completion = stream_text(ctx, AgentRole::CodeMonkey, &request, None).await?;
-    warn_if_cut(ctx, &completion.finish_reason, &completion.provider, &completion.model);
-    let parsed = parse_whole_files(&completion.text);
+    })
+}
+
+/// The files of a whole-task reply (syntax problems logged, left to the checks after the write); `Err` says
+/// why there are none.
+pub(crate) fn whole_files(ctx: &RunContext, reply: &str) -> Result<Vec<(String, String)>, String> {
+    let parsed = parse_whole_files(reply);
     if parsed.is_empty() {
-        let start: String = completion.text.chars().take(200).collect();
-        bail!(
-            "the model's reply named no files in the expected format (a path alone on a line, then a fenced block); \
-             nothing was written. Its reply began: {start:?}"
-        );
+        let start: String = reply.chars().take(200).collect();
+        return Err(format!(
+            "the model's reply named no files in the expected format (a path alone on a line, then a fenced \
+             block); nothing was written. Its reply began: {start:?}"
+        ));
     }
     let mut files = Vec::new();
     for file in parsed {
@@ -388,7 +408,7 @@ pub(crate) fn syntax_problem(path: &str, text: &str) -> Option<String> {
     Some(format!("line {line}: {}", issue.message))
 }
 
-fn warn_if_cut(ctx: &RunContext, finish: &FinishReason, provider: &str, model: &str) {
+pub(crate) fn warn_if_cut(ctx: &RunContext, finish: &FinishReason, provider: &str, model: &str) {
     let why = match finish {
         FinishReason::Stop => return,
         FinishReason::Length => "it reached the token limit".to_owned(),

@@ -17,6 +17,7 @@ pub(crate) mod spec_writer;
 pub(crate) mod tech_lead;
 pub(crate) mod test_writer;
 pub(crate) mod troubleshooter;
+pub(crate) mod whole_candidates;
 
 use anyhow::{Context, Result, anyhow, bail};
 use samokoder_context::MapRequest;

@@ -393,3 +393,22 @@ pub fn moderate_routes() -> Vec<(&'static str, samokoder_test_utils::Reply)> {
         ("Write the file test/format.test.js", Reply::text(file_reply("test/format.test.js", FORMAT_TEST))),
     ]
 }
+
+/// A Roman-numeral module, right, and a test of it with one wrong case (MMX is a numeral).
+pub const ROMAN_SPEC: &str = r#"{"complexity": "simple", "summary": "Roman numerals both ways.", "features": ["toRoman(n) and fromRoman(s)"], "assumptions": [], "questions": []}"#;
+pub const ROMAN: &str = "const TABLE = [[1000, 'M'], [900, 'CM'], [500, 'D'], [400, 'CD'], [100, 'C'], [90, 'XC'], [50, 'L'], [40, 'XL'], [10, 'X'], [9, 'IX'], [5, 'V'], [4, 'IV'], [1, 'I']];\nexport function toRoman(n) {\n  let out = '';\n  for (const [v, s] of TABLE) {\n    while (n >= v) {\n      out += s;\n      n -= v;\n    }\n  }\n  return out;\n}\nexport function fromRoman(s) {\n  let n = 0;\n  let i = 0;\n  for (const [v, r] of TABLE) {\n    while (s.startsWith(r, i)) {\n      n += v;\n      i += r.length;\n    }\n  }\n  return n;\n}";
+pub const ROMAN_TEST: &str = "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { toRoman, fromRoman } from '../src/roman.js';\n\ntest('writes 1994', () => {\n  assert.equal(toRoman(1994), 'MCMXCIV');\n});\n\ntest('reads MMX', () => {\n  assert.equal(fromRoman('MMX'), 2010);\n});\n\ntest('MMX is not a numeral', () => {\n  assert.throws(() => fromRoman('MMX'), RangeError);\n});\n";
+pub const ROMAN_FAILS: &str = "TAP version 13\nnot ok 3 - MMX is not a numeral\n  ---\n  location: '/workspace/test/roman.test.js:13:1'\n  error: 'Missing expected exception (RangeError).'\n  ...\n# pass 2\n# fail 1\n";
+
+pub fn roman_files(code: &str) -> String {
+    roman_reply(code, ROMAN_TEST)
+}
+
+/// A whole-task reply: package.json, src/roman.js and test/roman.test.js.
+pub fn roman_reply(code: &str, test: &str) -> String {
+    format!(
+        "package.json\n```json\n{{\"type\": \"module\", \"scripts\": {{\"test\": \"node --test\"}}}}\n```\n\n{}\n{}",
+        file_reply("src/roman.js", code),
+        file_reply("test/roman.test.js", test.trim_end())
+    )
+}
