@@ -31,6 +31,10 @@ pub fn simple_run(code: &str) -> ScriptedLlm {
     let version = "Output the complete content of src/sum.js";
     ScriptedLlm::routed(vec![
         ("you are the spec writer", Reply::text(SPEC_SIMPLE)),
+        // The whole task is drawn four times (`run.candidates`); alike, they land with nothing run.
+        ("you are the code writer", Reply::text(code)),
+        ("you are the code writer", Reply::text(code)),
+        ("you are the code writer", Reply::text(code)),
         ("you are the code writer", Reply::text(code)),
         (version, Reply::text(NO_VERSION)),
         (version, Reply::text(NO_VERSION)),
@@ -113,12 +117,13 @@ async fn generate_applies_to_unsaved_buffers_and_tests_them_in_docker() {
     assert!(client.buffer("src/sum.js").unwrap().contains("return 0 - (b - a);"));
     assert!(!s.root().join("src/sum.js").exists(), "the client never saved; nothing may be on disk");
 
-    // The model was asked over HTTP: the spec writer, then the code writer with a streaming request, then
+    // The model was asked over HTTP: the spec writer, then the code writer with streaming requests (four
+    // draws, alike), then
     // for three other versions of src/sum.js (only the run's own test fails; none is code, so nothing weighs
     // the test), then the troubleshooter twice (the same failure came back, a hotter try, the same again,
     // and no one to ask).
     let requests = llm.requests();
-    assert_eq!(requests.len(), 7, "the spec, the code, three versions that are not code, two fixes");
+    assert_eq!(requests.len(), 10, "the spec, four draws of the code, three versions that are not code, two fixes");
     assert!(requests[0].prompt().contains("a sum function with a test"));
     assert_eq!(requests[1].body["stream"], true);
     // The spec and the plan were written into the client's buffers.
