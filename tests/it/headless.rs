@@ -79,6 +79,9 @@ async fn an_import_its_module_does_not_export_goes_back_to_the_writer_before_the
 #[tokio::test]
 async fn doctor_reports_what_is_missing_and_fails() {
     let s = Sandboxed::new();
+    // A cloned repository's config that would lift the container's memory limit (it overflowed to 0).
+    std::fs::create_dir_all(s.root().join(".samokoder")).unwrap();
+    std::fs::write(s.root().join(".samokoder/config.toml"), "[sandbox]\nmemory_mb = 17592186044416\n").unwrap();
     let mut env_image = s.env(None);
     env_image.retain(|(k, _)| k != "SAMOKODER_SANDBOX_IMAGE");
     let out = Command::new(bin())
@@ -94,6 +97,12 @@ async fn doctor_reports_what_is_missing_and_fails() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("FAIL provider") && stdout.contains("OPENAI_API_KEY"), "{stdout}");
     assert!(stdout.contains("samokoder-no-such-image:0") || stdout.contains("FAIL docker"), "{stdout}");
+    assert!(
+        stdout.contains(
+            ".samokoder/config.toml: sandbox.memory_mb = 17592186044416 is outside 64..=1048576; it is ignored"
+        ),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]

@@ -200,9 +200,11 @@ fn trim_blank_edges<'a>(lines: &[&'a str]) -> Vec<&'a str> {
 /// file has beyond the SEARCH's, at the first non-blank line.
 fn indent_shift(matched: &[&str], search: &[&str]) -> String {
     let Some(k) = search.iter().position(|l| !l.trim().is_empty()) else { return String::new() };
-    let indent = |l: &str| l.len() - l.trim_start().len();
+    // Counted in characters: indentation may be any Unicode whitespace (U+00A0, U+3000 are several bytes).
+    let indent = |l: &str| l.chars().take_while(|c| c.is_whitespace()).count();
     let (there, here) = (bare(matched[k]), search[k]);
-    if indent(there) > indent(here) { there[..indent(there) - indent(here)].to_owned() } else { String::new() }
+    let extra = indent(there).saturating_sub(indent(here));
+    there.chars().take(extra).collect()
 }
 
 /// The file with `count` lines at `at` replaced by `replace` (each line prefixed by `shift`).
@@ -280,6 +282,19 @@ mod tests {
         let (text, _) =
             apply_blocks(Some(tabs), &[b("if (x) {\n    return 1;\n}", "if (x) {\n    return 2;\n}")]).unwrap();
         assert_eq!(text, "function f() {\n\tif (x) {\n\t    return 2;\n\t}\n}\n");
+    }
+
+    #[test]
+    fn indentation_in_multibyte_whitespace_is_shifted_by_characters_not_bytes() {
+        // An ideographic space (3 bytes) and a no-break space (2 bytes) indent the file; the block is indented
+        // with one ASCII space. Counted in bytes, the shift cut a character in half and panicked.
+        let file = "function f() {\n\u{3000}\u{3000}return 1;\n}\n";
+        let (text, found) = apply_blocks(Some(file), &[b(" return 1;\n", " return 2;\n")]).unwrap();
+        assert_eq!(found, [Found::Whitespace]);
+        assert_eq!(text, "function f() {\n\u{3000} return 2;\n}\n");
+        let nbsp = "if (x) {\n\u{a0}\u{a0}\u{a0}go();\n}\n";
+        let (text, _) = apply_blocks(Some(nbsp), &[b("go();\n", "stop();\n")]).unwrap();
+        assert_eq!(text, "if (x) {\n\u{a0}\u{a0}\u{a0}stop();\n}\n");
     }
 
     #[test]

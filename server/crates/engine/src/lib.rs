@@ -126,9 +126,10 @@ impl Engine {
         self.config.read().clone()
     }
 
-    /// Applies the editor's settings (initializationOptions or `workspace/configuration`).
+    /// Applies the editor's settings (initializationOptions or `workspace/configuration`). A value out of its
+    /// range is left out and the rest applies; `Err` names what was left out.
     pub fn set_editor_settings(&self, settings: &serde_json::Value) -> Result<(), String> {
-        let editor = ConfigLayer::from_json(settings)?;
+        let (editor, out_of_range) = ConfigLayer::from_json(settings)?;
         let mut current = self.editor_layer.lock();
         current.merge(editor);
         let mut layer = self.files_layer.clone();
@@ -139,7 +140,7 @@ impl Engine {
         *self.router.write() = Arc::new(router);
         *self.llm_problems.write() = problems;
         *self.config.write() = config;
-        Ok(())
+        if out_of_range.is_empty() { Ok(()) } else { Err(out_of_range.join("; ")) }
     }
 
     // --- documents -------------------------------------------------------------------------------
@@ -403,7 +404,7 @@ fn sandbox_config(config: &Config) -> SandboxConfig {
     let s = &config.sandbox;
     SandboxConfig {
         image: s.image.clone(),
-        memory_bytes: (s.memory_mb * 1024 * 1024) as i64,
+        memory_bytes: i64::try_from(s.memory_mb.saturating_mul(1024 * 1024)).unwrap_or(i64::MAX),
         cpus: s.cpus,
         pids_limit: s.pids,
         idle_stop: s.idle_stop,

@@ -93,7 +93,7 @@ impl Agent {
                 }
             }
         };
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = crate::later(tokio::time::Instant::now(), timeout);
         let mut last_output = tokio::time::Instant::now();
         loop {
             if let Some(at) = find(&pending, &marker) {
@@ -116,7 +116,7 @@ impl Agent {
                 emit(&pending[..flush], &mut captured);
                 pending.drain(..flush);
             }
-            let idle_deadline = idle_timeout.map(|idle| last_output + idle);
+            let idle_deadline = idle_timeout.map(|idle| crate::later(last_output, idle));
             let wake = idle_deadline.map_or(deadline, |i| i.min(deadline));
             match tokio::time::timeout_at(wake, self.output.next()).await {
                 Err(_) => {

@@ -255,7 +255,7 @@ impl DockerSandbox {
         request: &AppRequest<'_>,
         log: &Arc<parking_lot::Mutex<Log>>,
     ) -> Result<Target> {
-        let deadline = Instant::now() + request.start_timeout;
+        let deadline = crate::later(Instant::now(), request.start_timeout);
         let last_output = |log: &Arc<parking_lot::Mutex<Log>>| {
             let tail = log.lock().tail();
             if tail.is_empty() { "it printed nothing".to_owned() } else { format!("its last output:\n{tail}") }

@@ -120,11 +120,11 @@ pub(crate) async fn run_exec(
 
     let mut captured = CappedOutput::new(spec.output_cap);
     let mut streamed = 0usize;
-    let deadline = tokio::time::Instant::now() + spec.timeout;
+    let deadline = crate::later(tokio::time::Instant::now(), spec.timeout);
     let mut last_output = tokio::time::Instant::now();
     let (mut timed_out, mut idle_timed_out) = (false, false);
     loop {
-        let idle_deadline = spec.idle_timeout.map(|idle| last_output + idle);
+        let idle_deadline = spec.idle_timeout.map(|idle| crate::later(last_output, idle));
         let wake = idle_deadline.map_or(deadline, |i| i.min(deadline));
         match tokio::time::timeout_at(wake, output.next()).await {
             Err(_) => {

@@ -211,3 +211,10 @@ pub trait Sandbox: Send + Sync {
     /// Removes what this sandbox created (containers, volumes). Idempotent.
     async fn shutdown(&self);
 }
+
+/// `at` plus `wait`, or a century on when that overflows: a library's caller may pass `Duration::MAX` for "no
+/// limit", and `Instant + Duration` panics past the clock's range.
+pub(crate) fn later(at: tokio::time::Instant, wait: Duration) -> tokio::time::Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+    at.checked_add(wait).unwrap_or_else(|| at + CENTURY)
+}

@@ -21,7 +21,7 @@ pub fn read_layer(path: &Path, workspace: bool) -> Result<(ConfigLayer, Vec<Stri
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
     let mut layer: ConfigLayer = toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
-    let mut warnings = Vec::new();
+    let mut warnings = super::ranges::check(&mut layer, &path.display().to_string());
     if workspace {
         let provider_keys = layer.llm.providers.values_mut().filter_map(|p| p.api_key.take()).count();
         if layer.llm.api_key.take().is_some() || provider_keys > 0 {

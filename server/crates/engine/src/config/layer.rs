@@ -215,13 +215,17 @@ impl ConfigLayer {
         self.llm.prices.extend(other.llm.prices);
     }
 
-    /// Parses editor settings: either the `samokoder` section itself or an object holding it.
-    pub fn from_json(value: &serde_json::Value) -> Result<Self, String> {
+    /// Parses editor settings: either the `samokoder` section itself or an object holding it. Values out of
+    /// their range are dropped, each named in the problems returned beside the layer.
+    pub fn from_json(value: &serde_json::Value) -> Result<(Self, Vec<String>), String> {
         let section = value.get("samokoder").unwrap_or(value);
         if section.is_null() {
-            return Ok(Self::default());
+            return Ok((Self::default(), Vec::new()));
         }
-        serde_json::from_value(section.clone()).map_err(|e| format!("editor settings (samokoder): {e}"))
+        let mut layer: Self =
+            serde_json::from_value(section.clone()).map_err(|e| format!("editor settings (samokoder): {e}"))?;
+        let problems = super::ranges::check(&mut layer, "editor settings (samokoder)");
+        Ok((layer, problems))
     }
 
     /// The environment layer, following the providers' SDKs.

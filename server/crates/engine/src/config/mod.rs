@@ -6,6 +6,7 @@
 
 mod files;
 mod layer;
+mod ranges;
 mod schema;
 
 use std::collections::{BTreeMap, HashMap};
@@ -363,7 +364,8 @@ mod tests {
             ConfigLayer::from_json(
                 &serde_json::json!({"samokoder": {"llm": {"model": "editor-model", "apiKey": "sk-editor"}}}),
             )
-            .unwrap(),
+            .unwrap()
+            .0,
         );
         assert_eq!(layer.llm.model.as_deref(), Some("editor-model"));
         let config = resolve(&layer, &var);
