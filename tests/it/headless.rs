@@ -209,3 +209,27 @@ fn llama_cpp_logs_only_at_debug() {
     let debug = stderr_at("debug");
     assert!(debug.contains("llama_model_loader"), "llama.cpp's log is there at debug: {debug}");
 }
+
+#[tokio::test]
+async fn generate_without_an_image_to_test_in_fails_before_any_model_call() {
+    if !docker_available() {
+        return;
+    }
+    let llm = crate::run::simple_run(BUGGY_SUM);
+    let s = Sandboxed::new();
+    let mut cmd = Command::new(bin());
+    cmd.args(["generate", "a sum function with a test", "--yes"]).current_dir(s.root());
+    for var in ["OPENAI_API_KEY", "OPENAI_BASE_URL", "GROQ_API_KEY", "SAMOKODER_MODEL"] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(s.env(Some(&llm))).env("SAMOKODER_SANDBOX_IMAGE", "samokoder-no-such-image:0");
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("the sandbox is not ready, so nothing was asked of the model")
+            && stderr.contains("samokoder-no-such-image:0"),
+        "{stderr}"
+    );
+    assert_eq!(llm.requests().len(), 0, "no token spent");
+}

@@ -14,7 +14,7 @@
 //! no task left -> done
 //! ```
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use samokoder_edits::FileChange;
 use samokoder_store::{RecordKind, RunRecord, RunStatus, StepRecord, put_typed};
 
@@ -114,6 +114,12 @@ pub async fn resume(ctx: &RunContext) -> Result<RunOutcome> {
 pub(crate) async fn drive(ctx: &RunContext, record: &RunRecord) -> Result<RunOutcome> {
     let subdir = record.subdir.as_deref();
     let spec_only = record.kind == "spec";
+    if !spec_only {
+        // A run that cannot test fails now, not after its first model calls (without a registry, a generate
+        // run spent 1,416 tokens before it said the image was missing).
+        let log = |line: &str| ctx.frontend.log(&ctx.id, "executor", line);
+        ctx.sandbox.prepare(&log).await.context("the sandbox is not ready, so nothing was asked of the model")?;
+    }
     loop {
         let state = RunState::load(&*ctx.store, &ctx.id.0)?;
         let next = match record.kind.as_str() {

@@ -300,3 +300,20 @@ async fn a_spec_with_an_empty_summary_keeps_the_users_words() {
     assert_eq!(server.requests().len(), 2, "not asked again");
     assert!(b.frontend.file(".samokoder/spec.md").unwrap().contains("a function that sums two numbers"));
 }
+
+#[tokio::test]
+async fn a_run_that_cannot_test_fails_before_its_first_model_call() {
+    // No image and no registry to pull it from: said at once, with what to do, and no token spent.
+    let server = ScriptedLlm::routed(vec![("you are the spec writer", Reply::text(SPEC_SIMPLE))]);
+    let mut sandbox = FakeSandbox::new(PASSING_TAP, 0);
+    sandbox.no_image = true;
+    let b = Bench::new(&server, RecordingFrontend::default(), sandbox);
+    let err = format!("{:#}", generate(&b.ctx, &req("a sum")).await.unwrap_err());
+    assert!(
+        err.contains("the sandbox is not ready, so nothing was asked of the model")
+            && err.contains("the sandbox image `node:22-bookworm-slim` is not available and could not be pulled")
+            && err.contains("set SAMOKODER_SANDBOX_IMAGE"),
+        "{err}"
+    );
+    assert_eq!(server.requests().len(), 0);
+}

@@ -570,6 +570,13 @@ impl Sandbox for DockerSandbox {
         })
     }
 
+    async fn prepare(&self, on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync)) -> Result<()> {
+        let mut state = self.state.lock().await;
+        let docker = self.connect(&mut state).await?;
+        drop(state);
+        self.ensure_image(&docker, on_output).await
+    }
+
     async fn shutdown(&self) {
         let mut state = self.state.lock().await;
         let (container, volume) = (state.container.take(), state.volume.take());

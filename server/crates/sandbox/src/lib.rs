@@ -208,6 +208,13 @@ pub trait Sandbox: Send + Sync {
     /// Checks the daemon and the image without creating anything.
     async fn health(&self) -> Result<Health>;
 
+    /// What every command needs, made ready before a run spends anything: the daemon answers and the image
+    /// is here (pulled when it is not; the pull's progress to `on_output`). The error says what to do.
+    async fn prepare(&self, on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync)) -> Result<()> {
+        let _ = on_output;
+        Ok(())
+    }
+
     /// Removes what this sandbox created (containers, volumes). Idempotent.
     async fn shutdown(&self);
 }

@@ -168,6 +168,8 @@ pub struct FakeSandbox {
     pub seen: Mutex<Vec<(String, BTreeMap<String, String>)>>,
     /// The dependency fingerprint the sandbox's node_modules holds (what its last install wrote).
     pub installed: Mutex<Option<String>>,
+    /// The image is missing and cannot be pulled (`prepare` fails).
+    pub no_image: bool,
 }
 
 impl FakeSandbox {
@@ -183,6 +185,7 @@ impl FakeSandbox {
             time_outs: Mutex::default(),
             seen: Mutex::default(),
             installed: Mutex::default(),
+            no_image: false,
         }
     }
 
@@ -249,6 +252,16 @@ impl Sandbox for FakeSandbox {
     }
     async fn health(&self) -> samokoder_sandbox::Result<Health> {
         unreachable!()
+    }
+    async fn prepare(&self, _: &(dyn for<'s> Fn(&'s str) + Send + Sync)) -> samokoder_sandbox::Result<()> {
+        if self.no_image {
+            let message = "pull access denied: no registry".to_owned();
+            return Err(samokoder_sandbox::SandboxError::ImageUnavailable {
+                image: "node:22-bookworm-slim".into(),
+                message,
+            });
+        }
+        Ok(())
     }
     async fn shutdown(&self) {}
 }
