@@ -404,6 +404,7 @@ fn sandbox_config(config: &Config) -> SandboxConfig {
     let s = &config.sandbox;
     SandboxConfig {
         image: s.image.clone(),
+        fallback_image: (!s.image_configured).then(|| samokoder_sandbox::LOCAL_IMAGE.to_owned()),
         memory_bytes: i64::try_from(s.memory_mb.saturating_mul(1024 * 1024)).unwrap_or(i64::MAX),
         cpus: s.cpus,
         pids_limit: s.pids,

@@ -183,7 +183,7 @@ impl DockerSandbox {
         let mut labels = self.labels(None);
         labels.insert("dev.samokoder.app".to_owned(), "1".to_owned());
         let body = ContainerCreateBody {
-            image: Some(self.config().image.clone()),
+            image: Some(self.image()),
             cmd: Some(vec!["sh".into(), "-c".into(), request.command.to_owned()]),
             entrypoint: Some(vec![]),
             user: Some(self.config().user.clone()),

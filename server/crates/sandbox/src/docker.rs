@@ -46,6 +46,9 @@ const API_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct DockerSandbox {
     config: SandboxConfig,
+    /// The image commands run in: the configured one, or the fallback once the configured one could not
+    /// be had.
+    image: parking_lot::Mutex<String>,
     root: PathBuf,
     /// Stable per workspace: names the container and its volume.
     key: String,
@@ -112,6 +115,7 @@ impl DockerSandbox {
     pub fn new(config: SandboxConfig, workspace_root: &Path) -> Self {
         let key = format!("{:016x}", fnv1a(workspace_root.to_string_lossy().as_bytes()));
         Self {
+            image: parking_lot::Mutex::new(config.image.clone()),
             config,
             root: workspace_root.to_owned(),
             key,
@@ -123,6 +127,11 @@ impl DockerSandbox {
 
     pub fn config(&self) -> &SandboxConfig {
         &self.config
+    }
+
+    /// The image commands run in (the configured one, or the local fallback once that could not be had).
+    pub fn image(&self) -> String {
+        self.image.lock().clone()
     }
 
     /// The warm container's name (`samokoder-<hash of the workspace path>`).
@@ -151,28 +160,26 @@ impl DockerSandbox {
     }
 
     async fn ensure_image(&self, docker: &Docker, on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync)) -> Result<()> {
-        let image = &self.config.image;
-        if call("inspect image", docker.inspect_image(image)).await.is_ok() {
+        let image = self.image();
+        if call("inspect image", docker.inspect_image(&image)).await.is_ok() {
             return Ok(());
         }
-        on_output(&format!("pulling the sandbox image {image}\n"));
-        let options = CreateImageOptionsBuilder::default().from_image(image).build();
-        let mut pull = docker.create_image(Some(options), None, None);
-        let unavailable = |message: String| SandboxError::ImageUnavailable { image: image.clone(), message };
-        let mut last = String::new();
-        while let Some(progress) = pull.next().await {
-            let info = progress.map_err(|e| unavailable(e.to_string()))?;
-            let line = match (info.status, info.id) {
-                (Some(status), Some(id)) => format!("{id}: {status}"),
-                (Some(status), None) => status,
-                _ => continue,
-            };
-            if line != last {
-                on_output(&format!("  {line}\n"));
-                last = line;
-            }
+        let pulled = pull(docker, &image, on_output).await;
+        let Err(SandboxError::ImageUnavailable { message, .. }) = pulled else { return pulled };
+        let unavailable = SandboxError::ImageUnavailable { image: image.clone(), message: message.clone() };
+        let Some(fallback) = self.config.fallback_image.clone().filter(|f| *f != image) else {
+            return Err(unavailable);
+        };
+        if call("inspect image", docker.inspect_image(&fallback)).await.is_err() {
+            return Err(unavailable);
         }
-        call("inspect image", docker.inspect_image(image)).await.map(|_| ()).map_err(|e| unavailable(e.to_string()))
+        on_output(&format!(
+            "the sandbox image {image} cannot be had ({message}); using the local image {fallback} (built by \
+             `cargo xtask setup`); set SAMOKODER_SANDBOX_IMAGE (samokoder.sandbox.image) to choose another\n"
+        ));
+        tracing::warn!(%image, %fallback, "the sandbox image cannot be had; using the local fallback");
+        *self.image.lock() = fallback;
+        Ok(())
     }
 
     pub(crate) fn labels(&self, run_id: Option<&str>) -> HashMap<String, String> {
@@ -268,7 +275,7 @@ impl DockerSandbox {
         state.volume = Some(volume.clone());
 
         let body = ContainerCreateBody {
-            image: Some(self.config.image.clone()),
+            image: Some(self.image()),
             cmd: Some(vec!["sleep".into(), "2147483647".into()]),
             entrypoint: Some(vec![]),
             user: Some(KEEPER_USER.into()),
@@ -290,7 +297,7 @@ impl DockerSandbox {
         state.generation += 1;
         state.last_used = Instant::now();
         self.watch_idle(state.generation);
-        tracing::info!(container = %name, image = %self.config.image, "sandbox container started");
+        tracing::info!(container = %name, image = %self.image(), "sandbox container started");
         Ok((docker, created.id))
     }
 
@@ -330,7 +337,7 @@ impl DockerSandbox {
         let n = self.network_steps.fetch_add(1, Ordering::Relaxed);
         let name = format!("{}-net-{}-{n}", self.container_name(), std::process::id());
         let body = ContainerCreateBody {
-            image: Some(self.config.image.clone()),
+            image: Some(self.image()),
             cmd: Some(vec!["sleep".into(), "2147483647".into()]),
             entrypoint: Some(vec![]),
             user: Some(self.config.user.clone()),
@@ -560,12 +567,19 @@ impl Sandbox for DockerSandbox {
             endpoint: endpoint(self.config.docker_host.as_deref()),
             message: e.to_string(),
         })?;
-        let image_present = call("inspect image", docker.inspect_image(&self.config.image)).await.is_ok();
+        let mut image = self.image();
+        let mut image_present = call("inspect image", docker.inspect_image(&image)).await.is_ok();
+        if let Some(fallback) = self.config.fallback_image.as_ref().filter(|_| !image_present)
+            && call("inspect image", docker.inspect_image(fallback)).await.is_ok()
+        {
+            image = format!("{image} (not here; the local {fallback} is used when it cannot be pulled)");
+            image_present = true;
+        }
         Ok(Health {
             endpoint: endpoint(self.config.docker_host.as_deref()),
             api_version: version.api_version.unwrap_or_default(),
             server_version: version.version.unwrap_or_default(),
-            image: self.config.image.clone(),
+            image,
             image_present,
         })
     }
@@ -585,6 +599,28 @@ impl Sandbox for DockerSandbox {
             remove_all(&docker, container, volume).await;
         }
     }
+}
+
+/// Pulls `image`, its progress to `on_output`; `ImageUnavailable` when it cannot be had.
+async fn pull(docker: &Docker, image: &str, on_output: &(dyn for<'s> Fn(&'s str) + Send + Sync)) -> Result<()> {
+    on_output(&format!("pulling the sandbox image {image}\n"));
+    let options = CreateImageOptionsBuilder::default().from_image(image).build();
+    let mut pull = docker.create_image(Some(options), None, None);
+    let unavailable = |message: String| SandboxError::ImageUnavailable { image: image.to_owned(), message };
+    let mut last = String::new();
+    while let Some(progress) = pull.next().await {
+        let info = progress.map_err(|e| unavailable(e.to_string()))?;
+        let line = match (info.status, info.id) {
+            (Some(status), Some(id)) => format!("{id}: {status}"),
+            (Some(status), None) => status,
+            _ => continue,
+        };
+        if line != last {
+            on_output(&format!("  {line}\n"));
+            last = line;
+        }
+    }
+    call("inspect image", docker.inspect_image(image)).await.map(|_| ()).map_err(|e| unavailable(e.to_string()))
 }
 
 /// FNV-1a: a hash that stays the same across builds and toolchains, for names that must.

@@ -36,6 +36,8 @@ pub use sync::SyncPlan;
 
 /// The product's default image: a real, small Node image. Tests use a locally built one.
 pub const DEFAULT_IMAGE: &str = "node:22-bookworm-slim";
+/// The image `cargo xtask setup` builds from the host's own node, where no registry can be reached.
+pub const LOCAL_IMAGE: &str = "samokoder-test-node:latest";
 /// The default test command of the skeleton's template.
 pub const DEFAULT_TEST_COMMAND: &str = "node --test";
 /// Where the workspace lives inside the container.
@@ -44,6 +46,9 @@ pub const WORKDIR: &str = "/workspace";
 #[derive(Debug, Clone, PartialEq)]
 pub struct SandboxConfig {
     pub image: String,
+    /// A local image to use when `image` is neither here nor pullable (set only when the user chose no
+    /// image: the one `cargo xtask setup` builds); its use is said.
+    pub fallback_image: Option<String>,
     /// Memory limit in bytes (swap is not allowed on top).
     pub memory_bytes: i64,
     /// CPUs, fractional allowed.
@@ -71,6 +76,7 @@ impl Default for SandboxConfig {
     fn default() -> Self {
         Self {
             image: DEFAULT_IMAGE.into(),
+            fallback_image: None,
             memory_bytes: 1024 * 1024 * 1024,
             cpus: 1.0,
             pids_limit: 256,

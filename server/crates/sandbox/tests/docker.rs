@@ -451,3 +451,30 @@ async fn a_missing_image_that_cannot_be_pulled_names_the_image_and_the_fix() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn an_image_nobody_chose_that_cannot_be_had_gives_way_to_the_local_one_and_says_so() {
+    if !docker_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let unpullable =
+        || SandboxConfig { image: "samokoder-no-such-image:0".into(), fallback_image: Some(test_image()), ..config() };
+    let sb = DockerSandbox::new(unpullable(), dir.path());
+    let said = Mutex::new(String::new());
+    sb.prepare(&|s| said.lock().unwrap().push_str(s)).await.unwrap();
+    let said = said.into_inner().unwrap();
+    assert!(
+        said.contains("the sandbox image samokoder-no-such-image:0 cannot be had")
+            && said.contains(&format!("using the local image {}", test_image())),
+        "{said}"
+    );
+    assert_eq!(sb.image(), test_image());
+    let ran = sh(&sb, dir.path(), "node -e 'console.log(1 + 1)'").await;
+    assert_eq!(ran.output.trim(), "2");
+    // The health check says the same before anything runs.
+    let fresh = DockerSandbox::new(unpullable(), dir.path());
+    let health = fresh.health().await.unwrap();
+    assert!(health.image_present && health.image.contains("is used when it cannot be pulled"), "{health:?}");
+    sb.shutdown().await;
+}

@@ -124,6 +124,9 @@ const BUILT_IN: &[&str] = &["openai", "anthropic", "groq"];
 #[derive(Debug, Clone, PartialEq)]
 pub struct SandboxSettings {
     pub image: String,
+    /// The user (or the environment) chose the image; otherwise the local one `cargo xtask setup` builds
+    /// stands in when the default cannot be had.
+    pub image_configured: bool,
     pub test_command: String,
     /// The user set the test command (otherwise a project's template decides it).
     pub test_command_configured: bool,
@@ -258,6 +261,7 @@ impl Config {
             llm,
             sandbox: SandboxSettings {
                 image: s.image.clone().unwrap_or_else(|| samokoder_sandbox::DEFAULT_IMAGE.to_owned()),
+                image_configured: s.image.is_some(),
                 test_command: s
                     .test_command
                     .clone()
