@@ -120,6 +120,14 @@ pub async fn doctor_command(dir: &Path) -> Result<i32> {
                 )
             };
             r.check(h.image_present, "image", &detail)?;
+            if let (Some(bundle), Some(var)) = (&config.sandbox.ca_bundle, &config.sandbox.ca_bundle_from) {
+                let detail = format!(
+                    "{} (from {var}, as the host's own tools use it), given to installs; set sandbox.ca_bundle to \
+                     choose another",
+                    bundle.display()
+                );
+                r.line(Verdict::Ok, "ca bundle", &detail)?;
+            }
         }
         Err(e) => {
             let fix = if runs("dockerd", &["--version"]) {

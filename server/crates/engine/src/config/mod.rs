@@ -138,6 +138,10 @@ pub struct SandboxSettings {
     pub idle_stop: Duration,
     pub network: String,
     pub ca_bundle: Option<PathBuf>,
+    /// With no `ca_bundle` configured: the environment variable the bundle came from (the one the host's own
+    /// tools are told to use, `NODE_EXTRA_CA_CERTS` or `SSL_CERT_FILE`), so that an install behind an
+    /// intercepting proxy works as the host's npm does.
+    pub ca_bundle_from: Option<String>,
     pub sync_include: Vec<String>,
     pub docker_host: Option<String>,
 }
@@ -257,6 +261,9 @@ impl Config {
                 p.model = model.clone();
             }
         }
+        let host_ca = ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE"]
+            .into_iter()
+            .find_map(|var| env(var).map(PathBuf::from).filter(|p| p.is_file()).map(|p| (var, p)));
         Config {
             llm,
             sandbox: SandboxSettings {
@@ -277,7 +284,8 @@ impl Config {
                 },
                 idle_stop: Duration::from_secs(s.idle_stop_secs.unwrap_or(15 * 60).max(1)),
                 network: s.network.clone().unwrap_or_else(|| "bridge".to_owned()),
-                ca_bundle: s.ca_bundle.clone(),
+                ca_bundle: s.ca_bundle.clone().or_else(|| host_ca.as_ref().map(|(_, path)| path.clone())),
+                ca_bundle_from: host_ca.filter(|_| s.ca_bundle.is_none()).map(|(var, _)| var.to_owned()),
                 sync_include: s.sync_include.clone().unwrap_or_default(),
                 docker_host: s.docker_host.clone(),
             },
@@ -387,6 +395,25 @@ mod tests {
         std::fs::write(dir.path().join(".samokoder/config.toml"), "[llm]\nmodle = \"x\"\n").unwrap();
         let (_, problems) = load_files(dir.path(), &env(&[]));
         assert!(problems[0].contains("config.toml") && problems[0].contains("modle"), "{problems:?}");
+    }
+
+    #[test]
+    fn with_no_ca_bundle_configured_the_one_the_hosts_tools_use_is_taken_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = dir.path().join("proxy.pem");
+        std::fs::write(&pem, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let pem_text = pem.to_str().unwrap();
+        let taken = resolve(&ConfigLayer::default(), &env(&[("NODE_EXTRA_CA_CERTS", pem_text)]));
+        assert_eq!(taken.sandbox.ca_bundle.as_deref(), Some(pem.as_path()));
+        assert_eq!(taken.sandbox.ca_bundle_from.as_deref(), Some("NODE_EXTRA_CA_CERTS"));
+        // A variable naming no file is passed over; a configured bundle wins and nothing is taken.
+        let missing = resolve(&ConfigLayer::default(), &env(&[("NODE_EXTRA_CA_CERTS", "/nowhere.pem")]));
+        assert_eq!((missing.sandbox.ca_bundle, missing.sandbox.ca_bundle_from), (None, None));
+        let mut layer = ConfigLayer::default();
+        layer.sandbox.ca_bundle = Some("/etc/mine.pem".into());
+        let chosen = resolve(&layer, &env(&[("SSL_CERT_FILE", pem_text)]));
+        assert_eq!(chosen.sandbox.ca_bundle.as_deref(), Some(std::path::Path::new("/etc/mine.pem")));
+        assert_eq!(chosen.sandbox.ca_bundle_from, None);
     }
 
     #[test]
