@@ -56,9 +56,7 @@ pub(crate) async fn implement(
     let (path, current) = (&files[0].0, &files[0].1);
     let k = ctx.settings.candidates.max(1);
     let draws = (0..k).map(|i| {
-        let mut request = chat.clone();
-        request.draw = Some(i as u32);
-        request.temperature = Some(if i == 0 { FIRST_TEMPERATURE } else { DRAW_TEMPERATURE });
+        let request = draw(chat, i);
         let label = format!("{path} (candidate {} of {k})", i + 1);
         // gather's own error is cancellation; the call's own is inside.
         async move { Ok(stream_text(ctx, AgentRole::CodeMonkey, &request, Some(&label)).await) }
@@ -187,16 +185,29 @@ pub(crate) async fn implement(
         "candidate {} of {k} ({} agree): {}, {} of {} generated tests pass",
         index + 1,
         choice.agreeing.len(),
-        match (examples.len(), choice.meets_examples) {
-            (0, _) => "no stated example".to_owned(),
-            (1, true) => "the stated example holds".to_owned(),
-            (n, true) => format!("the {n} stated examples hold"),
-            (n, false) => format!("no candidate meets all {n} stated examples"),
-        },
+        examples_said(examples.len(), choice.meets_examples),
         choice.tests_passed,
         hypotheses.len()
     );
     Ok(Ok(Chosen { changes, note, disputed }))
+}
+
+/// Draw `i` of `chat`: its own sampler seed; the first at the single call's temperature, the others hotter.
+pub(crate) fn draw(chat: &ChatRequest, i: usize) -> ChatRequest {
+    let mut request = chat.clone();
+    request.draw = Some(i as u32);
+    request.temperature = Some(if i == 0 { FIRST_TEMPERATURE } else { DRAW_TEMPERATURE });
+    request
+}
+
+/// What the chosen candidate did on `n` stated examples, in words.
+pub(crate) fn examples_said(n: usize, meets: bool) -> String {
+    match (n, meets) {
+        (0, _) => "no stated example".to_owned(),
+        (1, true) => "the stated example holds".to_owned(),
+        (n, true) => format!("the {n} stated examples hold"),
+        (n, false) => format!("no candidate meets all {n} stated examples"),
+    }
 }
 
 /// What a call's result says about behaviour: a thrown error by its type alone (messages differ in

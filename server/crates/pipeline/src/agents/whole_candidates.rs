@@ -17,7 +17,7 @@ use anyhow::{Result, anyhow};
 use samokoder_llm::{AgentRole, ChatRequest, gather};
 use samokoder_sandbox::{Location, RunRequest, WORKDIR, parse_test_output};
 
-use super::candidates::behaviour;
+use super::candidates::{behaviour, draw, examples_said};
 use super::code_monkey::{warn_if_cut, whole_files};
 use super::troubleshooter::is_test;
 use super::{in_project, stream_text};
@@ -25,10 +25,6 @@ use crate::RunContext;
 use crate::oracle::run::{Call, Verdict, run};
 use crate::oracle::select::{Run, choose};
 use crate::oracle::{Example, exported, probes::probes};
-
-/// The first draw samples as a single call does; the others hotter, so that they differ.
-const FIRST_TEMPERATURE: f32 = 0.2;
-const DRAW_TEMPERATURE: f32 = 0.8;
 
 /// Draws the whole task `k` times and returns the files of the draw chosen (paths as the reply gave them,
 /// relative to the project). `Err` when no draw gave files.
@@ -40,9 +36,7 @@ pub(crate) async fn whole_task(
 ) -> Result<Vec<(String, String)>> {
     let k = ctx.settings.candidates.max(1);
     let draws = (0..k).map(|i| {
-        let mut request = request.clone();
-        request.draw = Some(i as u32);
-        request.temperature = Some(if i == 0 { FIRST_TEMPERATURE } else { DRAW_TEMPERATURE });
+        let request = draw(request, i);
         let label = format!("the task (candidate {} of {k})", i + 1);
         async move { Ok(stream_text(ctx, AgentRole::CodeMonkey, &request, Some(&label)).await) }
     });
@@ -182,12 +176,7 @@ async fn choose_by_running(
         candidates[choice.index].0 + 1,
         ctx.settings.candidates.max(1),
         choice.agreeing.len(),
-        match (examples.len(), choice.meets_examples) {
-            (0, _) => "no stated example".to_owned(),
-            (1, true) => "the stated example holds".to_owned(),
-            (n, true) => format!("the {n} stated examples hold"),
-            (n, false) => format!("no candidate meets all {n} stated examples"),
-        },
+        examples_said(examples.len(), choice.meets_examples),
         choice.tests_passed,
         runs[choice.index].tests.len()
     );
