@@ -208,7 +208,7 @@ async fn examples_hold(
 }
 
 /// Each test of the file by name: passed or not, with `files` in place.
-async fn run_tests(
+pub(crate) async fn run_tests(
     ctx: &RunContext,
     files: &BTreeMap<String, String>,
     test_path: &str,

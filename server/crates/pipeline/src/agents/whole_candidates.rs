@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow};
 use samokoder_llm::{AgentRole, ChatRequest, gather};
-use samokoder_sandbox::{Location, RunRequest, WORKDIR, parse_test_output};
 
 use super::candidates::{behaviour, draw, examples_said};
 use super::code_monkey::{warn_if_cut, whole_files};
@@ -192,17 +191,11 @@ async fn test_on(
     text: &str,
     subdir: Option<&str>,
 ) -> Result<(usize, usize)> {
-    let mut overlay = ctx.frontend.overlay();
-    overlay.extend(code.iter().map(|(p, t)| (p.clone(), t.clone())));
-    overlay.insert(in_project(subdir, path), text.to_owned());
-    let command = format!("node --test '{}'", path.replace('\'', ""));
-    let mut request = RunRequest::new(ctx.jail.root(), &overlay, &command, ctx.settings.test_timeout);
-    request.cwd = subdir;
-    request.idle_timeout = ctx.settings.test_idle_timeout;
-    request.run_id = Some(&ctx.id.0);
-    let result = ctx.sandbox.run(request, &|_| {}).await?;
-    let report = parse_test_output(&result.output, Location { root: WORKDIR, cwd: subdir.unwrap_or("") });
-    Ok((report.passed as usize, report.failed as usize))
+    let mut files = code.clone();
+    files.insert(in_project(subdir, path), text.to_owned());
+    let tests = super::arbiter::run_tests(ctx, &files, path, subdir).await?;
+    let passed = tests.values().filter(|ok| **ok).count();
+    Ok((passed, tests.len() - passed))
 }
 
 /// The stated examples (each held or not) and what every example and probe gives, on `code` (`None`: no
